@@ -1,0 +1,1 @@
+"""Embeddings Explorer engine: models, datasets and the maths behind every page."""

@@ -1,0 +1,135 @@
+"""Similarity and distance metrics, one vector against many or many against many.
+
+Every function takes ``(n, d)`` and ``(m, d)`` matrices (a single ``(d,)`` vector is promoted
+to one row) and returns an ``(n, m)`` float64 matrix, so output shapes never depend on input
+types.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import numpy as np
+
+from core.errors import ExplorerError
+
+
+class Metric(str, Enum):
+    """A way to compare two vectors. ``higher_is_closer`` tells the sort direction."""
+
+    COSINE = "cosine"
+    DOT = "dot"
+    EUCLIDEAN = "euclidean"
+    MANHATTAN = "manhattan"
+
+    @classmethod
+    def coerce(cls, value: str | Metric) -> Metric:
+        """Turn a selectbox value into a Metric, or raise naming the allowed values."""
+        try:
+            return cls(value)
+        except ValueError:
+            allowed = ", ".join(m.value for m in cls)
+            raise ExplorerError(f"Unknown metric {value!r}; choose one of: {allowed}.") from None
+
+    @property
+    def higher_is_closer(self) -> bool:
+        return self in (Metric.COSINE, Metric.DOT)
+
+
+def as_matrix(x: np.ndarray | list, name: str = "vectors") -> np.ndarray:
+    """Return ``x`` as a finite 2-D float array; a 1-D vector becomes one row."""
+    arr = np.asarray(x, dtype=np.float64) if not isinstance(x, np.ndarray) else x
+    if arr.ndim == 1:
+        arr = arr[np.newaxis, :]
+    if arr.ndim != 2:
+        raise ExplorerError(f"{name} must be a vector or a matrix, got {arr.ndim} dimensions.")
+    if arr.shape[1] == 0:
+        raise ExplorerError(f"{name} have 0 dimensions.")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ExplorerError(f"{name} must be numeric, got dtype {arr.dtype}.")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.argwhere(~np.isfinite(arr))[0][0])
+        raise ExplorerError(f"{name} row {bad} contains NaN or infinity.")
+    return arr
+
+
+def _pair(a: np.ndarray | list, b: np.ndarray | list) -> tuple[np.ndarray, np.ndarray]:
+    a2, b2 = as_matrix(a, "first vectors"), as_matrix(b, "second vectors")
+    if a2.shape[1] != b2.shape[1]:
+        raise ExplorerError(
+            f"Dimension mismatch: {a2.shape[1]} dimensions against {b2.shape[1]}."
+        )
+    return a2, b2
+
+
+def norms(x: np.ndarray | list) -> np.ndarray:
+    """L2 norm of every row, shape ``(n,)``."""
+    return np.linalg.norm(as_matrix(x).astype(np.float64, copy=False), axis=1)
+
+
+def normalize(x: np.ndarray | list) -> np.ndarray:
+    """Scale every row to unit length (keeps float32 as float32); a zero row is an error."""
+    arr = as_matrix(x)
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    n = np.linalg.norm(arr, axis=1, keepdims=True)
+    zero = np.flatnonzero(n[:, 0] == 0)
+    if zero.size:
+        raise ExplorerError(
+            f"Row {int(zero[0])} is a zero vector: it has no direction, so it cannot be "
+            "normalised or compared by cosine."
+        )
+    return arr / n.astype(arr.dtype)
+
+
+def dot(a: np.ndarray | list, b: np.ndarray | list) -> np.ndarray:
+    """Dot products, shape ``(n, m)``."""
+    a2, b2 = _pair(a, b)
+    return a2.astype(np.float64) @ b2.astype(np.float64).T
+
+
+def cosine_similarity(a: np.ndarray | list, b: np.ndarray | list) -> np.ndarray:
+    """Cosine of the angle between every row of ``a`` and every row of ``b``, in [-1, 1]."""
+    a2, b2 = _pair(a, b)
+    sims = normalize(a2.astype(np.float64)) @ normalize(b2.astype(np.float64)).T
+    return np.clip(sims, -1.0, 1.0)
+
+
+def cosine_distance(a: np.ndarray | list, b: np.ndarray | list) -> np.ndarray:
+    """``1 - cosine_similarity``, in [0, 2]."""
+    return 1.0 - cosine_similarity(a, b)
+
+
+def euclidean(a: np.ndarray | list, b: np.ndarray | list) -> np.ndarray:
+    """Straight-line (L2) distances, shape ``(n, m)``."""
+    a2, b2 = _pair(a, b)
+    a2, b2 = a2.astype(np.float64), b2.astype(np.float64)
+    sq = (a2**2).sum(1)[:, None] + (b2**2).sum(1)[None, :] - 2.0 * (a2 @ b2.T)
+    return np.sqrt(np.maximum(sq, 0.0))
+
+
+def manhattan(a: np.ndarray | list, b: np.ndarray | list) -> np.ndarray:
+    """Taxicab (L1) distances, shape ``(n, m)``; chunked to bound memory."""
+    a2, b2 = _pair(a, b)
+    a2, b2 = a2.astype(np.float64), b2.astype(np.float64)
+    out = np.empty((a2.shape[0], b2.shape[0]))
+    step = max(1, 4_000_000 // max(1, b2.shape[0] * b2.shape[1]))
+    for i in range(0, a2.shape[0], step):
+        out[i : i + step] = np.abs(a2[i : i + step, None, :] - b2[None, :, :]).sum(-1)
+    return out
+
+
+_FUNCS = {
+    Metric.COSINE: cosine_similarity,
+    Metric.DOT: dot,
+    Metric.EUCLIDEAN: euclidean,
+    Metric.MANHATTAN: manhattan,
+}
+
+
+def pairwise(metric: str | Metric, a: np.ndarray | list, b: np.ndarray | list) -> np.ndarray:
+    """Score every row of ``a`` against every row of ``b`` with ``metric``, shape ``(n, m)``.
+
+    Cosine and dot are similarities (higher is closer); euclidean and manhattan are distances.
+    """
+    return _FUNCS[Metric.coerce(metric)](a, b)
