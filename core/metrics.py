@@ -56,9 +56,7 @@ def as_matrix(x: np.ndarray | list, name: str = "vectors") -> np.ndarray:
 def _pair(a: np.ndarray | list, b: np.ndarray | list) -> tuple[np.ndarray, np.ndarray]:
     a2, b2 = as_matrix(a, "first vectors"), as_matrix(b, "second vectors")
     if a2.shape[1] != b2.shape[1]:
-        raise ExplorerError(
-            f"Dimension mismatch: {a2.shape[1]} dimensions against {b2.shape[1]}."
-        )
+        raise ExplorerError(f"Dimension mismatch: {a2.shape[1]} dimensions against {b2.shape[1]}.")
     return a2, b2
 
 

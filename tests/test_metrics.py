@@ -98,6 +98,4 @@ def test_properties(x):
     u = metrics.normalize(x)
     np.testing.assert_allclose(metrics.cosine_similarity(u, u), metrics.dot(u, u), atol=1e-9)
     # on unit vectors, |a-b|^2 = 2 - 2 cos: the euclidean ranking is the cosine ranking
-    np.testing.assert_allclose(
-        metrics.euclidean(u, u) ** 2, 2 - 2 * metrics.dot(u, u), atol=1e-9
-    )
+    np.testing.assert_allclose(metrics.euclidean(u, u) ** 2, 2 - 2 * metrics.dot(u, u), atol=1e-9)
