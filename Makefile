@@ -18,9 +18,13 @@ install: $(STAMP)
 run: install
 	$(BIN)/python -m streamlit run explorer_app.py
 
-# Debian's chromium for the browser tests (playwright cannot download browsers here).
+# Debian's chromium for the browser tests (playwright cannot download browsers here);
+# set CHROMIUM_PATH to use another Chromium-based browser.
+CHROMIUM_PATH ?= /usr/bin/chromium
+export CHROMIUM_PATH
+
 browser:
-	@test -x /usr/bin/chromium || { \
+	@test -x "$(CHROMIUM_PATH)" || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
 

@@ -1,0 +1,152 @@
+"""Dataset vectors, computed once per (dataset, model) and cached on disk.
+
+Each cache entry is an ``.npy`` matrix with a JSON manifest beside it naming the model, its
+dimensions, whether the vectors are unit length and the dataset's fingerprint. A changed
+dataset or model version gives a new fingerprint or a mismatching manifest, so the vectors
+are recomputed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.datasets import Dataset
+from core.embedders.base import Embedder
+from core.errors import ExplorerError
+from core.paths import cache_dir
+
+log = logging.getLogger(__name__)
+
+BATCH = 256
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-")
+
+
+def cache_paths(dataset: Dataset, embedder: Embedder, root: Path | None = None) -> Path:
+    """Path of the ``.npy`` file (its manifest has the same stem and ``.json``)."""
+    base = (root or cache_dir()) / "vectors"
+    stem = (
+        f"{_slug(dataset.name)}-{dataset.fingerprint[:12]}_{_slug(embedder.name)}-{embedder.dims}"
+    )
+    return base / f"{stem}.npy"
+
+
+def _manifest(dataset: Dataset, embedder: Embedder) -> dict:
+    return {
+        "dataset": dataset.name,
+        "dataset_fingerprint": dataset.fingerprint,
+        "items": len(dataset),
+        "model": embedder.name,
+        "model_version": embedder.version,
+        "dims": embedder.dims,
+        "normalized": embedder.normalized,
+    }
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def load_cached(
+    dataset: Dataset, embedder: Embedder, root: Path | None = None
+) -> np.ndarray | None:
+    """The cached vectors if a valid entry exists, else None."""
+    npy = cache_paths(dataset, embedder, root)
+    meta = npy.with_suffix(".json")
+    if not (npy.exists() and meta.exists()):
+        return None
+    try:
+        if json.loads(meta.read_text()) != _manifest(dataset, embedder):
+            return None
+        vectors = np.load(npy)
+    except (OSError, ValueError) as exc:
+        log.warning("Ignoring unreadable vector cache %s: %s", npy, exc)
+        return None
+    if vectors.shape != (len(dataset), embedder.dims):
+        return None
+    return vectors
+
+
+def embed_dataset(
+    dataset: Dataset,
+    embedder: Embedder,
+    root: Path | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Vectors of every text in ``dataset``, float32 ``(len(dataset), dims)``, from cache or
+    computed in batches (``on_progress(done, total)`` after each) and then cached."""
+    cached = load_cached(dataset, embedder, root)
+    if cached is not None:
+        return cached
+    total = len(dataset)
+    parts = []
+    for start in range(0, total, BATCH):
+        parts.append(embedder.embed(list(dataset.texts[start : start + BATCH])))
+        if on_progress:
+            on_progress(min(start + BATCH, total), total)
+    vectors = np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, embedder.dims))
+    npy = cache_paths(dataset, embedder, root)
+    _atomic_write(npy, lambda p: np.save(p, vectors))
+    _atomic_write(
+        npy.with_suffix(".json"),
+        lambda p: p.write_text(json.dumps(_manifest(dataset, embedder), indent=2)),
+    )
+    log.info("Cached %s vectors for %s in %s", embedder.name, dataset.name, npy)
+    return vectors
+
+
+@dataclass(frozen=True)
+class VectorSet:
+    """A dataset's vectors under one model, ready for the pages.
+
+    ``embedder`` is None for imported vectors: their items can be compared with each other,
+    but free text cannot be embedded into their space.
+    """
+
+    dataset: Dataset
+    model: str
+    vectors: np.ndarray
+    embedder: Embedder | None = None
+
+    @property
+    def dims(self) -> int:
+        return int(self.vectors.shape[1])
+
+    @property
+    def unit_length(self) -> bool:
+        """True when every vector has norm 1 (to 1e-3)."""
+        n = np.linalg.norm(self.vectors, axis=1)
+        return bool(np.allclose(n, 1.0, atol=1e-3))
+
+    def vector_for(self, target: str) -> np.ndarray:
+        """``(1, dims)`` vector of a dataset label, or of free text embedded by the model."""
+        target = target.strip()
+        if not target:
+            raise ExplorerError("The target is empty: type a word, a title or a sentence.")
+        if target in self.dataset.labels:
+            return self.vectors[self.dataset.index_of(target)][np.newaxis, :]
+        if self.embedder is None:
+            raise ExplorerError(
+                f"{target!r} is not an item of {self.dataset.name}, and imported vectors have "
+                "no model to embed free text: pick one of the dataset's items."
+            )
+        return self.embedder.embed([target])

@@ -1,0 +1,395 @@
+"""The frame every page shares: sidebar choices, deep links, presenter mode, cached data.
+
+Pages import from here and from ``core``; nothing here does maths.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+import core
+from core.datasets import Dataset, TextField, dataset_from_texts, list_datasets, load_dataset
+from core.errors import ExplorerError
+from core.models_table import ModelRow, model_table
+from core.vectors import VectorSet, embed_dataset
+
+UPLOAD = "upload"
+DEFAULT_MODELS = ["static-minilm-256", "all-MiniLM-L6-v2"]
+
+# ---------------------------------------------------------------- deep links
+
+
+def bound(key: str, default: Any, parse: Callable[[str], Any] = str, valid=None) -> str:
+    """Give widget ``key`` its first value from the URL (``?key=...``), else ``default``.
+
+    Returns ``key`` so it reads inline: ``st.slider("k", 1, 50, key=bound("k", 10, int))``.
+    A URL value that does not parse or is not ``valid`` is ignored with a warning.
+    """
+    if key not in st.session_state:
+        value = default
+        many = isinstance(default, list)
+        raw = st.query_params.get_all(key) if many else st.query_params.get(key)
+        if raw:
+            try:
+                parsed = [parse(r) for r in raw] if many else parse(raw)
+                if valid is None or valid(parsed):
+                    value = parsed
+                else:
+                    st.warning(f"Ignored the link's {key}={raw!r}: not a value this page offers.")
+            except (ValueError, TypeError):
+                st.warning(f"Ignored the link's {key}={raw!r}: it does not parse.")
+        st.session_state[key] = value
+    return key
+
+
+def publish(*keys: str) -> None:
+    """Write the current value of each widget ``key`` into the URL, so a copied link
+    reopens this exact view."""
+    for key in keys:
+        if key not in st.session_state:
+            continue
+        value = st.session_state[key]
+        if isinstance(value, bool):
+            value = int(value)
+        if isinstance(value, list | tuple):
+            st.query_params[key] = [str(v) for v in value]
+        else:
+            st.query_params[key] = str(value)
+
+
+def as_bool(raw: str) -> bool:
+    """Parse ``1/0/true/false`` from a URL."""
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+# ---------------------------------------------------------------- presenter mode
+
+
+def presenting() -> bool:
+    """True when presenter mode is on (sidebar toggle or ``?present=1``)."""
+    if "present" in st.session_state:
+        return bool(st.session_state["present"])
+    try:
+        return as_bool(st.query_params.get("present", "0"))
+    except ValueError:
+        return False
+
+
+_PRESENTER_CSS = """
+<style>
+html { font-size: 21px; }
+.block-container { padding-top: 1.2rem; max-width: 100%; }
+h1 { font-size: 2.0rem !important; }
+</style>
+"""
+
+
+def style_figure(fig: go.Figure, height: int | None = None) -> go.Figure:
+    """Apply the app's plot look; bigger type and stronger colours in presenter mode."""
+    big = presenting()
+    fig.update_layout(
+        template="plotly_white",
+        font={"size": 18 if big else 13, "color": "#111"},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"font": {"size": 16 if big else 12}},
+        height=height or (420 if big else 380),
+        colorway=["#1f4fd1", "#d1451f", "#11853b", "#8a2fb8", "#c79100", "#008b8b"],
+    )
+    return fig
+
+
+def plot(fig: go.Figure, key: str, height: int | None = None) -> None:
+    """Render a plotly figure full-width with the app's style."""
+    st.plotly_chart(style_figure(fig, height), key=key, use_container_width=True)
+
+
+# ---------------------------------------------------------------- page frame
+
+
+def page_intro(title: str, text: str, formula: str | None = None) -> None:
+    """Title, two or three plain sentences, and the formula (LaTeX) when there is one."""
+    if presenting():
+        st.markdown(_PRESENTER_CSS, unsafe_allow_html=True)
+    st.title(title)
+    st.markdown(text)
+    if formula:
+        st.latex(formula)
+
+
+def code_expander(code: str, label: str = "The same in Python") -> None:
+    """An expander with the equivalent Python for the current inputs."""
+    with st.expander(label):
+        st.code(code, language="python")
+
+
+@contextlib.contextmanager
+def guard(what: str = "") -> Iterator[None]:
+    """Turn an ExplorerError inside the block into ``st.error``; the rest of the page runs on."""
+    try:
+        yield
+    except ExplorerError as exc:
+        st.error(f"{what}{': ' if what else ''}{exc}")
+
+
+# ---------------------------------------------------------------- data and models
+
+
+@st.cache_resource(show_spinner="Loading the model…")
+def embedder(name: str) -> core.Embedder:
+    """A model, loaded once per server process."""
+    return core.get_embedder(name)
+
+
+@st.cache_resource(show_spinner="Embedding the dataset (once; then cached on disk)…")
+def _bundled_vectors(dataset_name: str, text_field: str, model: str) -> np.ndarray:
+    dataset = load_dataset(dataset_name, text_field)
+    vectors = embed_dataset(dataset, embedder(model))
+    vectors.flags.writeable = False
+    return vectors
+
+
+@st.cache_resource(show_spinner="Embedding your texts…", max_entries=16)
+def _uploaded_text_vectors(fingerprint: str, _dataset: Dataset, model: str) -> np.ndarray:
+    vectors = embed_dataset(_dataset, embedder(model))
+    vectors.flags.writeable = False
+    return vectors
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _parse_upload(name: str, data: bytes, meta: bytes | None) -> Any:
+    from core import io as dataio
+
+    lower = name.lower()
+    if lower.endswith(".json"):
+        return dataio.load_label_json(data)
+    if lower.endswith((".tsv", ".tab")):
+        return dataio.load_projector_tsv(data, meta)
+    if lower.endswith(".csv"):
+        return dataio.load_text_csv(data)
+    raise ExplorerError(
+        f"{name}: unknown file type. Upload .json ({{label: [floats]}}), .csv (texts) or "
+        ".tsv (Projector vectors, with an optional metadata .tsv)."
+    )
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """What the sidebar chose: a dataset and one or more models' vectors of it."""
+
+    dataset: Dataset
+    sets: dict[str, VectorSet]
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.sets)
+
+    def first(self) -> VectorSet:
+        return next(iter(self.sets.values()))
+
+
+def sidebar() -> None:
+    """Draw the shared sidebar (called by ``explorer_app.py`` before every page)."""
+    sb = st.sidebar
+    choices = [*list_datasets(), UPLOAD]
+    sb.selectbox(
+        "Dataset",
+        choices,
+        key=bound("dataset", "words", valid=lambda v: v in choices),
+        format_func=lambda v: "Upload a file…" if v == UPLOAD else v,
+    )
+    fields = [f.value for f in TextField]
+    if st.session_state["dataset"] == "movies":
+        sb.radio(
+            "Embed each movie as",
+            fields,
+            key=bound("field", TextField.TITLE.value, valid=lambda v: v in fields),
+            horizontal=True,
+            help="The title alone (as in the talk) or the title with a one-line description.",
+        )
+    if st.session_state["dataset"] == UPLOAD:
+        sb.file_uploader(
+            "Vectors (.json, .tsv) or texts (.csv)",
+            type=["json", "csv", "tsv"],
+            key="upload_file",
+        )
+        sb.file_uploader("Projector metadata .tsv (optional)", type=["tsv"], key="upload_meta")
+    available = core.list_embedders()
+    sb.multiselect(
+        "Models",
+        available,
+        key=bound(
+            "models",
+            [m for m in DEFAULT_MODELS if m in available],
+            valid=lambda v: bool(v) and all(m in available for m in v),
+        ),
+        help="Pages that compare models show each one side by side.",
+    )
+    sb.toggle("Presenter mode", key=bound("present", False, as_bool))
+    publish("dataset", "models", "present", *(["field"] if "field" in st.session_state else []))
+
+
+def workspace() -> Workspace:
+    """The dataset and vectors the sidebar chose. Stops the page with a message when there
+    is nothing usable yet (no upload, a bad file, no model)."""
+    models = list(st.session_state.get("models") or [])
+    name = st.session_state.get("dataset", "words")
+    if name == UPLOAD:
+        return _upload_workspace(models)
+    if not models:
+        st.info("Choose at least one model in the sidebar.")
+        st.stop()
+    field = st.session_state.get("field", TextField.TITLE.value)
+    dataset = load_dataset(name, field)
+    sets = {}
+    for m in models:
+        try:
+            sets[m] = VectorSet(dataset, m, _bundled_vectors(name, field, m), embedder(m))
+        except ExplorerError as exc:
+            st.error(f"{m}: {exc}")
+    if not sets:
+        st.stop()
+    return Workspace(dataset, sets)
+
+
+def _upload_workspace(models: list[str]) -> Workspace:
+    up = st.session_state.get("upload_file")
+    if up is None:
+        st.info("Upload a file in the sidebar: seed JSON, CSV of texts, or Projector TSV.")
+        st.stop()
+    meta = st.session_state.get("upload_meta")
+    try:
+        parsed = _parse_upload(up.name, up.getvalue(), meta.getvalue() if meta else None)
+    except ExplorerError as exc:
+        st.error(f"Could not read {up.name}: {exc}")
+        st.stop()
+    if isinstance(parsed, Dataset):
+        if not models:
+            st.info("Choose at least one model in the sidebar to embed your texts.")
+            st.stop()
+        sets = {}
+        for m in models:
+            with guard(m):
+                vecs = _uploaded_text_vectors(parsed.fingerprint, parsed, m)
+                sets[m] = VectorSet(parsed, m, vecs, embedder(m))
+        if not sets:
+            st.stop()
+        return Workspace(parsed, sets)
+    dataset = dataset_from_texts(up.name, parsed.labels)
+    model = f"uploaded: {up.name}"
+    return Workspace(dataset, {model: VectorSet(dataset, model, parsed.vectors, None)})
+
+
+# ---------------------------------------------------------------- helpers several pages use
+
+
+def clamp_state(key: str, low: int | float, high: int | float) -> None:
+    """Pull widget ``key``'s stored value into ``[low, high]`` before the widget is drawn, so a
+    slider whose range shrank with the data (or a deep link) does not fail."""
+    value = st.session_state.get(key)
+    if isinstance(value, int | float) and not low <= value <= high:
+        st.session_state[key] = min(max(value, low), high)
+
+
+def keep_choice(key: str, options: Sequence[Any]) -> None:
+    """Reset widget ``key`` to the first option when its stored value is no longer offered
+    (e.g. the sidebar's models changed under a page's model selectbox)."""
+    if key in st.session_state and st.session_state[key] not in options and options:
+        st.session_state[key] = options[0]
+
+
+K_MAX = 50
+
+
+def k_slider(key: str, items: int, default: int = 10, label: str = "k", where: Any = st) -> int:
+    """A URL-bound slider for k from 1 to ``min(K_MAX, items - 1)`` (an item is not its own
+    neighbour); with two items there is nothing to choose and k is 1."""
+    high = max(1, min(K_MAX, items - 1))
+    bound(key, min(default, high), int, valid=lambda v: 1 <= v <= high)
+    clamp_state(key, 1, high)
+    if high == 1:
+        where.caption("k = 1: the dataset has only two items.")
+        return 1
+    return int(where.slider(label, 1, high, key=key, help=f"1 to {high} of {items} items."))
+
+
+def target_index(dataset: Dataset, target: str) -> int | None:
+    """Row of ``target`` when it is one of the dataset's labels, else None (free text)."""
+    label = target.strip()
+    return dataset.index_of(label) if label in dataset.labels else None
+
+
+def embed_code(model: str, texts: list[str], var: str = "vectors") -> str:
+    """Python that puts the ``(len(texts), dims)`` embeddings of ``texts`` under ``model`` in
+    ``var``: the openai SDK for remote models, this project's numpy models for local ones."""
+    try:
+        remote = not embedder(model).local
+    except ExplorerError:
+        remote = False
+    if remote:
+        return (
+            "from openai import OpenAI\n\n"
+            "client = OpenAI()  # reads OPENAI_API_KEY (or use AzureOpenAI / base_url=...)\n"
+            f"response = client.embeddings.create(model={model!r}, input={texts!r})\n"
+            f"{var} = np.array([item.embedding for item in response.data])\n"
+        )
+    return (
+        "from core.embedders.registry import get_embedder  # this project's numpy models\n\n"
+        f"{var} = get_embedder({model!r}).embed({texts!r})  # float32 (n, dims)\n"
+    )
+
+
+def ranking_frame(
+    ids: np.ndarray,
+    scores: np.ndarray,
+    labels: Sequence[str],
+    score_name: str = "similarity",
+    marks: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """A ranked table: rank (from 1), item label, score and optionally a mark column."""
+    frame = pd.DataFrame(
+        {
+            "rank": range(1, len(ids) + 1),
+            "item": [labels[int(i)] for i in ids],
+            score_name: [float(s) for s in scores],
+        }
+    )
+    if marks is not None:
+        frame["vs cosine"] = list(marks)
+    return frame
+
+
+def show_models(names: list[str], key: str) -> tuple[ModelRow, ...]:
+    """Draw the table of models (what each encodes, dims, max input, MRL, where it runs);
+    returns its rows."""
+    rows = model_table(names, embedder)
+    yes_no = {True: "yes", False: "no", None: "–"}
+    st.dataframe(
+        [
+            {
+                "model": r.name,
+                "runs": "–" if r.local is None else ("here (local)" if r.local else "remote API"),
+                "dimensions": r.dims,
+                "max input (tokens)": r.max_tokens,
+                "MRL (truncatable)": yes_no[r.supports_mrl],
+                "unit length": yes_no[r.normalized],
+                "what it encodes": r.description if r.available else f"⚠️ {r.error}",
+            }
+            for r in rows
+        ],
+        key=key,
+        hide_index=True,
+        width="stretch",
+    )
+    return rows
