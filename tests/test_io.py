@@ -1,0 +1,280 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core import io as explorer_io
+from core.errors import ExplorerError
+from core.io import (
+    ImportedVectors,
+    export_projector_tsv,
+    load_label_json,
+    load_projector_tsv,
+    load_text_csv,
+)
+
+REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref" / "openai-peliculas"
+
+
+def ref_file(name: str) -> Path:
+    path = REF / name
+    if not path.exists():
+        pytest.skip(f"reference data not available: {path}")
+    return path
+
+
+# ---------------------------------------------------------------------------- label JSON
+
+
+@pytest.mark.parametrize(
+    ("name", "dims"),
+    [
+        ("peliculas_text-embedding-3-small-1536.json", 1536),
+        ("peliculas_text-embedding-3-small-256.json", 256),
+        ("peliculas_text-embedding-3-large-256.json", 256),
+        ("peliculas_text-embedding-ada-002.json", 1536),
+    ],
+)
+def test_reference_label_json(name, dims):
+    path = ref_file(name)
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    loaded = load_label_json(path)
+    assert loaded.source == name
+    assert loaded.labels == tuple(raw) and len(loaded) == 62 and loaded.dims == dims
+    assert loaded.vectors.dtype == np.float32 and loaded.vectors.shape == (62, dims)
+    np.testing.assert_array_equal(loaded.vectors, np.array(list(raw.values()), dtype=np.float32))
+    np.testing.assert_allclose(np.linalg.norm(loaded.vectors, axis=1), 1.0, atol=1e-6)
+    from_bytes = load_label_json(path.read_bytes(), name="upload.json")
+    assert from_bytes.source == "upload.json"
+    np.testing.assert_array_equal(from_bytes.vectors, loaded.vectors)
+
+
+def test_small_label_json_from_text_and_bytes():
+    text = '{"gato": [1, 2.5], "perro": [0, -1e-3]}'
+    for data in (text, text.encode(), b"\xef\xbb\xbf" + text.encode()):
+        loaded = load_label_json(data)
+        assert loaded.labels == ("gato", "perro")
+        np.testing.assert_array_equal(loaded.vectors, np.float32([[1, 2.5], [0, -1e-3]]))
+        assert loaded.metadata == {} and loaded.source == "the JSON file"
+
+
+BAD_JSON = [
+    ('{"a": [1, 2,]}', "not valid JSON: Expecting value at line 1, column 13"),
+    ('{\n "a": [1, 2],\n "b": [3 4]\n}', "Expecting ',' delimiter at line 3, column 10"),
+    ("[[1, 2], [3, 4]]", "must be a JSON object mapping each label.*it is a JSON array"),
+    ('"hello"', "it is a JSON string"),
+    ("", "is empty"),
+    ("  \n\t", "is empty"),
+    ("{}", "empty JSON object: it has no vectors"),
+    ('{"a": "x"}', "label 'a' must map to a list of numbers, not a JSON string"),
+    ('{"a": {"b": [1]}}', "label 'a' must map to a list of numbers, not a JSON object"),
+    ('{"a": []}', "label 'a' has no values"),
+    ('{"x": [1, 2, "abc"]}', "label 'x' value 3 is 'abc', not a number"),
+    ('{"x": [1, true]}', "label 'x' value 2 is true, not a number"),
+    ('{"x": [null]}', "label 'x' value 1 is null, not a number"),
+    ('{"x": [[1, 2]]}', r"label 'x' value 1 is \[1, 2\], not a number"),
+    ('{"x": [1, NaN]}', "label 'x' value 2 is nan: every value must be a finite number"),
+    ('{"y": [0], "x": [-Infinity]}', "label 'x' value 1 is -inf"),
+    ('{"x": [1e39]}', "label 'x' value 1 is 1e\\+39: .*within float32 range"),
+    ('{"a": [1], "b": [2], "a": [3]}', r"label 'a' appears twice \(entry 1 and entry 3\)"),
+    ('{"a": [1], " ": [2]}', "entry 2 has an empty label"),
+    ('{"a": [1, 2], "b": [1]}', "label 'b' has 1 values, expected 2 like label 'a'"),
+    ('{"a": [1e400]}', "label 'a' value 1 is inf"),
+    ('{"a": [' + "9" * 400 + "]}", "holds an integer too large for a float"),
+    ("[" * 100_000 + "]" * 100_000, "nests arrays or objects too deeply"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_JSON)
+def test_bad_label_json(text, message):
+    with pytest.raises(ExplorerError, match=message):
+        load_label_json(text)
+
+
+def test_ragged_rows_name_the_label():
+    data = {"first": [0.1] * 384, "x": [0.1] * 383}
+    with pytest.raises(ExplorerError, match="label 'x' has 383 values, expected 384"):
+        load_label_json(json.dumps(data))
+
+
+def test_non_utf8_bytes():
+    with pytest.raises(ExplorerError, match=r"not UTF-8 text: byte 6 \(0xe9\) on line 2"):
+        load_label_json(b'{\n"caf\xe9": [1]}', name="cafe.json")
+
+
+def test_size_guard(monkeypatch, tmp_path):
+    monkeypatch.setattr(explorer_io, "MAX_BYTES", 2**20)
+    big = b" " * (3 * 2**19)
+    path = tmp_path / "big.json"
+    path.write_bytes(big)
+    for data in (big, path, big.decode()):
+        with pytest.raises(ExplorerError, match=r"is 1.5 MB; the limit is 1 MB"):
+            load_label_json(data)
+
+
+def test_unreadable_inputs(tmp_path):
+    with pytest.raises(ExplorerError, match="Cannot read .*missing.json"):
+        load_label_json(tmp_path / "missing.json")
+    with pytest.raises(ExplorerError, match="from a int: pass bytes, text or a Path"):
+        load_label_json(42)  # type: ignore[arg-type]
+
+
+def test_imported_vectors_checks_and_freezes_metadata():
+    vectors = np.zeros((2, 3), dtype=np.float32)
+    with pytest.raises(ExplorerError, match="1 labels for 2 vectors"):
+        ImportedVectors("f", ("a",), vectors)
+    with pytest.raises(ExplorerError, match="column 'c' has 1 values for 2"):
+        ImportedVectors("f", ("a", "b"), vectors, {"c": ("x",)})
+    ok = ImportedVectors("f", ("a", "b"), vectors, {"c": ("x", "y")})
+    with pytest.raises(TypeError):
+        ok.metadata["c"] = ("z", "z")  # type: ignore[index]
+
+
+# ---------------------------------------------------------------------------- text CSV
+
+
+def test_reference_csv_guesses_the_accented_title_column():
+    path = ref_file("peliculas.csv")
+    table = load_text_csv(path)
+    assert table.name == "peliculas"
+    assert len(table.texts) == 62 and table.texts[:2] == (
+        "Blancanieves y los Siete Enanitos",
+        "Pinocho",
+    )
+    assert table.labels is None and table.categories is None
+    vectors_json = ref_file("peliculas_text-embedding-3-small-256.json")
+    assert set(table.texts) == set(load_label_json(vectors_json).labels)
+
+
+def test_csv_with_named_columns():
+    data = 'id,text,cat\r\n1,hello world,a\r\n\r\n2,"good, bye",b\r\n'
+    table = load_text_csv(data.encode(), label_column="id", category_column="CAT", name="up.csv")
+    assert table.name == "up"
+    assert table.texts == ("hello world", "good, bye")
+    assert table.labels == ("1", "2") and table.categories == ("a", "b")
+
+
+@pytest.mark.parametrize(
+    ("data", "texts"),
+    [
+        ("n,phrase,score\n1,hi there,0.5\n2,yo,0.7\n", ("hi there", "yo")),
+        ("kind,Word\nnoun,cat\nverb,run\n", ("cat", "run")),
+        ("texto;categoría\nhola;saludo\nadiós;despedida\n", ("hola", "adiós")),
+        ("id\tsentence\n1\tA dog runs.\n2\tA cat sleeps.\n", ("A dog runs.", "A cat sleeps.")),
+    ],
+)
+def test_csv_guesses_the_text_column(data, texts):
+    assert load_text_csv(data).texts == texts
+
+
+def test_csv_semicolon_with_accent_insensitive_names():
+    table = load_text_csv("texto;categoría\nhola;saludo\n", category_column="Categoria")
+    assert table.categories == ("saludo",)
+
+
+@pytest.mark.parametrize(
+    ("data", "kwargs", "message"),
+    [
+        (
+            "id,text,cat\n1,a,b\n",
+            {"text_column": "body"},
+            "no text column 'body'; its columns are: id, text, cat",
+        ),
+        ("id,text\n1,a\n", {"label_column": "name"}, "no label column 'name'"),
+        ("a,b\n1,2\n3,4.5\n", {}, "every column holds numbers"),
+        ("id,text,cat\n1,a,b\n2,c\n", {}, "line 3 has 2 fields, expected 3 like the header"),
+        ("id,text\n1, \n", {}, "line 2 has an empty text in column 'text'"),
+        ("n,note\n1,\n2,hi\n", {}, "line 2 has an empty text in column 'note'"),
+        ("id,text\n", {}, "has a header but no rows"),
+        ("a,b,a\n1,x,2\n", {}, "names column 'a' twice"),
+        ("a,,c\n1,x,2\n", {}, "column 2 of the header has no name"),
+        ('text,b\n"abc"d,1\n', {}, "line 2 is not valid CSV"),
+        (b"T\xedtulo\nPinocho\n", {}, r"byte 1 \(0xed\) on line 1"),
+    ],
+)
+def test_bad_csv(data, kwargs, message):
+    with pytest.raises(ExplorerError, match=message):
+        load_text_csv(data, **kwargs)
+
+
+# ---------------------------------------------------------------------------- Projector TSV
+
+
+def test_export_format_by_hand():
+    vectors_tsv, metadata_tsv = export_projector_tsv(["a", "b\tc"], [[1, 0.5], [-2, 3]])
+    assert vectors_tsv == "1\t0.5\n-2\t3\n"
+    assert metadata_tsv == "a\nb c\n"
+    _, with_columns = export_projector_tsv(["a", "b"], [[1, 0.5], [-2, 3]], {"n": [1, 2]})
+    assert with_columns == "label\tn\na\t1\nb\t2\n"
+
+
+@pytest.mark.parametrize("with_columns", [False, True])
+def test_projector_round_trip(with_columns):
+    rng = np.random.default_rng(11)
+    vectors = rng.normal(size=(6, 9)).astype(np.float32) * np.float32(1e-3)
+    labels = ["El Rey León", "Dumbo", "猫", "a b", "x", "🐈"]
+    extra = {"category": ["film", "film", "word", "word", "x", "emoji"], "n": list(range(6))}
+    columns = extra if with_columns else None
+    vectors_tsv, metadata_tsv = export_projector_tsv(labels, vectors, columns)
+    loaded = load_projector_tsv(vectors_tsv.encode(), metadata_tsv.encode())
+    assert loaded.labels == tuple(labels)
+    assert loaded.vectors.dtype == np.float32
+    np.testing.assert_array_equal(loaded.vectors, vectors)
+    expected = {k: tuple(str(v) for v in vs) for k, vs in extra.items()} if with_columns else {}
+    assert dict(loaded.metadata) == expected
+
+
+def test_projector_without_metadata_and_from_files(tmp_path):
+    (tmp_path / "vectors.tsv").write_text("1\t2\r\n3\t4\r\n\r\n")
+    loaded = load_projector_tsv(tmp_path / "vectors.tsv")
+    assert loaded.labels == ("1", "2") and loaded.source == "vectors.tsv"
+    np.testing.assert_array_equal(loaded.vectors, np.float32([[1, 2], [3, 4]]))
+
+
+VECTORS_3x2 = "1\t2\n3\t4\n5\t6\n"
+
+
+@pytest.mark.parametrize(
+    ("vectors", "metadata", "message"),
+    [
+        ("1\t2\t3\n4\t5\n", None, "vectors.tsv: line 2 has 2 values, expected 3 like line 1"),
+        ("1\t2\n4\tabc\n", None, "line 2 value 2 is 'abc', not a number"),
+        ("1,2,3\n", None, "line 1 value 1 is '1,2,3', not a number. Values must be separated"),
+        ("1\t\t2\n", None, "line 1 value 2 is '', not a number"),
+        ("1\tnan\n", None, "line 1 value 2 is nan"),
+        ("1\t2\n\n3\t4\n", None, "line 2 is empty"),
+        ("\n\n", None, "vectors.tsv is empty"),
+        (VECTORS_3x2, "a\nb\n", "metadata.tsv has 2 rows of labels but vectors.tsv has 3"),
+        (VECTORS_3x2, "label\tcat\na\tx\nb\tx\nc\tx\nd\tx\n", "has 4 rows of labels"),
+        (VECTORS_3x2, "label\tcat\na\tx\nb\nc\tx\n", "line 3 has 1 columns, expected 2"),
+        (VECTORS_3x2, "a\nb\na\n", r"label 'a' appears twice \(line 1 and line 3\)"),
+        (VECTORS_3x2, "label\tcat\na\tx\nb\tx\nb\tx\n", r"\(line 3 and line 4\)"),
+        (VECTORS_3x2, "a\n \nc\n", "metadata.tsv: line 2 has an empty label"),
+        (
+            VECTORS_3x2,
+            b"a\nb\n\xff\n",
+            r"metadata.tsv is not UTF-8 text: byte 4 \(0xff\) on line 3",
+        ),
+    ],
+)
+def test_bad_projector_files(vectors, metadata, message):
+    with pytest.raises(ExplorerError, match=message):
+        load_projector_tsv(vectors, metadata)
+
+
+@pytest.mark.parametrize(
+    ("labels", "vectors", "columns", "message"),
+    [
+        (["a"], [[1.0], [2.0]], None, "1 labels for 2 vectors"),
+        (["a", "b"], [[1.0], [2.0]], {"c": [1]}, "Column 'c' has 1 values for 2 vectors"),
+        (["a"], [[1.0]], {"label": ["x"]}, "column names repeat: label, label"),
+        ([], np.zeros((0, 3)), None, "no vectors to export"),
+        (["a"], [[np.nan]], None, "contains NaN or infinity"),
+    ],
+)
+def test_bad_export(labels, vectors, columns, message):
+    with pytest.raises(ExplorerError, match=message):
+        export_projector_tsv(labels, vectors, columns)

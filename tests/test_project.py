@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.manifold import trustworthiness
+
+from core import project as project_module
+from core.errors import ExplorerError
+from core.project import Projection, available_projections, project
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def blobs() -> np.ndarray:
+    """40 unit vectors in 24-D, in four loose clusters."""
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(4, 24))
+    return unit_rows(np.repeat(centres, 10, axis=0) + 0.4 * rng.normal(size=(40, 24)))
+
+
+def test_pca_matches_svd_and_sklearn_up_to_sign():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(50, 10)) * np.arange(10, 0, -1)
+    result = project(x, "pca", n_components=3)
+    assert result.method is Projection.PCA
+    assert result.coords.shape == (50, 3) and result.coords.dtype == np.float64
+
+    centred = x - x.mean(axis=0)
+    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    by_svd = u[:, :3] * s[:3]
+    by_sklearn = PCA(n_components=3).fit_transform(x)
+    for expected in (by_svd, by_sklearn):
+        signs = np.sign((result.coords * expected).sum(axis=0))
+        np.testing.assert_allclose(result.coords * signs, expected, atol=1e-9)
+    np.testing.assert_allclose(result.explained_variance, s[:3] ** 2 / (s**2).sum())
+    assert result.perplexity is None
+
+
+@pytest.mark.parametrize("method", [Projection.PCA, Projection.TSNE])
+def test_deterministic_given_seed(blobs, method):
+    first = project(blobs, method, seed=3)
+    again = project(blobs, method.value, seed=3)
+    np.testing.assert_array_equal(first.coords, again.coords)
+    assert first.trustworthiness == again.trustworthiness
+
+
+def test_tsne_keeps_clusters_together(blobs):
+    result = project(blobs, "tsne")
+    assert result.coords.shape == (40, 2)
+    assert result.perplexity == pytest.approx(13.0)  # (40 - 1) / 3
+    assert result.trustworthiness > 0.9
+
+
+def test_trustworthiness_higher_for_pca_of_low_rank_data():
+    rng = np.random.default_rng(1)
+    # Unit vectors that all lie in one plane of 30-D space: PCA to 2-D loses nothing.
+    plane = unit_rows(rng.normal(size=(80, 2)) @ rng.normal(size=(2, 30)))
+    spread = unit_rows(rng.normal(size=(80, 30)))
+    low_rank = project(plane, "pca")
+    full_rank = project(spread, "pca")
+    assert low_rank.n_neighbors == full_rank.n_neighbors == 5
+    assert sum(low_rank.explained_variance) == pytest.approx(1.0)
+    assert 0.0 <= full_rank.trustworthiness < 0.85 < 0.99 < low_rank.trustworthiness <= 1.0
+
+
+def test_trustworthiness_samples_large_inputs(monkeypatch, blobs):
+    monkeypatch.setattr(project_module, "TRUST_SAMPLE", 30)
+    result = project(blobs, "pca", seed=5)
+    keep = np.random.default_rng(5).choice(40, 30, replace=False)
+    expected = trustworthiness(blobs[keep], result.coords[keep], n_neighbors=5, metric="cosine")
+    assert result.trustworthiness == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("n", "requested", "used"),
+    [(62, None, 61 / 3), (200, None, 30.0), (3, None, 1.0), (5, 50.0, 4.0), (5, 2.5, 2.5)],
+)
+def test_perplexity_default_and_clamp(n, requested, used):
+    x = np.random.default_rng(n).normal(size=(n, 8))
+    assert project_module._perplexity(requested, n) == pytest.approx(used)
+    if n <= 5:
+        result = project(x, "tsne", perplexity=requested)
+        assert result.perplexity == pytest.approx(used)
+        assert np.isfinite(result.coords).all()
+
+
+def test_three_points_work_in_2d_and_3d():
+    x = np.eye(3) + 0.1
+    for method in (Projection.PCA, Projection.TSNE):
+        for c in (2, 3):
+            result = project(x, method, n_components=c)
+            assert result.coords.shape == (3, c) and result.n_neighbors == 1
+
+
+@pytest.mark.parametrize(
+    ("shape", "kwargs", "message"),
+    [
+        ((2, 5), {}, "at least 3 vectors to show how they relate; got 2"),
+        ((1, 5), {}, "got 1"),
+        ((6, 5), {"n_components": 4}, "n_components must be 2 or 3"),
+        ((6, 2), {"n_components": 3}, "2 dimensions; a 3-D projection needs at least 3"),
+        ((6, 5), {"method": "tsne", "perplexity": 0}, "Perplexity 0 must be greater than 0"),
+        ((6, 5), {"method": "mds"}, "Unknown projection 'mds'; choose one of: pca, tsne, umap"),
+    ],
+)
+def test_bad_input(shape, kwargs, message):
+    x = np.random.default_rng(0).normal(size=shape)
+    args = {"method": "pca", **kwargs}
+    with pytest.raises(ExplorerError, match=message):
+        project(x, **args)
+
+
+def test_umap_missing_is_reported(monkeypatch, blobs):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "umap" else real(name, *a)
+    )
+    assert available_projections() == [Projection.PCA, Projection.TSNE]
+    with pytest.raises(ExplorerError, match="UMAP needs the umap-learn package"):
+        project(blobs, "umap")
+
+
+@pytest.mark.slow
+def test_umap_when_installed(blobs):
+    pytest.importorskip("umap")
+    assert Projection.UMAP in available_projections()
+    first = project(blobs, "umap", seed=2)
+    assert first.coords.shape == (40, 2) and first.explained_variance is None
+    assert first.trustworthiness > 0.85
+    np.testing.assert_array_equal(first.coords, project(blobs, "umap", seed=2).coords)
+    assert project(blobs[:4], "umap", n_components=3).coords.shape == (4, 3)

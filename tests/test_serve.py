@@ -1,0 +1,337 @@
+"""The classroom server over real HTTP: the plain openai client (a student's code), raw
+requests for the error cases, MiniLM against the reference vectors, the command line, and a
+load test."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx2
+import numpy as np
+import openai
+import pytest
+
+from bench.bench_serve import run_load
+from core.errors import ExplorerError
+from core.serve import KEY_ENV, ServeSettings, create_app, serve_in_thread
+from tests.fault_server import TEST_KEY, ToyEmbedder, toy_models
+
+REPO = Path(__file__).resolve().parents[1]
+REF = REPO.parent / "shared" / "ref"
+AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
+MINILM = "all-MiniLM-L6-v2"
+
+
+@pytest.fixture(scope="module")
+def url():
+    """A keyed toy server with small limits: 8 inputs, 64 KiB bodies."""
+    settings = ServeSettings(max_inputs=8, max_body_bytes=64 * 1024, api_key=TEST_KEY)
+    with serve_in_thread(create_app(toy_models(), settings)) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def client(url):
+    with openai.OpenAI(base_url=f"{url}/v1", api_key=TEST_KEY, max_retries=0) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from core.embedders.registry import get_embedder
+
+    return get_embedder(MINILM)
+
+
+def post(url: str, body: object, headers: dict | None = None) -> httpx2.Response:
+    return httpx2.post(
+        f"{url}/v1/embeddings", json=body, headers=AUTH if headers is None else headers
+    )
+
+
+def error_of(response: httpx2.Response) -> dict:
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"message", "type", "param", "code"}
+    return body["error"]
+
+
+# ---------------------------------------------------------------- a student's code
+
+
+def test_single_string_with_sdk_defaults(client):
+    # The SDK asks for base64 by default and decodes it: the server must speak it.
+    response = client.embeddings.create(model="toy", input="a cat")
+    assert response.model == "toy" and response.object == "list"
+    assert len(response.data) == 1 and response.data[0].index == 0
+    np.testing.assert_array_equal(
+        np.asarray(response.data[0].embedding, dtype=np.float32), ToyEmbedder().embed(["a cat"])[0]
+    )
+    assert (response.usage.prompt_tokens, response.usage.total_tokens) == (2, 2)
+
+
+def test_batch_as_floats_keeps_order_and_counts_tokens(client):
+    texts = ["one", "two words", "three words here"]
+    response = client.embeddings.create(model="toy", input=texts, encoding_format="float")
+    assert [d.index for d in response.data] == [0, 1, 2]
+    got = np.asarray([d.embedding for d in response.data])
+    np.testing.assert_allclose(got, ToyEmbedder().embed(texts), atol=1e-7)
+    assert response.usage.prompt_tokens == 1 + 2 + 3
+
+
+def test_base64_is_little_endian_float32(url):
+    response = post(url, {"model": "toy", "input": ["x"], "encoding_format": "base64"})
+    raw = base64.b64decode(response.json()["data"][0]["embedding"])
+    assert len(raw) == 16 * 4
+    np.testing.assert_array_equal(np.frombuffer(raw, "<f4"), ToyEmbedder().embed(["x"])[0])
+
+
+def test_dimensions_truncate_and_renormalise(client):
+    response = client.embeddings.create(model="toy", input="a cat", dimensions=5)
+    got = np.asarray(response.data[0].embedding)
+    full = ToyEmbedder().embed(["a cat"])[0].astype(np.float64)
+    np.testing.assert_allclose(got, full[:5] / np.linalg.norm(full[:5]), atol=1e-6)
+
+
+def test_models_are_listed_and_retrievable(client):
+    ids = [m.id for m in client.models.list()]
+    assert ids == list(toy_models())
+    card = client.models.retrieve("toy")
+    assert card.id == "toy" and card.owned_by == "embeddings-explorer"
+    assert card.model_extra == {"dimensions": 16, "supports_dimensions": True}
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("nope")
+
+
+def test_azure_route_serves_the_deployment(url):
+    with openai.AzureOpenAI(
+        azure_endpoint=url, azure_deployment="toy", api_version="2024-10-21", api_key=TEST_KEY
+    ) as azure:
+        response = azure.embeddings.create(model="ignored", input="hi", encoding_format="float")
+    np.testing.assert_allclose(response.data[0].embedding, ToyEmbedder().embed(["hi"])[0], 1e-6)
+
+
+def test_health_needs_no_key(url):
+    assert httpx2.get(f"{url}/health").json() == {"status": "ok"}
+
+
+# ---------------------------------------------------------------- bad requests
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "param", "match"),
+    [
+        ({"model": "toy", "input": []}, 400, "input", "empty list"),
+        ({"model": "toy", "input": ""}, 400, "input", "'input' is empty"),
+        ({"model": "toy", "input": ["ok", "  "]}, 400, "input", r"'input\[1\]' is empty"),
+        ({"model": "toy", "input": ["t"] * 9}, 400, "input", "9 texts; send at most 8"),
+        ({"model": "toy", "input": [[1, 2, 3]]}, 400, "input", "not token ids"),
+        ({"model": "toy", "input": 3}, 400, "input", "Invalid value for 'input'"),
+        ({"model": "toy"}, 400, "input", "Field required"),
+        ({"input": "x"}, 400, "model", "Missing 'model'"),
+        ({"model": "nope", "input": "x"}, 404, "model", "'nope' does not exist"),
+        ({"model": "flat", "input": "x", "dimensions": 4}, 400, "dimensions", "not ordered"),
+        ({"model": "toy", "input": "x", "dimensions": 0}, 400, "dimensions", "1 to 16"),
+        ({"model": "toy", "input": "x", "dimensions": 17}, 400, "dimensions", "got 17"),
+        ({"model": "toy", "input": "x", "encoding_format": "hex"}, 400, "encoding_format", ""),
+    ],
+)
+def test_bad_requests_get_openai_style_errors(url, body, status, param, match):
+    response = post(url, body)
+    assert response.status_code == status
+    error = error_of(response)
+    assert error["param"] == param and error["type"] == "invalid_request_error"
+    assert re.search(match, error["message"])
+    if status == 404:
+        assert error["code"] == "model_not_found"
+
+
+def test_invalid_json(url):
+    response = httpx2.post(
+        f"{url}/v1/embeddings",
+        content=b"{not json",
+        headers={**AUTH, "content-type": "application/json"},
+    )
+    assert response.status_code == 400 and "not valid JSON" in error_of(response)["message"]
+
+
+def test_oversized_body_declared_and_streamed(url):
+    big = {"model": "toy", "input": ["word " * 20_000]}
+    response = post(url, big)
+    assert response.status_code == 413 and error_of(response)["code"] == "request_too_large"
+
+    def chunks():  # no Content-Length: the limit must hold while streaming
+        for _ in range(20):
+            yield b"x" * 8192
+
+    streamed = httpx2.post(f"{url}/v1/embeddings", content=chunks(), headers=AUTH)
+    assert streamed.status_code == 413 and error_of(streamed)["code"] == "request_too_large"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer sk-wrong"},
+        {"api-key": "sk-wrong"},
+        {"Authorization": TEST_KEY},
+    ],
+)
+def test_missing_or_wrong_key_is_401(url, headers):
+    response = post(url, {"model": "toy", "input": "x"}, headers)
+    assert response.status_code == 401 and error_of(response)["code"] == "invalid_api_key"
+    assert TEST_KEY not in response.text
+
+
+def test_azure_style_api_key_header_is_accepted(url):
+    assert post(url, {"model": "toy", "input": "x"}, {"api-key": TEST_KEY}).status_code == 200
+
+
+def test_unknown_routes_and_methods_answer_in_openai_style(url):
+    assert error_of(httpx2.get(f"{url}/v1/nothing", headers=AUTH))["message"] == "Not Found"
+    response = httpx2.get(f"{url}/v1/embeddings", headers=AUTH)
+    assert response.status_code == 405 and error_of(response)
+
+
+class SlowRecorder(ToyEmbedder):
+    """A toy model that takes 0.5 s per call, records each call's texts, and fails on
+    "boom"."""
+
+    def __init__(self):
+        super().__init__("slow")
+        self.calls: list[list[str]] = []
+
+    def _embed(self, texts):
+        self.calls.append(texts)
+        if "boom" in texts:
+            raise ExplorerError("boom is not embeddable")
+        time.sleep(0.5)
+        return super()._embed(texts)
+
+
+def test_concurrent_requests_are_merged_and_a_bad_one_fails_alone():
+    model = SlowRecorder()
+    later = [f"text {i}" for i in range(1, 6)] + ["boom"]
+    app = create_app({"slow": model})
+    with serve_in_thread(app) as base, httpx2.Client(timeout=30) as http:
+
+        def ask(text):
+            return http.post(f"{base}/v1/embeddings", json={"model": "slow", "input": text})
+
+        with ThreadPoolExecutor(len(later) + 1) as pool:
+            first = pool.submit(ask, "text 0")
+            time.sleep(0.2)  # the model is now busy with "text 0"
+            rest = [pool.submit(ask, text) for text in later]
+            responses = [f.result() for f in [first, *rest]]
+    texts = ["text 0", *later]
+    assert [r.status_code for r in responses] == [200] * 6 + [400]
+    assert "boom is not embeddable" in error_of(responses[-1])["message"]
+    for text, response in zip(texts, responses[:6], strict=False):
+        got = response.json()["data"][0]["embedding"]
+        np.testing.assert_allclose(got, ToyEmbedder("slow").embed([text])[0], atol=1e-6)
+    # The six that waited shared one call; it failed on "boom", so each then ran alone.
+    assert model.calls[0] == ["text 0"]
+    assert sorted(model.calls[1]) == sorted(later)
+    assert sorted(c[0] for c in model.calls[2:]) == sorted(later)
+
+
+def test_an_app_without_models_is_refused():
+    with pytest.raises(ExplorerError, match="No models to serve"):
+        create_app({})
+
+
+# ---------------------------------------------------------------- a real model
+
+
+def test_minilm_through_the_server_matches_the_reference(minilm):
+    path = REF / "minilm_reference.json"
+    if not path.exists():
+        pytest.skip("reference data ../shared/ref is absent")
+    reference = json.loads(path.read_text())["vectors"]
+    texts = list(reference)
+    with serve_in_thread(create_app({MINILM: minilm})) as base:
+        with openai.OpenAI(base_url=f"{base}/v1", api_key="-", max_retries=0) as c:
+            response = c.embeddings.create(model=MINILM, input=texts)
+            refused = post(base, {"model": MINILM, "input": "x", "dimensions": 64}, {})
+    got = np.asarray([d.embedding for d in response.data])
+    want = np.asarray([reference[t] for t in texts])
+    cosines = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert cosines.min() >= 0.9999
+    assert response.usage.prompt_tokens == sum(minilm.count_tokens(t) for t in texts)
+    # MiniLM's dimensions are not ordered, so the server refuses to shorten them.
+    assert refused.status_code == 400 and error_of(refused)["param"] == "dimensions"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_command_line_server(minilm, tmp_path):
+    port = _free_port()
+    log = (tmp_path / "serve.log").open("w")
+    env = {**os.environ, KEY_ENV: TEST_KEY}
+    command = [sys.executable, "-m", "core.serve", "--port", str(port), "--model", MINILM]
+    proc = subprocess.Popen(
+        [*command, "--require-key"],
+        cwd=REPO,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                if httpx2.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.2)
+        with openai.OpenAI(base_url=f"{base}/v1", api_key=TEST_KEY, max_retries=0) as c:
+            response = c.embeddings.create(model=MINILM, input=["hello world"])
+        got = np.asarray(response.data[0].embedding)
+        np.testing.assert_allclose(got, minilm.embed(["hello world"])[0], atol=1e-5)
+        assert post(base, {"model": MINILM, "input": "x"}, {}).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+    assert TEST_KEY not in (tmp_path / "serve.log").read_text()
+
+
+def test_require_key_without_the_variable_is_a_usage_error():
+    env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
+    done = subprocess.run(
+        [sys.executable, "-m", "core.serve", "--require-key"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2 and KEY_ENV in done.stderr
+
+
+@pytest.mark.slow
+def test_load_20_clients_x_50_requests_none_fail(minilm):
+    with serve_in_thread(create_app({MINILM: minilm})) as base:
+        result = run_load(base, MINILM, clients=20, requests=50)
+    assert result.failures == 0 and len(result.latencies) == 1000
+    assert result.requests_per_second > 0 and result.percentile_ms(95) < 10_000
