@@ -18,6 +18,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from core.datasets import Dataset, dataset_from_texts
 from core.errors import ExplorerError
 from core.metrics import as_matrix
 
@@ -450,3 +451,26 @@ def export_projector_tsv(
         table = [[label] for label in labels]
     metadata = "".join("\t".join(_tsv_cell(v) for v in row) + "\n" for row in table)
     return out.getvalue(), metadata
+
+
+# ---------------------------------------------------------------------------- uploads
+
+
+def read_upload(
+    filename: str, data: bytes, metadata: bytes | None = None
+) -> Dataset | ImportedVectors:
+    """Read an uploaded file by its extension: ``.json`` label->vector and ``.tsv`` Projector
+    vectors (with an optional metadata TSV) give :class:`ImportedVectors`; a ``.csv`` of texts
+    gives a :class:`~core.datasets.Dataset` to embed."""
+    lower = filename.lower()
+    if lower.endswith(".json"):
+        return load_label_json(data, name=filename)
+    if lower.endswith((".tsv", ".tab")):
+        return load_projector_tsv(data, metadata, name=filename)
+    if lower.endswith(".csv"):
+        table = load_text_csv(data, name=filename)
+        return dataset_from_texts(table.name, table.texts, table.labels, table.categories)
+    raise ExplorerError(
+        f"{filename}: unknown file type. Upload .json ({{label: [floats]}}), .csv (texts) or "
+        ".tsv (Projector vectors, with an optional metadata .tsv)."
+    )

@@ -278,3 +278,18 @@ def test_bad_projector_files(vectors, metadata, message):
 def test_bad_export(labels, vectors, columns, message):
     with pytest.raises(ExplorerError, match=message):
         export_projector_tsv(labels, vectors, columns)
+
+
+def test_read_upload_dispatches_by_extension():
+    from core.datasets import Dataset
+    from core.io import read_upload
+
+    vec = read_upload("mine.json", b'{"a": [1, 0], "b": [0, 1]}')
+    assert isinstance(vec, ImportedVectors) and vec.labels == ("a", "b")
+    ds = read_upload("texts.csv", b"text,group\nhello there,x\ngood night,y\n")
+    assert isinstance(ds, Dataset)
+    assert ds.texts == ("hello there", "good night")
+    tsv = read_upload("v.tsv", b"1\t0\n0\t1\n", b"a\nb\n")
+    assert tsv.labels == ("a", "b")
+    with pytest.raises(ExplorerError, match=r"notes\.txt: unknown file type"):
+        read_upload("notes.txt", b"hello")

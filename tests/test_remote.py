@@ -305,9 +305,14 @@ def test_vectors_join_the_dataset_vector_cache(server, tmp_path):
 
     injector, url = server
     dataset = datasets.dataset_from_texts("demo", SENTENCES)
-    embedder = RemoteEmbedder(compatible(url), EmbeddingCache(tmp_path / "remote"))
+    # With its width known up front the model needs no probe request, so the one request
+    # below is the dataset's batch; a second call is served from the vector cache.
+    toy_dims = toy_models()["toy"].dims
+    config = compatible(url, native_dims=toy_dims)
+    embedder = RemoteEmbedder(config, EmbeddingCache(tmp_path / "remote"))
     vectors = embed_dataset(dataset, embedder, root=tmp_path)
     np.testing.assert_allclose(load_cached(dataset, embedder, root=tmp_path), vectors)
+    np.testing.assert_allclose(embed_dataset(dataset, embedder, root=tmp_path), vectors)
     assert injector.embedding_requests == 1
 
 
