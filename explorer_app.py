@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import _ui
+from views import _ui
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon="🧭", default=True),
-    st.Page("pages/embed.py", title="Embed", icon="🔢"),
-    st.Page("pages/similarity.py", title="Similarity", icon="📐"),
-    st.Page("pages/search.py", title="Search", icon="🔎"),
-    st.Page("pages/metrics.py", title="Metrics", icon="📏"),
-    st.Page("pages/quantization.py", title="Quantization", icon="🗜️"),
-    st.Page("pages/mrl.py", title="MRL", icon="🪆"),
+    st.Page("views/home.py", title="Home", icon="🧭", default=True),
+    st.Page("views/embed.py", title="Embed", icon="🔢"),
+    st.Page("views/similarity.py", title="Similarity", icon="📐"),
+    st.Page("views/search.py", title="Search", icon="🔎"),
+    st.Page("views/metrics.py", title="Metrics", icon="📏"),
+    st.Page("views/quantization.py", title="Quantization", icon="🗜️"),
+    st.Page("views/mrl.py", title="MRL", icon="🪆"),
 ]
 
 st.set_page_config(

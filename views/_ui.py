@@ -16,10 +16,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import core
+from core.compare import RankComparison
 from core.datasets import Dataset, TextField, dataset_from_texts, list_datasets, load_dataset
 from core.errors import ExplorerError
+from core.io import read_upload
 from core.models_table import ModelRow, model_table
 from core.vectors import VectorSet, embed_dataset
+from views._remote import remote_form, remote_vectors, session_models
 
 UPLOAD = "upload"
 DEFAULT_MODELS = ["static-minilm-256", "all-MiniLM-L6-v2"]
@@ -112,7 +115,7 @@ def style_figure(fig: go.Figure, height: int | None = None) -> go.Figure:
 
 def plot(fig: go.Figure, key: str, height: int | None = None) -> None:
     """Render a plotly figure full-width with the app's style."""
-    st.plotly_chart(style_figure(fig, height), key=key, use_container_width=True)
+    st.plotly_chart(style_figure(fig, height), key=key, width="stretch")
 
 
 # ---------------------------------------------------------------- page frame
@@ -147,7 +150,7 @@ def guard(what: str = "") -> Iterator[None]:
 
 
 @st.cache_resource(show_spinner="Loading the model…")
-def embedder(name: str) -> core.Embedder:
+def _registry_model(name: str) -> core.Embedder:
     """A model, loaded once per server process."""
     return core.get_embedder(name)
 
@@ -155,33 +158,23 @@ def embedder(name: str) -> core.Embedder:
 @st.cache_resource(show_spinner="Embedding the dataset (once; then cached on disk)…")
 def _bundled_vectors(dataset_name: str, text_field: str, model: str) -> np.ndarray:
     dataset = load_dataset(dataset_name, text_field)
-    vectors = embed_dataset(dataset, embedder(model))
+    vectors = embed_dataset(dataset, _registry_model(model))
     vectors.flags.writeable = False
     return vectors
 
 
 @st.cache_resource(show_spinner="Embedding your texts…", max_entries=16)
 def _uploaded_text_vectors(fingerprint: str, _dataset: Dataset, model: str) -> np.ndarray:
-    vectors = embed_dataset(_dataset, embedder(model))
+    vectors = embed_dataset(_dataset, _registry_model(model))
     vectors.flags.writeable = False
     return vectors
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+# cache_resource, not cache_data: the parsed result holds read-only mappings that do not
+# pickle, and it is frozen, so sharing one object is safe.
+@st.cache_resource(max_entries=8, show_spinner=False)
 def _parse_upload(name: str, data: bytes, meta: bytes | None) -> Any:
-    from core import io as dataio
-
-    lower = name.lower()
-    if lower.endswith(".json"):
-        return dataio.load_label_json(data)
-    if lower.endswith((".tsv", ".tab")):
-        return dataio.load_projector_tsv(data, meta)
-    if lower.endswith(".csv"):
-        return dataio.load_text_csv(data)
-    raise ExplorerError(
-        f"{name}: unknown file type. Upload .json ({{label: [floats]}}), .csv (texts) or "
-        ".tsv (Projector vectors, with an optional metadata .tsv)."
-    )
+    return read_upload(name, data, meta)
 
 
 @dataclass(frozen=True)
@@ -225,8 +218,10 @@ def sidebar() -> None:
             key="upload_file",
         )
         sb.file_uploader("Projector metadata .tsv (optional)", type=["tsv"], key="upload_meta")
-    available = core.list_embedders()
-    sb.multiselect(
+    models_slot = sb.container()
+    remote_form()
+    available = [*core.list_embedders(), *session_models()]
+    models_slot.multiselect(
         "Models",
         available,
         key=bound(
@@ -252,15 +247,32 @@ def workspace() -> Workspace:
         st.stop()
     field = st.session_state.get("field", TextField.TITLE.value)
     dataset = load_dataset(name, field)
+    return Workspace(
+        dataset, _vector_sets(dataset, models, lambda m: _bundled_vectors(name, field, m))
+    )
+
+
+def embedder(name: str) -> core.Embedder:
+    """A model by name: one this session added with the sidebar form, else a server-wide one
+    (loaded once per server)."""
+    return session_models().get(name) or _registry_model(name)
+
+
+def _vector_sets(
+    dataset: Dataset, models: list[str], local_vectors: Callable[[str], np.ndarray]
+) -> dict[str, VectorSet]:
+    """Each model's vectors of ``dataset``: local models at once (cached), hosted ones once the
+    user has seen the token cost and confirmed. Stops the page when none is ready."""
     sets = {}
     for m in models:
-        try:
-            sets[m] = VectorSet(dataset, m, _bundled_vectors(name, field, m), embedder(m))
-        except ExplorerError as exc:
-            st.error(f"{m}: {exc}")
+        with guard(m):
+            emb = embedder(m)
+            vectors = local_vectors(m) if emb.local else remote_vectors(dataset, emb)
+            if vectors is not None:
+                sets[m] = VectorSet(dataset, m, vectors, emb)
     if not sets:
         st.stop()
-    return Workspace(dataset, sets)
+    return sets
 
 
 def _upload_workspace(models: list[str]) -> Workspace:
@@ -278,13 +290,9 @@ def _upload_workspace(models: list[str]) -> Workspace:
         if not models:
             st.info("Choose at least one model in the sidebar to embed your texts.")
             st.stop()
-        sets = {}
-        for m in models:
-            with guard(m):
-                vecs = _uploaded_text_vectors(parsed.fingerprint, parsed, m)
-                sets[m] = VectorSet(parsed, m, vecs, embedder(m))
-        if not sets:
-            st.stop()
+        sets = _vector_sets(
+            parsed, models, lambda m: _uploaded_text_vectors(parsed.fingerprint, parsed, m)
+        )
         return Workspace(parsed, sets)
     dataset = dataset_from_texts(up.name, parsed.labels)
     model = f"uploaded: {up.name}"
@@ -298,7 +306,9 @@ def clamp_state(key: str, low: int | float, high: int | float) -> None:
     """Pull widget ``key``'s stored value into ``[low, high]`` before the widget is drawn, so a
     slider whose range shrank with the data (or a deep link) does not fail."""
     value = st.session_state.get(key)
-    if isinstance(value, int | float) and not low <= value <= high:
+    if isinstance(value, int | float):
+        # Written back even when in range: a slider whose range changed is a new widget to
+        # Streamlit, which would otherwise restart it at its minimum.
         st.session_state[key] = min(max(value, low), high)
 
 
@@ -330,6 +340,42 @@ def target_index(dataset: Dataset, target: str) -> int | None:
     return dataset.index_of(label) if label in dataset.labels else None
 
 
+def model_choice(key: str, ws: Workspace, where: Any = st, prefer: str | None = None) -> str:
+    """A URL-bound selectbox of the workspace's models (``prefer`` first when it is one of
+    them); returns the chosen model."""
+    default = prefer if prefer in ws.models else ws.models[0]
+    keep_choice(bound(key, default, valid=lambda v: v in ws.models), ws.models)
+    return str(where.selectbox("Model", ws.models, key=key))
+
+
+MARKS_LEGEND = (
+    "✅ same rank as in {reference} · ↕ in the {reference} top-k at another rank · "
+    "❌ not in the {reference} top-k"
+)
+
+
+def comparison_frame(
+    ranks: RankComparison,
+    reference_scores: Sequence[float],
+    variant_scores: Sequence[float],
+    reference: str,
+    variant: str,
+) -> pd.DataFrame:
+    """Two top-k lists side by side: rank, both lists' items, the mark of the variant's item
+    against the reference list, then both scores (items and marks first, so long labels do
+    not push the marks out of a narrow table)."""
+    return pd.DataFrame(
+        {
+            "rank": [r.rank for r in ranks.rows],
+            reference: [r.reference_label for r in ranks.rows],
+            variant: [r.variant_label for r in ranks.rows],
+            "mark": [r.mark.value for r in ranks.rows],
+            f"{reference} score": [float(s) for s in reference_scores],
+            f"{variant} score": [float(s) for s in variant_scores],
+        }
+    )
+
+
 def embed_code(model: str, texts: list[str], var: str = "vectors") -> str:
     """Python that puts the ``(len(texts), dims)`` embeddings of ``texts`` under ``model`` in
     ``var``: the openai SDK for remote models, this project's numpy models for local ones."""
@@ -357,7 +403,8 @@ def ranking_frame(
     score_name: str = "similarity",
     marks: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """A ranked table: rank (from 1), item label, score and optionally a mark column."""
+    """A ranked table: rank (from 1), item label, score and optionally a ``mark`` column
+    (✅/↕/❌ against a reference ranking)."""
     frame = pd.DataFrame(
         {
             "rank": range(1, len(ids) + 1),
@@ -366,30 +413,29 @@ def ranking_frame(
         }
     )
     if marks is not None:
-        frame["vs cosine"] = list(marks)
+        frame["mark"] = list(marks)
     return frame
 
 
-def show_models(names: list[str], key: str) -> tuple[ModelRow, ...]:
+def show_models(names: list[str]) -> tuple[ModelRow, ...]:
     """Draw the table of models (what each encodes, dims, max input, MRL, where it runs);
     returns its rows."""
     rows = model_table(names, embedder)
     yes_no = {True: "yes", False: "no", None: "–"}
-    st.dataframe(
+    frame = pd.DataFrame(
         [
             {
                 "model": r.name,
                 "runs": "–" if r.local is None else ("here (local)" if r.local else "remote API"),
-                "dimensions": r.dims,
-                "max input (tokens)": r.max_tokens,
+                "dimensions": "–" if r.dims is None else str(r.dims),
+                "max input (tokens)": "–" if r.max_tokens is None else str(r.max_tokens),
                 "MRL (truncatable)": yes_no[r.supports_mrl],
                 "unit length": yes_no[r.normalized],
                 "what it encodes": r.description if r.available else f"⚠️ {r.error}",
             }
             for r in rows
-        ],
-        key=key,
-        hide_index=True,
-        width="stretch",
+        ]
     )
+    # A static table wraps the long descriptions instead of cutting them off.
+    st.table(frame, hide_index=True)
     return rows

@@ -1,0 +1,184 @@
+"""AppTest of the Metrics page: the talk's numbers for the default vectors, the drawing, the
+top-k under each metric against a numpy brute force, and the live unit-length check."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from core.datasets import load_dataset
+from core.embedders.registry import get_embedder
+from core.vectors import embed_dataset
+from tests.page_helpers import array, figures, frames, metrics, open_page
+
+METRICS = ["cosine", "dot", "euclidean", "manhattan"]
+
+
+@pytest.fixture(scope="module")
+def words_vectors() -> dict[str, np.ndarray]:
+    dataset = load_dataset("words")
+    return {
+        m: embed_dataset(dataset, get_embedder(m))
+        for m in ("static-minilm-256", "all-MiniLM-L6-v2")
+    }
+
+
+def test_default_vectors_normalised_show_the_talk_numbers() -> None:
+    at = open_page("metrics")
+    shown = metrics(at)
+    assert shown["euclidean"] == "0.655"
+    assert shown["manhattan"] == "1.07"
+    assert shown["dot product"] == "0.786"
+    assert shown["cosine similarity"] == "0.786"
+    assert shown["cosine distance"] == "0.214"
+    code = at.get("code")[0].proto.code_text
+    assert "# 0.655" in code and "# 0.214" in code
+
+
+def test_unnormalised_vectors_and_the_3d_drawing() -> None:
+    at = open_page("metrics")
+    at.toggle(key="met_norm").set_value(False).run()
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["euclidean"] == f"{math.sqrt(6):.3g}"  # 2.45
+    assert shown["manhattan"] == "4"
+    assert shown["dot product"] == "11"
+    assert shown["cosine similarity"] == "0.786"  # the angle does not depend on length
+    fig = figures(at)[0]
+    assert {t["type"] for t in fig["data"]} == {"scatter3d"}
+    by_name = {t["name"]: t for t in fig["data"]}
+    np.testing.assert_allclose(array(by_name["a"]["x"]), [0, 1])
+    np.testing.assert_allclose(array(by_name["b"]["z"]), [0, 2])
+    taxicab = by_name["manhattan 4"]
+    path = np.stack([array(taxicab[c]) for c in "xyz"], axis=1)
+    np.testing.assert_allclose(path, [[1, 2, 3], [3, 2, 3], [3, 1, 3], [3, 1, 2]])
+    assert "euclidean 2.45" in by_name
+
+
+def test_edited_2d_vectors_draw_a_flat_picture_with_the_right_angle() -> None:
+    at = open_page("metrics")
+    at.text_input(key="met_a").input("1, 0")
+    at.text_input(key="met_b").input("0, 2").run()
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["euclidean"] == f"{math.sqrt(2):.3g}"
+    assert shown["cosine similarity"] == "0"
+    fig = figures(at)[0]
+    assert {t["type"] for t in fig["data"]} == {"scatter"}
+    assert any(t["name"].startswith("angle 90.0°") for t in fig["data"])
+
+
+def test_four_values_are_measured_but_not_drawn() -> None:
+    at = open_page("metrics")
+    at.text_input(key="met_a").input("1, 2, 3, 4")
+    at.text_input(key="met_b").input("4, 3, 2, 1").run()
+    assert not at.exception
+    assert metrics(at)["cosine similarity"] == f"{20 / 30:.3g}"
+    assert any("needs 2 or 3" in i.value for i in at.info)
+    assert not figures(at)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "message"),
+    [
+        ("1, x, 3", "3, 1, 2", "value 2 is 'x'"),
+        ("1, 2", "3, 1, 2", "2 and 3 values"),
+        ("", "1", "empty"),
+    ],
+)
+def test_bad_vectors_give_an_error_and_the_rest_of_the_page_works(
+    a: str, b: str, message: str
+) -> None:
+    at = open_page("metrics")
+    at.text_input(key="met_a").input(a)
+    at.text_input(key="met_b").input(b).run()
+    assert not at.exception
+    assert any(message in e.value for e in at.error)
+    assert "euclidean" not in metrics(at)
+    assert len(at.dataframe) == 5  # four rankings and the check table still render
+
+
+def _brute_top(vectors: np.ndarray, row: int, k: int) -> dict[str, list[int]]:
+    q = vectors[row].astype(np.float64)
+    v = vectors.astype(np.float64)
+    scores = {
+        "cosine": -(v @ q) / (np.linalg.norm(v, axis=1) * np.linalg.norm(q)),
+        "dot": -(v @ q),
+        "euclidean": np.linalg.norm(v - q, axis=1),
+        "manhattan": np.abs(v - q).sum(axis=1),
+    }
+    out = {}
+    for name, s in scores.items():
+        s[row] = np.inf
+        out[name] = np.argsort(s, kind="stable")[:k].tolist()
+    return out
+
+
+def test_top_k_under_each_metric_matches_a_numpy_brute_force(words_vectors) -> None:
+    at = open_page("metrics", {"met_target": "cat", "met_k": "7"})
+    labels = load_dataset("words").labels
+    model = at.selectbox(key="met_model").value
+    expected = _brute_top(words_vectors[model], labels.index("cat"), 7)
+    rankings = dict(zip(METRICS, frames(at, "mark"), strict=True))
+    for name, frame in rankings.items():
+        assert frame["item"].tolist() == [labels[i] for i in expected[name]], name
+        assert "cat" not in frame["item"].tolist()
+    assert set(rankings["cosine"]["mark"]) == {"✅"}
+    # Unit-length vectors: dot and euclidean order the items exactly like cosine.
+    assert set(rankings["dot"]["mark"]) == {"✅"}
+    assert set(rankings["euclidean"]["mark"]) == {"✅"}
+    assert rankings["euclidean"].columns.tolist() == ["rank", "item", "distance", "mark"]
+
+
+def test_switching_model_and_k_updates_the_rankings(words_vectors) -> None:
+    at = open_page("metrics")
+    at.selectbox(key="met_model").set_value("all-MiniLM-L6-v2")
+    at.slider(key="met_k").set_value(3).run()
+    assert not at.exception
+    labels = load_dataset("words").labels
+    expected = _brute_top(words_vectors["all-MiniLM-L6-v2"], labels.index("queen"), 3)
+    cosine = frames(at, "mark")[0]
+    assert cosine["item"].tolist() == [labels[i] for i in expected["cosine"]]
+    assert at.query_params["met_model"] == "all-MiniLM-L6-v2"
+    assert at.query_params["met_k"] == "3"
+
+
+def test_live_check_holds_on_unit_models_and_fails_unnormalised() -> None:
+    at = open_page("metrics")
+    table = frames(at, "statement")[0].set_index("vectors")
+    for model in ("static-minilm-256", "all-MiniLM-L6-v2"):
+        assert table.loc[model, "statement"] == "✅ holds"
+        assert table.loc[model, "largest | cos − dot |"] < 1e-3
+    raw = table.loc["all-MiniLM-L6-v2, unnormalised"]
+    assert raw["statement"] == "❌ fails"
+    assert raw["largest | ‖v‖ − 1 |"] > 0.1
+    at.toggle(key="met_raw").set_value(False).run()
+    table = frames(at, "statement")[0]
+    assert "all-MiniLM-L6-v2, unnormalised" not in table["vectors"].tolist()
+
+
+def test_free_text_and_empty_targets() -> None:
+    at = open_page("metrics", {"met_target": "a small furry pet"})
+    cosine = frames(at, "mark")[0]
+    assert len(cosine) == 10
+    at.text_input(key="met_target").input("   ").run()
+    assert not at.exception
+    assert any("target is empty" in w.value for w in at.warning)
+    assert not frames(at, "mark")
+
+
+def test_deep_link_restores_the_view_and_ignores_an_impossible_k() -> None:
+    at = open_page("metrics", {"met_a": "1, 0", "met_b": "0, 1", "met_norm": "0", "met_k": "5000"})
+    assert at.text_input(key="met_a").value == "1, 0"
+    assert at.toggle(key="met_norm").value is False
+    assert metrics(at)["manhattan"] == "2"
+    assert any("met_k" in w.value for w in at.warning)
+    assert at.slider(key="met_k").value == 10
+
+
+def test_presenter_mode_uses_large_plot_type() -> None:
+    at = open_page("metrics", {"present": "1"})
+    assert figures(at)[0]["layout"]["font"]["size"] == 18
+    assert metrics(at)["euclidean"] == "0.655"

@@ -1,0 +1,194 @@
+"""AppTest of the MRL page: truncated rankings, recall curves per model and the full pipeline
+against numpy brute force, deep links, presenter mode and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from core.datasets import load_dataset
+from core.embedders.registry import get_embedder
+from core.vectors import embed_dataset
+from tests.page_helpers import array, figures, frames, metrics, open_page
+
+MINILM, STATIC = "all-MiniLM-L6-v2", "static-minilm-256"
+
+
+@pytest.fixture(scope="module")
+def words() -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
+    dataset = load_dataset("words")
+    return dataset.labels, {
+        m: embed_dataset(dataset, get_embedder(m)).astype(np.float64) for m in (MINILM, STATIC)
+    }
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def loo_order(scores: np.ndarray, higher_is_closer: bool = True) -> np.ndarray:
+    key = (-scores if higher_is_closer else scores).astype(np.float64)
+    np.fill_diagonal(key, np.inf)
+    return np.argsort(key, axis=1, kind="stable")
+
+
+def overlap(reference: np.ndarray, found: np.ndarray) -> float:
+    shares = [len(set(a) & set(b)) / len(a) for a, b in zip(reference, found, strict=True)]
+    return float(np.mean(shares))
+
+
+def truncated_recall(vectors: np.ndarray, dims: int, k: int) -> float:
+    full = unit(vectors)
+    short = unit(vectors[:, :dims])
+    return overlap(loo_order(full @ full.T)[:, :k], loo_order(short @ short.T)[:, :k])
+
+
+def top_k(vectors: np.ndarray, row: int, dims: int, k: int) -> list[int]:
+    v = unit(vectors[:, :dims])
+    sims = v @ v[row]
+    sims[row] = -np.inf
+    return np.argsort(-sims, kind="stable")[:k].tolist()
+
+
+def curves(at) -> dict[str, dict]:
+    fig = next(f for f in figures(at) if "dimensions kept" in str(f["layout"]["xaxis"]))
+    return {t["name"]: t for t in fig["data"]}
+
+
+def test_default_ranking_and_curves(words) -> None:
+    labels, vectors = words
+    at = open_page("mrl")
+    assert at.slider(key="mrl_dims").value == 64
+    row = labels.index("queen")
+    table = frames(at, "256 dims", "64 dims", "mark")[0]
+    assert table["256 dims"].tolist() == [labels[i] for i in top_k(vectors[STATIC], row, 256, 10)]
+    assert table["64 dims"].tolist() == [labels[i] for i in top_k(vectors[STATIC], row, 64, 10)]
+    short = unit(vectors[STATIC][:, :64])
+    np.testing.assert_allclose(
+        table["64 dims score"], short[top_k(vectors[STATIC], row, 64, 10)] @ short[row], atol=1e-5
+    )
+    shown = metrics(at)
+    assert shown["float32 bytes per vector"] == "256"
+
+    traces = curves(at)
+    static = traces[f"{STATIC} (ordered dims (MRL))"]
+    minilm = traces[f"{MINILM} (not ordered)"]
+    assert array(static["x"]).tolist() == [8, 16, 32, 64, 128, 256]
+    assert array(minilm["x"]).tolist() == [8, 16, 32, 64, 128, 256, 384]
+    expected = [truncated_recall(vectors[STATIC], d, 10) for d in (8, 32, 256)]
+    np.testing.assert_allclose(array(static["y"])[[0, 2, 5]], expected, atol=1e-12)
+    assert array(minilm["y"])[-1] == 1.0
+    # The point of the page: the PCA-ordered model keeps its neighbours at few dimensions,
+    # MiniLM cut raw does not.
+    assert array(static["y"])[2] > array(minilm["y"])[2] + 0.1
+    assert shown[f"{MINILM} at 64 dims"] == f"{truncated_recall(vectors[MINILM], 64, 10):.1%}"
+
+
+def test_dims_slider_and_model_switch(words) -> None:
+    labels, vectors = words
+    at = open_page("mrl")
+    at.slider(key="mrl_dims").set_value(16).run()
+    assert not at.exception
+    assert metrics(at)["float32 bytes per vector"] == "64"
+    at.selectbox(key="mrl_model").set_value(MINILM).run()
+    assert not at.exception
+    assert at.slider(key="mrl_dims").max == 384
+    table = frames(at, "384 dims", "16 dims", "mark")[0]
+    row = labels.index("queen")
+    assert table["16 dims"].tolist() == [labels[i] for i in top_k(vectors[MINILM], row, 16, 10)]
+    assert at.query_params["mrl_dims"] == "16"
+
+
+def test_full_pipeline_table(words) -> None:
+    labels, vectors = words
+    at = open_page("mrl")
+    table = frames(at, "dims", "precision", "bytes per vector")[0]
+    assert len(table) == 6 * 3
+    by = table.set_index(["dims", "precision"])
+    assert by.loc[(256, "float32"), "recall alone"] == 1.0
+    assert by.loc[(256, "float32"), "recall + rescore ×4"] == 1.0
+    assert by.loc[(64, "int8"), "bytes per vector"] == 64
+    assert by.loc[(64, "binary"), "bytes per vector"] == 8
+    assert by.loc[(8, "float32"), "recall alone"] == pytest.approx(
+        truncated_recall(vectors[STATIC], 8, 10)
+    )
+    full = unit(vectors[STATIC])
+    reference = loo_order(full @ full.T)[:, :10]
+    bits = (unit(vectors[STATIC][:, :32]) > 0).astype(np.int64)
+    hamming = bits @ (1 - bits).T + (1 - bits) @ bits.T
+    order = loo_order(hamming, higher_is_closer=False)
+    assert by.loc[(32, "binary"), "recall alone"] == pytest.approx(
+        overlap(reference, order[:, :10])
+    )
+    # Rescoring with the full vectors keeps exactly the reference items among the candidates.
+    assert by.loc[(32, "binary"), "recall + rescore ×4"] == pytest.approx(
+        overlap(reference, order[:, :40])
+    )
+    fig = next(f for f in figures(at) if "bytes per vector" in str(f["layout"]["xaxis"]))
+    assert len(fig["data"]) == 6
+
+
+def test_factor_one_is_the_first_stage_alone() -> None:
+    at = open_page("mrl")
+    at.slider(key="mrl_factor").set_value(1).run()
+    assert not at.exception
+    table = frames(at, "dims", "precision", "recall + rescore ×1")[0]
+    np.testing.assert_allclose(table["recall + rescore ×1"], table["recall alone"])
+
+
+def test_deep_link_restores_the_view(words) -> None:
+    labels, vectors = words
+    params = {
+        "mrl_model": MINILM,
+        "mrl_dims": "32",
+        "mrl_k": "5",
+        "mrl_factor": "2",
+        "mrl_target": "king",
+    }
+    at = open_page("mrl", params)
+    assert at.selectbox(key="mrl_model").value == MINILM
+    assert at.slider(key="mrl_dims").value == 32
+    table = frames(at, "384 dims", "32 dims", "mark")[0]
+    assert table["32 dims"].tolist() == [
+        labels[i] for i in top_k(vectors[MINILM], labels.index("king"), 32, 5)
+    ]
+    assert frames(at, "dims", "recall + rescore ×2")
+
+
+def test_presenter_mode() -> None:
+    at = open_page("mrl", {"present": "1"})
+    assert any("font-size: 21px" in m.value for m in at.markdown)
+    assert all(f["layout"]["font"]["size"] == 18 for f in figures(at))
+
+
+def test_dims_out_of_range_and_empty_target() -> None:
+    at = open_page("mrl", {"mrl_dims": "999", "mrl_target": " "})
+    assert any("mrl_dims='999'" in w.value for w in at.warning)
+    assert any("target is empty" in w.value for w in at.warning)
+    assert at.slider(key="mrl_dims").value == 64
+    assert not frames(at, "256 dims", "64 dims")
+    assert len(figures(at)) == 2  # the curves and the pipeline still render
+
+
+def test_a_smaller_model_clamps_the_dims_slider() -> None:
+    at = open_page("mrl", {"mrl_model": MINILM, "mrl_dims": "300"})
+    at.selectbox(key="mrl_model").set_value(STATIC).run()
+    assert not at.exception
+    assert at.slider(key="mrl_dims").value == 256
+    assert frames(at, "256 dims", "mark")
+
+
+def test_imported_vectors() -> None:
+    rng = np.random.default_rng(2)
+    data = {f"item{i}": rng.normal(size=48).round(5).tolist() for i in range(30)}
+    at = open_page("mrl", {"dataset": "upload"})
+    upload = ("vecs.json", json.dumps(data).encode(), "application/json")
+    at.sidebar.file_uploader(key="upload_file").set_value(upload).run()
+    assert not at.exception
+    assert at.slider(key="mrl_dims").max == 48
+    assert at.slider(key="mrl_dims").value == 48
+    assert "uploaded: vecs.json (imported)" in curves(at)
+    table = frames(at, "dims", "precision", "bytes per vector")[0]
+    assert sorted(set(table["dims"])) == [8, 16, 32, 48]

@@ -1,0 +1,259 @@
+"""AppTest of the Quantization page: codes, rankings and recall against numpy brute force (int8
+codes and Hamming distances computed here from scratch), storage against sys.getsizeof of real
+objects, the calculator, deep links, presenter mode and bad input."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from core.datasets import load_dataset
+from core.embedders.registry import get_embedder
+from core.vectors import embed_dataset
+from tests.page_helpers import array, figures, frames, metrics, open_page, texts
+
+STATIC = "static-minilm-256"
+
+
+@pytest.fixture(scope="module")
+def words() -> tuple[tuple[str, ...], np.ndarray]:
+    dataset = load_dataset("words")
+    vectors = embed_dataset(dataset, get_embedder(STATIC)).astype(np.float64)
+    return dataset.labels, unit(vectors)
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def int8_codes(unit: np.ndarray, per_dim: bool = False) -> np.ndarray:
+    axis = 0 if per_dim else None
+    low, high = unit.min(axis=axis), unit.max(axis=axis)
+    return (np.clip(np.rint((unit - low) / ((high - low) / 255)), 0, 255) - 128).astype(np.int64)
+
+
+def ranked(scores: np.ndarray, higher_is_closer: bool) -> np.ndarray:
+    """Each row's columns best first (ties: lower column), the diagonal (self) last."""
+    key = -scores if higher_is_closer else scores.astype(np.float64)
+    key = key.astype(np.float64)
+    np.fill_diagonal(key, np.inf)
+    return np.argsort(key, axis=1, kind="stable")
+
+
+def overlap(reference: np.ndarray, found: np.ndarray) -> float:
+    return float(
+        np.mean([len(set(a) & set(b)) / len(a) for a, b in zip(reference, found, strict=True)])
+    )
+
+
+def hamming(bits: np.ndarray) -> np.ndarray:
+    b = bits.astype(np.int64)
+    return b @ (1 - b).T + (1 - b) @ b.T
+
+
+def test_default_int8_values_ranking_and_recall(words) -> None:
+    labels, unit = words
+    at = open_page("quantization")
+    row = labels.index("queen")
+    codes = int8_codes(unit)
+    values = frames(at, "dim 0", "dim 7")[0]
+    np.testing.assert_allclose(values.loc["float"], unit[row, :8], atol=1e-6)
+    assert values.loc["int8"].astype(int).tolist() == codes[row, :8].tolist()
+    np.testing.assert_allclose(
+        values.loc["back to float"], unit[row, :8], atol=(unit.max() - unit.min()) / 510 + 1e-6
+    )
+
+    sims = unit @ unit.T
+    dots = codes @ codes.T
+    float_order, int8_order = ranked(sims, True), ranked(dots, True)
+    table = frames(at, "float", "int8", "mark")[0]
+    assert table["float"].tolist() == [labels[i] for i in float_order[row, :10]]
+    assert table["int8"].tolist() == [labels[i] for i in int8_order[row, :10]]
+    np.testing.assert_allclose(table["int8 score"], dots[row, int8_order[row, :10]])
+    np.testing.assert_allclose(table["float score"], sims[row, float_order[row, :10]], atol=1e-5)
+    exact = table["float"].tolist()
+    expected_marks = [
+        "❌" if item not in exact else ("✅" if exact.index(item) == i else "↕")
+        for i, item in enumerate(table["int8"])
+    ]
+    assert table["mark"].tolist() == expected_marks
+
+    reference = float_order[:, :10]
+    shown = metrics(at)
+    assert shown["int8 alone"] == f"{overlap(reference, int8_order[:, :10]):.1%}"
+    # Rescoring k x 4 candidates with the floats keeps exactly the reference items among them.
+    assert shown["int8 + rescore ×4"] == f"{overlap(reference, int8_order[:, :40]):.1%}"
+    assert shown["overlap@10"] == f"{np.mean([x in exact for x in table['int8']]):.0%}"
+
+
+def test_binary_with_median_centre(words) -> None:
+    labels, unit = words
+    at = open_page("quantization")
+    at.radio(key="quant_precision").set_value("binary").run()
+    at.selectbox(key="quant_center").set_value("dim-median").run()
+    assert not at.exception
+    row = labels.index("queen")
+    median = np.median(unit, axis=0)
+    bits = unit > median
+    values = frames(at, "dim 0", "dim 7")[0]
+    assert values.loc["bit"].astype(int).tolist() == bits[row, :8].astype(int).tolist()
+    np.testing.assert_allclose(values.loc["centre"], median[:8], atol=1e-6)
+    dist = hamming(bits)
+    order = ranked(dist, False)
+    table = frames(at, "float", "binary", "mark")[0]
+    assert table["binary"].tolist() == [labels[i] for i in order[row, :10]]
+    assert table["binary score"].tolist() == dist[row, order[row, :10]].tolist()
+    reference = ranked(unit @ unit.T, True)[:, :10]
+    assert metrics(at)["binary alone"] == f"{overlap(reference, order[:, :10]):.1%}"
+    bars = figures(at)[0]
+    assert [t["type"] for t in bars["data"]] == ["bar", "scatter", "bar"]
+
+
+def test_per_dimension_calibration(words) -> None:
+    labels, unit = words
+    at = open_page("quantization")
+    at.toggle(key="quant_perdim").set_value(True).run()
+    assert not at.exception
+    values = frames(at, "dim 0", "dim 7")[0]
+    codes = int8_codes(unit, per_dim=True)
+    assert values.loc["int8"].astype(int).tolist() == codes[labels.index("queen"), :8].tolist()
+
+
+def test_oversample_and_rescore_tables(words) -> None:
+    labels, unit = words
+    at = open_page("quantization")
+    at.slider(key="quant_k").set_value(5)
+    at.slider(key="quant_factor").set_value(3).run()
+    assert not at.exception
+    row = labels.index("queen")
+    order = ranked(int8_codes(unit) @ int8_codes(unit).T, True)[row]
+    candidates = frames(at, "item", "int8 score", "after rescoring")[0]
+    assert candidates["item"].tolist() == [labels[i] for i in order[:15]]
+    cand_ids = order[:15]
+    best = cand_ids[np.argsort(-(unit[cand_ids] @ unit[row]), kind="stable")[:5]]
+    rescored = frames(at, "float", "rescored", "mark")[0]
+    assert rescored["rescored"].tolist() == [labels[i] for i in best]
+    quantized_top = set(order[:5])
+    expected = []
+    for i in cand_ids:
+        if i in best and i not in quantized_top:
+            expected.append("rescued ⬆")
+        elif i in quantized_top and i not in best:
+            expected.append("dropped ⬇")
+        else:
+            expected.append("kept" if i in best else "")
+    assert candidates["after rescoring"].tolist() == expected
+    assert f"rescued** {expected.count('rescued ⬆')}" in texts(at)
+    curve = next(f for f in figures(at) if "oversampling" in str(f["layout"]["xaxis"]))
+    reference = ranked(unit @ unit.T, True)[:, :5]
+    full_order = ranked(int8_codes(unit) @ int8_codes(unit).T, True)
+    xs = list(range(1, 11))
+    expected_curve = [overlap(reference, full_order[:, : 5 * f]) for f in xs]
+    np.testing.assert_allclose(array(curve["data"][0]["y"]), expected_curve)
+
+
+def test_storage_table_matches_real_objects(words) -> None:
+    labels, unit = words
+    at = open_page("quantization")
+    table = frames(at, "precision", "bytes per vector")[0].set_index("precision")
+    d = unit.shape[1]
+    floats = [float(i) for i in range(d)]
+    assert table.loc["python-list", "bytes per vector"] == sys.getsizeof(floats) + sum(
+        sys.getsizeof(x) for x in floats
+    )
+    assert table.loc["float64", "bytes per vector"] == sys.getsizeof(np.zeros(d))
+    assert table.loc["float32", "bytes per vector"] == sys.getsizeof(np.zeros(d, np.float32))
+    assert table.loc["int8", "bytes per vector"] == sys.getsizeof(np.zeros(d, np.int8))
+    assert table.loc["binary", "bytes per vector"] == sys.getsizeof(np.packbits(np.zeros(d, bool)))
+    assert table.loc["int8", "saved vs float32"] == pytest.approx(0.75)
+    assert table.loc["binary", "saved vs float32"] == pytest.approx(1 - 1 / 32)
+    assert table.loc["float32", "saved vs float64"] == pytest.approx(0.5)
+
+
+def test_storage_calculator() -> None:
+    at = open_page("quantization")
+    shown = metrics(at)
+    # Defaults: 1,000,000 x 1,536 at int8 = 1.536e9 B; float32 = 6.144e9 B.
+    assert shown["1,000,000 × 1,536 at int8"] == "1.54 GB"
+    assert shown["float32 for comparison"] == "6.14 GB"
+    at.number_input(key="quant_calc_n").set_value(2_000)
+    at.number_input(key="quant_calc_dims").set_value(384)
+    at.selectbox(key="quant_calc_precision").set_value("binary")
+    at.toggle(key="quant_calc_keep").set_value(True).run()
+    assert not at.exception
+    # 2,000 x (48 B of bits + 1,536 B of float32 originals) = 3.168 MB.
+    label = "2,000 × 384 at binary + float32 copy"
+    assert metrics(at)[label] == "3.17 MB"
+    delta = next(m for m in at.metric if m.label == label).proto.delta
+    assert delta == f"{100 * (3_168_000 / 3_072_000 - 1):+.1f}% vs float32"
+
+
+def test_deep_link_restores_the_view() -> None:
+    params = {
+        "quant_precision": "binary",
+        "quant_center": "dim-mean",
+        "quant_k": "4",
+        "quant_factor": "2",
+        "quant_target": "king",
+        "quant_calc_dims": "768",
+    }
+    at = open_page("quantization", params)
+    assert at.radio(key="quant_precision").value == "binary"
+    assert at.selectbox(key="quant_center").value == "dim-mean"
+    assert at.slider(key="quant_factor").value == 2
+    assert at.text_input(key="quant_target").value == "king"
+    assert len(frames(at, "item", "binary score", "after rescoring")[0]) == 8
+    assert "1,000,000 × 768 at int8" in metrics(at)
+
+
+def test_presenter_mode_and_free_text_target() -> None:
+    at = open_page("quantization", {"present": "1", "quant_target": "a royal lady"})
+    assert any("font-size: 21px" in m.value for m in at.markdown)
+    table = frames(at, "float", "int8", "mark")[0]
+    assert len(table) == 10
+    assert figures(at)[0]["layout"]["font"]["size"] == 18
+
+
+@pytest.mark.parametrize("target", ["", "  "])
+def test_empty_target_warns_and_the_rest_still_works(target) -> None:
+    at = open_page("quantization")
+    at.text_input(key="quant_target").input(target).run()
+    assert not at.exception
+    assert any("target is empty" in w.value for w in at.warning)
+    assert not frames(at, "float", "int8", "mark")
+    assert frames(at, "precision", "bytes per vector")  # storage still shown
+    assert "int8 alone" in metrics(at)  # recall over every item does not need the target
+    assert "float32 for comparison" in metrics(at)
+
+
+def test_bad_deep_link_values_are_ignored_with_a_warning() -> None:
+    at = open_page(
+        "quantization",
+        {"quant_precision": "int4", "quant_factor": "99", "quant_calc_n": "-5"},
+    )
+    warnings = " ".join(w.value for w in at.warning)
+    for key in ("quant_precision='int4'", "quant_factor='99'", "quant_calc_n='-5'"):
+        assert key in warnings
+    assert at.radio(key="quant_precision").value == "int8"
+    assert at.slider(key="quant_factor").value == 4
+
+
+def test_imported_vectors() -> None:
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(30, 40))
+    data = {f"item{i}": v.round(5).tolist() for i, v in enumerate(vectors)}
+    at = open_page("quantization", {"dataset": "upload"})
+    upload = ("vecs.json", json.dumps(data).encode(), "application/json")
+    at.sidebar.file_uploader(key="upload_file").set_value(upload).run()
+    assert not at.exception
+    # The default target falls back to the first item; k stops at 29 others.
+    assert at.text_input(key="quant_target").value == "item0"
+    assert at.slider(key="quant_k").max == 29
+    u = unit(np.array(list(data.values())))
+    order = ranked(u @ u.T, True)
+    table = frames(at, "float", "int8", "mark")[0]
+    assert table["float"].tolist() == [f"item{i}" for i in order[0, :10]]
+    assert frames(at, "precision", "bytes per vector")[0].shape[0] == 5

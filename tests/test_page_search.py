@@ -1,0 +1,196 @@
+"""AppTest of the Search page: the three steps, exhaustive results against a numpy brute force,
+HNSW marks and recall against hnswlib driven directly, deep links, presenter mode, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import hnswlib
+import numpy as np
+import pytest
+
+from core.datasets import load_dataset
+from core.embedders.registry import get_embedder
+from core.vectors import embed_dataset
+from tests.page_helpers import frames, metrics, open_page, texts
+
+MINILM, STATIC = "all-MiniLM-L6-v2", "static-minilm-256"
+
+
+@pytest.fixture(scope="module")
+def words() -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
+    dataset = load_dataset("words")
+    return dataset.labels, {m: embed_dataset(dataset, get_embedder(m)) for m in (MINILM, STATIC)}
+
+
+def brute_top_k(vectors: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    v = vectors.astype(np.float64)
+    q = query.astype(np.float64).ravel()
+    sims = v @ q / (np.linalg.norm(v, axis=1) * np.linalg.norm(q))
+    order = np.argsort(-sims, kind="stable")[:k]
+    return order, sims[order]
+
+
+def hnswlib_leave_one_out(vectors: np.ndarray, m: int, efc: int, ef: int, k: int) -> np.ndarray:
+    """hnswlib used directly: every item's k nearest others (self dropped, else the last)."""
+    index = hnswlib.Index(space="cosine", dim=vectors.shape[1])
+    index.init_index(max_elements=len(vectors), M=m, ef_construction=efc, random_seed=100)
+    index.add_items(vectors, np.arange(len(vectors)), num_threads=1)
+    index.set_ef(max(ef, k + 1))
+    found, _ = index.knn_query(vectors, k=k + 1, num_threads=1)
+    rows = []
+    for i, ids in enumerate(found):
+        rest = [int(j) for j in ids if j != i]
+        rows.append(rest[:k])
+    return np.array(rows)
+
+
+def results(at):
+    return frames(at, "exhaustive", "HNSW", "mark")[0]
+
+
+def test_default_render_shows_three_steps_and_exact_results(words) -> None:
+    labels, vectors = words
+    at = open_page("search")
+    assert [h.value for h in at.subheader][:3] == [
+        "1 · Embed the query",
+        f"2 · Search {len(labels):,} items",
+        "3 · Results",
+    ]
+    shown = metrics(at)
+    assert shown["dimensions"] == "384"
+    assert shown["embedding time"].endswith(" ms")
+    table = results(at)
+    query = get_embedder(MINILM).embed(["a loyal dog"])
+    ids, sims = brute_top_k(vectors[MINILM], query, 5)
+    assert table["exhaustive"].tolist() == [labels[i] for i in ids]
+    np.testing.assert_allclose(table["exhaustive score"], sims, atol=1e-5)
+    assert table["rank"].tolist() == [1, 2, 3, 4, 5]
+    shared = len(set(table["exhaustive"]) & set(table["HNSW"]))
+    assert shown["recall@5, this query"] == f"{shared / 5:.0%}"
+    assert "M=16, ef_construction=100" in at.get("code")[0].proto.code_text
+
+
+def test_hnsw_sliders_change_marks_and_recall(words) -> None:
+    labels, vectors = words
+    at = open_page("search")
+    at.slider(key="search_k").set_value(8)
+    at.slider(key="search_m").set_value(2)
+    at.slider(key="search_efc").set_value(4)
+    at.slider(key="search_ef").set_value(1).run()
+    assert not at.exception
+    table = results(at)
+    assert len(table) == 8
+    exact = table["exhaustive"].tolist()
+    for row in table.itertuples():
+        if row.HNSW not in exact:
+            assert row.mark == "❌"
+        elif exact.index(row.HNSW) == row.rank - 1:
+            assert row.mark == "✅"
+        else:
+            assert row.mark == "↕"
+    shown = metrics(at)
+    shared = len(set(exact) & set(table["HNSW"]))
+    assert shown["recall@8, this query"] == f"{shared / 8:.0%}"
+    # Every item as a query against hnswlib driven directly with the same graph settings.
+    v = vectors[MINILM].astype(np.float64)
+    sims = (v / np.linalg.norm(v, axis=1, keepdims=True)) @ (
+        v / np.linalg.norm(v, axis=1, keepdims=True)
+    ).T
+    np.fill_diagonal(sims, -np.inf)
+    reference = np.argsort(-sims, axis=1, kind="stable")[:, :8]
+    approx = hnswlib_leave_one_out(vectors[MINILM], m=2, efc=4, ef=1, k=8)
+    recall = np.mean([len(set(a) & set(b)) / 8 for a, b in zip(reference, approx, strict=True)])
+    assert shown["recall@8, every item as the query"] == f"{recall:.1%}"
+    assert any("ef = 1 is below k = 8" in c.value for c in at.caption)
+    # The URL follows the widgets, so a copied link reopens this view.
+    assert at.query_params["search_m"] == "2"
+    assert at.query_params["search_k"] == "8"
+
+
+def test_a_strong_graph_finds_every_neighbour() -> None:
+    at = open_page("search", {"search_m": "48", "search_efc": "400", "search_ef": "400"})
+    shown = metrics(at)
+    assert shown["recall@5, this query"] == "100%"
+    assert shown["recall@5, every item as the query"] == "100.0%"
+    assert (results(at)["mark"] == "✅").all()
+
+
+def test_model_switch_and_a_dataset_item_query(words) -> None:
+    labels, vectors = words
+    at = open_page("search")
+    at.selectbox(key="search_model").set_value(STATIC)
+    at.text_input(key="search_query").input("queen").run()
+    assert not at.exception
+    table = results(at)
+    ids, sims = brute_top_k(vectors[STATIC], vectors[STATIC][labels.index("queen")], 5)
+    assert table["exhaustive"].tolist() == [labels[i] for i in ids]
+    assert table["exhaustive"][0] == "queen"
+    assert table["exhaustive score"][0] == pytest.approx(1.0, abs=1e-6)
+    assert metrics(at)["dimensions"] == "256"
+    assert "its stored vector is used" in texts(at)
+
+
+def test_deep_link_restores_the_view() -> None:
+    params = {
+        "search_model": STATIC,
+        "search_query": "cat",
+        "search_k": "7",
+        "search_m": "8",
+        "search_efc": "50",
+        "search_ef": "20",
+    }
+    at = open_page("search", params)
+    assert at.selectbox(key="search_model").value == STATIC
+    assert at.text_input(key="search_query").value == "cat"
+    sliders = ("search_k", "search_m", "search_efc", "search_ef")
+    assert [at.slider(key=k).value for k in sliders] == [7, 8, 50, 20]
+    assert len(results(at)) == 7
+    assert at.query_params["search_m"] == "8"
+
+
+def test_presenter_mode() -> None:
+    at = open_page("search", {"present": "1"})
+    assert at.toggle(key="present").value is True
+    assert any("font-size: 21px" in m.value for m in at.markdown)
+    assert len(results(at)) == 5
+
+
+@pytest.mark.parametrize("query", ["", "   "])
+def test_empty_query_warns_and_the_rest_still_works(query) -> None:
+    at = open_page("search")
+    at.text_input(key="search_query").input(query).run()
+    assert not at.exception
+    assert any("query is empty" in w.value for w in at.warning)
+    assert not frames(at, "exhaustive", "HNSW")
+    assert at.slider(key="search_m").value == 16  # HNSW settings stay usable
+    assert any("once the query has a vector" in i.value for i in at.info)
+
+
+def test_bad_deep_link_values_are_ignored_with_a_warning(words) -> None:
+    labels, _ = words
+    at = open_page("search", {"search_k": "5000", "search_m": "1", "search_model": "nope"})
+    warnings = " ".join(w.value for w in at.warning)
+    assert "search_k='5000'" in warnings
+    assert "search_m='1'" in warnings
+    assert "search_model='nope'" in warnings
+    assert at.slider(key="search_k").value == 5
+    assert at.slider(key="search_k").max == min(50, len(labels) - 1)
+    assert at.slider(key="search_m").value == 16
+    assert len(results(at)) == 5
+
+
+def test_imported_vectors_search_their_own_items() -> None:
+    rng = np.random.default_rng(0)
+    data = {f"item{i}": rng.normal(size=48).round(5).tolist() for i in range(30)}
+    at = open_page("search", {"dataset": "upload"})
+    upload = ("vecs.json", json.dumps(data).encode(), "application/json")
+    at.sidebar.file_uploader(key="upload_file").set_value(upload).run()
+    assert not at.exception
+    assert any("no model to embed free text" in e.value for e in at.error)
+    assert at.slider(key="search_k").max == 29
+    at.text_input(key="search_query").input("item3").run()
+    assert not at.exception
+    vectors = np.array(list(data.values()))
+    ids, _ = brute_top_k(vectors, vectors[3], 5)
+    assert results(at)["exhaustive"].tolist() == [f"item{i}" for i in ids]

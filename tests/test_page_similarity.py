@@ -1,0 +1,165 @@
+"""AppTest of the Similarity page: pair cosine against the reference vectors, neighbours and
+threshold counts against a numpy brute force, the histogram and the projection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from core.datasets import load_dataset
+from core.embedders.registry import get_embedder
+from core.vectors import embed_dataset
+from tests.page_helpers import array, figures, frames, metrics, open_page, texts
+
+REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref"
+MODELS = ["static-minilm-256", "all-MiniLM-L6-v2"]
+# cos(king, queen) from sentence-transformers' reference vectors (../shared/ref), rounded.
+KING_QUEEN_MINILM = 0.6807
+
+
+@pytest.fixture(scope="module")
+def words() -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
+    dataset = load_dataset("words")
+    return dataset.labels, {m: embed_dataset(dataset, get_embedder(m)) for m in MODELS}
+
+
+def _cosines(vectors: np.ndarray, row: int) -> np.ndarray:
+    v = vectors.astype(np.float64)
+    return v @ v[row] / (np.linalg.norm(v, axis=1) * np.linalg.norm(v[row]))
+
+
+def _ranked(at) -> dict[str, dict[str, object]]:
+    """model -> {"most": frame, "least": frame}: each model's column has both, in order."""
+    tables = frames(at, "rank", "item", "similarity")
+    return {
+        m: {"most": tables[2 * i], "least": tables[2 * i + 1]}
+        for i, m in enumerate(MODELS[: len(tables) // 2])
+    }
+
+
+def test_pair_cosine_matches_the_reference_vectors() -> None:
+    at = open_page("similarity")
+    pair = frames(at, "a · b")[0].set_index("model")
+    assert pair.loc["all-MiniLM-L6-v2", "cosine"] == pytest.approx(KING_QUEEN_MINILM, abs=2e-4)
+    ref_file = REF / "minilm_reference.json"
+    if ref_file.exists():
+        ref = json.loads(ref_file.read_text())["vectors"]
+        k, q = np.array(ref["king"]), np.array(ref["queen"])
+        expected = k @ q / (np.linalg.norm(k) * np.linalg.norm(q))
+        assert pair.loc["all-MiniLM-L6-v2", "cosine"] == pytest.approx(expected, abs=1e-4)
+    for model in MODELS:
+        row = pair.loc[model]
+        assert row["cosine"] == pytest.approx(row["a · b"] / (row["‖a‖"] * row["‖b‖"]))
+
+
+def test_most_and_least_similar_match_a_brute_force_sort(words) -> None:
+    labels, vectors = words
+    at = open_page("similarity")
+    row = labels.index("queen")
+    for model in MODELS:
+        sims = _cosines(vectors[model], row)
+        order = [i for i in np.argsort(-sims, kind="stable") if i != row]
+        most, least = _ranked(at)[model]["most"], _ranked(at)[model]["least"]
+        assert most["item"].tolist() == [labels[i] for i in order[:10]]
+        assert least["item"].tolist() == [labels[i] for i in order[::-1][:10]]
+        np.testing.assert_allclose(most["similarity"], sims[order[:10]], atol=1e-5)
+        assert most["rank"].tolist() == list(range(1, 11))
+
+
+def test_histogram_and_threshold_counts_match_a_brute_force_count(words) -> None:
+    labels, vectors = words
+    at = open_page("similarity")
+    at.slider(key="sim_threshold").set_value(0.3).run()
+    assert not at.exception
+    row = labels.index("queen")
+    fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("cosine"))
+    assert [t["name"] for t in fig["data"]] == MODELS
+    table = frames(at, "share")[0].set_index("model")
+    for trace, model in zip(fig["data"], MODELS, strict=True):
+        sims = np.delete(_cosines(vectors[model], row), row)
+        assert array(trace["y"]).sum() == len(labels) - 1
+        assert table.loc[model, "items ≥ 0.30"] == int((sims >= 0.3).sum())
+        assert table.loc[model, "highest"] == pytest.approx(sims.max(), abs=1e-5)
+    assert fig["layout"]["shapes"][0]["x0"] == 0.3
+    assert "Each model has its own range" in texts(at)
+
+
+def test_projection_pca_matches_sklearn_and_switches_to_3d(words) -> None:
+    labels, vectors = words
+    dataset = load_dataset("words")
+    at = open_page("similarity")
+    fig = figures(at)[-1]
+    categories = sorted(set(dataset.categories))
+    names = [t["name"] for t in fig["data"]]
+    assert names == [*categories, "neighbours", "target"]
+    coords = PCA(n_components=2, random_state=0).fit_transform(
+        vectors["static-minilm-256"].astype(np.float64)
+    )
+    first = fig["data"][0]
+    rows = [i for i, c in enumerate(dataset.categories) if c == categories[0]]
+    shown = np.stack([array(first["x"]), array(first["y"])], axis=1)
+    # PCA axes are defined up to sign.
+    np.testing.assert_allclose(np.abs(shown), np.abs(coords[rows]), atol=1e-4)
+    target = fig["data"][-1]
+    assert target["text"] == ["queen"]
+    trust = float(metrics(at)["trustworthiness"])
+    assert 0.5 < trust <= 1.0
+    at.radio(key="sim_proj_dims").set_value(3).run()
+    assert not at.exception
+    assert {t["type"] for t in figures(at)[-1]["data"]} == {"scatter3d"}
+
+
+def test_free_text_target_and_empty_target(words) -> None:
+    labels, vectors = words
+    at = open_page("similarity")
+    at.text_input(key="sim_target").input("a small furry pet").run()
+    assert not at.exception
+    assert "not an item of words" in texts(at)
+    query = get_embedder("all-MiniLM-L6-v2").embed(["a small furry pet"])[0].astype(np.float64)
+    v = vectors["all-MiniLM-L6-v2"].astype(np.float64)
+    sims = v @ query / np.linalg.norm(v, axis=1)
+    most = _ranked(at)["all-MiniLM-L6-v2"]["most"]
+    assert most["item"].tolist() == [labels[i] for i in np.argsort(-sims, kind="stable")[:10]]
+    assert [t["name"] for t in figures(at)[-1]["data"]][-1] == "neighbours"
+    at.text_input(key="sim_target").input("").run()
+    assert not at.exception
+    assert any("target is empty" in w.value for w in at.warning)
+    assert figures(at)  # the map still renders
+
+
+def test_empty_pair_text_warns() -> None:
+    at = open_page("similarity")
+    at.text_input(key="sim_b").input(" ").run()
+    assert not at.exception
+    assert any("Type two texts" in w.value for w in at.warning)
+    assert _ranked(at)["all-MiniLM-L6-v2"]["most"] is not None
+
+
+def test_deep_link_restores_target_k_threshold_and_projection() -> None:
+    at = open_page(
+        "similarity",
+        {"sim_target": "cat", "sim_k": "3", "sim_threshold": "0.4", "sim_proj_dims": "3"},
+    )
+    assert at.text_input(key="sim_target").value == "cat"
+    assert len(_ranked(at)["static-minilm-256"]["most"]) == 3
+    assert at.slider(key="sim_threshold").value == 0.4
+    assert {t["type"] for t in figures(at)[-1]["data"]} == {"scatter3d"}
+    assert at.query_params["sim_k"] == "3"
+
+
+def test_movies_dataset_and_presenter_mode() -> None:
+    at = open_page("similarity", {"dataset": "movies", "present": "1", "sim_target": "Moana"})
+    most = _ranked(at)["all-MiniLM-L6-v2"]["most"]
+    assert len(most) == 10 and "Moana" not in most["item"].tolist()
+    assert figures(at)[0]["layout"]["font"]["size"] == 18
+
+
+@pytest.mark.slow
+def test_tsne_projection_on_movies() -> None:
+    at = open_page("similarity", {"dataset": "movies", "sim_proj": "tsne"})
+    assert 0.0 <= float(metrics(at)["trustworthiness"]) <= 1.0
+    assert len(figures(at)[-1]["data"]) >= 3

@@ -1,0 +1,89 @@
+"""Hosted models added from the sidebar form, kept per browser session.
+
+A key typed into the form lives only in this session's memory: it is never written back to a
+widget, the URL, a log or a cache, and other sessions of the same server cannot use it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.datasets import Dataset
+from core.embedders.base import Embedder
+from core.embedders.providers import Provider, RemoteConfig
+from core.embedders.remote import RemoteEmbedder
+from core.errors import ExplorerError
+from core.vectors import embed_dataset, load_cached
+
+_STATE = "remote_models"
+
+
+def session_models() -> dict[str, Embedder]:
+    """Hosted models this session added with the form, by name."""
+    return st.session_state.setdefault(_STATE, {})
+
+
+def _add_from_form() -> None:
+    """Form callback: build the model from the fields, then blank the key field so the key is
+    never sent back to the browser. Runs before the rerun, when widget state may change."""
+    state = st.session_state
+    try:
+        config = RemoteConfig(
+            state["rf_provider"],
+            state["rf_model"].strip(),
+            api_key=state["rf_key"].strip() or None,
+            base_url=state["rf_base_url"].strip() or None,
+            deployment=state["rf_deployment"].strip() or None,
+            api_version=state["rf_api_version"].strip() or None,
+            dimensions=int(state["rf_dims"]) or None,
+        )
+        model = RemoteEmbedder(config)
+    except ExplorerError as exc:
+        state["rf_message"] = ("error", f"Could not add the model: {exc}")
+    else:
+        session_models()[model.name] = model
+        chosen = list(state.get("models") or [])
+        state["models"] = chosen if model.name in chosen else [*chosen, model.name]
+        state["rf_message"] = ("success", f"Added {model.name}.")
+    finally:
+        state["rf_key"] = ""
+
+
+def remote_form() -> None:
+    """A sidebar form that adds a hosted model (OpenAI, Azure, GitHub Models, Ollama or any
+    OpenAI-compatible server) to this session's model list."""
+    with st.sidebar.expander("Add a hosted model"), st.form("remote_form"):
+        st.selectbox("Provider", [p.value for p in Provider], key="rf_provider")
+        st.text_input("Model", "text-embedding-3-small", key="rf_model")
+        st.text_input("Base URL / Azure endpoint (optional)", key="rf_base_url")
+        st.text_input("API key", type="password", key="rf_key")
+        st.text_input("Azure deployment (optional)", key="rf_deployment")
+        st.text_input("Azure API version (optional)", key="rf_api_version")
+        st.number_input("Dimensions (0 = native)", 0, 4096, 0, key="rf_dims")
+        st.form_submit_button("Add model", on_click=_add_from_form)
+    message = st.session_state.pop("rf_message", None)
+    if message:
+        kind, text = message
+        (st.sidebar.error if kind == "error" else st.sidebar.success)(text)
+
+
+def remote_vectors(dataset: Dataset, model: Embedder) -> np.ndarray | None:
+    """The dataset's vectors under a hosted model: from cache, or after the user confirms the
+    token cost (shown first) with a progress bar while it runs. None until then."""
+    cached = load_cached(dataset, model)
+    if cached is not None:
+        return cached
+    estimate = model.estimate_tokens(list(dataset.texts))  # type: ignore[attr-defined]
+    st.info(
+        f"{model.name}: embedding {len(dataset)} texts of {dataset.name} costs about "
+        f"{estimate.tokens_to_send:,} tokens ({estimate.texts_to_send} texts not yet cached)."
+    )
+    if not st.button(f"Embed with {model.name}", key=f"remote_go_{model.name}"):
+        return None
+    bar = st.progress(0.0, text=f"Embedding with {model.name}…")
+    vectors = embed_dataset(
+        dataset, model, on_progress=lambda done, total: bar.progress(done / total)
+    )
+    bar.empty()
+    return vectors

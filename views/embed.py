@@ -1,0 +1,128 @@
+"""Embed: one text in, one vector out per model, side by side."""
+
+from __future__ import annotations
+
+import re
+
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from core.embedders.registry import list_embedders
+from core.models_table import EmbeddedText, embed_text
+from views import _ui
+
+FIRST = 8  # values listed under each model
+
+
+def _bars(results: list[EmbeddedText]) -> go.Figure:
+    """Every value of every vector as a bar, one row per model, on one value scale."""
+    fig = make_subplots(
+        rows=len(results),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.12 / len(results),
+        subplot_titles=[
+            f"{r.model}: {r.dims} values, norm {r.norm:.3f}, "
+            f"{r.tokens} token{'s' if r.tokens != 1 else ''}"
+            for r in results
+        ],
+    )
+    for i, r in enumerate(results, start=1):
+        fig.add_trace(
+            go.Bar(
+                x=list(range(r.dims)),
+                y=r.vector,
+                name=r.model,
+                hovertemplate="dimension %{x}: %{y:.4f}<extra>" + r.model + "</extra>",
+            ),
+            row=i,
+            col=1,
+        )
+    # One value scale for every model, so their ranges compare at a glance.
+    fig.update_yaxes(matches="y", zeroline=True)
+    fig.update_xaxes(title_text="dimension", row=len(results), col=1)
+    fig.update_layout(showlegend=False, bargap=0)
+    return fig
+
+
+def _details(r: EmbeddedText, key: str) -> None:
+    """One model's numbers, first values and download button."""
+    st.subheader(r.model)
+    dims, norm, tokens = st.columns(3)
+    dims.metric("dimensions", r.dims)
+    norm.metric("norm ‖v‖", f"{r.norm:.4f}")
+    tokens.metric("tokens", r.tokens, help=f"The model reads up to {r.max_tokens}.")
+    if r.truncated:
+        st.warning(
+            f"{r.tokens} tokens: the model only read the first {r.max_tokens}; the rest of the "
+            "text did not change the vector."
+        )
+    first = ", ".join(f"{v:+.4f}" for v in r.vector[:FIRST])
+    st.markdown(f"First {FIRST} values: `[{first}, …]`")
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{r.text[:40]}-{r.model}").strip("-")
+    st.download_button(
+        "Download the vector (JSON)",
+        data=r.to_json(),
+        file_name=f"{slug}.json",
+        mime="application/json",
+        key=key,
+        on_click="ignore",
+    )
+
+
+_ui.page_intro(
+    "Embed",
+    "An embedding model turns a text into a fixed-length list of numbers: its vector. Each "
+    "model has its own length and its own way of spreading the values, so only vectors from "
+    "the same model can be compared.",
+    r"\mathrm{embed}(\text{text}) = \mathbf{v} = (v_1, \dots, v_d), \qquad "
+    r"\lVert \mathbf{v} \rVert = \sqrt{v_1^2 + \dots + v_d^2}",
+)
+
+text = st.text_input(
+    "Text to embed",
+    key=_ui.bound("embed_text", "queen"),
+    help="A word, a title or a sentence; each model in the sidebar embeds it.",
+)
+_ui.publish("embed_text")
+models = list(st.session_state.get("models") or [])
+
+results: list[EmbeddedText] = []
+if not text.strip():
+    st.warning("The text is empty: type a word or a sentence to see its vector.")
+elif not models:
+    st.info("Choose at least one model in the sidebar.")
+else:
+    for model in models:
+        with _ui.guard(model):
+            results.append(embed_text(_ui.embedder(model), text))
+
+
+if results:
+    # Compact in presenter mode so that two models' bars fit a 1280x720 screen.
+    per_model = 125 if _ui.presenting() else 170
+    _ui.plot(_bars(results), key="embed_bars", height=100 + per_model * len(results))
+    for start in range(0, len(results), 3):
+        row = results[start : start + 3]
+        for column, r in zip(st.columns(len(row)), row, strict=True):
+            with column:
+                _details(r, key=f"embed_download_{r.model}")
+    with st.expander("Copy a vector as JSON"):
+        for r in results:
+            st.caption(r.model)
+            st.code(r.to_json(), language="json", wrap_lines=True, height=160)
+
+st.subheader("The models")
+_ui.show_models(list_embedders())
+
+_ui.code_expander(
+    "import numpy as np\n\n"
+    + "\n".join(
+        _ui.embed_code(r.model, [r.text], var="vectors")
+        + "vector = vectors[0]\n"
+        + "print(len(vector), np.linalg.norm(vector), vector[:8])"
+        + f"  # {r.dims} {r.norm:.4f} …\n"
+        for r in results
+    )
+)

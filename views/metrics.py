@@ -1,0 +1,263 @@
+"""Metrics: euclidean, manhattan, dot and cosine on two small vectors you edit, then on real
+data, with a live check of what unit length guarantees."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.metrics import Metric
+from core.similarity import (
+    PairMetrics,
+    UnitCheck,
+    angle_arc,
+    check_unit_identities,
+    compare_pair,
+    parse_vector,
+    rank_by_metrics,
+    taxicab_path,
+    unnormalized_vectors,
+)
+from views import _ui
+
+RAW_MODEL = "all-MiniLM-L6-v2"
+NUMBER = st.column_config.NumberColumn(format="%.3f")
+CHECK_K = 10
+SCORE_KIND = {
+    Metric.COSINE: "similarity",
+    Metric.DOT: "similarity",
+    Metric.EUCLIDEAN: "distance",
+    Metric.MANHATTAN: "distance",
+}
+
+
+@st.cache_data(show_spinner="Checking every item against all the others (once)…", max_entries=32)
+def _unit_check(vectors: np.ndarray, k: int) -> UnitCheck:
+    return check_unit_identities(vectors, k)
+
+
+@st.cache_data(show_spinner=f"Embedding the dataset with {RAW_MODEL}, unnormalised (once)…")
+def _raw_vectors(texts: tuple[str, ...]) -> np.ndarray:
+    return unnormalized_vectors(_ui.embedder(RAW_MODEL), texts)
+
+
+def _vector_figure(m: PairMetrics) -> go.Figure:
+    """The two vectors from the origin, the straight line, the taxicab path and the angle."""
+    three_d = m.a.size == 3
+    scatter = go.Scatter3d if three_d else go.Scatter
+
+    def line(points: np.ndarray, name: str, **style: object) -> go.BaseTraceType:
+        xyz = {"x": points[:, 0], "y": points[:, 1]}
+        if three_d:
+            xyz["z"] = points[:, 2]
+        return scatter(**xyz, name=name, **style)
+
+    origin = np.zeros_like(m.a)
+    arc = angle_arc(m.a, m.b, radius=0.35 * min(m.norm_a, m.norm_b))
+    arrows = [
+        line(
+            np.stack([origin, tip]),
+            name,
+            mode="lines+markers+text",
+            text=["", name],
+            textposition="top center",
+            textfont={"size": 18},
+            line={"width": 5},
+            marker={"size": [1, 9]},
+        )
+        for name, tip in (("a", m.a), ("b", m.b))
+    ]
+    measures = [
+        line(np.stack([m.a, m.b]), f"euclidean {m.euclidean:.3g}", line={"dash": "dash"}),
+        line(taxicab_path(m.a, m.b), f"manhattan {m.manhattan:.3g}", line={"dash": "dot"}),
+        line(arc, f"angle {m.angle_degrees:.1f}° (cos {m.cosine:.3g})", line={"dash": "solid"}),
+    ]
+    for trace in measures:
+        trace.update(mode="lines", line_width=4)
+    fig = go.Figure([*arrows, *measures])
+    legend = {"orientation": "v", "yanchor": "top", "y": 1.0, "x": 1.0, "xanchor": "left"}
+    if three_d:
+        fig.update_layout(scene={"aspectmode": "data"}, legend=legend)
+    else:
+        fig.update_layout(legend=legend, xaxis_title="dimension 1", yaxis_title="dimension 2")
+        fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+_ui.page_intro(
+    "Metrics",
+    "Euclidean distance is the straight line between two vectors' tips, manhattan distance "
+    "the path along the axes, the dot product multiplies them value by value, and cosine "
+    "keeps only the angle. Edit the vectors and watch each number change.",
+    r"d_2 = \sqrt{\textstyle\sum_i (a_i - b_i)^2} \qquad d_1 = \textstyle\sum_i |a_i - b_i|"
+    r"\qquad \mathbf{a} \cdot \mathbf{b} = \textstyle\sum_i a_i b_i \qquad "
+    r"\cos = \frac{\mathbf{a} \cdot \mathbf{b}}{\lVert \mathbf{a} \rVert\,\lVert \mathbf{b} \rVert}"
+    r"\qquad d_{\cos} = 1 - \cos",
+)
+
+# ---------------------------------------------------------------- two small vectors
+
+
+controls, drawing = st.columns([1, 1.2], gap="large")
+with controls:
+    left, right = st.columns(2)
+    text_a = left.text_input("Vector a", key=_ui.bound("met_a", "1, 2, 3"))
+    text_b = right.text_input("Vector b", key=_ui.bound("met_b", "3, 1, 2"))
+    normalise = st.toggle(
+        "Normalise",
+        key=_ui.bound("met_norm", True, _ui.as_bool),
+        help="Divide each vector by its length, as most embedding models do.",
+    )
+_ui.publish("met_a", "met_b", "met_norm")
+
+pair: PairMetrics | None = None
+with controls, _ui.guard("Vectors"):
+    pair = compare_pair(
+        parse_vector(text_a, "vector a"), parse_vector(text_b, "vector b"), normalise
+    )
+if pair is not None:
+    with controls:
+        cells = [cell for _ in range(3) for cell in st.columns(2)]
+        cells[0].metric("euclidean", f"{pair.euclidean:.3g}", help="The straight line a → b.")
+        cells[1].metric("manhattan", f"{pair.manhattan:.3g}", help="Along the axes, one at a time.")
+        cells[2].metric("dot product", f"{pair.dot:.3g}", help="Σ aᵢbᵢ")
+        cells[3].metric(
+            "cosine similarity", f"{pair.cosine:.3g}", help=f"{pair.angle_degrees:.1f}°"
+        )
+        cells[4].metric("cosine distance", f"{pair.cosine_distance:.3g}", help="1 − cosine")
+        if normalise:
+            shown = [", ".join(f"{v:.3f}" for v in x) for x in (pair.a, pair.b)]
+            st.caption(
+                f"Compared as a = [{shown[0]}], b = [{shown[1]}], each of length 1. Then the dot "
+                "product equals the cosine and euclidean² = 2 − 2·cosine."
+            )
+    with drawing:
+        if pair.a.size in (2, 3):
+            with _ui.guard("Drawing"):
+                # Shorter in presenter mode so the whole drawing fits a 1280x720 screen.
+                height = 360 if _ui.presenting() else 400
+                _ui.plot(_vector_figure(pair), key="met_drawing", height=height)
+        else:
+            st.info(f"These vectors have {pair.a.size} values: the drawing needs 2 or 3.")
+
+# ---------------------------------------------------------------- real data
+
+st.subheader("On real data: a target's top-k under each metric")
+ws = _ui.workspace()
+labels = ws.dataset.labels
+c_model, c_target, c_k = st.columns([2, 2, 2])
+model = _ui.model_choice("met_model", ws, where=c_model)
+target = c_target.text_input(
+    "Target",
+    key=_ui.bound("met_target", "queen" if "queen" in labels else labels[0]),
+    help=f"An item of {ws.dataset.name} or any text.",
+)
+k = _ui.k_slider("met_k", len(labels), where=c_k)
+_ui.publish("met_model", "met_target", "met_k")
+vs = ws.sets[model]
+if not target.strip():
+    st.warning("The target is empty: type a word, a title or a sentence.")
+else:
+    with _ui.guard(model):
+        rankings = rank_by_metrics(
+            vs.vector_for(target), vs.vectors, k, _ui.target_index(ws.dataset, target), labels
+        )
+        # Two tables per row, so that every column (the mark included) stays readable.
+        cells = [cell for _ in range(0, len(rankings), 2) for cell in st.columns(2)]
+        for cell, r in zip(cells, rankings, strict=False):
+            with cell:
+                st.markdown(
+                    f"**{r.metric.value}** ({SCORE_KIND[r.metric]}): "
+                    f"{r.comparison.overlap_at_k:.0%} of cosine's top-{k}"
+                )
+                st.dataframe(
+                    _ui.ranking_frame(
+                        r.result.ids[0],
+                        r.result.scores[0],
+                        labels,
+                        score_name=SCORE_KIND[r.metric],
+                        marks=[row.mark.value for row in r.comparison.rows],
+                    ),
+                    key=f"met_rank_{r.metric.value}",
+                    hide_index=True,
+                    column_config={SCORE_KIND[r.metric]: NUMBER},
+                )
+        st.caption(_ui.MARKS_LEGEND.format(reference="cosine"))
+
+
+# ---------------------------------------------------------------- the unit-length check
+
+st.subheader("Checked live: what unit length guarantees")
+st.latex(
+    r"\lVert \mathbf{u} \rVert = \lVert \mathbf{v} \rVert = 1 \;\Rightarrow\; "
+    r"\cos(\mathbf{u}, \mathbf{v}) = \mathbf{u} \cdot \mathbf{v}, \quad "
+    r"\lVert \mathbf{u} - \mathbf{v} \rVert^2 = 2 - 2 \cos(\mathbf{u}, \mathbf{v})"
+)
+with_raw = st.toggle(
+    f"Also check {RAW_MODEL} before its final normalisation step",
+    key=_ui.bound("met_raw", True, _ui.as_bool),
+    help="The same model's mean-pooled vectors, not divided by their length: a real model "
+    "output that is not unit length.",
+)
+_ui.publish("met_raw")
+check_k = min(CHECK_K, len(labels) - 1)
+checks: dict[str, UnitCheck] = {}
+for name, vset in ws.sets.items():
+    with _ui.guard(name):
+        checks[name] = _unit_check(vset.vectors, check_k)
+if with_raw:
+    with _ui.guard(f"{RAW_MODEL} unnormalised"):
+        checks[f"{RAW_MODEL}, unnormalised"] = _unit_check(
+            _raw_vectors(tuple(ws.dataset.texts)), check_k
+        )
+if checks:
+    st.dataframe(
+        [
+            {
+                "vectors": name,
+                "largest | ‖v‖ − 1 |": c.max_norm_error,
+                "largest | cos − dot |": c.max_cos_dot_gap,
+                f"euclidean top-{c.k} = cosine top-{c.k}": f"{c.same_ranking:.1%} of items",
+                "statement": "✅ holds" if c.holds else "❌ fails",
+            }
+            for name, c in checks.items()
+        ],
+        key="met_check_table",
+        hide_index=True,
+        column_config={
+            "largest | ‖v‖ − 1 |": st.column_config.NumberColumn(format="%.2e"),
+            "largest | cos − dot |": st.column_config.NumberColumn(format="%.2e"),
+        },
+    )
+    first = next(iter(checks.values()))
+    st.caption(
+        f"Each of {first.queries} items ranked all {first.items - 1} others by cosine and by "
+        "euclidean distance. Vectors that are not unit length break both halves: the dot "
+        "product then favours long vectors, and the straight-line distance mixes length "
+        "with direction."
+    )
+
+_ui.code_expander(
+    "import numpy as np\n\n"
+    f"a = np.array([{text_a}], dtype=float)\n"
+    f"b = np.array([{text_b}], dtype=float)\n"
+    + ("a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)\n" if normalise else "")
+    + (
+        f"euclidean = np.linalg.norm(a - b)  # {pair.euclidean:.3g}\n"
+        f"manhattan = np.abs(a - b).sum()  # {pair.manhattan:.3g}\n"
+        f"dot = a @ b  # {pair.dot:.3g}\n"
+        f"cosine = dot / (np.linalg.norm(a) * np.linalg.norm(b))  # {pair.cosine:.3g}\n"
+        f"cosine_distance = 1 - cosine  # {pair.cosine_distance:.3g}\n\n"
+        if pair is not None
+        else "\n"
+    )
+    + "# On a dataset: `vectors` (n, d) and the target's vector `q` (d,).\n"
+    "scores = {\n"
+    "    'cosine': vectors @ q / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(q)),\n"
+    "    'dot': vectors @ q,\n"
+    "    'euclidean': -np.linalg.norm(vectors - q, axis=1),  # negated: higher = closer\n"
+    "    'manhattan': -np.abs(vectors - q).sum(axis=1),\n"
+    "}\n"
+    f"top = {{name: np.argsort(-s)[:{k}] for name, s in scores.items()}}\n"
+)

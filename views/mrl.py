@@ -1,0 +1,233 @@
+"""MRL: keep only the first dimensions of every vector, and see which models survive it."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.compare import compare_rankings
+from core.mrl import CurvePoint, recall_curve, standard_dims
+from core.pipeline import PIPELINE_PRECISIONS, PipelinePoint, pipeline_points, ranking_at_dims
+from core.quantize import Precision, payload_bytes
+from core.vectors import VectorSet
+from views import _ui
+
+FACTORS = range(1, 11)
+PERCENT = st.column_config.NumberColumn(format="percent")
+# One colour, dash and label position per precision, so labels of lines that meet do not collide.
+STYLE = {
+    Precision.FLOAT32: ("#1f4fd1", "solid", "bottom right"),
+    Precision.INT8: ("#11853b", "dash", "bottom center"),
+    Precision.BINARY: ("#c79100", "dot", "top center"),
+}
+
+_ui.page_intro(
+    "MRL",
+    "Matryoshka Representation Learning trains a model so that the first dimensions of its "
+    "vectors carry the most meaning: cut a vector after m values, rescale it to unit length, "
+    "and it still works, like a smaller doll inside the big one. Only models trained (or "
+    "ordered) that way survive the cut: for the others the first m values are just a random "
+    "part of the vector.",
+    r"\mathbf{v}_{1:m} = \frac{(v_1, \dots, v_m)}{\lVert (v_1, \dots, v_m) \rVert}",
+)
+
+
+@st.cache_data(show_spinner="Measuring recall at every size…", max_entries=64)
+def _curve(fingerprint: str, model: str, k: int, sizes: tuple[int, ...], _vectors) -> list:
+    return recall_curve(_vectors, sizes, k)
+
+
+@st.cache_data(show_spinner="Running every pipeline over every item (once)…", max_entries=16)
+def _pipelines(fingerprint: str, model: str, k: int, _vectors) -> list[PipelinePoint]:
+    sizes = standard_dims(_vectors.shape[1])
+    return pipeline_points(_vectors, k, sizes, PIPELINE_PRECISIONS, FACTORS)
+
+
+def _kind(vs: VectorSet) -> str:
+    if vs.embedder is None:
+        return "imported"
+    return "ordered dims (MRL)" if vs.embedder.supports_mrl else "not ordered"
+
+
+ws = _ui.workspace()
+labels = ws.dataset.labels
+n = len(labels)
+
+c_model, c_target, c_k = st.columns([1, 2, 1])
+model = _ui.model_choice("mrl_model", ws, where=c_model)
+vs = ws.sets[model]
+target = c_target.text_input(
+    "Target",
+    key=_ui.bound("mrl_target", "queen" if "queen" in labels else labels[0]),
+    help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
+)
+k = _ui.k_slider("mrl_k", n, default=10, where=c_k)
+_ui.bound("mrl_dims", min(64, vs.dims), int, valid=lambda v: 1 <= v <= vs.dims)
+_ui.clamp_state("mrl_dims", 1, vs.dims)
+dims = int(
+    st.slider(
+        f"Dimensions kept (of {vs.dims})",
+        1,
+        vs.dims,
+        key="mrl_dims",
+        help="The first m values of every vector, re-normalised to unit length.",
+    )
+)
+_ui.publish("mrl_model", "mrl_target", "mrl_k", "mrl_dims")
+kind = _kind(vs)
+
+# ---------------------------------------------------------------- one ranking
+
+st.subheader(f"Top {k} at {dims} dimensions against all {vs.dims}")
+exclude = _ui.target_index(ws.dataset, target)
+if not target.strip():
+    st.warning("The target is empty: type a word, a title or a sentence.")
+else:
+    with _ui.guard(model):
+        query = vs.vector_for(target)
+        full = ranking_at_dims(vs.vectors, query, vs.dims, k, exclude)
+        short = ranking_at_dims(vs.vectors, query, dims, k, exclude)
+        ranks = compare_rankings(full.ids[0].tolist(), short.ids[0].tolist(), labels)
+        c_table, c_stats = st.columns([3, 1])
+        c_table.dataframe(
+            _ui.comparison_frame(
+                ranks, full.scores[0], short.scores[0], f"{vs.dims} dims", f"{dims} dims"
+            ),
+            key="mrl_ranking",
+            hide_index=True,
+            width="stretch",
+            column_config={
+                f"{vs.dims} dims score": st.column_config.NumberColumn(format="%.4f"),
+                f"{dims} dims score": st.column_config.NumberColumn(format="%.4f"),
+            },
+        )
+        c_table.caption(_ui.MARKS_LEGEND.format(reference=f"{vs.dims}-dimension"))
+        c_stats.metric(f"overlap@{k}", f"{ranks.overlap_at_k:.0%}")
+        c_stats.metric(
+            "float32 bytes per vector",
+            f"{payload_bytes(dims, Precision.FLOAT32):,}",
+            delta=f"{dims / vs.dims - 1:+.0%} vs {payload_bytes(vs.dims, Precision.FLOAT32):,}",
+            delta_color="inverse",
+        )
+        c_stats.caption(f"{model}: {kind}.")
+
+# ---------------------------------------------------------------- recall curves
+
+st.subheader(f"Recall@{k} against dimensions, every item as the query")
+fig = go.Figure()
+marks = []
+for name, other in ws.sets.items():
+    with _ui.guard(name):
+        sizes = standard_dims(other.dims)
+        curve: list[CurvePoint] = _curve(ws.dataset.fingerprint, name, k, sizes, other.vectors)
+        fig.add_trace(
+            go.Scatter(
+                x=[p.dims for p in curve],
+                y=[p.recall_at_k for p in curve],
+                mode="lines+markers",
+                name=f"{name} ({_kind(other)})",
+                hovertemplate="%{x} dims: %{y:.1%}<extra>" + name + "</extra>",
+            )
+        )
+        if dims <= other.dims:
+            (here,) = _curve(ws.dataset.fingerprint, name, k, (dims,), other.vectors)
+            marks.append((name, here.recall_at_k))
+if fig.data:
+    fig.add_vline(x=dims, line_dash="dash", line_color="#555")
+    ticks = sorted({d for s in ws.sets.values() for d in standard_dims(s.dims)})
+    fig.update_xaxes(title_text="dimensions kept (log scale)", type="log", tickvals=ticks)
+    fig.update_yaxes(title_text=f"recall@{k}", tickformat=".0%", range=[0, 1.02])
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
+    _ui.plot(fig, key="mrl_curves", height=400)
+    for column, (name, recall) in zip(st.columns(max(1, len(marks))), marks, strict=False):
+        column.metric(f"{name} at {dims} dims", f"{recall:.1%}")
+    st.caption(
+        f"For each size, every one of the {n:,} items searches the others with truncated "
+        f"vectors; recall@{k} is the mean share of its full-size top {k} found. A model with "
+        "ordered dimensions keeps its neighbours with far fewer numbers."
+    )
+
+# ---------------------------------------------------------------- the full pipeline
+
+st.subheader(f"The full pipeline for {model}: truncate, quantize, oversample, rescore")
+factor = st.slider(
+    "Oversampling factor: k × factor candidates from the small vectors, rescored with the "
+    "originals",
+    1,
+    FACTORS[-1],
+    key=_ui.bound("mrl_factor", 4, int, valid=lambda v: v in FACTORS),
+)
+_ui.publish("mrl_factor")
+points: list[PipelinePoint] = []
+with _ui.guard("Pipeline"):
+    points = _pipelines(ws.dataset.fingerprint, model, k, vs.vectors)
+chosen = [p for p in points if p.oversample == factor]
+if chosen:
+    fig = go.Figure()
+    for precision in PIPELINE_PRECISIONS:
+        line = [p for p in chosen if p.precision is precision]
+        colour, dash, where = STYLE[precision]
+        fig.add_trace(
+            go.Scatter(
+                x=[p.bytes_per_vector for p in line],
+                y=[p.recall_rescored for p in line],
+                mode="lines+markers+text",
+                text=[str(p.dims) for p in line],
+                textposition=where,
+                name=f"{precision.value} + rescore ×{factor}",
+                line={"dash": dash, "color": colour},
+                marker={"color": colour},
+                hovertemplate="%{text} dims, %{x} B: %{y:.1%}<extra></extra>",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[p.bytes_per_vector for p in line],
+                y=[p.recall_first_stage for p in line],
+                mode="markers",
+                marker={"symbol": "x", "size": 9, "color": colour},
+                name=f"{precision.value} alone",
+                hovertemplate="%{x} B: %{y:.1%}<extra>no rescoring</extra>",
+            )
+        )
+    fig.update_xaxes(title_text="bytes per vector searched (log scale)", type="log")
+    fig.update_yaxes(title_text=f"recall@{k}", tickformat=".0%", range=[0, 1.08])
+    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
+    _ui.plot(fig, key="mrl_pipeline", height=440)
+    st.caption(
+        "Labels are the dimensions kept. Lines: after rescoring the candidates with the "
+        f"original {vs.dims}-d vectors; crosses: the small vectors' own top {k}. Rescoring "
+        f"reads only k × {factor} originals per query, so they can stay on disk."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "dims": [p.dims for p in chosen],
+                "precision": [p.precision.value for p in chosen],
+                "bytes per vector": [p.bytes_per_vector for p in chosen],
+                "recall alone": [p.recall_first_stage for p in chosen],
+                f"recall + rescore ×{factor}": [p.recall_rescored for p in chosen],
+            }
+        ),
+        key="mrl_pipeline_table",
+        hide_index=True,
+        column_config={"recall alone": PERCENT, f"recall + rescore ×{factor}": PERCENT},
+    )
+
+_ui.code_expander(
+    "import numpy as np\n\n"
+    f"# `vectors` holds the ({n}, {vs.dims}) embeddings of {ws.dataset.name}; `q` the target's.\n"
+    f"short = vectors[:, :{dims}]\n"
+    "short = short / np.linalg.norm(short, axis=1, keepdims=True)\n"
+    f"q_short = q[:{dims}] / np.linalg.norm(q[:{dims}])\n"
+    f"top = np.argsort(-(short @ q_short))[:{k}]\n\n"
+    "# The pipeline: search the small codes, rescore k x factor candidates with the originals\n"
+    "codes = np.packbits(short > 0, axis=1)  # binary: 1 bit per kept dimension\n"
+    "q_code = np.packbits(q_short > 0)\n"
+    f"candidates = np.argsort(np.bitwise_count(codes ^ q_code).sum(axis=1))[:{k * factor}]\n"
+    "unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
+    f"top = candidates[np.argsort(-(unit[candidates] @ (q / np.linalg.norm(q))))][:{k}]\n"
+    "\n# With OpenAI text-embedding-3 models the server truncates for you:\n"
+    f"# client.embeddings.create(model='text-embedding-3-small', input=[...], dimensions={dims})\n"
+)

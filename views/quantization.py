@@ -1,0 +1,405 @@
+"""Quantization: the same vectors in int8 or in bits, what that costs in ranking and saves in
+memory, and how oversampling and rescoring win the ranking back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from core.compare import compare_rankings
+from core.pipeline import (
+    CodeView,
+    PipelinePoint,
+    code_view,
+    format_bytes,
+    pipeline_points,
+    quantized_neighbours,
+)
+from core.quantize import Center, Precision, QuantizedIndex, RescoreResult, index_bytes
+from core.quantize import storage_table as make_storage_table
+from core.search import SearchResult, exhaustive_search
+from views import _ui
+
+QUANTIZED = [Precision.INT8.value, Precision.BINARY.value]
+CENTERS = {
+    Center.ZERO.value: "0",
+    Center.MEAN.value: "mean of all values",
+    Center.DIM_MEAN.value: "each dimension's mean",
+    Center.DIM_MEDIAN.value: "each dimension's median",
+}
+FACTORS = range(1, 11)
+FIRST = 8  # values listed in the before/after table
+SCORE = st.column_config.NumberColumn(format="%.4g")
+
+_ui.page_intro(
+    "Quantization",
+    "A float32 vector spends 4 bytes on every number. Scalar quantization maps each number to "
+    "one of 256 levels (int8, 1 byte); binary quantization keeps one bit: is the number above "
+    "a centre? Searches over the small codes are fast and cheap but only approximate; fetching "
+    "more candidates (oversampling) and rescoring them with the float vectors wins back the "
+    "exact ranking.",
+    r"\text{int8: } q_i = \operatorname{round}\!\Big(255\,\frac{x_i - \min}{\max - \min}\Big)"
+    r" - 128 \qquad \text{binary: } b_i = [\,x_i > c_i\,]",
+)
+
+
+@st.cache_resource(show_spinner="Quantizing the dataset…", max_entries=32)
+def _index(
+    fingerprint: str, model: str, precision: str, center: str, per_dim: bool, _vectors
+) -> QuantizedIndex:
+    return QuantizedIndex.build(_vectors, precision, center, per_dimension=per_dim)
+
+
+@st.cache_data(show_spinner="Measuring recall with every item as a query…", max_entries=32)
+def _recall(
+    fingerprint: str, model: str, precision: str, center: str, per_dim: bool, k: int, _vectors
+) -> list[PipelinePoint]:
+    dims = _vectors.shape[1]
+    return pipeline_points(_vectors, k, [dims], [precision], FACTORS, center, per_dim)
+
+
+ws = _ui.workspace()
+labels = ws.dataset.labels
+n = len(labels)
+
+c_model, c_target, c_k = st.columns([1, 2, 1])
+model = _ui.model_choice("quant_model", ws, where=c_model)
+target = c_target.text_input(
+    "Target",
+    key=_ui.bound("quant_target", "queen" if "queen" in labels else labels[0]),
+    help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
+)
+k = _ui.k_slider("quant_k", n, default=10, where=c_k)
+c_precision, c_setting = st.columns([1, 2])
+precision = c_precision.radio(
+    "Precision",
+    QUANTIZED,
+    key=_ui.bound("quant_precision", Precision.INT8.value, valid=lambda v: v in QUANTIZED),
+    horizontal=True,
+)
+binary = precision == Precision.BINARY.value
+if binary:
+    center = c_setting.selectbox(
+        "Centre: a bit is 1 when the value is above",
+        list(CENTERS),
+        format_func=CENTERS.get,
+        key=_ui.bound("quant_center", Center.ZERO.value, valid=lambda v: v in CENTERS),
+    )
+    per_dim = False
+else:
+    per_dim = c_setting.toggle(
+        "Calibrate each dimension on its own range (instead of one global min..max)",
+        key=_ui.bound("quant_perdim", False, _ui.as_bool),
+    )
+    center = Center.ZERO.value
+_ui.publish("quant_model", "quant_target", "quant_k", "quant_precision", "quant_center")
+_ui.publish("quant_perdim")
+vs = ws.sets[model]
+key = (ws.dataset.fingerprint, model, precision, center, per_dim)
+
+index: QuantizedIndex | None = None
+with _ui.guard("Quantizing"):
+    index = _index(*key, vs.vectors)
+
+query: np.ndarray | None = None
+exclude = _ui.target_index(ws.dataset, target)
+if not target.strip():
+    st.warning("The target is empty: type a word, a title or a sentence.")
+else:
+    with _ui.guard(model):
+        query = vs.vector_for(target)
+
+# ---------------------------------------------------------------- before and after
+
+
+def _code_figure(view: CodeView) -> go.Figure:
+    dims = np.arange(view.values.shape[0])
+    fig = make_subplots(
+        rows=2,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.14,
+        subplot_titles=[
+            "float values (bars) and "
+            + ("the centre (line)" if binary else "the value each int8 code stands for (dots)"),
+            "bits (1 = above the centre)" if binary else "int8 codes (−128…127)",
+        ],
+    )
+    fig.add_trace(go.Bar(x=dims, y=view.values, name="float"), row=1, col=1)
+    if binary:
+        fig.add_trace(
+            go.Scatter(x=dims, y=view.thresholds, name="centre", mode="lines"), row=1, col=1
+        )
+    else:
+        fig.add_trace(
+            go.Scatter(
+                x=dims, y=view.restored, name="int8 level", mode="markers", marker={"size": 4}
+            ),
+            row=1,
+            col=1,
+        )
+    fig.add_trace(go.Bar(x=dims, y=view.codes, name=precision, showlegend=False), row=2, col=1)
+    fig.update_xaxes(title_text="dimension", row=2, col=1)
+    fig.update_layout(bargap=0, showlegend=False)
+    return fig
+
+
+st.subheader("Before and after")
+view: CodeView | None = None
+if query is not None and index is not None:
+    with _ui.guard("Quantizing the target"):
+        view = code_view(index, query)
+if view is not None:
+    rows = {"float": view.values[:FIRST], "bit" if binary else "int8": view.codes[:FIRST]}
+    if binary:
+        rows["centre"] = view.thresholds[:FIRST]
+    else:
+        rows["back to float"] = view.restored[:FIRST]
+    st.dataframe(
+        pd.DataFrame(rows).T.rename(columns=lambda d: f"dim {d}"),
+        key="quant_values",
+        width="stretch",
+        column_config={f"dim {d}": SCORE for d in range(FIRST)},
+    )
+    st.caption(
+        f"The first {FIRST} of {view.values.shape[0]} values of {target.strip()!r}, "
+        "normalised to unit length before quantizing (rankings are by cosine)."
+    )
+    _ui.plot(_code_figure(view), key="quant_bars", height=400)
+
+# ---------------------------------------------------------------- top-k float vs quantized
+
+st.subheader(f"Top {k}: float against {precision}")
+exact: SearchResult | None = None
+found: RescoreResult | None = None
+# The factor's slider sits further down, but the search above already uses its value.
+factor = int(st.session_state[_ui.bound("quant_factor", 4, int, valid=lambda v: v in FACTORS)])
+if query is not None and index is not None:
+    with _ui.guard("Search"):
+        exact = exhaustive_search(query, vs.vectors, k, exclude=exclude)
+        found = quantized_neighbours(index, query, k, factor, exclude)
+if exact is not None and found is not None:
+    ranks = compare_rankings(exact.ids[0].tolist(), found.quantized_top_k[0].tolist(), labels)
+    c_table, c_stats = st.columns([3, 1])
+    c_table.dataframe(
+        _ui.comparison_frame(
+            ranks, exact.scores[0], found.candidates.scores[0, :k], "float", precision
+        ),
+        key="quant_topk",
+        hide_index=True,
+        width="stretch",
+        column_config={"float score": SCORE},
+    )
+    c_table.caption(
+        _ui.MARKS_LEGEND.format(reference="float")
+        + (
+            ". binary score: bits that differ (lower is closer)."
+            if binary
+            else ". int8 score: dot product of the codes."
+        )
+    )
+    c_stats.metric(f"overlap@{k}", f"{ranks.overlap_at_k:.0%}")
+    c_stats.metric("rank correlation", f"{ranks.spearman:.2f}", help="Spearman, over both lists.")
+
+# ---------------------------------------------------------------- recall over every item
+
+st.subheader(f"Recall@{k} with every item as the query")
+points: list[PipelinePoint] = []
+with _ui.guard("Recall"):
+    points = _recall(*key, k, vs.vectors)
+if points:
+    by_factor = {p.oversample: p for p in points}
+    c1, c2, c3 = st.columns(3)
+    c1.metric("float32 (exact)", "100%")
+    c2.metric(f"{precision} alone", f"{by_factor[1].recall_first_stage:.1%}")
+    c3.metric(
+        f"{precision} + rescore ×{factor}",
+        f"{by_factor[factor].recall_rescored:.1%}",
+        help="Oversample and rescore: set the factor below.",
+    )
+    st.caption(
+        f"Each of the {n:,} items searches the other {n - 1:,}; recall@{k} is the mean share of "
+        f"its exact float top {k} that the {precision} search returns."
+    )
+
+# ---------------------------------------------------------------- storage
+
+st.subheader("Storage")
+table = make_storage_table(n, vs.dims)
+st.dataframe(
+    pd.DataFrame(
+        {
+            "precision": [r.precision.value for r in table],
+            "bytes per vector": [r.bytes_per_vector for r in table],
+            f"{n:,} vectors": [format_bytes(r.bytes_total) for r in table],
+            "saved vs float32": [r.saved_vs_float32 / 100 for r in table],
+            "saved vs float64": [r.saved_vs_float64 / 100 for r in table],
+        }
+    ),
+    key="quant_storage",
+    hide_index=True,
+    column_config={
+        "saved vs float32": st.column_config.NumberColumn(format="percent"),
+        "saved vs float64": st.column_config.NumberColumn(format="percent"),
+    },
+)
+st.caption(
+    f"One {vs.dims}-d vector held on its own (with numpy's array header, or as a Python list of "
+    f"float objects); the whole matrix of {n:,} counts the numbers only."
+)
+
+# ---------------------------------------------------------------- oversample and rescore
+
+st.subheader("Oversample and rescore")
+factor = st.slider(
+    "Oversampling factor: fetch k × factor candidates by codes, rescore them with floats",
+    1,
+    FACTORS[-1],
+    key="quant_factor",
+)
+_ui.publish("quant_factor")
+if found is not None and exact is not None:
+    rescued = set(found.rescued().tolist())
+    dropped = set(found.dropped().tolist())
+    final_ids = set(found.final.ids[0].tolist())
+
+    def status(item: int) -> str:
+        if item in rescued:
+            return "rescued ⬆"
+        if item in dropped:
+            return "dropped ⬇"
+        return "kept" if item in final_ids else ""
+
+    c_cand, c_final = st.columns([2, 3])
+    c_cand.markdown(f"**{found.candidates.k} candidates by {precision}**")
+    c_cand.dataframe(
+        pd.DataFrame(
+            {
+                "rank": range(1, found.candidates.k + 1),
+                "item": [labels[i] for i in found.candidates.ids[0]],
+                f"{precision} score": found.candidates.scores[0],
+                "after rescoring": [status(int(i)) for i in found.candidates.ids[0]],
+            }
+        ),
+        key="quant_candidates",
+        hide_index=True,
+        width="stretch",
+        height=min(35 * found.candidates.k + 40, 420),
+    )
+    c_final.markdown(f"**Rescored top {k}** against the float top {k}")
+    final = compare_rankings(exact.ids[0].tolist(), found.final.ids[0].tolist(), labels)
+    c_final.dataframe(
+        _ui.comparison_frame(final, exact.scores[0], found.final.scores[0], "float", "rescored"),
+        key="quant_rescored",
+        hide_index=True,
+        width="stretch",
+        column_config={"float score": SCORE, "rescored score": SCORE},
+    )
+    names = ", ".join(labels[i] for i in sorted(rescued)) or "none"
+    lost = ", ".join(labels[i] for i in sorted(dropped)) or "none"
+    st.markdown(
+        f"Rescoring **rescued** {len(rescued)} ({names}) and **dropped** {len(dropped)} "
+        f"({lost}); overlap with the float top {k}: {final.overlap_at_k:.0%}."
+    )
+if points:
+    fig = go.Figure(
+        go.Scatter(
+            x=[p.oversample for p in points],
+            y=[p.recall_rescored for p in points],
+            mode="lines+markers",
+            name=f"{precision} + rescore",
+        )
+    )
+    chosen = by_factor[factor]
+    fig.add_trace(
+        go.Scatter(
+            x=[factor],
+            y=[chosen.recall_rescored],
+            mode="markers+text",
+            marker={"size": 16, "symbol": "circle-open", "line": {"width": 3}},
+            text=[f"×{factor}: {chosen.recall_rescored:.1%}"],
+            textposition="bottom right",
+            name="chosen factor",
+        )
+    )
+    fig.update_xaxes(title_text="oversampling factor", dtick=1)
+    fig.update_yaxes(title_text=f"recall@{k}, every item as query", tickformat=".0%")
+    fig.update_layout(showlegend=False)
+    _ui.plot(fig, key="quant_recall_curve", height=320)
+
+# ---------------------------------------------------------------- calculator
+
+st.subheader("Storage calculator")
+c_n, c_dims, c_prec, c_keep = st.columns(4)
+calc_n = c_n.number_input(
+    "vectors (N)",
+    1,
+    10**12,
+    step=100_000,
+    key=_ui.bound("quant_calc_n", 1_000_000, int, valid=lambda v: 1 <= v <= 10**12),
+)
+calc_dims = c_dims.number_input(
+    "dimensions",
+    1,
+    65_536,
+    key=_ui.bound("quant_calc_dims", 1536, int, valid=lambda v: 1 <= v <= 65_536),
+)
+stored = [p.value for p in Precision if p is not Precision.PYTHON_LIST]
+calc_precision = c_prec.selectbox(
+    "precision",
+    stored,
+    key=_ui.bound("quant_calc_precision", Precision.INT8.value, valid=lambda v: v in stored),
+)
+keep = c_keep.toggle(
+    "keep float32 originals for rescoring",
+    key=_ui.bound("quant_calc_keep", False, _ui.as_bool),
+)
+_ui.publish("quant_calc_n", "quant_calc_dims", "quant_calc_precision", "quant_calc_keep")
+with _ui.guard("Calculator"):
+    total = index_bytes(int(calc_n), int(calc_dims), calc_precision, keep)
+    baseline = index_bytes(int(calc_n), int(calc_dims), Precision.FLOAT32)
+    c_total, c_base = st.columns(2)
+    c_total.metric(
+        f"{int(calc_n):,} × {int(calc_dims):,} at {calc_precision}"
+        + (" + float32 copy" if keep and calc_precision in QUANTIZED else ""),
+        format_bytes(total),
+        delta=f"{100 * (total / baseline - 1):+.1f}% vs float32",
+        delta_color="inverse",
+    )
+    c_base.metric("float32 for comparison", format_bytes(baseline))
+
+_ui.code_expander(
+    "import numpy as np\n\n"
+    f"# `vectors` holds the ({n}, {vs.dims}) embeddings of {ws.dataset.name}; `q` the target's.\n"
+    "unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
+    "q = q / np.linalg.norm(q)\n"
+    + (
+        "# Binary: one bit per dimension, packed 8 to a byte; compare by differing bits\n"
+        + {
+            Center.ZERO.value: "centre = 0.0\n",
+            Center.MEAN.value: "centre = unit.mean()\n",
+            Center.DIM_MEAN.value: "centre = unit.mean(axis=0)\n",
+            Center.DIM_MEDIAN.value: "centre = np.median(unit, axis=0)\n",
+        }[center]
+        + "codes = np.packbits(unit > centre, axis=1)\n"
+        "q_code = np.packbits(q > centre)\n"
+        "score = -np.bitwise_count(codes ^ q_code).sum(axis=1)  # fewer differing bits = closer\n"
+        if binary
+        else "# int8: map the calibrated range onto 256 levels\n"
+        + (
+            "low, high = unit.min(axis=0), unit.max(axis=0)  # per dimension\n"
+            if per_dim
+            else "low, high = unit.min(), unit.max()\n"
+        )
+        + "step = (high - low) / 255\n"
+        "codes = (np.clip(np.rint((unit - low) / step), 0, 255) - 128).astype(np.int8)\n"
+        "q_code = (np.clip(np.rint((q - low) / step), 0, 255) - 128).astype(np.int8)\n"
+        "score = codes.astype(np.int32) @ q_code.astype(np.int32)\n"
+    )
+    + f"\n# Oversample: keep k × {factor} candidates, then rescore them with the floats\n"
+    f"candidates = np.argsort(-score)[:{k * factor}]\n"
+    f"top = candidates[np.argsort(-(unit[candidates] @ q))][:{k}]\n"
+)
