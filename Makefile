@@ -24,11 +24,14 @@ run: install
 # set CHROMIUM_PATH to use another Chromium-based browser.
 CHROMIUM_PATH ?= /usr/bin/chromium
 export CHROMIUM_PATH
+# Screenshots show the ✅/↕/❌ marks only with an emoji font.
+EMOJI_FONT := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf
 
 browser:
-	@test -x "$(CHROMIUM_PATH)" || { \
+	@if [ ! -x "$(CHROMIUM_PATH)" ] || [ ! -f $(EMOJI_FONT) ]; then \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-color-emoji; \
+	fi
 
 test: install browser
 	$(BIN)/ruff check .
