@@ -159,7 +159,7 @@ def test_deep_link_restores_the_view(words) -> None:
 
 def test_presenter_mode() -> None:
     at = open_page("mrl", {"present": "1"})
-    assert any("font-size: 21px" in m.value for m in at.markdown)
+    assert any("font-size: 19px" in m.value for m in at.markdown)
     assert all(f["layout"]["font"]["size"] == 18 for f in figures(at))
 
 

@@ -211,7 +211,7 @@ def test_deep_link_restores_the_view() -> None:
 
 def test_presenter_mode_and_free_text_target() -> None:
     at = open_page("quantization", {"present": "1", "quant_target": "a royal lady"})
-    assert any("font-size: 21px" in m.value for m in at.markdown)
+    assert any("font-size: 19px" in m.value for m in at.markdown)
     table = frames(at, "float", "int8", "mark")[0]
     assert len(table) == 10
     assert figures(at)[0]["layout"]["font"]["size"] == 18

@@ -152,7 +152,7 @@ def test_deep_link_restores_the_view() -> None:
 def test_presenter_mode() -> None:
     at = open_page("search", {"present": "1"})
     assert at.toggle(key="present").value is True
-    assert any("font-size: 21px" in m.value for m in at.markdown)
+    assert any("font-size: 19px" in m.value for m in at.markdown)
     assert len(results(at)) == 5
 
 
