@@ -15,11 +15,11 @@ import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from types import MappingProxyType
 
 from core.errors import ExplorerError
+from core.modes import Mode
 from core.paths import DATA_DIR
 
 WORDS_CSV = DATA_DIR / "words.csv"
@@ -33,23 +33,12 @@ WORD_COLUMNS = ("word", "category")
 MOVIE_COLUMNS = ("title", "year", "studio", "description")
 
 
-class TextField(str, Enum):
+class TextField(Mode):
     """What is embedded for a film: its title alone, as in the talk (which is why
     "101 Dalmatians" and "102 Dalmatians" land side by side), or "Title (year): description"."""
 
     TITLE = "title"
     TITLE_DESCRIPTION = "title+description"
-
-    @classmethod
-    def coerce(cls, value: str | TextField) -> TextField:
-        """Turn a widget value into a TextField, or raise naming the allowed values."""
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(f.value for f in cls)
-            raise ExplorerError(
-                f"Unknown text field {value!r}; choose one of: {allowed}."
-            ) from None
 
 
 @dataclass(frozen=True)

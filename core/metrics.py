@@ -7,29 +7,19 @@ types.
 
 from __future__ import annotations
 
-from enum import Enum
-
 import numpy as np
 
 from core.errors import ExplorerError
+from core.modes import Mode
 
 
-class Metric(str, Enum):
+class Metric(Mode):
     """A way to compare two vectors. ``higher_is_closer`` tells the sort direction."""
 
     COSINE = "cosine"
     DOT = "dot"
     EUCLIDEAN = "euclidean"
     MANHATTAN = "manhattan"
-
-    @classmethod
-    def coerce(cls, value: str | Metric) -> Metric:
-        """Turn a selectbox value into a Metric, or raise naming the allowed values."""
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(m.value for m in cls)
-            raise ExplorerError(f"Unknown metric {value!r}; choose one of: {allowed}.") from None
 
     @property
     def higher_is_closer(self) -> bool:

@@ -11,7 +11,6 @@ import importlib.util
 import logging
 import warnings
 from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -19,6 +18,7 @@ from sklearn.manifold import TSNE, trustworthiness
 
 from core.errors import ExplorerError
 from core.metrics import as_matrix
+from core.modes import Mode
 
 log = logging.getLogger(__name__)
 
@@ -30,23 +30,12 @@ TRUST_SAMPLE = 2000
 DEFAULT_PERPLEXITY = 30.0
 
 
-class Projection(str, Enum):
+class Projection(Mode):
     """A way to flatten vectors to 2-D/3-D. UMAP works only if ``umap-learn`` is installed."""
 
     PCA = "pca"
     TSNE = "tsne"
     UMAP = "umap"
-
-    @classmethod
-    def coerce(cls, value: str | Projection) -> Projection:
-        """Turn a selectbox value into a Projection, or raise naming the allowed values."""
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(p.value for p in cls)
-            raise ExplorerError(
-                f"Unknown projection {value!r}; choose one of: {allowed}."
-            ) from None
 
 
 def available_projections() -> list[Projection]:

@@ -13,31 +13,20 @@ import math
 import sys
 import time
 from dataclasses import dataclass, replace
-from enum import Enum
 from functools import cache
-from typing import TypeVar
 
 import numpy as np
 
 from core.errors import ExplorerError
 from core.metrics import Metric, as_matrix, normalize, pairwise
+from core.modes import Mode
 from core.search import SearchResult, check_k, top_k_ids
-
-_E = TypeVar("_E", bound=Enum)
 
 # Bound on the (queries x corpus x bytes) XOR block in Hamming search, in bytes.
 _XOR_BLOCK = 1 << 24
 
 
-def _coerce(cls: type[_E], value: object, what: str) -> _E:
-    try:
-        return cls(value)
-    except ValueError:
-        allowed = ", ".join(str(m.value) for m in cls)
-        raise ExplorerError(f"Unknown {what} {value!r}; choose one of: {allowed}.") from None
-
-
-class Center(str, Enum):
+class Center(Mode):
     """The threshold a binary bit compares against: 0, the mean of all values, or each
     dimension's own mean or median (computed on the corpus)."""
 
@@ -46,13 +35,8 @@ class Center(str, Enum):
     DIM_MEAN = "dim-mean"
     DIM_MEDIAN = "dim-median"
 
-    @classmethod
-    def coerce(cls, value: str | Center) -> Center:
-        """Turn a selectbox value into a Center, or raise naming the allowed values."""
-        return _coerce(cls, value, "centre")
 
-
-class Precision(str, Enum):
+class Precision(Mode):
     """How each number of a vector is stored."""
 
     PYTHON_LIST = "python-list"
@@ -60,11 +44,6 @@ class Precision(str, Enum):
     FLOAT32 = "float32"
     INT8 = "int8"
     BINARY = "binary"
-
-    @classmethod
-    def coerce(cls, value: str | Precision) -> Precision:
-        """Turn a selectbox value into a Precision, or raise naming the allowed values."""
-        return _coerce(cls, value, "precision")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def by_full_sort(scores: np.ndarray, k: int, higher_is_closer: bool) -> np.ndarr
 def test_coerce_modes():
     assert Center.coerce("dim-median") is Center.DIM_MEDIAN
     assert Precision.coerce(Precision.INT8) is Precision.INT8
-    with pytest.raises(ExplorerError, match="Unknown centre 'middle'; choose one of: zero, mean"):
+    with pytest.raises(ExplorerError, match="Unknown center 'middle'; choose one of: zero, mean"):
         Center.coerce("middle")
     with pytest.raises(ExplorerError, match="Unknown precision 'int4'.*binary"):
         Precision.coerce("int4")

@@ -15,12 +15,12 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
 from core.errors import ExplorerError
+from core.modes import Mode
 from core.paths import REPO_ROOT
 
 # Inputs of the OpenAI embeddings API are limited to 8192 tokens; one less leaves room for the
@@ -30,7 +30,7 @@ OPENAI_MAX_TOKENS = 8191
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
 
 
-class Provider(str, Enum):
+class Provider(Mode):
     """A kind of endpoint speaking the OpenAI embeddings API."""
 
     OPENAI = "openai"
@@ -38,15 +38,6 @@ class Provider(str, Enum):
     GITHUB = "github"
     OLLAMA = "ollama"
     COMPATIBLE = "compatible"
-
-    @classmethod
-    def coerce(cls, value: str | Provider) -> Provider:
-        """Turn a selectbox value into a Provider, or raise naming the allowed values."""
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(p.value for p in cls)
-            raise ExplorerError(f"Unknown provider {value!r}; choose one of: {allowed}.") from None
 
     @property
     def spec(self) -> ProviderSpec:

@@ -28,7 +28,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Sequence
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +39,7 @@ from tokenizers import Tokenizer
 from core.embedders.base import Embedder
 from core.embedders.minilm import MiniLMEmbedder
 from core.errors import ExplorerError
+from core.modes import Mode
 from core.paths import cache_dir
 
 if TYPE_CHECKING:
@@ -59,20 +59,11 @@ _FILES = ("model.safetensors", "tokenizer.json", "config.json")
 _BUILD_LOCK = threading.RLock()
 
 
-class Backend(str, Enum):
+class Backend(Mode):
     """What turns token ids into vectors: the model2vec package, or numpy here."""
 
     MODEL2VEC = "model2vec"
     NUMPY = "numpy"
-
-    @classmethod
-    def coerce(cls, value: str | Backend) -> Backend:
-        """A Backend from its value, or an error naming the allowed values."""
-        try:
-            return cls(value)
-        except ValueError:
-            allowed = ", ".join(b.value for b in cls)
-            raise ExplorerError(f"Unknown backend {value!r}; choose one of: {allowed}.") from None
 
 
 def default_folder() -> Path:
