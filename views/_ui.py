@@ -354,6 +354,32 @@ def target_index(dataset: Dataset, target: str) -> int | None:
     return dataset.index_of(label) if label in dataset.labels else None
 
 
+def target_controls(prefix: str, ws: Workspace) -> tuple[str, str, int]:
+    """The row most pages start with: model, target (an item or free text) and k, bound to
+    ``<prefix>_model``, ``<prefix>_target`` and ``<prefix>_k`` in the URL."""
+    labels = ws.dataset.labels
+    c_model, c_target, c_k = st.columns([1, 2, 1])
+    model = model_choice(f"{prefix}_model", ws, where=c_model)
+    target = c_target.text_input(
+        "Target",
+        key=bound(f"{prefix}_target", "queen" if "queen" in labels else labels[0]),
+        help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
+    )
+    k = k_slider(f"{prefix}_k", len(labels), default=10, where=c_k)
+    return model, target, k
+
+
+def target_query(vs: VectorSet, target: str) -> tuple[np.ndarray | None, int | None]:
+    """The target's ``(1, dims)`` vector and its dataset row (None for free text); warns and
+    returns None for the vector when the target is empty or cannot be embedded."""
+    if not target.strip():
+        st.warning("The target is empty: type a word, a title or a sentence.")
+        return None, None
+    with guard(vs.model):
+        return vs.vector_for(target), target_index(vs.dataset, target)
+    return None, None
+
+
 def model_choice(key: str, ws: Workspace, where: Any = st, prefer: str | None = None) -> str:
     """A URL-bound selectbox of the workspace's models (``prefer`` first when it is one of
     them); returns the chosen model."""

@@ -146,23 +146,13 @@ if pair is not None:
 st.subheader("On real data: a target's top-k under each metric")
 ws = _ui.workspace()
 labels = ws.dataset.labels
-c_model, c_target, c_k = st.columns([2, 2, 2])
-model = _ui.model_choice("met_model", ws, where=c_model)
-target = c_target.text_input(
-    "Target",
-    key=_ui.bound("met_target", "queen" if "queen" in labels else labels[0]),
-    help=f"An item of {ws.dataset.name} or any text.",
-)
-k = _ui.k_slider("met_k", len(labels), where=c_k)
+model, target, k = _ui.target_controls("met", ws)
 _ui.publish("met_model", "met_target", "met_k")
 vs = ws.sets[model]
-if not target.strip():
-    st.warning("The target is empty: type a word, a title or a sentence.")
-else:
+query, exclude = _ui.target_query(vs, target)
+if query is not None:
     with _ui.guard(model):
-        rankings = rank_by_metrics(
-            vs.vector_for(target), vs.vectors, k, _ui.target_index(ws.dataset, target), labels
-        )
+        rankings = rank_by_metrics(query, vs.vectors, k, exclude, labels)
         # Two tables per row, so that every column (the mark included) stays readable.
         cells = [cell for _ in range(0, len(rankings), 2) for cell in st.columns(2)]
         for cell, r in zip(cells, rankings, strict=False):

@@ -54,15 +54,8 @@ ws = _ui.workspace()
 labels = ws.dataset.labels
 n = len(labels)
 
-c_model, c_target, c_k = st.columns([1, 2, 1])
-model = _ui.model_choice("mrl_model", ws, where=c_model)
+model, target, k = _ui.target_controls("mrl", ws)
 vs = ws.sets[model]
-target = c_target.text_input(
-    "Target",
-    key=_ui.bound("mrl_target", "queen" if "queen" in labels else labels[0]),
-    help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
-)
-k = _ui.k_slider("mrl_k", n, default=10, where=c_k)
 _ui.bound("mrl_dims", min(64, vs.dims), int, valid=lambda v: 1 <= v <= vs.dims)
 _ui.clamp_state("mrl_dims", 1, vs.dims)
 dims = int(
@@ -80,12 +73,9 @@ kind = _kind(vs)
 # ---------------------------------------------------------------- one ranking
 
 st.subheader(f"Top {k} at {dims} dimensions against all {vs.dims}")
-exclude = _ui.target_index(ws.dataset, target)
-if not target.strip():
-    st.warning("The target is empty: type a word, a title or a sentence.")
-else:
+query, exclude = _ui.target_query(vs, target)
+if query is not None:
     with _ui.guard(model):
-        query = vs.vector_for(target)
         full = ranking_at_dims(vs.vectors, query, vs.dims, k, exclude)
         short = ranking_at_dims(vs.vectors, query, dims, k, exclude)
         ranks = compare_rankings(full.ids[0].tolist(), short.ids[0].tolist(), labels)

@@ -65,14 +65,7 @@ ws = _ui.workspace()
 labels = ws.dataset.labels
 n = len(labels)
 
-c_model, c_target, c_k = st.columns([1, 2, 1])
-model = _ui.model_choice("quant_model", ws, where=c_model)
-target = c_target.text_input(
-    "Target",
-    key=_ui.bound("quant_target", "queen" if "queen" in labels else labels[0]),
-    help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
-)
-k = _ui.k_slider("quant_k", n, default=10, where=c_k)
+model, target, k = _ui.target_controls("quant", ws)
 c_precision, c_setting = st.columns([1, 2])
 precision = c_precision.radio(
     "Precision",
@@ -104,13 +97,7 @@ index: QuantizedIndex | None = None
 with _ui.guard("Quantizing"):
     index = _index(*key, vs.vectors)
 
-query: np.ndarray | None = None
-exclude = _ui.target_index(ws.dataset, target)
-if not target.strip():
-    st.warning("The target is empty: type a word, a title or a sentence.")
-else:
-    with _ui.guard(model):
-        query = vs.vector_for(target)
+query, exclude = _ui.target_query(vs, target)
 
 # ---------------------------------------------------------------- before and after
 
