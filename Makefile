@@ -40,4 +40,5 @@ test: install browser
 	$(BIN)/python -m pytest
 
 bench: install
+	$(BIN)/pip install --quiet -r requirements-bench.txt
 	$(BIN)/python -m bench

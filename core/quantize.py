@@ -217,11 +217,13 @@ def hamming_search(
     exclude: np.ndarray | None = None,
 ) -> SearchResult:
     """Top ``k`` corpus rows by fewest differing bits; scores are Hamming distances."""
-    start = time.perf_counter()
-    dist = hamming_distances(packed_queries, packed_corpus)
-    ids = top_k_ids(dist, k, False, exclude)
-    scores = np.take_along_axis(dist, ids, axis=1).astype(np.float64)
-    return SearchResult(ids, scores, time.perf_counter() - start, "hamming", False)
+    # The kernel works on 64-bit words in cache-sized chunks; imported here because it
+    # builds on this module's neighbours in core.search.
+    from core.kernels import search_hamming
+
+    q, c = np.atleast_2d(packed_queries), np.atleast_2d(packed_corpus)
+    _check_widths(q, c)
+    return search_hamming(q, c, k, exclude)
 
 
 # ---------------------------------------------------------------------------------------------

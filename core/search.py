@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import hnswlib
 import numpy as np
@@ -167,20 +167,21 @@ def exhaustive_search(
     _check_k_excluding(k, c.shape[0], excluded)
     if m is Metric.COSINE:
         # Checked up front so a zero row is named by its row number, not its block's.
-        q_norms, c_norms = row_norms(q, "queries"), row_norms(c, "corpus vectors")
-    # float32 BLAS straight on the caller's arrays: no float64 copy of a large corpus.
-    fast = m in (Metric.COSINE, Metric.DOT) and q.dtype == c.dtype == np.float32
+        row_norms(q, "queries")
+        c_norms = row_norms(c, "corpus vectors")
+    if m in (Metric.COSINE, Metric.DOT) and q.dtype == c.dtype == np.float32:
+        # float32 BLAS straight on the caller's arrays, chunked to stay in cache. Imported
+        # here because core.kernels builds on this module.
+        from core.kernels import search_float32
+
+        found = search_float32(q, c, k, m, exclude, c_norms if m is Metric.COSINE else None)
+        return replace(found, seconds=time.perf_counter() - start)
     step = max(1, _SCORE_BLOCK // c.shape[0])
     ids = np.empty((q.shape[0], k), dtype=np.int64)
     scores = np.empty((q.shape[0], k), dtype=np.float64)
     for lo in range(0, q.shape[0], step):
         rows = slice(lo, lo + step)
-        if fast:
-            block = q[rows] @ c.T
-            if m is Metric.COSINE:
-                block /= q_norms[rows, np.newaxis] * c_norms
-        else:
-            block = pairwise(m, q[rows], c)
+        block = pairwise(m, q[rows], c)
         part = None if excluded is None else excluded[rows]
         ids[rows] = top_k_ids(block, k, m.higher_is_closer, part)
         scores[rows] = np.take_along_axis(block, ids[rows], axis=1)

@@ -10,6 +10,7 @@ import streamlit as st
 from core.pipeline import SearchComparison, compare_search, hnsw_recall
 from core.search import HnswIndex
 from views import _ui
+from views._scale_lab import render_scale_lab
 
 FIRST = 6  # query vector values listed in step 1
 
@@ -174,3 +175,5 @@ _ui.code_expander(
     f"ids, distances = index.knn_query(q, k={k})  # distance = 1 - cosine\n"
     f"recall = len(set(exact) & set(ids[0])) / {k}\n"
 )
+
+render_scale_lab(ws)
