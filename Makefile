@@ -37,7 +37,7 @@ test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy core/
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --cov=core --cov-report=term-missing:skip-covered --cov-fail-under=95
 
 bench: install
 	$(BIN)/pip install --quiet -r requirements-bench.txt

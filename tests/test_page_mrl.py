@@ -73,7 +73,7 @@ def test_default_ranking_and_curves(words) -> None:
     assert shown["float32 bytes per vector"] == "256"
 
     traces = curves(at)
-    static = traces[f"{STATIC} (ordered dims (MRL))"]
+    static = traces[f"{STATIC} (ordered dims, MRL)"]
     minilm = traces[f"{MINILM} (not ordered)"]
     assert array(static["x"]).tolist() == [8, 16, 32, 64, 128, 256]
     assert array(minilm["x"]).tolist() == [8, 16, 32, 64, 128, 256, 384]

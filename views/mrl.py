@@ -47,7 +47,7 @@ def _pipelines(fingerprint: str, model: str, k: int, _vectors) -> list[PipelineP
 def _kind(vs: VectorSet) -> str:
     if vs.embedder is None:
         return "imported"
-    return "ordered dims (MRL)" if vs.embedder.supports_mrl else "not ordered"
+    return "ordered dims, MRL" if vs.embedder.supports_mrl else "not ordered"
 
 
 ws = _ui.workspace()
