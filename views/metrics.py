@@ -92,7 +92,8 @@ _ui.page_intro(
     "keeps only the angle. Edit the vectors and watch each number change.",
     r"d_2 = \sqrt{\textstyle\sum_i (a_i - b_i)^2} \qquad d_1 = \textstyle\sum_i |a_i - b_i|"
     r"\qquad \mathbf{a} \cdot \mathbf{b} = \textstyle\sum_i a_i b_i \qquad "
-    r"\cos = \dfrac{\mathbf{a} \cdot \mathbf{b}}{\lVert \mathbf{a} \rVert\,\lVert \mathbf{b} \rVert}"
+    r"\cos = \dfrac{\mathbf{a} \cdot \mathbf{b}}"
+    r"{\lVert \mathbf{a} \rVert\,\lVert \mathbf{b} \rVert}"
     r"\qquad d_{\cos} = 1 - \cos",
 )
 
