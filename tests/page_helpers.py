@@ -55,3 +55,10 @@ def metrics(at: AppTest) -> dict[str, str]:
 def texts(at: AppTest) -> str:
     """All markdown and caption text on the page, joined, for substring checks."""
     return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+def presenter_styled(at: AppTest) -> bool:
+    """True when the page carries presenter mode's stylesheet (large type, tight top)."""
+    from views._ui import _PRESENTER_CSS
+
+    return any(m.value.strip() == _PRESENTER_CSS.strip() for m in at.markdown)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.page_helpers import open_page
+from tests.page_helpers import open_page, presenter_styled
 
 PAGES = {"embed", "similarity", "search", "metrics", "quantization", "mrl"}
 
@@ -27,7 +27,7 @@ def test_home_links_every_page_and_lists_the_local_models() -> None:
 def test_home_in_presenter_mode_from_a_link() -> None:
     at = open_page("home", {"present": "1"})
     assert at.toggle(key="present").value is True
-    assert any("font-size: 19px" in m.value for m in at.markdown)
+    assert presenter_styled(at)
     at.toggle(key="present").set_value(False).run()
     assert not at.exception
-    assert not any("font-size: 19px" in m.value for m in at.markdown)
+    assert not presenter_styled(at)

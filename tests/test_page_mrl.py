@@ -11,7 +11,7 @@ import pytest
 from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
 from core.vectors import embed_dataset
-from tests.page_helpers import array, figures, frames, metrics, open_page
+from tests.page_helpers import array, figures, frames, metrics, open_page, presenter_styled
 
 MINILM, STATIC = "all-MiniLM-L6-v2", "static-minilm-256"
 
@@ -159,7 +159,7 @@ def test_deep_link_restores_the_view(words) -> None:
 
 def test_presenter_mode() -> None:
     at = open_page("mrl", {"present": "1"})
-    assert any("font-size: 19px" in m.value for m in at.markdown)
+    assert presenter_styled(at)
     assert all(f["layout"]["font"]["size"] == 18 for f in figures(at))
 
 

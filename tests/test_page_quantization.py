@@ -13,7 +13,7 @@ import pytest
 from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
 from core.vectors import embed_dataset
-from tests.page_helpers import array, figures, frames, metrics, open_page, texts
+from tests.page_helpers import array, figures, frames, metrics, open_page, presenter_styled, texts
 
 STATIC = "static-minilm-256"
 
@@ -211,7 +211,7 @@ def test_deep_link_restores_the_view() -> None:
 
 def test_presenter_mode_and_free_text_target() -> None:
     at = open_page("quantization", {"present": "1", "quant_target": "a royal lady"})
-    assert any("font-size: 19px" in m.value for m in at.markdown)
+    assert presenter_styled(at)
     table = frames(at, "float", "int8", "mark")[0]
     assert len(table) == 10
     assert figures(at)[0]["layout"]["font"]["size"] == 18

@@ -12,7 +12,7 @@ import pytest
 from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
 from core.vectors import embed_dataset
-from tests.page_helpers import frames, metrics, open_page, texts
+from tests.page_helpers import frames, metrics, open_page, presenter_styled, texts
 
 MINILM, STATIC = "all-MiniLM-L6-v2", "static-minilm-256"
 
@@ -152,7 +152,7 @@ def test_deep_link_restores_the_view() -> None:
 def test_presenter_mode() -> None:
     at = open_page("search", {"present": "1"})
     assert at.toggle(key="present").value is True
-    assert any("font-size: 19px" in m.value for m in at.markdown)
+    assert presenter_styled(at)
     assert len(results(at)) == 5
 
 
