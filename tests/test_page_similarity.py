@@ -58,7 +58,7 @@ def test_pair_cosine_matches_the_reference_vectors() -> None:
 
 def test_most_and_least_similar_match_a_brute_force_sort(words) -> None:
     labels, vectors = words
-    at = open_page("similarity")
+    at = open_page("similarity", {"sim_view": "Neighbours"})
     row = labels.index("queen")
     for model in MODELS:
         sims = _cosines(vectors[model], row)
@@ -72,7 +72,7 @@ def test_most_and_least_similar_match_a_brute_force_sort(words) -> None:
 
 def test_histogram_and_threshold_counts_match_a_brute_force_count(words) -> None:
     labels, vectors = words
-    at = open_page("similarity")
+    at = open_page("similarity", {"sim_view": "Spread"})
     at.slider(key="sim_threshold").set_value(0.3).run()
     assert not at.exception
     row = labels.index("queen")
@@ -91,7 +91,7 @@ def test_histogram_and_threshold_counts_match_a_brute_force_count(words) -> None
 def test_projection_pca_matches_sklearn_and_switches_to_3d(words) -> None:
     labels, vectors = words
     dataset = load_dataset("words")
-    at = open_page("similarity")
+    at = open_page("similarity", {"sim_view": "Map"})
     fig = figures(at)[-1]
     categories = sorted(set(dataset.categories))
     names = [t["name"] for t in fig["data"]]
@@ -115,7 +115,7 @@ def test_projection_pca_matches_sklearn_and_switches_to_3d(words) -> None:
 
 def test_free_text_target_and_empty_target(words) -> None:
     labels, vectors = words
-    at = open_page("similarity")
+    at = open_page("similarity", {"sim_view": "Neighbours"})
     at.text_input(key="sim_target").input("a small furry pet").run()
     assert not at.exception
     assert "not an item of words" in texts(at)
@@ -124,6 +124,10 @@ def test_free_text_target_and_empty_target(words) -> None:
     sims = v @ query / np.linalg.norm(v, axis=1)
     most = _ranked(at)["all-MiniLM-L6-v2"]["most"]
     assert most["item"].tolist() == [labels[i] for i in np.argsort(-sims, kind="stable")[:10]]
+    # The typed target carries over to the map, which marks its neighbours but no target row.
+    at.session_state["sim_view"] = "Map"
+    at.run()
+    assert at.text_input(key="sim_target").value == "a small furry pet"
     assert [t["name"] for t in figures(at)[-1]["data"]][-1] == "neighbours"
     at.text_input(key="sim_target").input("").run()
     assert not at.exception
@@ -136,30 +140,49 @@ def test_empty_pair_text_warns() -> None:
     at.text_input(key="sim_b").input(" ").run()
     assert not at.exception
     assert any("Type two texts" in w.value for w in at.warning)
-    assert _ranked(at)["all-MiniLM-L6-v2"]["most"] is not None
+    assert not frames(at, "a · b")
+
+
+def test_only_the_open_tab_runs_and_the_tab_is_in_the_link() -> None:
+    at = open_page("similarity")
+    assert [t.label for t in at.tabs] == ["Two texts", "Neighbours", "Spread", "Map"]
+    assert frames(at, "a · b") and not figures(at) and not frames(at, "rank")
+    at.session_state["sim_view"] = "Spread"
+    at.run()
+    assert at.query_params["sim_view"] == "Spread"
+    assert len(figures(at)) == 1 and not frames(at, "a · b")
+    bad = open_page("similarity", {"sim_view": "Nowhere"})
+    assert any("sim_view" in w.value for w in bad.warning)
+    assert frames(bad, "a · b")
 
 
 def test_deep_link_restores_target_k_threshold_and_projection() -> None:
-    at = open_page(
-        "similarity",
-        {"sim_target": "cat", "sim_k": "3", "sim_threshold": "0.4", "sim_proj_dims": "3"},
-    )
+    link = {"sim_target": "cat", "sim_k": "3", "sim_threshold": "0.4", "sim_proj_dims": "3"}
+    at = open_page("similarity", {**link, "sim_view": "Neighbours"})
     assert at.text_input(key="sim_target").value == "cat"
     assert len(_ranked(at)["static-minilm-256"]["most"]) == 3
-    assert at.slider(key="sim_threshold").value == 0.4
-    assert {t["type"] for t in figures(at)[-1]["data"]} == {"scatter3d"}
     assert at.query_params["sim_k"] == "3"
+    at = open_page("similarity", {**link, "sim_view": "Spread"})
+    assert at.slider(key="sim_threshold").value == 0.4
+    at = open_page("similarity", {**link, "sim_view": "Map"})
+    assert {t["type"] for t in figures(at)[-1]["data"]} == {"scatter3d"}
+    assert len(figures(at)[-1]["data"][-2]["text"]) == 3  # the target's 3 neighbours
 
 
 def test_movies_dataset_and_presenter_mode() -> None:
-    at = open_page("similarity", {"dataset": "movies", "present": "1", "sim_target": "Moana"})
+    at = open_page(
+        "similarity",
+        {"dataset": "movies", "present": "1", "sim_target": "Moana", "sim_view": "Neighbours"},
+    )
     most = _ranked(at)["all-MiniLM-L6-v2"]["most"]
     assert len(most) == 10 and "Moana" not in most["item"].tolist()
+    at.session_state["sim_view"] = "Spread"
+    at.run()
     assert figures(at)[0]["layout"]["font"]["size"] == 18
 
 
 @pytest.mark.slow
 def test_tsne_projection_on_movies() -> None:
-    at = open_page("similarity", {"dataset": "movies", "sim_proj": "tsne"})
+    at = open_page("similarity", {"dataset": "movies", "sim_proj": "tsne", "sim_view": "Map"})
     assert 0.0 <= float(metrics(at)["trustworthiness"]) <= 1.0
     assert len(figures(at)[-1]["data"]) >= 3

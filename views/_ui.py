@@ -53,6 +53,19 @@ def bound(key: str, default: Any, parse: Callable[[str], Any] = str, valid=None)
     return key
 
 
+def view_tabs(key: str, labels: Sequence[str]) -> tuple[str, Any]:
+    """Tabs of which only the open one runs: returns its label and its container.
+
+    A page split this way reruns only the section in view, and in presenter mode each section
+    is one screen. The open tab is bound to the URL (``?key=label``) like every widget."""
+    bound(key, labels[0], valid=lambda v: v in labels)
+    keep_choice(key, labels)
+    tabs = st.tabs(list(labels), key=key, on_change="rerun")
+    publish(key)
+    label = str(st.session_state[key])
+    return label, tabs[list(labels).index(label)]
+
+
 def publish(*keys: str) -> None:
     """Write the current value of each widget ``key`` into the URL, so a copied link
     reopens this exact view."""
@@ -97,10 +110,14 @@ _CSS = """
 .block-container { padding-top: 3.6rem; }
 </style>
 """
+# In presenter mode the header bar only keeps its two corner buttons, which sit beside the
+# content column, so the page can start near the top of the screen.
 _PRESENTER_CSS = """
 <style>
 html { font-size: 19px; }
-.block-container { padding-top: 3.9rem; max-width: 100%; }
+[data-testid="stHeader"] { background: transparent; pointer-events: none; }
+[data-testid="stHeader"] button { pointer-events: auto; }
+.block-container { padding-top: 1rem; max-width: 100%; }
 h1 { font-size: 1.7rem !important; padding-bottom: 0.2rem !important; }
 h2 { font-size: 1.35rem !important; }
 </style>
@@ -132,18 +149,22 @@ def plot(fig: go.Figure, key: str, height: int | None = None) -> None:
 def page_intro(title: str, text: str, formula: str | None = None) -> None:
     """Title, two or three plain sentences, and the formula (LaTeX) when there is one.
 
-    In presenter mode the sentences fold into an expander (the presenter says them), so the
-    page's first figure fits on a 1280x720 screen."""
+    In presenter mode the sentences and the formula fold into an expander (the presenter says
+    them), so the page's first figure fits on a 1280x720 screen."""
     big = presenting()
     st.markdown(_PRESENTER_CSS if big else _CSS, unsafe_allow_html=True)
-    st.title(title)
-    if big:
-        with st.expander("What this page shows"):
-            st.markdown(text)
-    else:
+    if not big:
+        st.title(title)
         st.markdown(text)
-    if formula:
-        st.latex(formula)
+        if formula:
+            st.latex(formula)
+        return
+    heading, about = st.columns([1, 3], vertical_alignment="center")
+    heading.title(title)
+    with about.expander("What this page shows"):
+        st.markdown(text)
+        if formula:
+            st.latex(formula)
 
 
 def code_expander(code: str, label: str = "The same in Python") -> None:

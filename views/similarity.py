@@ -3,6 +3,8 @@ and the dataset on a 2-D/3-D map."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import plotly.colors
 import plotly.graph_objects as go
@@ -15,6 +17,14 @@ from views import _ui
 
 PROJECTION_NAMES = {Projection.PCA: "PCA", Projection.TSNE: "t-SNE", Projection.UMAP: "UMAP"}
 NUMBER = st.column_config.NumberColumn(format="%.3f")
+# Fourteen colours that stay apart on white (the words dataset has 14 categories), then
+# plotly's 24-colour set for datasets with more.
+CATEGORY_COLOURS = [
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
+    "#469990", "#9a6324", "#800000", "#808000", "#000075", "#a9a9a9", "#bfef45",
+    *plotly.colors.qualitative.Dark24,
+]  # fmt: skip
+MAP_NAMED = 5
 
 
 @st.cache_data(show_spinner="Projecting the dataset (once per model and method)…", max_entries=32)
@@ -43,11 +53,13 @@ def _map_figure(
 
     fig = go.Figure()
     small = 3 if three_d else 6
-    # The words dataset has more categories than the app's six-colour cycle.
-    palette = plotly.colors.qualitative.Dark24
     for n, category in enumerate(sorted(set(dataset.categories))):
         rows = [i for i, c in enumerate(dataset.categories) if c == category]
-        marker = {"size": small, "opacity": 0.7, "color": palette[n % len(palette)]}
+        marker = {
+            "size": small,
+            "opacity": 0.75,
+            "color": CATEGORY_COLOURS[n % len(CATEGORY_COLOURS)],
+        }
         fig.add_trace(trace(rows, category, mode="markers", marker=marker))
     if near:
         fig.add_trace(
@@ -55,7 +67,9 @@ def _map_figure(
                 near,
                 "neighbours",
                 mode="markers+text",
-                text=[dataset.labels[i] for i in near],
+                # Only the closest few are named (the others on hover), so names stay legible.
+                text=[dataset.labels[i] if n < MAP_NAMED else "" for n, i in enumerate(near)],
+                textfont={"shadow": "auto"},
                 # Alternate above and below so that labels of close neighbours overlap less.
                 textposition=[("top center", "bottom center")[i % 2] for i in range(len(near))],
                 marker={"size": small + 6, "color": "rgba(0,0,0,0)", "line": {"width": 2}},
@@ -92,16 +106,52 @@ _ui.page_intro(
 
 ws = _ui.workspace()
 labels = ws.dataset.labels
+VIEWS = ("Two texts", "Neighbours", "Spread", "Map")
 
-# ---------------------------------------------------------------- two texts
 
-st.subheader("Two texts")
-left, right = st.columns(2)
-text_a = left.text_input("First text", key=_ui.bound("sim_a", "king"))
-text_b = right.text_input("Second text", key=_ui.bound("sim_b", "queen"))
-if not (text_a.strip() and text_b.strip()):
-    st.warning("Type two texts (words, titles or sentences) to compare them.")
-else:
+def _target(where: Any) -> tuple[str, int | None]:
+    """The target text box (an item or free text), bound to the URL; returns the text and its
+    dataset row (None for free text)."""
+    target = where.text_input(
+        "Target",
+        key=_ui.bound("sim_target", "queen" if "queen" in labels else labels[0]),
+        help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
+    )
+    return target, _ui.target_index(ws.dataset, target)
+
+
+def _neighbours(target: str, k: int, exclude: int | None) -> dict[str, TargetNeighbours]:
+    """Each model's most/least similar items and similarity to every other item; warns and
+    returns nothing for an empty target."""
+    if not target.strip():
+        st.warning("The target is empty: type a word, a title or a sentence.")
+        return {}
+    out: dict[str, TargetNeighbours] = {}
+    for model, vs in ws.sets.items():
+        with _ui.guard(model):
+            out[model] = target_neighbours(vs.vector_for(target), vs.vectors, k, exclude)
+    return out
+
+
+def _sims_code(target: str) -> str:
+    """Python for one target's similarity to every item."""
+    return (
+        "import numpy as np\n\n"
+        "# `vectors` holds the dataset's (n, d) embeddings.\n"
+        + _ui.embed_code(ws.models[0], [target], var="q")
+        + "sims = vectors @ q[0] / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(q[0]))\n"
+    )
+
+
+def two_texts() -> None:
+    """Cosine of two typed texts, with the dot product and norms that make it."""
+    left, right = st.columns(2)
+    text_a = left.text_input("First text", key=_ui.bound("sim_a", "king"))
+    text_b = right.text_input("Second text", key=_ui.bound("sim_b", "queen"))
+    _ui.publish("sim_a", "sim_b")
+    if not (text_a.strip() and text_b.strip()):
+        st.warning("Type two texts (words, titles or sentences) to compare them.")
+        return
     pairs = []
     for model, vs in ws.sets.items():
         with _ui.guard(model):
@@ -123,60 +173,61 @@ else:
             column_config={c: NUMBER for c in ("a · b", "‖a‖", "‖b‖", "cosine")},
         )
         st.caption("cosine = (a · b) / (‖a‖ ‖b‖); for unit-length vectors it is just a · b.")
+    _ui.code_expander(
+        "import numpy as np\n\n"
+        + _ui.embed_code(ws.models[0], [text_a, text_b], var="ab")
+        + "a, b = ab\n"
+        + "cosine = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))\n"
+    )
 
-# ---------------------------------------------------------------- a target's neighbours
 
-st.subheader("Most and least similar")
-default_target = "queen" if "queen" in labels else labels[0]
-left, right = st.columns([2, 1])
-target = left.text_input(
-    "Target",
-    key=_ui.bound("sim_target", default_target),
-    help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
-)
-k = _ui.k_slider("sim_k", len(labels), where=right)
-_ui.publish("sim_a", "sim_b", "sim_target", "sim_k")
-
-neighbours: dict[str, TargetNeighbours] = {}
-threshold = 0.5  # the slider below replaces it once there are similarities to count
-exclude = _ui.target_index(ws.dataset, target)
-if not target.strip():
-    st.warning("The target is empty: type a word, a title or a sentence.")
-else:
-    for column, (model, vs) in zip(st.columns(len(ws.sets)), ws.sets.items(), strict=True):
-        with column, _ui.guard(model):
-            nb = target_neighbours(vs.vector_for(target), vs.vectors, k, exclude)
-            neighbours[model] = nb
-            st.markdown(f"**{model}**: most similar")
-            st.dataframe(
-                _ui.ranking_frame(nb.most.ids[0], nb.most.scores[0], labels),
-                key=f"sim_most_{model}",
-                hide_index=True,
-                column_config={"similarity": NUMBER},
-            )
-            st.markdown("least similar")
-            st.dataframe(
-                _ui.ranking_frame(nb.least.ids[0], nb.least.scores[0], labels),
-                key=f"sim_least_{model}",
-                hide_index=True,
-                column_config={"similarity": NUMBER},
-            )
-    if exclude is None and neighbours:
+def neighbours() -> None:
+    """The target's most and least similar items, one column per model."""
+    left, right = st.columns([2, 1])
+    target, exclude = _target(left)
+    k = _ui.k_slider("sim_k", len(labels), where=right)
+    _ui.publish("sim_target", "sim_k")
+    found = _neighbours(target, k, exclude)
+    for column, (model, nb) in zip(st.columns(max(1, len(found))), found.items(), strict=False):
+        with column:
+            st.markdown(f"**{model}**")
+            most, least = st.columns(2)
+            for where, name, ranked in ((most, "most", nb.most), (least, "least", nb.least)):
+                where.caption(f"{name} similar")
+                where.dataframe(
+                    _ui.ranking_frame(ranked.ids[0], ranked.scores[0], labels),
+                    key=f"sim_{name}_{model}",
+                    hide_index=True,
+                    column_config={
+                        "similarity": NUMBER,
+                        "rank": st.column_config.NumberColumn("#"),
+                    },
+                )
+    if exclude is None and found:
         st.caption(f"{target.strip()!r} is not an item of {ws.dataset.name}: embedded as text.")
+    _ui.code_expander(
+        _sims_code(target)
+        + "order = np.argsort(-sims)  # (drop the target itself if it is an item)\n"
+        + f"most_similar, least_similar = order[:{k}], order[::-1][:{k}]\n"
+    )
 
-# ---------------------------------------------------------------- distribution and threshold
 
-if neighbours:
-    st.subheader(f"How similar is everything else to {target.strip()!r}?")
-    hist = shared_histogram({m: nb.others for m, nb in neighbours.items()})
-    threshold = st.slider(
+def spread() -> None:
+    """Histogram of the target's similarity to every item per model, with a threshold."""
+    left, right = st.columns([2, 1])
+    target, exclude = _target(left)
+    threshold = right.slider(
         "Threshold t: count the items with similarity ≥ t",
         -1.0,
         1.0,
         step=0.01,
         key=_ui.bound("sim_threshold", 0.5, float, valid=lambda v: -1.0 <= v <= 1.0),
     )
-    _ui.publish("sim_threshold")
+    _ui.publish("sim_target", "sim_threshold")
+    found = _neighbours(target, 1, exclude)
+    if not found:
+        return
+    hist = shared_histogram({m: nb.others for m, nb in found.items()})
     fig = go.Figure(
         [go.Bar(x=hist.centers, y=s.counts, name=s.name, opacity=0.65) for s in hist.series]
     )
@@ -195,7 +246,7 @@ if neighbours:
         xaxis_range=[hist.edges[0], hist.edges[-1]],
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     )
-    _ui.plot(fig, key="sim_histogram")
+    _ui.plot(fig, key="sim_histogram", height=380)
     st.dataframe(
         [
             {
@@ -223,67 +274,73 @@ if neighbours:
         else f"Similarities run {ranges}. Another model would give another range: add one in "
         "the sidebar to compare."
     )
+    _ui.code_expander(_sims_code(target) + f"passing = int((sims >= {threshold:.2f}).sum())\n")
 
-# ---------------------------------------------------------------- projection
 
-
-st.subheader("The dataset on a map")
-methods = [p.value for p in available_projections()]
-c_model, c_method, c_dims = st.columns(3)
-proj_model = _ui.model_choice("sim_proj_model", ws, where=c_model)
-method = c_method.selectbox(
-    "Projection",
-    methods,
-    key=_ui.bound("sim_proj", Projection.PCA.value, valid=lambda v: v in methods),
-    format_func=lambda v: PROJECTION_NAMES[Projection(v)],
-    help="PCA is instant; t-SNE takes a few seconds the first time (then cached).",
-)
-n_components = c_dims.radio(
-    "Dimensions",
-    [2, 3],
-    horizontal=True,
-    key=_ui.bound("sim_proj_dims", 2, int, valid=lambda v: v in (2, 3)),
-)
-_ui.publish("sim_proj_model", "sim_proj", "sim_proj_dims")
-with _ui.guard("Projection"):
-    result = _projection(ws.sets[proj_model].vectors, method, n_components)
-    near = neighbours[proj_model].most.ids[0].tolist() if proj_model in neighbours else []
-    _ui.plot(_map_figure(result.coords, ws.dataset, near, exclude), key="sim_map", height=560)
-    trust, variance = st.columns(2)
-    trust.metric(
-        "trustworthiness",
-        f"{result.trustworthiness:.3f}",
-        help=f"1.0 when each point's {result.n_neighbors} nearest neighbours on the map are "
-        "also near it in the full space (sklearn.manifold.trustworthiness). Lower means the "
-        "flat picture invents neighbourhoods.",
+def dataset_map() -> None:
+    """The dataset projected to 2-D or 3-D, the target and its k neighbours marked."""
+    methods = [p.value for p in available_projections()]
+    c_target, c_k, c_model, c_method, c_dims = st.columns([3, 2, 3, 2, 2])
+    target, exclude = _target(c_target)
+    k = _ui.k_slider("sim_k", len(labels), where=c_k)
+    proj_model = _ui.model_choice("sim_proj_model", ws, where=c_model)
+    method = c_method.selectbox(
+        "Projection",
+        methods,
+        key=_ui.bound("sim_proj", Projection.PCA.value, valid=lambda v: v in methods),
+        format_func=lambda v: PROJECTION_NAMES[Projection(v)],
+        help="PCA is instant; t-SNE takes a few seconds the first time (then cached).",
     )
-    if result.explained_variance is not None:
-        variance.metric("variance kept by the axes", f"{sum(result.explained_variance):.1%}")
-    st.caption(
-        f"{PROJECTION_NAMES[result.method]} of {len(labels)} {ws.dataset.name} vectors "
-        f"({ws.sets[proj_model].dims} dims) down to {n_components}. Distances on the map are "
-        "only approximate: check the tables above for the real similarities."
+    n_components = c_dims.radio(
+        "Dimensions",
+        [2, 3],
+        horizontal=True,
+        key=_ui.bound("sim_proj_dims", 2, int, valid=lambda v: v in (2, 3)),
+    )
+    _ui.publish("sim_target", "sim_k", "sim_proj_model", "sim_proj", "sim_proj_dims")
+    with _ui.guard("Projection"):
+        vs = ws.sets[proj_model]
+        result = _projection(vs.vectors, method, n_components)
+        near: list[int] = []
+        if not target.strip():
+            st.warning("The target is empty: type a word, a title or a sentence to mark it.")
+        else:
+            with _ui.guard(proj_model):
+                q = vs.vector_for(target)
+                near = target_neighbours(q, vs.vectors, k, exclude).most.ids[0].tolist()
+        height = 420 if _ui.presenting() else 560
+        _ui.plot(
+            _map_figure(result.coords, ws.dataset, near, exclude), key="sim_map", height=height
+        )
+        trust, variance = st.columns(2)
+        trust.metric(
+            "trustworthiness",
+            f"{result.trustworthiness:.3f}",
+            help=f"1.0 when each point's {result.n_neighbors} nearest neighbours on the map are "
+            "also near it in the full space (sklearn.manifold.trustworthiness). Lower means the "
+            "flat picture invents neighbourhoods.",
+        )
+        if result.explained_variance is not None:
+            variance.metric("variance kept by the axes", f"{sum(result.explained_variance):.1%}")
+        st.caption(
+            f"{PROJECTION_NAMES[result.method]} of {len(labels)} {ws.dataset.name} vectors "
+            f"({vs.dims} dims) down to {n_components}. Distances on the map are only "
+            "approximate: check the Neighbours tab for the real similarities."
+        )
+    _ui.code_expander(
+        "from sklearn.decomposition import PCA\n"
+        "from sklearn.manifold import TSNE, trustworthiness\n\n"
+        "# `vectors` holds the dataset's (n, d) embeddings.\n"
+        + (
+            f"coords = PCA(n_components={n_components}).fit_transform(vectors)\n"
+            if method == Projection.PCA.value
+            else f"coords = TSNE(n_components={n_components}, metric='cosine', init='pca', "
+            "random_state=0).fit_transform(vectors)\n"
+        )
+        + "print(trustworthiness(vectors, coords, n_neighbors=5, metric='cosine'))\n"
     )
 
-code_model = ws.models[0]
-_ui.code_expander(
-    "import numpy as np\n\n"
-    + _ui.embed_code(code_model, [text_a, text_b], var="ab")
-    + "a, b = ab\n"
-    + "cosine = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))\n\n"
-    + "# A target against every item: `vectors` holds the dataset's (n, d) embeddings.\n"
-    + _ui.embed_code(code_model, [target], var="q")
-    + "sims = vectors @ q[0] / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(q[0]))\n"
-    + "order = np.argsort(-sims)  # (drop the target itself if it is an item)\n"
-    + f"most_similar, least_similar = order[:{k}], order[::-1][:{k}]\n"
-    + f"passing = int((sims >= {threshold:.2f}).sum())\n\n"
-    + "from sklearn.decomposition import PCA\n"
-    + "from sklearn.manifold import TSNE, trustworthiness\n\n"
-    + (
-        f"coords = PCA(n_components={n_components}).fit_transform(vectors)\n"
-        if method == Projection.PCA.value
-        else f"coords = TSNE(n_components={n_components}, metric='cosine', init='pca', "
-        "random_state=0).fit_transform(vectors)\n"
-    )
-    + "print(trustworthiness(vectors, coords, n_neighbors=5, metric='cosine'))\n"
-)
+
+view, tab = _ui.view_tabs("sim_view", VIEWS)
+with tab:
+    {"Two texts": two_texts, "Neighbours": neighbours, "Spread": spread, "Map": dataset_map}[view]()

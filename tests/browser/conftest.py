@@ -346,3 +346,12 @@ def choose(pg: Page, key: str, option: str) -> Rerun:
 def selected(pg: Page, key: str) -> Locator:
     """The box of selectbox ``key``: its input's value is the option shown."""
     return widget(pg, key).get_by_role("combobox")
+
+
+def open_tab(pg: Page, label: str) -> Rerun:
+    """Click the tab ``label`` of the page's lazy tabs; return the rerun's timing (only the
+    open tab's section runs)."""
+    tab = pg.get_by_test_id("stMain").get_by_role("tab", name=label, exact=True)
+    timing = rerun(pg, tab.click)
+    expect(tab).to_have_attribute("aria-selected", "true")
+    return timing

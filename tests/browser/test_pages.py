@@ -25,6 +25,7 @@ from tests.browser.conftest import (
     headings,
     metric,
     open_page,
+    open_tab,
     press_slider,
     rerun,
     selected,
@@ -110,11 +111,15 @@ def test_embed_shows_each_models_vector_of_the_typed_text(page: Page, server_url
 
 def test_similarity_pair_neighbours_and_k(page: Page, server_url: str) -> None:
     first_view(page, f"{server_url}/similarity", "similarity")
-    pair, most = tables(page)[0], tables(page)[1]
+    pair = tables(page)[0]
     assert pair.column("model") == MODELS
     dot, na, nb, cos = (numbers(pair.column(c)) for c in ("a · b", "‖a‖", "‖b‖", "cosine"))
     np.testing.assert_allclose(cos, dot / (na * nb), rtol=1e-6)
     assert np.all((cos > 0.3) & (cos < 0.9)), cos  # king/queen: related, not the same
+
+    open_tab(page, "Neighbours")
+    expect(page).to_have_url(re.compile(r"sim_view=Neighbours"))
+    most = tables(page)[0]
     # queen's neighbours: sorted, queen itself left out, king among them.
     assert most.n_rows == 10
     scores = numbers(most.column("similarity"))
@@ -123,13 +128,20 @@ def test_similarity_pair_neighbours_and_k(page: Page, server_url: str) -> None:
 
     press_slider(page, "sim_k")
     expect(slider_value(page, "sim_k")).to_have_text("11")
-    for table in (1, 2, 3, 4):  # most and least similar, for each model
+    for table in (0, 1, 2, 3):  # most and least similar, for each model
         expect(grid(page, table)).to_have_attribute("aria-rowcount", "12")
 
     enter_text(page, "sim_target", "dog")
-    assert "How similar is everything else to 'dog'?" in headings(page)
-    expect(cell(page, 1, 0, 1)).not_to_have_text("monarch")
-    assert "dog" not in tables(page)[1].column("item")
+    expect(cell(page, 0, 0, 1)).not_to_have_text("monarch")
+    assert "dog" not in tables(page)[0].column("item")
+
+    # The target and k carry over to the other tabs.
+    open_tab(page, "Spread")
+    expect(widget(page, "sim_target").locator("input")).to_have_value("dog")
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(1)
+    open_tab(page, "Map")
+    expect(slider_value(page, "sim_k")).to_have_text("11")
+    shoot(page, "similarity-map")
     assert_clean(page)
 
 
@@ -257,13 +269,16 @@ def test_presenter_mode(page: Page, server_url: str, name: str) -> None:
 
 
 def test_deep_link_similarity(page: Page, server_url: str) -> None:
-    open_page(page, f"{server_url}/similarity?sim_target=king&sim_k=5&sim_a=cat&sim_b=dog")
+    query = "sim_target=king&sim_k=5&sim_a=cat&sim_b=dog&sim_view=Neighbours"
+    open_page(page, f"{server_url}/similarity?{query}")
+    tab = page.get_by_test_id("stMain").get_by_role("tab", name="Neighbours", exact=True)
+    expect(tab).to_have_attribute("aria-selected", "true")
     expect(widget(page, "sim_target").locator("input")).to_have_value("king")
     expect(slider_value(page, "sim_k")).to_have_text("5")
-    assert "How similar is everything else to 'king'?" in headings(page)
-    most = tables(page)[1]
+    most = tables(page)[0]
     assert most.n_rows == 5 and "king" not in most.column("item")
-    assert "queen" in most.column("item") + tables(page)[3].column("item")
+    assert "queen" in most.column("item") + tables(page)[2].column("item")
+    open_tab(page, "Two texts")
     expect(widget(page, "sim_a").locator("input")).to_have_value("cat")
     assert_clean(page)
 

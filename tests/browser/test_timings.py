@@ -72,7 +72,7 @@ def _centre_shows(pg: Page, value: str) -> None:
 
 TOGGLES = {
     "similarity k slider": Toggle(
-        "/similarity", ("10", "11"), _slide("sim_k", "10"), _similarity_k_shows
+        "/similarity?sim_view=Neighbours", ("10", "11"), _slide("sim_k", "10"), _similarity_k_shows
     ),
     "search query": Toggle(
         "/search",
