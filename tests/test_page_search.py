@@ -45,21 +45,26 @@ def hnswlib_leave_one_out(vectors: np.ndarray, m: int, efc: int, ef: int, k: int
     return np.array(rows)
 
 
+STEP1, STEP2, RESULTS = "1 · Embed the query", "2 · Search", "3 · Results"
+
+
 def results(at):
     return frames(at, "exhaustive", "HNSW", "mark")[0]
+
+
+def show(at, view: str):
+    """Open tab ``view`` (only the open tab's section runs) and rerun."""
+    at.session_state["search_view"] = view
+    at.run()
+    assert not at.exception
+    return at
 
 
 def test_default_render_shows_three_steps_and_exact_results(words) -> None:
     labels, vectors = words
     at = open_page("search")
-    assert [h.value for h in at.subheader][:3] == [
-        "1 · Embed the query",
-        f"2 · Search {len(labels):,} items",
-        "3 · Results",
-    ]
+    assert [t.label for t in at.tabs] == [STEP1, STEP2, RESULTS, "Scale lab"]
     shown = metrics(at)
-    assert shown["dimensions"] == "384"
-    assert shown["embedding time"].endswith(" ms")
     table = results(at)
     query = get_embedder(MINILM).embed(["a loyal dog"])
     ids, sims = brute_top_k(vectors[MINILM], query, 5)
@@ -69,17 +74,29 @@ def test_default_render_shows_three_steps_and_exact_results(words) -> None:
     shared = len(set(table["exhaustive"]) & set(table["HNSW"]))
     assert shown["recall@5, this query"] == f"{shared / 5:.0%}"
     assert "M=16, ef_construction=100" in at.get("code")[0].proto.code_text
+    shown = metrics(show(at, STEP1))
+    assert shown["dimensions"] == "384"
+    assert shown["embedding time"].endswith(" ms")
+    assert not frames(at, "exhaustive")
+    shown = metrics(show(at, STEP2))
+    assert {"exhaustive time", "HNSW time", "graph build (once)", "index size"} <= set(shown)
+    assert f"all {len(labels):,} vectors" in texts(at)
+    lab = show(at, "Scale lab")
+    assert [b.label for b in lab.button][:2] == ["Build and measure", "Cancel"]
+    assert not frames(lab, "exhaustive")
 
 
 def test_hnsw_sliders_change_marks_and_recall(words) -> None:
     labels, vectors = words
-    at = open_page("search")
+    at = open_page("search", {"search_view": STEP2})
     at.slider(key="search_k").set_value(8)
     at.slider(key="search_m").set_value(2)
     at.slider(key="search_efc").set_value(4)
     at.slider(key="search_ef").set_value(1).run()
     assert not at.exception
-    table = results(at)
+    assert any("ef = 1 is below k = 8" in c.value for c in at.caption)
+    # The settings made in step 2 carry over to the results.
+    table = results(show(at, RESULTS))
     assert len(table) == 8
     exact = table["exhaustive"].tolist()
     for row in table.itertuples():
@@ -102,7 +119,7 @@ def test_hnsw_sliders_change_marks_and_recall(words) -> None:
     approx = hnswlib_leave_one_out(vectors[MINILM], m=2, efc=4, ef=1, k=8)
     recall = np.mean([len(set(a) & set(b)) / 8 for a, b in zip(reference, approx, strict=True)])
     assert shown["recall@8, every item as the query"] == f"{recall:.1%}"
-    assert any("ef = 1 is below k = 8" in c.value for c in at.caption)
+    assert any("M = 2, ef_construction = 4, ef = 8" in c.value for c in at.caption)
     # The URL follows the widgets, so a copied link reopens this view.
     assert at.query_params["search_m"] == "2"
     assert at.query_params["search_k"] == "8"
@@ -127,7 +144,7 @@ def test_model_switch_and_a_dataset_item_query(words) -> None:
     assert table["exhaustive"].tolist() == [labels[i] for i in ids]
     assert table["exhaustive"][0] == "queen"
     assert table["exhaustive score"][0] == pytest.approx(1.0, abs=1e-6)
-    assert metrics(at)["dimensions"] == "256"
+    assert metrics(show(at, STEP1))["dimensions"] == "256"
     assert "its stored vector is used" in texts(at)
 
 
@@ -143,10 +160,11 @@ def test_deep_link_restores_the_view() -> None:
     at = open_page("search", params)
     assert at.selectbox(key="search_model").value == STATIC
     assert at.text_input(key="search_query").value == "cat"
-    sliders = ("search_k", "search_m", "search_efc", "search_ef")
-    assert [at.slider(key=k).value for k in sliders] == [7, 8, 50, 20]
     assert len(results(at)) == 7
     assert at.query_params["search_m"] == "8"
+    at = open_page("search", {**params, "search_view": STEP2})
+    sliders = ("search_k", "search_m", "search_efc", "search_ef")
+    assert [at.slider(key=k).value for k in sliders] == [7, 8, 50, 20]
 
 
 def test_presenter_mode() -> None:
@@ -163,8 +181,9 @@ def test_empty_query_warns_and_the_rest_still_works(query) -> None:
     assert not at.exception
     assert any("query is empty" in w.value for w in at.warning)
     assert not frames(at, "exhaustive", "HNSW")
-    assert at.slider(key="search_m").value == 16  # HNSW settings stay usable
     assert any("once the query has a vector" in i.value for i in at.info)
+    assert show(at, STEP2).slider(key="search_m").value == 16  # HNSW settings stay usable
+    assert any("query is empty" in w.value for w in at.warning)
 
 
 def test_bad_deep_link_values_are_ignored_with_a_warning(words) -> None:
@@ -176,8 +195,8 @@ def test_bad_deep_link_values_are_ignored_with_a_warning(words) -> None:
     assert "search_model='nope'" in warnings
     assert at.slider(key="search_k").value == 5
     assert at.slider(key="search_k").max == min(50, len(labels) - 1)
-    assert at.slider(key="search_m").value == 16
     assert len(results(at)) == 5
+    assert show(at, STEP2).slider(key="search_m").value == 16
 
 
 def test_imported_vectors_search_their_own_items() -> None:

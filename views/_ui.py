@@ -53,12 +53,13 @@ def bound(key: str, default: Any, parse: Callable[[str], Any] = str, valid=None)
     return key
 
 
-def view_tabs(key: str, labels: Sequence[str]) -> tuple[str, Any]:
+def view_tabs(key: str, labels: Sequence[str], default: str | None = None) -> tuple[str, Any]:
     """Tabs of which only the open one runs: returns its label and its container.
 
     A page split this way reruns only the section in view, and in presenter mode each section
-    is one screen. The open tab is bound to the URL (``?key=label``) like every widget."""
-    bound(key, labels[0], valid=lambda v: v in labels)
+    is one screen. The open tab (``default``, else the first) is bound to the URL
+    (``?key=label``) like every widget."""
+    bound(key, default or labels[0], valid=lambda v: v in labels)
     keep_choice(key, labels)
     tabs = st.tabs(list(labels), key=key, on_change="rerun")
     publish(key)

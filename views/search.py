@@ -13,6 +13,25 @@ from views import _ui
 from views._scale_lab import render_scale_lab
 
 FIRST = 6  # query vector values listed in step 1
+# HNSW settings: URL key -> (label, lowest, highest, default, help).
+HNSW_SETTINGS = {
+    "search_m": ("M", 2, 64, 16, "Links per item: more links, better recall, bigger graph."),
+    "search_efc": (
+        "ef_construction",
+        4,
+        400,
+        100,
+        "Candidates considered while linking each new item: slower build, better graph.",
+    ),
+    "search_ef": (
+        "ef",
+        1,
+        400,
+        10,
+        "Candidates kept while searching (raised to k if smaller): slower, more exact.",
+    ),
+}
+VIEWS = ("1 · Embed the query", "2 · Search", "3 · Results", "Scale lab")
 
 _ui.page_intro(
     "Search",
@@ -42,92 +61,113 @@ ws = _ui.workspace()
 labels = ws.dataset.labels
 n = len(labels)
 
-c_model, c_query, c_k = st.columns([1, 2, 1])
-model = _ui.model_choice("search_model", ws, where=c_model, prefer="all-MiniLM-L6-v2")
-query = c_query.text_input(
-    "Query",
-    key=_ui.bound("search_query", "a loyal dog"),
-    help=f"Any text; an item of {ws.dataset.name} uses its stored vector.",
-)
-k = _ui.k_slider("search_k", n, default=5, where=c_k)
-vs = ws.sets[model]
 
-# ---------------------------------------------------------------- step 1
+def _hnsw_setting(key: str) -> int:
+    """An HNSW setting from the sliders of step 2 (or the URL when step 2 is not open)."""
+    _, low, high, default, _ = HNSW_SETTINGS[key]
+    return int(st.session_state[_ui.bound(key, default, int, valid=lambda v: low <= v <= high)])
 
-st.subheader("1 · Embed the query")
-query_vector: np.ndarray | None = None
-if not query.strip():
-    st.warning("The query is empty: type a word, a title or a sentence to search for.")
-else:
+
+def _query_row() -> tuple[str, str, int]:
+    """Model, query and k: the row the three steps share."""
+    c_model, c_query, c_k = st.columns([1, 2, 1])
+    model = _ui.model_choice("search_model", ws, where=c_model, prefer="all-MiniLM-L6-v2")
+    query = c_query.text_input(
+        "Query",
+        key=_ui.bound("search_query", "a loyal dog"),
+        help=f"Any text; an item of {ws.dataset.name} uses its stored vector.",
+    )
+    k = _ui.k_slider("search_k", n, default=5, where=c_k)
+    return model, query, k
+
+
+def _query_vector(model: str, query: str) -> tuple[np.ndarray | None, float]:
+    """The query's ``(1, dims)`` vector and the milliseconds it took; warns when empty."""
+    if not query.strip():
+        st.warning("The query is empty: type a word, a title or a sentence to search for.")
+        return None, 0.0
     with _ui.guard(model):
         start = time.perf_counter()
-        query_vector = vs.vector_for(query)
-        embed_ms = 1000 * (time.perf_counter() - start)
-        first = ", ".join(f"{v:+.3f}" for v in query_vector[0, :FIRST])
-        c_time, c_dims, c_values = st.columns([1, 1, 3])
-        c_time.metric("embedding time", f"{embed_ms:.1f} ms")
-        c_dims.metric("dimensions", vs.dims)
-        c_values.markdown(f"**q** = `[{first}, …]`")
-        if _ui.target_index(ws.dataset, query) is not None:
-            st.caption(
-                f"{query.strip()!r} is an item of {ws.dataset.name}: its stored vector is used, "
-                "so it finds itself first."
-            )
+        vector = ws.sets[model].vector_for(query)
+        return vector, 1000 * (time.perf_counter() - start)
+    return None, 0.0
 
-# ---------------------------------------------------------------- step 2
 
-st.subheader(f"2 · Search {n:,} items")
-c_exact, c_hnsw = st.columns(2)
-c_exact.markdown(
-    f"**Exhaustive**: cosine of **q** with all {n:,} vectors, then the k best. "
-    "Nothing to build, nothing missed."
-)
-with c_hnsw:
-    st.markdown("**HNSW** (hnswlib): a layered graph; each item links to M neighbours.")
-    s_m, s_efc, s_ef = st.columns(3)
-    m = s_m.slider(
-        "M",
-        2,
-        64,
-        key=_ui.bound("search_m", 16, int, valid=lambda v: 2 <= v <= 64),
-        help="Links per item: more links, better recall, bigger graph.",
-    )
-    efc = s_efc.slider(
-        "ef_construction",
-        4,
-        400,
-        key=_ui.bound("search_efc", 100, int, valid=lambda v: 4 <= v <= 400),
-        help="Candidates considered while linking each new item: slower build, better graph.",
-    )
-    ef = s_ef.slider(
-        "ef",
-        1,
-        400,
-        key=_ui.bound("search_ef", 10, int, valid=lambda v: 1 <= v <= 400),
-        help="Candidates kept while searching (raised to k if smaller): slower, more exact.",
-    )
-_ui.publish("search_model", "search_query", "search_k", "search_m", "search_efc", "search_ef")
+def _index(model: str) -> HnswIndex | None:
+    """The HNSW graph of the model's vectors with the current settings (built once)."""
+    m, efc = _hnsw_setting("search_m"), _hnsw_setting("search_efc")
+    with _ui.guard("HNSW"):
+        return _hnsw(ws.dataset.fingerprint, model, m, efc, ws.sets[model].vectors)
+    return None
 
-found: SearchComparison | None = None
-index: HnswIndex | None = None
-with _ui.guard("HNSW"):
-    index = _hnsw(ws.dataset.fingerprint, model, m, efc, vs.vectors)
-if query_vector is not None and index is not None:
+
+def _search(model: str, query_vector: np.ndarray | None, k: int) -> SearchComparison | None:
+    """Exhaustive and HNSW top-k for the query with the current HNSW settings."""
+    index = _index(model)
+    if index is None or query_vector is None:
+        return None
     with _ui.guard("Search"):
-        found = compare_search(query_vector, vs.vectors, index, k, ef, labels)
-if found is not None and index is not None:
+        vectors = ws.sets[model].vectors
+        return compare_search(query_vector, vectors, index, k, _hnsw_setting("search_ef"), labels)
+    return None
+
+
+def embed_step(model: str, query: str, k: int) -> None:
+    """Step 1: the query's vector, its size and how long it took."""
+    vector, embed_ms = _query_vector(model, query)
+    if vector is None:
+        return
+    vs = ws.sets[model]
+    first = ", ".join(f"{v:+.3f}" for v in vector[0, :FIRST])
+    c_time, c_dims, c_values = st.columns([1, 1, 3])
+    c_time.metric("embedding time", f"{embed_ms:.1f} ms")
+    c_dims.metric("dimensions", vs.dims)
+    c_values.markdown(f"**q** = `[{first}, …]`")
+    if _ui.target_index(ws.dataset, query) is not None:
+        st.caption(
+            f"{query.strip()!r} is an item of {ws.dataset.name}: its stored vector is used, "
+            "so it finds itself first."
+        )
+    st.markdown(
+        f"Every item of {ws.dataset.name} was embedded the same way, once, ahead of time: "
+        f"{n:,} vectors of {vs.dims} numbers. Step 2 compares **q** with them."
+    )
+
+
+def search_step(model: str, query: str, k: int) -> None:
+    """Step 2: exhaustive search and the HNSW graph, with its settings, times and size."""
+    c_exact, c_hnsw = st.columns(2)
+    c_exact.markdown(
+        f"**Exhaustive**: cosine of **q** with all {n:,} vectors, then the k best. "
+        "Nothing to build, nothing missed."
+    )
+    with c_hnsw:
+        st.markdown("**HNSW** (hnswlib): a layered graph; each item links to M neighbours.")
+        for column, (key, (label, low, high, _, tip)) in zip(
+            st.columns(3), HNSW_SETTINGS.items(), strict=True
+        ):
+            _hnsw_setting(key)
+            column.slider(label, low, high, key=key, help=tip)
+    found, index = _search(model, _query_vector(model, query)[0], k), _index(model)
+    if found is None or index is None:
+        return
     c_exact.metric("exhaustive time", f"{1000 * found.exact.seconds:.2f} ms")
     h_time, h_build, h_size = c_hnsw.columns(3)
     h_time.metric("HNSW time", f"{1000 * found.approx.seconds:.2f} ms")
     h_build.metric("graph build (once)", f"{1000 * index.build_seconds:,.0f} ms")
     h_size.metric("index size", f"{index.nbytes / 1e6:.2f} MB")
+    ef = _hnsw_setting("search_ef")
     if ef < k:
         c_hnsw.caption(f"ef = {ef} is below k = {k}: the search used ef = {k}.")
 
-# ---------------------------------------------------------------- step 3
 
-st.subheader("3 · Results")
-if found is not None:
+def results_step(model: str, query: str, k: int) -> None:
+    """Step 3: both rankings side by side with marks, and recall@k."""
+    found = _search(model, _query_vector(model, query)[0], k)
+    if found is None:
+        st.info("Results appear once the query has a vector.")
+        return
+    m, efc, ef = (_hnsw_setting(key) for key in HNSW_SETTINGS)
     st.dataframe(
         _ui.comparison_frame(
             found.ranks, found.exact.scores[0], found.approx.scores[0], "exhaustive", "HNSW"
@@ -140,40 +180,56 @@ if found is not None:
             "HNSW score": st.column_config.NumberColumn(format="%.4f"),
         },
     )
-    st.caption(_ui.MARKS_LEGEND.format(reference="exhaustive"))
+    st.caption(
+        _ui.MARKS_LEGEND.format(reference="exhaustive")
+        + f" · HNSW with M = {m}, ef_construction = {efc}, ef = {max(ef, k)} (see step 2)"
+    )
     r_query, r_all = st.columns(2)
     r_query.metric(
         f"recall@{k}, this query",
         f"{found.recall_at_k:.0%}",
         help="Share of the exhaustive top-k that HNSW also returned.",
     )
-    if index is not None and n > k + 1:
+    if n > k + 1:
         with _ui.guard("Recall"):
-            recall = _recall_all(ws.dataset.fingerprint, model, m, efc, k, ef, vs.vectors)
+            vectors = ws.sets[model].vectors
+            recall = _recall_all(ws.dataset.fingerprint, model, m, efc, k, ef, vectors)
             r_all.metric(
                 f"recall@{k}, every item as the query",
                 f"{recall:.1%}",
                 help=f"Each of the {n:,} items searches the others; mean share of the exact "
                 "top-k that HNSW found.",
             )
-else:
-    st.info("Results appear once the query has a vector.")
 
-_ui.code_expander(
-    "import hnswlib\nimport numpy as np\n\n"
-    f"# `vectors` holds the ({n}, {vs.dims}) embeddings of {ws.dataset.name}.\n"
-    + _ui.embed_code(model, [query.strip() or "your query"], var="q")
-    + "\n# Exhaustive: cosine with every item, keep the k best\n"
-    "unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
-    "sims = unit @ (q[0] / np.linalg.norm(q[0]))\n"
-    f"exact = np.argsort(-sims)[:{k}]\n\n"
-    "# HNSW: build the graph once, then search it\n"
-    "index = hnswlib.Index(space='cosine', dim=vectors.shape[1])\n"
-    f"index.init_index(max_elements=len(vectors), M={m}, ef_construction={efc})\n"
-    "index.add_items(vectors)\n"
-    f"index.set_ef({max(ef, k)})\n"
-    f"ids, distances = index.knn_query(q, k={k})  # distance = 1 - cosine\n"
-    f"recall = len(set(exact) & set(ids[0])) / {k}\n"
-)
 
-render_scale_lab(ws)
+def search_code(model: str, query: str, k: int) -> None:
+    """The three steps in Python, for the current inputs."""
+    m, efc, ef = (_hnsw_setting(key) for key in HNSW_SETTINGS)
+    _ui.code_expander(
+        "import hnswlib\nimport numpy as np\n\n"
+        f"# `vectors` holds the ({n}, {ws.sets[model].dims}) embeddings of {ws.dataset.name}.\n"
+        + _ui.embed_code(model, [query.strip() or "your query"], var="q")
+        + "\n# Exhaustive: cosine with every item, keep the k best\n"
+        "unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
+        "sims = unit @ (q[0] / np.linalg.norm(q[0]))\n"
+        f"exact = np.argsort(-sims)[:{k}]\n\n"
+        "# HNSW: build the graph once, then search it\n"
+        "index = hnswlib.Index(space='cosine', dim=vectors.shape[1])\n"
+        f"index.init_index(max_elements=len(vectors), M={m}, ef_construction={efc})\n"
+        "index.add_items(vectors)\n"
+        f"index.set_ef({max(ef, k)})\n"
+        f"ids, distances = index.knn_query(q, k={k})  # distance = 1 - cosine\n"
+        f"recall = len(set(exact) & set(ids[0])) / {k}\n"
+    )
+
+
+view, tab = _ui.view_tabs("search_view", VIEWS, default="3 · Results")
+with tab:
+    if view == "Scale lab":
+        render_scale_lab(ws)
+    else:
+        inputs = _query_row()
+        steps = {VIEWS[0]: embed_step, VIEWS[1]: search_step, VIEWS[2]: results_step}
+        steps[view](*inputs)
+        _ui.publish("search_model", "search_query", "search_k", *HNSW_SETTINGS)
+        search_code(*inputs)

@@ -147,7 +147,6 @@ def test_similarity_pair_neighbours_and_k(page: Page, server_url: str) -> None:
 
 def test_search_returns_the_typed_querys_neighbours(page: Page, server_url: str) -> None:
     first_view(page, f"{server_url}/search", "search")
-    expect(metric(page, "dimensions")).to_have_text("384")  # all-MiniLM-L6-v2 by default
     results = tables(page)[0]
     assert results.n_rows == 5
     assert results.column("exhaustive")[0] == "dog"
@@ -162,6 +161,12 @@ def test_search_returns_the_typed_querys_neighbours(page: Page, server_url: str)
     press_slider(page, "search_k")
     expect(grid(page, 0)).to_have_attribute("aria-rowcount", "7")
     expect(metric(page, "recall@6, this query")).to_be_visible()
+
+    open_tab(page, "1 · Embed the query")
+    expect(metric(page, "dimensions")).to_have_text("384")  # all-MiniLM-L6-v2 by default
+    expect(widget(page, "search_query").locator("input")).to_have_value("a fast car")
+    open_tab(page, "Scale lab")
+    expect(page.get_by_role("button", name="Build and measure")).to_be_visible()
     assert_clean(page)
 
 
