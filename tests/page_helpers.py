@@ -62,3 +62,11 @@ def presenter_styled(at: AppTest) -> bool:
     from views._ui import _PRESENTER_CSS
 
     return any(m.value.strip() == _PRESENTER_CSS.strip() for m in at.markdown)
+
+
+def show_tab(at: AppTest, key: str, label: str) -> AppTest:
+    """Open tab ``label`` of the page's lazy tabs ``key`` (only its section runs) and rerun."""
+    at.session_state[key] = label
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at

@@ -11,7 +11,15 @@ import pytest
 from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
 from core.vectors import embed_dataset
-from tests.page_helpers import array, figures, frames, metrics, open_page, presenter_styled
+from tests.page_helpers import (
+    array,
+    figures,
+    frames,
+    metrics,
+    open_page,
+    presenter_styled,
+    show_tab,
+)
 
 MINILM, STATIC = "all-MiniLM-L6-v2", "static-minilm-256"
 
@@ -52,6 +60,13 @@ def top_k(vectors: np.ndarray, row: int, dims: int, k: int) -> list[int]:
     return np.argsort(-sims, kind="stable")[:k].tolist()
 
 
+CURVES, RANKING, PIPELINE = "Recall curves", "One ranking", "Full pipeline"
+
+
+def show(at, view: str):
+    return show_tab(at, "mrl_view", view)
+
+
 def curves(at) -> dict[str, dict]:
     fig = next(f for f in figures(at) if "dimensions kept" in str(f["layout"]["xaxis"]))
     return {t["name"]: t for t in fig["data"]}
@@ -59,7 +74,8 @@ def curves(at) -> dict[str, dict]:
 
 def test_default_ranking_and_curves(words) -> None:
     labels, vectors = words
-    at = open_page("mrl")
+    at = open_page("mrl", {"mrl_view": RANKING})
+    assert [t.label for t in at.tabs] == [CURVES, RANKING, PIPELINE]
     assert at.slider(key="mrl_dims").value == 64
     row = labels.index("queen")
     table = frames(at, "256 dims", "64 dims", "mark")[0]
@@ -72,7 +88,8 @@ def test_default_ranking_and_curves(words) -> None:
     shown = metrics(at)
     assert shown["float32 bytes per vector"] == "256"
 
-    traces = curves(at)
+    traces = curves(show(at, CURVES))
+    shown = metrics(at)
     static = traces[f"{STATIC} (ordered dims, MRL)"]
     minilm = traces[f"{MINILM} (not ordered)"]
     assert array(static["x"]).tolist() == [8, 16, 32, 64, 128, 256]
@@ -88,7 +105,7 @@ def test_default_ranking_and_curves(words) -> None:
 
 def test_dims_slider_and_model_switch(words) -> None:
     labels, vectors = words
-    at = open_page("mrl")
+    at = open_page("mrl", {"mrl_view": RANKING})
     at.slider(key="mrl_dims").set_value(16).run()
     assert not at.exception
     assert metrics(at)["float32 bytes per vector"] == "64"
@@ -103,8 +120,10 @@ def test_dims_slider_and_model_switch(words) -> None:
 
 def test_full_pipeline_table(words) -> None:
     labels, vectors = words
-    at = open_page("mrl")
+    at = open_page("mrl", {"mrl_view": PIPELINE})
     table = frames(at, "dims", "precision", "bytes per vector")[0]
+    recalls = ["recall alone", "recall + rescore ×4"]
+    table[recalls] = table[recalls] / 100  # shown in percent
     assert len(table) == 6 * 3
     by = table.set_index(["dims", "precision"])
     assert by.loc[(256, "float32"), "recall alone"] == 1.0
@@ -131,7 +150,7 @@ def test_full_pipeline_table(words) -> None:
 
 
 def test_factor_one_is_the_first_stage_alone() -> None:
-    at = open_page("mrl")
+    at = open_page("mrl", {"mrl_view": PIPELINE})
     at.slider(key="mrl_factor").set_value(1).run()
     assert not at.exception
     table = frames(at, "dims", "precision", "recall + rescore ×1")[0]
@@ -147,33 +166,36 @@ def test_deep_link_restores_the_view(words) -> None:
         "mrl_factor": "2",
         "mrl_target": "king",
     }
-    at = open_page("mrl", params)
+    at = open_page("mrl", {**params, "mrl_view": RANKING})
     assert at.selectbox(key="mrl_model").value == MINILM
     assert at.slider(key="mrl_dims").value == 32
     table = frames(at, "384 dims", "32 dims", "mark")[0]
     assert table["32 dims"].tolist() == [
         labels[i] for i in top_k(vectors[MINILM], labels.index("king"), 32, 5)
     ]
-    assert frames(at, "dims", "recall + rescore ×2")
+    assert frames(show(at, PIPELINE), "dims", "recall + rescore ×2")
 
 
 def test_presenter_mode() -> None:
     at = open_page("mrl", {"present": "1"})
     assert presenter_styled(at)
-    assert all(f["layout"]["font"]["size"] == 18 for f in figures(at))
+    assert figures(at)[0]["layout"]["font"]["size"] == 18
+    assert figures(show(at, PIPELINE))[0]["layout"]["font"]["size"] == 18
 
 
 def test_dims_out_of_range_and_empty_target() -> None:
-    at = open_page("mrl", {"mrl_dims": "999", "mrl_target": " "})
+    at = open_page("mrl", {"mrl_dims": "999", "mrl_target": " ", "mrl_view": RANKING})
     assert any("mrl_dims='999'" in w.value for w in at.warning)
     assert any("target is empty" in w.value for w in at.warning)
     assert at.slider(key="mrl_dims").value == 64
     assert not frames(at, "256 dims", "64 dims")
-    assert len(figures(at)) == 2  # the curves and the pipeline still render
+    # The curves and the pipeline do not need a target.
+    assert len(figures(show(at, CURVES))) == 1
+    assert len(figures(show(at, PIPELINE))) == 1
 
 
 def test_a_smaller_model_clamps_the_dims_slider() -> None:
-    at = open_page("mrl", {"mrl_model": MINILM, "mrl_dims": "300"})
+    at = open_page("mrl", {"mrl_model": MINILM, "mrl_dims": "300", "mrl_view": RANKING})
     at.selectbox(key="mrl_model").set_value(STATIC).run()
     assert not at.exception
     assert at.slider(key="mrl_dims").value == 256
@@ -190,5 +212,5 @@ def test_imported_vectors() -> None:
     assert at.slider(key="mrl_dims").max == 48
     assert at.slider(key="mrl_dims").value == 48
     assert "uploaded: vecs.json (imported)" in curves(at)
-    table = frames(at, "dims", "precision", "bytes per vector")[0]
+    table = frames(show(at, PIPELINE), "dims", "precision", "bytes per vector")[0]
     assert sorted(set(table["dims"])) == [8, 16, 32, 48]

@@ -12,7 +12,7 @@ import pytest
 from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
 from core.vectors import embed_dataset
-from tests.page_helpers import frames, metrics, open_page, presenter_styled, texts
+from tests.page_helpers import frames, metrics, open_page, presenter_styled, show_tab, texts
 
 MINILM, STATIC = "all-MiniLM-L6-v2", "static-minilm-256"
 
@@ -53,11 +53,7 @@ def results(at):
 
 
 def show(at, view: str):
-    """Open tab ``view`` (only the open tab's section runs) and rerun."""
-    at.session_state["search_view"] = view
-    at.run()
-    assert not at.exception
-    return at
+    return show_tab(at, "search_view", view)
 
 
 def test_default_render_shows_three_steps_and_exact_results(words) -> None:

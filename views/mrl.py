@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -14,10 +16,10 @@ from core.vectors import VectorSet
 from views import _ui
 
 FACTORS = range(1, 11)
-PERCENT = st.column_config.NumberColumn(format="percent")
+PERCENT = st.column_config.NumberColumn(format="%.1f%%")  # of values in percent
 # One colour, dash and label position per precision, so labels of lines that meet do not collide.
 STYLE = {
-    Precision.FLOAT32: ("#1f4fd1", "solid", "bottom right"),
+    Precision.FLOAT32: ("#1f4fd1", "solid", "top left"),
     Precision.INT8: ("#11853b", "dash", "bottom center"),
     Precision.BINARY: ("#c79100", "dot", "top center"),
 }
@@ -53,13 +55,21 @@ def _kind(vs: VectorSet) -> str:
 ws = _ui.workspace()
 labels = ws.dataset.labels
 n = len(labels)
+VIEWS = ("Recall curves", "One ranking", "Full pipeline")
 
-model, target, k = _ui.target_controls("mrl", ws)
+c_model, c_target, c_k, c_dims = st.columns([3, 4, 2, 3])
+model = _ui.model_choice("mrl_model", ws, where=c_model)
+target = c_target.text_input(
+    "Target",
+    key=_ui.bound("mrl_target", "queen" if "queen" in labels else labels[0]),
+    help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
+)
+k = _ui.k_slider("mrl_k", n, default=10, where=c_k)
 vs = ws.sets[model]
 _ui.bound("mrl_dims", min(64, vs.dims), int, valid=lambda v: 1 <= v <= vs.dims)
 _ui.clamp_state("mrl_dims", 1, vs.dims)
 dims = int(
-    st.slider(
+    c_dims.slider(
         f"Dimensions kept (of {vs.dims})",
         1,
         vs.dims,
@@ -70,11 +80,12 @@ dims = int(
 _ui.publish("mrl_model", "mrl_target", "mrl_k", "mrl_dims")
 kind = _kind(vs)
 
-# ---------------------------------------------------------------- one ranking
 
-st.subheader(f"Top {k} at {dims} dimensions against all {vs.dims}")
-query, exclude = _ui.target_query(vs, target)
-if query is not None:
+def one_ranking() -> None:
+    """The target's top k at ``dims`` dimensions against its top k at full size."""
+    query, exclude = _ui.target_query(vs, target)
+    if query is None:
+        return
     with _ui.guard(model):
         full = ranking_at_dims(vs.vectors, query, vs.dims, k, exclude)
         short = ranking_at_dims(vs.vectors, query, dims, k, exclude)
@@ -92,7 +103,10 @@ if query is not None:
                 f"{dims} dims score": st.column_config.NumberColumn(format="%.4f"),
             },
         )
-        c_table.caption(_ui.MARKS_LEGEND.format(reference=f"{vs.dims}-dimension"))
+        c_table.caption(
+            f"Top {k} at {dims} dimensions against all {vs.dims}. "
+            + _ui.MARKS_LEGEND.format(reference=f"{vs.dims}-dimension")
+        )
         c_stats.metric(f"overlap@{k}", f"{ranks.overlap_at_k:.0%}")
         c_stats.metric(
             "float32 bytes per vector",
@@ -102,33 +116,41 @@ if query is not None:
         )
         c_stats.caption(f"{model}: {kind}.")
 
-# ---------------------------------------------------------------- recall curves
 
-st.subheader(f"Recall@{k} against dimensions, every item as the query")
-fig = go.Figure()
-marks = []
-for name, other in ws.sets.items():
-    with _ui.guard(name):
-        sizes = standard_dims(other.dims)
-        curve: list[CurvePoint] = _curve(ws.dataset.fingerprint, name, k, sizes, other.vectors)
-        fig.add_trace(
-            go.Scatter(
-                x=[p.dims for p in curve],
-                y=[p.recall_at_k for p in curve],
-                mode="lines+markers",
-                name=f"{name} ({_kind(other)})",
-                hovertemplate="%{x} dims: %{y:.1%}<extra>" + name + "</extra>",
+def recall_curves() -> None:
+    """Recall@k against dimensions kept, one curve per model, the current cut marked."""
+    fig = go.Figure()
+    marks = []
+    for name, other in ws.sets.items():
+        with _ui.guard(name):
+            sizes = standard_dims(other.dims)
+            curve: list[CurvePoint] = _curve(ws.dataset.fingerprint, name, k, sizes, other.vectors)
+            fig.add_trace(
+                go.Scatter(
+                    x=[p.dims for p in curve],
+                    y=[p.recall_at_k for p in curve],
+                    mode="lines+markers",
+                    name=f"{name} ({_kind(other)})",
+                    hovertemplate="%{x} dims: %{y:.1%}<extra>" + name + "</extra>",
+                )
             )
-        )
-        if dims <= other.dims:
-            (here,) = _curve(ws.dataset.fingerprint, name, k, (dims,), other.vectors)
-            marks.append((name, here.recall_at_k))
-if fig.data:
+            if dims <= other.dims:
+                (here,) = _curve(ws.dataset.fingerprint, name, k, (dims,), other.vectors)
+                marks.append((name, here.recall_at_k))
+    if not fig.data:
+        return
     fig.add_vline(x=dims, line_dash="dash", line_color="#555")
+    # Annotations on a log axis take log10 of the value (shapes take the value itself).
+    fig.add_annotation(
+        x=math.log10(dims), y=0.03, text=f"{dims} dims kept", showarrow=False, xanchor="left"
+    )
     ticks = sorted({d for s in ws.sets.values() for d in standard_dims(s.dims)})
     fig.update_xaxes(title_text="dimensions kept (log scale)", type="log", tickvals=ticks)
     fig.update_yaxes(title_text=f"recall@{k}", tickformat=".0%", range=[0, 1.02])
-    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
+    fig.update_layout(
+        title={"text": f"Recall@{k} against dimensions, every item as the query"},
+        legend={"orientation": "h", "y": -0.25, "x": 0},
+    )
     _ui.plot(fig, key="mrl_curves", height=400)
     for column, (name, recall) in zip(st.columns(max(1, len(marks))), marks, strict=False):
         column.metric(f"{name} at {dims} dims", f"{recall:.1%}")
@@ -138,22 +160,10 @@ if fig.data:
         "ordered dimensions keeps its neighbours with far fewer numbers."
     )
 
-# ---------------------------------------------------------------- the full pipeline
 
-st.subheader(f"The full pipeline for {model}: truncate, quantize, oversample, rescore")
-factor = st.slider(
-    "Oversampling factor: k × factor candidates from the small vectors, rescored with the "
-    "originals",
-    1,
-    FACTORS[-1],
-    key=_ui.bound("mrl_factor", 4, int, valid=lambda v: v in FACTORS),
-)
-_ui.publish("mrl_factor")
-points: list[PipelinePoint] = []
-with _ui.guard("Pipeline"):
-    points = _pipelines(ws.dataset.fingerprint, model, k, vs.vectors)
-chosen = [p for p in points if p.oversample == factor]
-if chosen:
+def _pipeline_figure(chosen: list[PipelinePoint], factor: int) -> go.Figure:
+    """Recall@k against bytes per vector: a line per precision after rescoring (labelled
+    with the dimensions kept), crosses for the small vectors alone."""
     fig = go.Figure()
     for precision in PIPELINE_PRECISIONS:
         line = [p for p in chosen if p.precision is precision]
@@ -165,6 +175,7 @@ if chosen:
                 mode="lines+markers+text",
                 text=[str(p.dims) for p in line],
                 textposition=where,
+                textfont={"shadow": "auto"},
                 name=f"{precision.value} + rescore ×{factor}",
                 line={"dash": dash, "color": colour},
                 marker={"color": colour},
@@ -184,7 +195,27 @@ if chosen:
     fig.update_xaxes(title_text="bytes per vector searched (log scale)", type="log")
     fig.update_yaxes(title_text=f"recall@{k}", tickformat=".0%", range=[0, 1.08])
     fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
-    _ui.plot(fig, key="mrl_pipeline", height=440)
+    return fig
+
+
+def full_pipeline() -> None:
+    """Truncate + quantize + oversample + rescore: bytes per vector against recall@k."""
+    factor = st.slider(
+        f"Oversampling factor for {model}: k × factor candidates from the small vectors, "
+        "rescored with the originals",
+        1,
+        FACTORS[-1],
+        key=_ui.bound("mrl_factor", 4, int, valid=lambda v: v in FACTORS),
+    )
+    _ui.publish("mrl_factor")
+    points: list[PipelinePoint] = []
+    with _ui.guard("Pipeline"):
+        points = _pipelines(ws.dataset.fingerprint, model, k, vs.vectors)
+    chosen = [p for p in points if p.oversample == factor]
+    if not chosen:
+        return
+    height = 380 if _ui.presenting() else 440
+    _ui.plot(_pipeline_figure(chosen, factor), key="mrl_pipeline", height=height)
     st.caption(
         "Labels are the dimensions kept. Lines: after rescoring the candidates with the "
         f"original {vs.dims}-d vectors; crosses: the small vectors' own top {k}. Rescoring "
@@ -196,28 +227,38 @@ if chosen:
                 "dims": [p.dims for p in chosen],
                 "precision": [p.precision.value for p in chosen],
                 "bytes per vector": [p.bytes_per_vector for p in chosen],
-                "recall alone": [p.recall_first_stage for p in chosen],
-                f"recall + rescore ×{factor}": [p.recall_rescored for p in chosen],
+                "recall alone": [100 * p.recall_first_stage for p in chosen],
+                f"recall + rescore ×{factor}": [100 * p.recall_rescored for p in chosen],
             }
         ),
         key="mrl_pipeline_table",
         hide_index=True,
         column_config={"recall alone": PERCENT, f"recall + rescore ×{factor}": PERCENT},
     )
+    _ui.code_expander(
+        "import numpy as np\n\n"
+        f"# `unit` holds the ({n}, {vs.dims}) unit-length embeddings; `q_short` a query\n"
+        "# truncated to the kept dimensions and re-normalised (see the other tabs).\n"
+        "codes = np.packbits(short > 0, axis=1)  # binary: 1 bit per kept dimension\n"
+        "q_code = np.packbits(q_short > 0)\n"
+        f"candidates = np.argsort(np.bitwise_count(codes ^ q_code).sum(axis=1))[:{k * factor}]\n"
+        f"top = candidates[np.argsort(-(unit[candidates] @ (q / np.linalg.norm(q))))][:{k}]\n"
+    )
 
-_ui.code_expander(
-    "import numpy as np\n\n"
-    f"# `vectors` holds the ({n}, {vs.dims}) embeddings of {ws.dataset.name}; `q` the target's.\n"
-    f"short = vectors[:, :{dims}]\n"
-    "short = short / np.linalg.norm(short, axis=1, keepdims=True)\n"
-    f"q_short = q[:{dims}] / np.linalg.norm(q[:{dims}])\n"
-    f"top = np.argsort(-(short @ q_short))[:{k}]\n\n"
-    "# The pipeline: search the small codes, rescore k x factor candidates with the originals\n"
-    "codes = np.packbits(short > 0, axis=1)  # binary: 1 bit per kept dimension\n"
-    "q_code = np.packbits(q_short > 0)\n"
-    f"candidates = np.argsort(np.bitwise_count(codes ^ q_code).sum(axis=1))[:{k * factor}]\n"
-    "unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
-    f"top = candidates[np.argsort(-(unit[candidates] @ (q / np.linalg.norm(q))))][:{k}]\n"
-    "\n# With OpenAI text-embedding-3 models the server truncates for you:\n"
-    f"# client.embeddings.create(model='text-embedding-3-small', input=[...], dimensions={dims})\n"
-)
+
+view, tab = _ui.view_tabs("mrl_view", VIEWS)
+with tab:
+    {VIEWS[0]: recall_curves, VIEWS[1]: one_ranking, VIEWS[2]: full_pipeline}[view]()
+    if view != VIEWS[2]:
+        _ui.code_expander(
+            "import numpy as np\n\n"
+            f"# `vectors` holds the ({n}, {vs.dims}) embeddings of {ws.dataset.name}; "
+            "`q` the target's.\n"
+            f"short = vectors[:, :{dims}]\n"
+            "short = short / np.linalg.norm(short, axis=1, keepdims=True)\n"
+            f"q_short = q[:{dims}] / np.linalg.norm(q[:{dims}])\n"
+            f"top = np.argsort(-(short @ q_short))[:{k}]\n"
+            "\n# With OpenAI text-embedding-3 models the server truncates for you:\n"
+            "# client.embeddings.create(model='text-embedding-3-small', input=[...], "
+            f"dimensions={dims})\n"
+        )

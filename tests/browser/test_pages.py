@@ -234,24 +234,30 @@ def test_quantization_binary_bits_follow_the_centre(page: Page, server_url: str)
 
 def test_mrl_dims_slider_moves_the_cut(page: Page, server_url: str) -> None:
     first_view(page, f"{server_url}/mrl", "mrl")
-    assert "Top 10 at 64 dimensions against all 256" in headings(page)
-    expect(metric(page, "float32 bytes per vector")).to_have_text("256")  # 64 × 4 bytes
     static_64 = metric(page, "static-minilm-256 at 64 dims").inner_text()
 
     press_slider(page, "mrl_dims")
     expect(slider_value(page, "mrl_dims")).to_have_text("65")
-    assert "Top 10 at 65 dimensions against all 256" in headings(page)
-    expect(metric(page, "float32 bytes per vector")).to_have_text("260")
     expect(metric(page, "static-minilm-256 at 65 dims")).to_be_visible()
     assert "mrl_dims=65" in page.url
+
+    open_tab(page, "One ranking")
+    expect(page.get_by_text("Top 10 at 65 dimensions against all 256")).to_be_visible()
+    expect(metric(page, "float32 bytes per vector")).to_have_text("260")  # 65 × 4 bytes
+    press_slider(page, "mrl_dims", "ArrowLeft")
+    expect(metric(page, "float32 bytes per vector")).to_have_text("256")
 
     # The copied link reopens the same view, here in a fresh session.
     link = page.url
     page.goto("about:blank")
     open_page(page, link)
-    expect(slider_value(page, "mrl_dims")).to_have_text("65")
-    press_slider(page, "mrl_dims", "ArrowLeft")
+    expect(slider_value(page, "mrl_dims")).to_have_text("64")
+    expect(metric(page, "float32 bytes per vector")).to_have_text("256")
+    open_tab(page, "Recall curves")
     expect(metric(page, "static-minilm-256 at 64 dims")).to_have_text(static_64)
+    open_tab(page, "Full pipeline")
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(1)
+    shoot(page, "mrl-pipeline")
     assert_clean(page)
 
 

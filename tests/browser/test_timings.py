@@ -26,7 +26,6 @@ from tests.browser.conftest import (
     Rerun,
     choose,
     enter_text,
-    headings,
     open_page,
     press_slider,
     selected,
@@ -63,7 +62,7 @@ def _search_shows(pg: Page, value: str) -> None:
 
 def _mrl_shows(pg: Page, value: str) -> None:
     expect(slider_value(pg, "mrl_dims")).to_have_text(value)
-    assert f"Top 10 at {value} dimensions against all 256" in headings(pg)
+    expect(pg.get_by_text(f"Top 10 at {value} dimensions against all 256")).to_be_visible()
 
 
 def _centre_shows(pg: Page, value: str) -> None:
@@ -80,7 +79,9 @@ TOGGLES = {
         lambda pg, value: enter_text(pg, "search_query", value),
         _search_shows,
     ),
-    "mrl dims slider": Toggle("/mrl", ("64", "65"), _slide("mrl_dims", "64"), _mrl_shows),
+    "mrl dims slider": Toggle(
+        "/mrl?mrl_view=One+ranking", ("64", "65"), _slide("mrl_dims", "64"), _mrl_shows
+    ),
     "quantization binary centre": Toggle(
         "/quantization?quant_precision=binary",
         ("0", "each dimension's mean"),
