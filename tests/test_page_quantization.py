@@ -13,9 +13,23 @@ import pytest
 from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
 from core.vectors import embed_dataset
-from tests.page_helpers import array, figures, frames, metrics, open_page, presenter_styled, texts
+from tests.page_helpers import (
+    array,
+    figures,
+    frames,
+    metrics,
+    open_page,
+    presenter_styled,
+    show_tab,
+    texts,
+)
 
 STATIC = "static-minilm-256"
+BEFORE, TOP_K, RESCORE, STORAGE = "Before and after", "Top-k", "Oversample and rescore", "Storage"
+
+
+def show(at, view: str):
+    return show_tab(at, "quant_view", view)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +83,7 @@ def test_default_int8_values_ranking_and_recall(words) -> None:
     sims = unit @ unit.T
     dots = codes @ codes.T
     float_order, int8_order = ranked(sims, True), ranked(dots, True)
-    table = frames(at, "float", "int8", "mark")[0]
+    table = frames(show(at, TOP_K), "float", "int8", "mark")[0]
     assert table["float"].tolist() == [labels[i] for i in float_order[row, :10]]
     assert table["int8"].tolist() == [labels[i] for i in int8_order[row, :10]]
     np.testing.assert_allclose(table["int8 score"], dots[row, int8_order[row, :10]])
@@ -83,10 +97,12 @@ def test_default_int8_values_ranking_and_recall(words) -> None:
 
     reference = float_order[:, :10]
     shown = metrics(at)
+    assert shown["overlap@10"] == f"{np.mean([x in exact for x in table['int8']]):.0%}"
+    assert shown["recall@10, every item"] == f"{overlap(reference, int8_order[:, :10]):.1%}"
+    shown = metrics(show(at, RESCORE))
     assert shown["int8 alone"] == f"{overlap(reference, int8_order[:, :10]):.1%}"
     # Rescoring k x 4 candidates with the floats keeps exactly the reference items among them.
     assert shown["int8 + rescore ×4"] == f"{overlap(reference, int8_order[:, :40]):.1%}"
-    assert shown["overlap@10"] == f"{np.mean([x in exact for x in table['int8']]):.0%}"
 
 
 def test_binary_with_median_centre(words) -> None:
@@ -101,15 +117,15 @@ def test_binary_with_median_centre(words) -> None:
     values = frames(at, "dim 0", "dim 7")[0]
     assert values.loc["bit"].astype(int).tolist() == bits[row, :8].astype(int).tolist()
     np.testing.assert_allclose(values.loc["centre"], median[:8], atol=1e-6)
+    bars = figures(at)[0]
+    assert [t["type"] for t in bars["data"]] == ["bar", "scatter", "bar"]
     dist = hamming(bits)
     order = ranked(dist, False)
-    table = frames(at, "float", "binary", "mark")[0]
+    table = frames(show(at, TOP_K), "float", "binary", "mark")[0]
     assert table["binary"].tolist() == [labels[i] for i in order[row, :10]]
     assert table["binary score"].tolist() == dist[row, order[row, :10]].tolist()
     reference = ranked(unit @ unit.T, True)[:, :10]
-    assert metrics(at)["binary alone"] == f"{overlap(reference, order[:, :10]):.1%}"
-    bars = figures(at)[0]
-    assert [t["type"] for t in bars["data"]] == ["bar", "scatter", "bar"]
+    assert metrics(show(at, RESCORE))["binary alone"] == f"{overlap(reference, order[:, :10]):.1%}"
 
 
 def test_per_dimension_calibration(words) -> None:
@@ -124,7 +140,7 @@ def test_per_dimension_calibration(words) -> None:
 
 def test_oversample_and_rescore_tables(words) -> None:
     labels, unit = words
-    at = open_page("quantization")
+    at = open_page("quantization", {"quant_view": RESCORE})
     at.slider(key="quant_k").set_value(5)
     at.slider(key="quant_factor").set_value(3).run()
     assert not at.exception
@@ -157,7 +173,7 @@ def test_oversample_and_rescore_tables(words) -> None:
 
 def test_storage_table_matches_real_objects(words) -> None:
     labels, unit = words
-    at = open_page("quantization")
+    at = open_page("quantization", {"quant_view": STORAGE})
     table = frames(at, "precision", "bytes per vector")[0].set_index("precision")
     d = unit.shape[1]
     floats = [float(i) for i in range(d)]
@@ -174,7 +190,7 @@ def test_storage_table_matches_real_objects(words) -> None:
 
 
 def test_storage_calculator() -> None:
-    at = open_page("quantization")
+    at = open_page("quantization", {"quant_view": STORAGE})
     shown = metrics(at)
     # Defaults: 1,000,000 x 1,536 at int8 = 1.536e9 B; float32 = 6.144e9 B.
     assert shown["1,000,000 × 1,536 at int8"] == "1.54 GB"
@@ -200,21 +216,22 @@ def test_deep_link_restores_the_view() -> None:
         "quant_target": "king",
         "quant_calc_dims": "768",
     }
-    at = open_page("quantization", params)
+    at = open_page("quantization", {**params, "quant_view": RESCORE})
     assert at.radio(key="quant_precision").value == "binary"
     assert at.selectbox(key="quant_center").value == "dim-mean"
     assert at.slider(key="quant_factor").value == 2
     assert at.text_input(key="quant_target").value == "king"
     assert len(frames(at, "item", "binary score", "after rescoring")[0]) == 8
-    assert "1,000,000 × 768 at int8" in metrics(at)
+    assert "1,000,000 × 768 at int8" in metrics(show(at, STORAGE))
+    assert at.query_params["quant_view"] == STORAGE
 
 
 def test_presenter_mode_and_free_text_target() -> None:
     at = open_page("quantization", {"present": "1", "quant_target": "a royal lady"})
     assert presenter_styled(at)
-    table = frames(at, "float", "int8", "mark")[0]
-    assert len(table) == 10
     assert figures(at)[0]["layout"]["font"]["size"] == 18
+    table = frames(show(at, TOP_K), "float", "int8", "mark")[0]
+    assert len(table) == 10
 
 
 @pytest.mark.parametrize("target", ["", "  "])
@@ -223,22 +240,31 @@ def test_empty_target_warns_and_the_rest_still_works(target) -> None:
     at.text_input(key="quant_target").input(target).run()
     assert not at.exception
     assert any("target is empty" in w.value for w in at.warning)
-    assert not frames(at, "float", "int8", "mark")
-    assert frames(at, "precision", "bytes per vector")  # storage still shown
-    assert "int8 alone" in metrics(at)  # recall over every item does not need the target
+    assert not figures(at)
+    assert not frames(show(at, TOP_K), "float", "int8", "mark")
+    assert any("target is empty" in w.value for w in at.warning)
+    # Recall over every item does not need the target, nor does storage.
+    assert "int8 alone" in metrics(show(at, RESCORE))
+    assert frames(show(at, STORAGE), "precision", "bytes per vector")
     assert "float32 for comparison" in metrics(at)
 
 
 def test_bad_deep_link_values_are_ignored_with_a_warning() -> None:
     at = open_page(
         "quantization",
-        {"quant_precision": "int4", "quant_factor": "99", "quant_calc_n": "-5"},
+        {
+            "quant_precision": "int4",
+            "quant_factor": "99",
+            "quant_calc_n": "-5",
+            "quant_view": STORAGE,
+        },
     )
     warnings = " ".join(w.value for w in at.warning)
     for key in ("quant_precision='int4'", "quant_factor='99'", "quant_calc_n='-5'"):
         assert key in warnings
     assert at.radio(key="quant_precision").value == "int8"
-    assert at.slider(key="quant_factor").value == 4
+    assert at.number_input(key="quant_calc_n").value == 1_000_000
+    assert show(at, RESCORE).slider(key="quant_factor").value == 4
 
 
 def test_imported_vectors() -> None:
@@ -254,6 +280,6 @@ def test_imported_vectors() -> None:
     assert at.slider(key="quant_k").max == 29
     u = unit(np.array(list(data.values())))
     order = ranked(u @ u.T, True)
-    table = frames(at, "float", "int8", "mark")[0]
+    table = frames(show(at, TOP_K), "float", "int8", "mark")[0]
     assert table["float"].tolist() == [f"item{i}" for i in order[0, :10]]
-    assert frames(at, "precision", "bytes per vector")[0].shape[0] == 5
+    assert frames(show(at, STORAGE), "precision", "bytes per vector")[0].shape[0] == 5

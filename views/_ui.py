@@ -377,11 +377,14 @@ def target_index(dataset: Dataset, target: str) -> int | None:
     return dataset.index_of(label) if label in dataset.labels else None
 
 
-def target_controls(prefix: str, ws: Workspace) -> tuple[str, str, int]:
+def target_controls(
+    prefix: str, ws: Workspace, row: Sequence[Any] | None = None
+) -> tuple[str, str, int]:
     """The row most pages start with: model, target (an item or free text) and k, bound to
-    ``<prefix>_model``, ``<prefix>_target`` and ``<prefix>_k`` in the URL."""
+    ``<prefix>_model``, ``<prefix>_target`` and ``<prefix>_k`` in the URL. ``row`` gives
+    the three containers when the page adds more controls to the same row."""
     labels = ws.dataset.labels
-    c_model, c_target, c_k = st.columns([1, 2, 1])
+    c_model, c_target, c_k = row or st.columns([1, 2, 1])
     model = model_choice(f"{prefix}_model", ws, where=c_model)
     target = c_target.text_input(
         "Target",

@@ -3,6 +3,8 @@ memory, and how oversampling and rescoring win the ranking back."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -64,9 +66,10 @@ def _recall(
 ws = _ui.workspace()
 labels = ws.dataset.labels
 n = len(labels)
+VIEWS = ("Before and after", "Top-k", "Oversample and rescore", "Storage")
 
-model, target, k = _ui.target_controls("quant", ws)
-c_precision, c_setting = st.columns([1, 2])
+*row, c_precision, c_setting = st.columns([3, 3, 2, 2, 3])
+model, target, k = _ui.target_controls("quant", ws, row)
 precision = c_precision.radio(
     "Precision",
     QUANTIZED,
@@ -76,7 +79,7 @@ precision = c_precision.radio(
 binary = precision == Precision.BINARY.value
 if binary:
     center = c_setting.selectbox(
-        "Centre: a bit is 1 when the value is above",
+        "Centre: a bit is 1 above",
         list(CENTERS),
         format_func=CENTERS.get,
         key=_ui.bound("quant_center", Center.ZERO.value, valid=lambda v: v in CENTERS),
@@ -84,8 +87,9 @@ if binary:
     per_dim = False
 else:
     per_dim = c_setting.toggle(
-        "Calibrate each dimension on its own range (instead of one global min..max)",
+        "Range per dimension",
         key=_ui.bound("quant_perdim", False, _ui.as_bool),
+        help="Calibrate each dimension on its own min..max instead of one global range.",
     )
     center = Center.ZERO.value
 _ui.publish("quant_model", "quant_target", "quant_k", "quant_precision", "quant_center")
@@ -96,10 +100,6 @@ key = (ws.dataset.fingerprint, model, precision, center, per_dim)
 index: QuantizedIndex | None = None
 with _ui.guard("Quantizing"):
     index = _index(*key, vs.vectors)
-
-query, exclude = _ui.target_query(vs, target)
-
-# ---------------------------------------------------------------- before and after
 
 
 def _code_figure(view: CodeView) -> go.Figure:
@@ -134,12 +134,38 @@ def _code_figure(view: CodeView) -> go.Figure:
     return fig
 
 
-st.subheader("Before and after")
-view: CodeView | None = None
-if query is not None and index is not None:
+def _query() -> tuple[np.ndarray | None, int | None]:
+    """The target's vector and dataset row, or a warning and None."""
+    return _ui.target_query(vs, target) if index is not None else (None, None)
+
+
+def _neighbours(factor: int) -> tuple[SearchResult, RescoreResult] | None:
+    """The target's exact float top k, and its quantized candidates (k × factor) rescored."""
+    query, exclude = _query()
+    if query is None or index is None:
+        return None
+    with _ui.guard("Search"):
+        exact = exhaustive_search(query, vs.vectors, k, exclude=exclude)
+        return exact, quantized_neighbours(index, query, k, factor, exclude)
+    return None
+
+
+def _factor_setting() -> int:
+    """The oversampling factor (its slider is on the rescoring tab; the URL elsewhere)."""
+    return int(st.session_state[_ui.bound("quant_factor", 4, int, valid=lambda v: v in FACTORS)])
+
+
+def before_and_after() -> None:
+    """The target's values as floats and as codes: bars of every dimension, then a table."""
+    query, _ = _query()
+    if query is None or index is None:
+        return
+    view: CodeView | None = None
     with _ui.guard("Quantizing the target"):
         view = code_view(index, query)
-if view is not None:
+    if view is None:
+        return
+    _ui.plot(_code_figure(view), key="quant_bars", height=360)
     rows = {"float": view.values[:FIRST], "bit" if binary else "int8": view.codes[:FIRST]}
     if binary:
         rows["centre"] = view.thresholds[:FIRST]
@@ -155,103 +181,58 @@ if view is not None:
         f"The first {FIRST} of {view.values.shape[0]} values of {target.strip()!r}, "
         "normalised to unit length before quantizing (rankings are by cosine)."
     )
-    _ui.plot(_code_figure(view), key="quant_bars", height=400)
 
-# ---------------------------------------------------------------- top-k float vs quantized
 
-st.subheader(f"Top {k}: float against {precision}")
-exact: SearchResult | None = None
-found: RescoreResult | None = None
-# The factor's slider sits further down, but the search above already uses its value.
-factor = int(st.session_state[_ui.bound("quant_factor", 4, int, valid=lambda v: v in FACTORS)])
-if query is not None and index is not None:
-    with _ui.guard("Search"):
-        exact = exhaustive_search(query, vs.vectors, k, exclude=exclude)
-        found = quantized_neighbours(index, query, k, factor, exclude)
-if exact is not None and found is not None:
-    ranks = compare_rankings(exact.ids[0].tolist(), found.quantized_top_k[0].tolist(), labels)
-    c_table, c_stats = st.columns([3, 1])
-    c_table.dataframe(
-        _ui.comparison_frame(
-            ranks, exact.scores[0], found.candidates.scores[0, :k], "float", precision
-        ),
-        key="quant_topk",
-        hide_index=True,
-        width="stretch",
-        column_config={"float score": SCORE},
-    )
-    c_table.caption(
-        _ui.MARKS_LEGEND.format(reference="float")
-        + (
-            ". binary score: bits that differ (lower is closer)."
-            if binary
-            else ". int8 score: dot product of the codes."
+def top_k() -> None:
+    """The target's float top k against its top k by codes, and recall over every item."""
+    found = _neighbours(1)
+    if found is not None:
+        exact, quantized = found
+        ranks = compare_rankings(
+            exact.ids[0].tolist(), quantized.quantized_top_k[0].tolist(), labels
         )
-    )
-    c_stats.metric(f"overlap@{k}", f"{ranks.overlap_at_k:.0%}")
-    c_stats.metric("rank correlation", f"{ranks.spearman:.2f}", help="Spearman, over both lists.")
+        c_table, c_stats = st.columns([3, 1])
+        c_table.dataframe(
+            _ui.comparison_frame(
+                ranks, exact.scores[0], quantized.candidates.scores[0, :k], "float", precision
+            ),
+            key="quant_topk",
+            hide_index=True,
+            width="stretch",
+            column_config={"float score": SCORE},
+        )
+        c_table.caption(
+            _ui.MARKS_LEGEND.format(reference="float")
+            + (
+                ". binary score: bits that differ (lower is closer)."
+                if binary
+                else ". int8 score: dot product of the codes."
+            )
+        )
+        c_stats.metric(f"overlap@{k}", f"{ranks.overlap_at_k:.0%}")
+        c_stats.metric(
+            "rank correlation", f"{ranks.spearman:.2f}", help="Spearman, over both lists."
+        )
+        points = _recall_points()
+        if points:
+            c_stats.metric(
+                f"recall@{k}, every item",
+                f"{points[0].recall_first_stage:.1%}",
+                help=f"Each of the {n:,} items searches the other {n - 1:,}; the mean share of "
+                f"its exact float top {k} that the {precision} search returns.",
+            )
 
-# ---------------------------------------------------------------- recall over every item
 
-st.subheader(f"Recall@{k} with every item as the query")
-points: list[PipelinePoint] = []
-with _ui.guard("Recall"):
-    points = _recall(*key, k, vs.vectors)
-if points:
-    by_factor = {p.oversample: p for p in points}
-    c1, c2, c3 = st.columns(3)
-    c1.metric("float32 (exact)", "100%")
-    c2.metric(f"{precision} alone", f"{by_factor[1].recall_first_stage:.1%}")
-    c3.metric(
-        f"{precision} + rescore ×{factor}",
-        f"{by_factor[factor].recall_rescored:.1%}",
-        help="Oversample and rescore: set the factor below.",
-    )
-    st.caption(
-        f"Each of the {n:,} items searches the other {n - 1:,}; recall@{k} is the mean share of "
-        f"its exact float top {k} that the {precision} search returns."
-    )
+def _recall_points() -> list[PipelinePoint]:
+    """Recall@k over every item as the query, for each oversampling factor."""
+    with _ui.guard("Recall"):
+        return _recall(*key, k, vs.vectors)
+    return []
 
-# ---------------------------------------------------------------- storage
 
-st.subheader("Storage")
-table = make_storage_table(n, vs.dims)
-st.dataframe(
-    pd.DataFrame(
-        {
-            "precision": [r.precision.value for r in table],
-            "bytes per vector": [r.bytes_per_vector for r in table],
-            f"{n:,} vectors": [format_bytes(r.bytes_total) for r in table],
-            # A size ratio reads better than a negative "saving" for the larger formats.
-            "size vs float32": [1 - r.saved_vs_float32 / 100 for r in table],
-            "size vs float64": [1 - r.saved_vs_float64 / 100 for r in table],
-        }
-    ),
-    key="quant_storage",
-    hide_index=True,
-    column_config={
-        "size vs float32": st.column_config.NumberColumn(format="%.3f×"),
-        "size vs float64": st.column_config.NumberColumn(format="%.3f×"),
-    },
-)
-st.caption(
-    f"One {vs.dims}-d vector held on its own (with numpy's array header, or as a Python list of "
-    f"float objects); the whole matrix of {n:,} counts the numbers only."
-)
-
-# ---------------------------------------------------------------- oversample and rescore
-
-st.subheader("Oversample and rescore")
-factor = st.slider(
-    "Oversampling factor: fetch k × factor candidates by codes, rescore them with floats",
-    1,
-    FACTORS[-1],
-    key="quant_factor",
-)
-_ui.publish("quant_factor")
-if found is not None and exact is not None:
-    rescued = set(found.rescued().tolist())
-    dropped = set(found.dropped().tolist())
+def _status(found: RescoreResult) -> Callable[[int], str]:
+    """What rescoring did to a candidate: rescued into the top k, dropped from it, or kept."""
+    rescued, dropped = set(found.rescued().tolist()), set(found.dropped().tolist())
     final_ids = set(found.final.ids[0].tolist())
 
     def status(item: int) -> str:
@@ -261,38 +242,12 @@ if found is not None and exact is not None:
             return "dropped ⬇"
         return "kept" if item in final_ids else ""
 
-    c_cand, c_final = st.columns([2, 3])
-    c_cand.markdown(f"**{found.candidates.k} candidates by {precision}**")
-    c_cand.dataframe(
-        pd.DataFrame(
-            {
-                "rank": range(1, found.candidates.k + 1),
-                "item": [labels[i] for i in found.candidates.ids[0]],
-                f"{precision} score": found.candidates.scores[0],
-                "after rescoring": [status(int(i)) for i in found.candidates.ids[0]],
-            }
-        ),
-        key="quant_candidates",
-        hide_index=True,
-        width="stretch",
-        height=min(35 * found.candidates.k + 40, 420),
-    )
-    c_final.markdown(f"**Rescored top {k}** against the float top {k}")
-    final = compare_rankings(exact.ids[0].tolist(), found.final.ids[0].tolist(), labels)
-    c_final.dataframe(
-        _ui.comparison_frame(final, exact.scores[0], found.final.scores[0], "float", "rescored"),
-        key="quant_rescored",
-        hide_index=True,
-        width="stretch",
-        column_config={"float score": SCORE, "rescored score": SCORE},
-    )
-    names = ", ".join(labels[i] for i in sorted(rescued)) or "none"
-    lost = ", ".join(labels[i] for i in sorted(dropped)) or "none"
-    st.markdown(
-        f"Rescoring **rescued** {len(rescued)} ({names}) and **dropped** {len(dropped)} "
-        f"({lost}); overlap with the float top {k}: {final.overlap_at_k:.0%}."
-    )
-if points:
+    return status
+
+
+def _factor_figure(points: list[PipelinePoint], factor: int) -> go.Figure:
+    """Recall@k after rescoring against the oversampling factor, the chosen one circled."""
+    chosen = {p.oversample: p for p in points}[factor]
     fig = go.Figure(
         go.Scatter(
             x=[p.oversample for p in points],
@@ -301,7 +256,6 @@ if points:
             name=f"{precision} + rescore",
         )
     )
-    chosen = by_factor[factor]
     fig.add_trace(
         go.Scatter(
             x=[factor],
@@ -316,78 +270,185 @@ if points:
     fig.update_xaxes(title_text="oversampling factor", dtick=1)
     fig.update_yaxes(title_text=f"recall@{k}, every item as query", tickformat=".0%")
     fig.update_layout(showlegend=False)
-    _ui.plot(fig, key="quant_recall_curve", height=320)
+    return fig
 
-# ---------------------------------------------------------------- calculator
 
-st.subheader("Storage calculator")
-c_n, c_dims, c_prec, c_keep = st.columns(4)
-calc_n = c_n.number_input(
-    "vectors (N)",
-    1,
-    10**12,
-    step=100_000,
-    key=_ui.bound("quant_calc_n", 1_000_000, int, valid=lambda v: 1 <= v <= 10**12),
-)
-calc_dims = c_dims.number_input(
-    "dimensions",
-    1,
-    65_536,
-    key=_ui.bound("quant_calc_dims", 1536, int, valid=lambda v: 1 <= v <= 65_536),
-)
-stored = [p.value for p in Precision if p is not Precision.PYTHON_LIST]
-calc_precision = c_prec.selectbox(
-    "precision",
-    stored,
-    key=_ui.bound("quant_calc_precision", Precision.INT8.value, valid=lambda v: v in stored),
-)
-keep = c_keep.toggle(
-    "keep float32 originals for rescoring",
-    key=_ui.bound("quant_calc_keep", False, _ui.as_bool),
-)
-_ui.publish("quant_calc_n", "quant_calc_dims", "quant_calc_precision", "quant_calc_keep")
-with _ui.guard("Calculator"):
-    total = index_bytes(int(calc_n), int(calc_dims), calc_precision, keep)
-    baseline = index_bytes(int(calc_n), int(calc_dims), Precision.FLOAT32)
-    c_total, c_base = st.columns(2)
-    c_total.metric(
-        f"{int(calc_n):,} × {int(calc_dims):,} at {calc_precision}"
-        + (" + float32 copy" if keep and calc_precision in QUANTIZED else ""),
-        format_bytes(total),
-        delta=f"{100 * (total / baseline - 1):+.1f}% vs float32",
-        delta_color="inverse",
+def oversample_and_rescore() -> None:
+    """k × factor candidates by codes, rescored with the floats: what rescoring rescued and
+    dropped, and recall against the factor."""
+    c_factor, c_float, c_alone, c_rescored = st.columns([3, 1, 1, 1])
+    factor = c_factor.slider(
+        "Oversampling factor: fetch k × factor candidates by codes, rescore them with floats",
+        1,
+        FACTORS[-1],
+        key=_ui.bound("quant_factor", 4, int, valid=lambda v: v in FACTORS),
     )
-    c_base.metric("float32 for comparison", format_bytes(baseline))
-
-_ui.code_expander(
-    "import numpy as np\n\n"
-    f"# `vectors` holds the ({n}, {vs.dims}) embeddings of {ws.dataset.name}; `q` the target's.\n"
-    "unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
-    "q = q / np.linalg.norm(q)\n"
-    + (
-        "# Binary: one bit per dimension, packed 8 to a byte; compare by differing bits\n"
-        + {
-            Center.ZERO.value: "centre = 0.0\n",
-            Center.MEAN.value: "centre = unit.mean()\n",
-            Center.DIM_MEAN.value: "centre = unit.mean(axis=0)\n",
-            Center.DIM_MEDIAN.value: "centre = np.median(unit, axis=0)\n",
-        }[center]
-        + "codes = np.packbits(unit > centre, axis=1)\n"
-        "q_code = np.packbits(q > centre)\n"
-        "score = -np.bitwise_count(codes ^ q_code).sum(axis=1)  # fewer differing bits = closer\n"
-        if binary
-        else "# int8: map the calibrated range onto 256 levels\n"
-        + (
-            "low, high = unit.min(axis=0), unit.max(axis=0)  # per dimension\n"
-            if per_dim
-            else "low, high = unit.min(), unit.max()\n"
+    _ui.publish("quant_factor")
+    points = _recall_points()
+    if points:
+        by_factor = {p.oversample: p for p in points}
+        c_float.metric(
+            "float32 (exact)",
+            "100%",
+            help=f"recall@{k}: each of the {n:,} items searches the other {n - 1:,}; the mean "
+            f"share of its exact float top {k} that the search returns.",
         )
-        + "step = (high - low) / 255\n"
-        "codes = (np.clip(np.rint((unit - low) / step), 0, 255) - 128).astype(np.int8)\n"
-        "q_code = (np.clip(np.rint((q - low) / step), 0, 255) - 128).astype(np.int8)\n"
-        "score = codes.astype(np.int32) @ q_code.astype(np.int32)\n"
+        c_alone.metric(f"{precision} alone", f"{by_factor[1].recall_first_stage:.1%}")
+        c_rescored.metric(
+            f"{precision} + rescore ×{factor}", f"{by_factor[factor].recall_rescored:.1%}"
+        )
+    found = _neighbours(factor)
+    if found is not None:
+        exact, quantized = found
+        status = _status(quantized)
+        c_cand, c_final = st.columns([2, 3])
+        c_cand.markdown(f"**{quantized.candidates.k} candidates by {precision}**")
+        c_cand.dataframe(
+            pd.DataFrame(
+                {
+                    "rank": range(1, quantized.candidates.k + 1),
+                    "item": [labels[i] for i in quantized.candidates.ids[0]],
+                    f"{precision} score": quantized.candidates.scores[0],
+                    "after rescoring": [status(int(i)) for i in quantized.candidates.ids[0]],
+                }
+            ),
+            key="quant_candidates",
+            hide_index=True,
+            width="stretch",
+            height=min(35 * quantized.candidates.k + 40, 390),
+        )
+        c_final.markdown(f"**Rescored top {k}** against the float top {k}")
+        final = compare_rankings(exact.ids[0].tolist(), quantized.final.ids[0].tolist(), labels)
+        c_final.dataframe(
+            _ui.comparison_frame(
+                final, exact.scores[0], quantized.final.scores[0], "float", "rescored"
+            ),
+            key="quant_rescored",
+            hide_index=True,
+            width="stretch",
+            column_config={"float score": SCORE, "rescored score": SCORE},
+        )
+        rescued, dropped = quantized.rescued().tolist(), quantized.dropped().tolist()
+        names = ", ".join(labels[i] for i in sorted(rescued)) or "none"
+        lost = ", ".join(labels[i] for i in sorted(dropped)) or "none"
+        st.markdown(
+            f"Rescoring **rescued** {len(rescued)} ({names}) and **dropped** {len(dropped)} "
+            f"({lost}); overlap with the float top {k}: {final.overlap_at_k:.0%}."
+        )
+    if points:
+        _ui.plot(_factor_figure(points, factor), key="quant_recall_curve", height=320)
+
+
+def storage() -> None:
+    """Bytes per vector and for the dataset in every precision, and a calculator."""
+    table = make_storage_table(n, vs.dims)
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "precision": [r.precision.value for r in table],
+                "bytes per vector": [r.bytes_per_vector for r in table],
+                f"{n:,} vectors": [format_bytes(r.bytes_total) for r in table],
+                # A size ratio reads better than a negative "saving" for the larger formats.
+                "size vs float32": [1 - r.saved_vs_float32 / 100 for r in table],
+                "size vs float64": [1 - r.saved_vs_float64 / 100 for r in table],
+            }
+        ),
+        key="quant_storage",
+        hide_index=True,
+        column_config={
+            "size vs float32": st.column_config.NumberColumn(format="%.3f×"),
+            "size vs float64": st.column_config.NumberColumn(format="%.3f×"),
+        },
     )
-    + f"\n# Oversample: keep k × {factor} candidates, then rescore them with the floats\n"
-    f"candidates = np.argsort(-score)[:{k * factor}]\n"
-    f"top = candidates[np.argsort(-(unit[candidates] @ q))][:{k}]\n"
-)
+    st.caption(
+        f"One {vs.dims}-d vector held on its own (with numpy's array header, or as a Python "
+        f"list of float objects); the whole matrix of {n:,} counts the numbers only."
+    )
+    st.subheader("Storage calculator")
+    c_n, c_dims, c_prec, c_keep = st.columns(4)
+    calc_n = c_n.number_input(
+        "vectors (N)",
+        1,
+        10**12,
+        step=100_000,
+        key=_ui.bound("quant_calc_n", 1_000_000, int, valid=lambda v: 1 <= v <= 10**12),
+    )
+    calc_dims = c_dims.number_input(
+        "dimensions",
+        1,
+        65_536,
+        key=_ui.bound("quant_calc_dims", 1536, int, valid=lambda v: 1 <= v <= 65_536),
+    )
+    stored = [p.value for p in Precision if p is not Precision.PYTHON_LIST]
+    calc_precision = c_prec.selectbox(
+        "precision",
+        stored,
+        key=_ui.bound("quant_calc_precision", Precision.INT8.value, valid=lambda v: v in stored),
+    )
+    keep = c_keep.toggle(
+        "keep float32 originals for rescoring",
+        key=_ui.bound("quant_calc_keep", False, _ui.as_bool),
+    )
+    _ui.publish("quant_calc_n", "quant_calc_dims", "quant_calc_precision", "quant_calc_keep")
+    with _ui.guard("Calculator"):
+        total = index_bytes(int(calc_n), int(calc_dims), calc_precision, keep)
+        baseline = index_bytes(int(calc_n), int(calc_dims), Precision.FLOAT32)
+        c_total, c_base = st.columns(2)
+        c_total.metric(
+            f"{int(calc_n):,} × {int(calc_dims):,} at {calc_precision}"
+            + (" + float32 copy" if keep and calc_precision in QUANTIZED else ""),
+            format_bytes(total),
+            delta=f"{100 * (total / baseline - 1):+.1f}% vs float32",
+            delta_color="inverse",
+        )
+        c_base.metric("float32 for comparison", format_bytes(baseline))
+
+
+def python_code() -> None:
+    """The quantized search in numpy, for the current inputs."""
+    factor = _factor_setting()
+    _ui.code_expander(
+        "import numpy as np\n\n"
+        f"# `vectors` holds the ({n}, {vs.dims}) embeddings of {ws.dataset.name}; "
+        "`q` the target's.\n"
+        "unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
+        "q = q / np.linalg.norm(q)\n"
+        + (
+            "# Binary: one bit per dimension, packed 8 to a byte; compare by differing bits\n"
+            + {
+                Center.ZERO.value: "centre = 0.0\n",
+                Center.MEAN.value: "centre = unit.mean()\n",
+                Center.DIM_MEAN.value: "centre = unit.mean(axis=0)\n",
+                Center.DIM_MEDIAN.value: "centre = np.median(unit, axis=0)\n",
+            }[center]
+            + "codes = np.packbits(unit > centre, axis=1)\n"
+            "q_code = np.packbits(q > centre)\n"
+            "# fewer differing bits = closer\n"
+            "score = -np.bitwise_count(codes ^ q_code).sum(axis=1)\n"
+            if binary
+            else "# int8: map the calibrated range onto 256 levels\n"
+            + (
+                "low, high = unit.min(axis=0), unit.max(axis=0)  # per dimension\n"
+                if per_dim
+                else "low, high = unit.min(), unit.max()\n"
+            )
+            + "step = (high - low) / 255\n"
+            "codes = (np.clip(np.rint((unit - low) / step), 0, 255) - 128).astype(np.int8)\n"
+            "q_code = (np.clip(np.rint((q - low) / step), 0, 255) - 128).astype(np.int8)\n"
+            "score = codes.astype(np.int32) @ q_code.astype(np.int32)\n"
+        )
+        + f"\n# Oversample: keep k × {factor} candidates, then rescore them with the floats\n"
+        f"candidates = np.argsort(-score)[:{k * factor}]\n"
+        f"top = candidates[np.argsort(-(unit[candidates] @ q))][:{k}]\n"
+    )
+
+
+view, tab = _ui.view_tabs("quant_view", VIEWS)
+with tab:
+    {
+        VIEWS[0]: before_and_after,
+        VIEWS[1]: top_k,
+        VIEWS[2]: oversample_and_rescore,
+        VIEWS[3]: storage,
+    }[view]()
+    python_code()

@@ -203,7 +203,9 @@ def test_quantization_binary_bits_follow_the_centre(page: Page, server_url: str)
     values = tables(page)[0]
     codes = numbers(values.rows[1][1:])
     assert values.rows[1][0] == "int8" and np.all((codes >= -128) & (codes <= 127))
-    storage = tables(page)[2]
+
+    open_tab(page, "Storage")
+    storage = tables(page)[0]
     # A lone float32 vector of 256 values: 1,024 bytes plus numpy's array header.
     float32 = storage.column("precision").index("float32")
     assert int(storage.column("bytes per vector")[float32]) == sys.getsizeof(
@@ -213,6 +215,12 @@ def test_quantization_binary_bits_follow_the_centre(page: Page, server_url: str)
     expect(metric(page, "1,000,000 × 1,536 at int8")).to_have_text("1.54 GB")
     expect(metric(page, "float32 for comparison")).to_have_text("6.14 GB")
 
+    open_tab(page, "Oversample and rescore")
+    expect(page.get_by_text("40 candidates by int8")).to_be_visible()
+    expect(metric(page, "int8 + rescore ×4")).to_have_text(re.compile(r"^\d+\.\d%$"))
+    shoot(page, "quantization-rescore")
+
+    open_tab(page, "Before and after")
     rerun(page, widget(page, "quant_precision").get_by_text("binary", exact=True).click)
     expect(selected(page, "quant_center")).to_have_value("0")
     # Rows under the first 8 dimensions: float values, bits, the centre each is compared to.
@@ -316,7 +324,9 @@ def test_deep_link_search_and_quantization(page: Page, server_url: str) -> None:
 
     open_page(page, f"{server_url}/quantization?quant_precision=binary&quant_center=dim-median")
     expect(selected(page, "quant_center")).to_have_value("each dimension's median")
-    expect(metric(page, "binary alone")).to_be_visible()
+    open_tab(page, "Top-k")
+    expect(metric(page, "recall@10, every item")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"quant_center=dim-median"))
     assert_clean(page)
 
 
