@@ -11,7 +11,7 @@ import pytest
 from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
 from core.vectors import embed_dataset
-from tests.page_helpers import array, figures, frames, metrics, open_page
+from tests.page_helpers import array, figures, frames, metrics, open_page, show_tab
 
 METRICS = ["cosine", "dot", "euclidean", "manhattan"]
 
@@ -23,6 +23,9 @@ def words_vectors() -> dict[str, np.ndarray]:
         m: embed_dataset(dataset, get_embedder(m))
         for m in ("static-minilm-256", "all-MiniLM-L6-v2")
     }
+
+
+REAL, CHECK = "On real data", "Unit length, checked"
 
 
 def test_default_vectors_normalised_show_the_talk_numbers() -> None:
@@ -97,7 +100,9 @@ def test_bad_vectors_give_an_error_and_the_rest_of_the_page_works(
     assert not at.exception
     assert any(message in e.value for e in at.error)
     assert "euclidean" not in metrics(at)
-    assert len(at.dataframe) == 5  # four rankings and the check table still render
+    # The other tabs do not depend on the typed vectors.
+    assert len(show_tab(at, "met_view", REAL).dataframe) == 4
+    assert len(show_tab(at, "met_view", CHECK).dataframe) == 1
 
 
 def _brute_top(vectors: np.ndarray, row: int, k: int) -> dict[str, list[int]]:
@@ -117,7 +122,7 @@ def _brute_top(vectors: np.ndarray, row: int, k: int) -> dict[str, list[int]]:
 
 
 def test_top_k_under_each_metric_matches_a_numpy_brute_force(words_vectors) -> None:
-    at = open_page("metrics", {"met_target": "cat", "met_k": "7"})
+    at = open_page("metrics", {"met_target": "cat", "met_k": "7", "met_view": REAL})
     labels = load_dataset("words").labels
     model = at.selectbox(key="met_model").value
     expected = _brute_top(words_vectors[model], labels.index("cat"), 7)
@@ -133,7 +138,7 @@ def test_top_k_under_each_metric_matches_a_numpy_brute_force(words_vectors) -> N
 
 
 def test_switching_model_and_k_updates_the_rankings(words_vectors) -> None:
-    at = open_page("metrics")
+    at = open_page("metrics", {"met_view": REAL})
     at.selectbox(key="met_model").set_value("all-MiniLM-L6-v2")
     at.slider(key="met_k").set_value(3).run()
     assert not at.exception
@@ -146,7 +151,7 @@ def test_switching_model_and_k_updates_the_rankings(words_vectors) -> None:
 
 
 def test_live_check_holds_on_unit_models_and_fails_unnormalised() -> None:
-    at = open_page("metrics")
+    at = open_page("metrics", {"met_view": CHECK})
     table = frames(at, "statement")[0].set_index("vectors")
     for model in ("static-minilm-256", "all-MiniLM-L6-v2"):
         assert table.loc[model, "statement"] == "✅ holds"
@@ -160,7 +165,7 @@ def test_live_check_holds_on_unit_models_and_fails_unnormalised() -> None:
 
 
 def test_free_text_and_empty_targets() -> None:
-    at = open_page("metrics", {"met_target": "a small furry pet"})
+    at = open_page("metrics", {"met_target": "a small furry pet", "met_view": REAL})
     cosine = frames(at, "mark")[0]
     assert len(cosine) == 10
     at.text_input(key="met_target").input("   ").run()
@@ -174,6 +179,7 @@ def test_deep_link_restores_the_view_and_ignores_an_impossible_k() -> None:
     assert at.text_input(key="met_a").value == "1, 0"
     assert at.toggle(key="met_norm").value is False
     assert metrics(at)["manhattan"] == "2"
+    show_tab(at, "met_view", REAL)
     assert any("met_k" in w.value for w in at.warning)
     assert at.slider(key="met_k").value == 10
 

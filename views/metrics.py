@@ -76,9 +76,21 @@ def _vector_figure(m: PairMetrics) -> go.Figure:
     for trace in measures:
         trace.update(mode="lines", line_width=4)
     fig = go.Figure([*arrows, *measures])
-    legend = {"orientation": "v", "yanchor": "top", "y": 1.0, "x": 1.0, "xanchor": "left"}
+    # Below the drawing, so the drawing gets the column's whole width.
+    legend = {"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0}
     if three_d:
-        fig.update_layout(scene={"aspectmode": "data"}, legend=legend)
+        # Small tick labels and a closer camera: the vectors, not the axes, fill the scene.
+        axis = {"tickfont": {"size": 12}, "nticks": 4, "title": {"font": {"size": 14}}}
+        fig.update_layout(
+            scene={
+                "aspectmode": "data",
+                "camera": {"eye": {"x": 1.15, "y": 1.15, "z": 0.75}},
+                "xaxis": axis,
+                "yaxis": axis,
+                "zaxis": axis,
+            },
+            legend=legend,
+        )
     else:
         fig.update_layout(legend=legend, xaxis_title="dimension 1", yaxis_title="dimension 2")
         fig.update_yaxes(scaleanchor="x", scaleratio=1)
@@ -97,112 +109,144 @@ _ui.page_intro(
     r"\qquad d_{\cos} = 1 - \cos",
 )
 
-# ---------------------------------------------------------------- two small vectors
+VIEWS = ("Two vectors", "On real data", "Unit length, checked")
 
 
-controls, drawing = st.columns([1, 1.2], gap="large")
-with controls:
-    left, right = st.columns(2)
-    text_a = left.text_input("Vector a", key=_ui.bound("met_a", "1, 2, 3"))
-    text_b = right.text_input("Vector b", key=_ui.bound("met_b", "3, 1, 2"))
-    normalise = st.toggle(
-        "Normalise",
-        key=_ui.bound("met_norm", True, _ui.as_bool),
-        help="Divide each vector by its length, as most embedding models do.",
-    )
-_ui.publish("met_a", "met_b", "met_norm")
-
-pair: PairMetrics | None = None
-with controls, _ui.guard("Vectors"):
-    pair = compare_pair(
-        parse_vector(text_a, "vector a"), parse_vector(text_b, "vector b"), normalise
-    )
-if pair is not None:
+def two_vectors() -> None:
+    """Two small vectors typed by the user: every metric, and a drawing in 2-D or 3-D."""
+    controls, drawing = st.columns([1, 1.3], gap="large")
     with controls:
-        cells = [cell for _ in range(3) for cell in st.columns(2)]
-        cells[0].metric("euclidean", f"{pair.euclidean:.3g}", help="The straight line a → b.")
-        cells[1].metric("manhattan", f"{pair.manhattan:.3g}", help="Along the axes, one at a time.")
-        cells[2].metric("dot product", f"{pair.dot:.3g}", help="Σ aᵢbᵢ")
-        cells[3].metric(
-            "cosine similarity", f"{pair.cosine:.3g}", help=f"{pair.angle_degrees:.1f}°"
+        left, right = st.columns(2)
+        text_a = left.text_input("Vector a", key=_ui.bound("met_a", "1, 2, 3"))
+        text_b = right.text_input("Vector b", key=_ui.bound("met_b", "3, 1, 2"))
+        normalise = st.toggle(
+            "Normalise",
+            key=_ui.bound("met_norm", True, _ui.as_bool),
+            help="Divide each vector by its length, as most embedding models do.",
         )
-        cells[4].metric("cosine distance", f"{pair.cosine_distance:.3g}", help="1 − cosine")
-        if normalise:
-            shown = [", ".join(f"{v:.3f}" for v in x) for x in (pair.a, pair.b)]
-            st.caption(
-                f"Compared as a = [{shown[0]}], b = [{shown[1]}], each of length 1. Then the dot "
-                "product equals the cosine and euclidean² = 2 − 2·cosine."
+    _ui.publish("met_a", "met_b", "met_norm")
+
+    pair: PairMetrics | None = None
+    with controls, _ui.guard("Vectors"):
+        pair = compare_pair(
+            parse_vector(text_a, "vector a"), parse_vector(text_b, "vector b"), normalise
+        )
+    if pair is not None:
+        with controls:
+            cells = [cell for _ in range(3) for cell in st.columns(2)]
+            cells[0].metric("euclidean", f"{pair.euclidean:.3g}", help="The straight line a → b.")
+            cells[1].metric(
+                "manhattan", f"{pair.manhattan:.3g}", help="Along the axes, one at a time."
             )
-    with drawing:
-        if pair.a.size in (2, 3):
-            with _ui.guard("Drawing"):
-                # Shorter in presenter mode so the whole drawing fits a 1280x720 screen.
-                height = 360 if _ui.presenting() else 400
-                _ui.plot(_vector_figure(pair), key="met_drawing", height=height)
-        else:
-            st.info(f"These vectors have {pair.a.size} values: the drawing needs 2 or 3.")
-
-# ---------------------------------------------------------------- real data
-
-st.subheader("On real data: a target's top-k under each metric")
-ws = _ui.workspace()
-labels = ws.dataset.labels
-model, target, k = _ui.target_controls("met", ws)
-_ui.publish("met_model", "met_target", "met_k")
-vs = ws.sets[model]
-query, exclude = _ui.target_query(vs, target)
-if query is not None:
-    with _ui.guard(model):
-        rankings = rank_by_metrics(query, vs.vectors, k, exclude, labels)
-        # Two tables per row, so that every column (the mark included) stays readable.
-        cells = [cell for _ in range(0, len(rankings), 2) for cell in st.columns(2)]
-        for cell, r in zip(cells, rankings, strict=False):
-            with cell:
-                st.markdown(
-                    f"**{r.metric.value}** ({SCORE_KIND[r.metric]}): "
-                    f"{r.comparison.overlap_at_k:.0%} of cosine's top-{k}"
+            cells[2].metric("dot product", f"{pair.dot:.3g}", help="Σ aᵢbᵢ")
+            cells[3].metric(
+                "cosine similarity", f"{pair.cosine:.3g}", help=f"{pair.angle_degrees:.1f}°"
+            )
+            cells[4].metric("cosine distance", f"{pair.cosine_distance:.3g}", help="1 − cosine")
+            if normalise:
+                shown = [", ".join(f"{v:.3f}" for v in x) for x in (pair.a, pair.b)]
+                st.caption(
+                    f"Compared as a = [{shown[0]}], b = [{shown[1]}], each of length 1. Then "
+                    "the dot product equals the cosine and euclidean² = 2 − 2·cosine."
                 )
-                st.dataframe(
-                    _ui.ranking_frame(
-                        r.result.ids[0],
-                        r.result.scores[0],
-                        labels,
-                        score_name=SCORE_KIND[r.metric],
-                        marks=[row.mark.value for row in r.comparison.rows],
-                    ),
-                    key=f"met_rank_{r.metric.value}",
-                    hide_index=True,
-                    column_config={SCORE_KIND[r.metric]: NUMBER},
-                )
-        st.caption(_ui.MARKS_LEGEND.format(reference="cosine"))
-
-
-# ---------------------------------------------------------------- the unit-length check
-
-st.subheader("Checked live: what unit length guarantees")
-st.latex(
-    r"\lVert \mathbf{u} \rVert = \lVert \mathbf{v} \rVert = 1 \;\Rightarrow\; "
-    r"\cos(\mathbf{u}, \mathbf{v}) = \mathbf{u} \cdot \mathbf{v}, \quad "
-    r"\lVert \mathbf{u} - \mathbf{v} \rVert^2 = 2 - 2 \cos(\mathbf{u}, \mathbf{v})"
-)
-with_raw = st.toggle(
-    f"Also check {RAW_MODEL} before its final normalisation step",
-    key=_ui.bound("met_raw", True, _ui.as_bool),
-    help="The same model's mean-pooled vectors, not divided by their length: a real model "
-    "output that is not unit length.",
-)
-_ui.publish("met_raw")
-check_k = min(CHECK_K, len(labels) - 1)
-checks: dict[str, UnitCheck] = {}
-for name, vset in ws.sets.items():
-    with _ui.guard(name):
-        checks[name] = _unit_check(vset.vectors, check_k)
-if with_raw:
-    with _ui.guard(f"{RAW_MODEL} unnormalised"):
-        checks[f"{RAW_MODEL}, unnormalised"] = _unit_check(
-            _raw_vectors(tuple(ws.dataset.texts)), check_k
+        with drawing:
+            if pair.a.size in (2, 3):
+                with _ui.guard("Drawing"):
+                    # Fits under the controls of a 1280x720 screen in presenter mode.
+                    height = 470 if _ui.presenting() else 520
+                    _ui.plot(_vector_figure(pair), key="met_drawing", height=height)
+            else:
+                st.info(f"These vectors have {pair.a.size} values: the drawing needs 2 or 3.")
+    _ui.code_expander(
+        "import numpy as np\n\n"
+        f"a = np.array([{text_a}], dtype=float)\n"
+        f"b = np.array([{text_b}], dtype=float)\n"
+        + ("a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)\n" if normalise else "")
+        + (
+            f"euclidean = np.linalg.norm(a - b)  # {pair.euclidean:.3g}\n"
+            f"manhattan = np.abs(a - b).sum()  # {pair.manhattan:.3g}\n"
+            f"dot = a @ b  # {pair.dot:.3g}\n"
+            f"cosine = dot / (np.linalg.norm(a) * np.linalg.norm(b))  # {pair.cosine:.3g}\n"
+            f"cosine_distance = 1 - cosine  # {pair.cosine_distance:.3g}\n"
+            if pair is not None
+            else ""
         )
-if checks:
+    )
+
+
+def real_data() -> None:
+    """A target's top k under each metric, marked against cosine's."""
+    ws = _ui.workspace()
+    labels = ws.dataset.labels
+    model, target, k = _ui.target_controls("met", ws)
+    _ui.publish("met_model", "met_target", "met_k")
+    vs = ws.sets[model]
+    query, exclude = _ui.target_query(vs, target)
+    if query is not None:
+        with _ui.guard(model):
+            rankings = rank_by_metrics(query, vs.vectors, k, exclude, labels)
+            # Two tables per row, so that every column (the mark included) stays readable.
+            cells = [cell for _ in range(0, len(rankings), 2) for cell in st.columns(2)]
+            for cell, r in zip(cells, rankings, strict=False):
+                with cell:
+                    st.markdown(
+                        f"**{r.metric.value}** ({SCORE_KIND[r.metric]}): "
+                        f"{r.comparison.overlap_at_k:.0%} of cosine's top-{k}"
+                    )
+                    st.dataframe(
+                        _ui.ranking_frame(
+                            r.result.ids[0],
+                            r.result.scores[0],
+                            labels,
+                            score_name=SCORE_KIND[r.metric],
+                            marks=[row.mark.value for row in r.comparison.rows],
+                        ),
+                        key=f"met_rank_{r.metric.value}",
+                        hide_index=True,
+                        column_config={SCORE_KIND[r.metric]: NUMBER},
+                    )
+            st.caption(_ui.MARKS_LEGEND.format(reference="cosine"))
+    _ui.code_expander(
+        "import numpy as np\n\n"
+        "# `vectors` (n, d) holds the dataset's embeddings, `q` (d,) the target's.\n"
+        "scores = {\n"
+        "    'cosine': vectors @ q / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(q)),\n"
+        "    'dot': vectors @ q,\n"
+        "    'euclidean': -np.linalg.norm(vectors - q, axis=1),  # negated: higher = closer\n"
+        "    'manhattan': -np.abs(vectors - q).sum(axis=1),\n"
+        "}\n"
+        f"top = {{name: np.argsort(-s)[:{k}] for name, s in scores.items()}}\n"
+    )
+
+
+def unit_length_check() -> None:
+    """On unit vectors cosine = dot and the euclidean ranking is cosine's: checked on every
+    model's vectors, and shown failing on vectors that are not unit length."""
+    ws = _ui.workspace()
+    st.latex(
+        r"\lVert \mathbf{u} \rVert = \lVert \mathbf{v} \rVert = 1 \;\Rightarrow\; "
+        r"\cos(\mathbf{u}, \mathbf{v}) = \mathbf{u} \cdot \mathbf{v}, \quad "
+        r"\lVert \mathbf{u} - \mathbf{v} \rVert^2 = 2 - 2 \cos(\mathbf{u}, \mathbf{v})"
+    )
+    with_raw = st.toggle(
+        f"Also check {RAW_MODEL} before its final normalisation step",
+        key=_ui.bound("met_raw", True, _ui.as_bool),
+        help="The same model's mean-pooled vectors, not divided by their length: a real model "
+        "output that is not unit length.",
+    )
+    _ui.publish("met_raw")
+    check_k = min(CHECK_K, len(ws.dataset.labels) - 1)
+    checks: dict[str, UnitCheck] = {}
+    for name, vset in ws.sets.items():
+        with _ui.guard(name):
+            checks[name] = _unit_check(vset.vectors, check_k)
+    if with_raw:
+        with _ui.guard(f"{RAW_MODEL} unnormalised"):
+            checks[f"{RAW_MODEL}, unnormalised"] = _unit_check(
+                _raw_vectors(tuple(ws.dataset.texts)), check_k
+            )
+    if not checks:
+        return
     st.dataframe(
         [
             {
@@ -229,26 +273,7 @@ if checks:
         "with direction."
     )
 
-_ui.code_expander(
-    "import numpy as np\n\n"
-    f"a = np.array([{text_a}], dtype=float)\n"
-    f"b = np.array([{text_b}], dtype=float)\n"
-    + ("a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)\n" if normalise else "")
-    + (
-        f"euclidean = np.linalg.norm(a - b)  # {pair.euclidean:.3g}\n"
-        f"manhattan = np.abs(a - b).sum()  # {pair.manhattan:.3g}\n"
-        f"dot = a @ b  # {pair.dot:.3g}\n"
-        f"cosine = dot / (np.linalg.norm(a) * np.linalg.norm(b))  # {pair.cosine:.3g}\n"
-        f"cosine_distance = 1 - cosine  # {pair.cosine_distance:.3g}\n\n"
-        if pair is not None
-        else "\n"
-    )
-    + "# On a dataset: `vectors` (n, d) and the target's vector `q` (d,).\n"
-    "scores = {\n"
-    "    'cosine': vectors @ q / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(q)),\n"
-    "    'dot': vectors @ q,\n"
-    "    'euclidean': -np.linalg.norm(vectors - q, axis=1),  # negated: higher = closer\n"
-    "    'manhattan': -np.abs(vectors - q).sum(axis=1),\n"
-    "}\n"
-    f"top = {{name: np.argsort(-s)[:{k}] for name, s in scores.items()}}\n"
-)
+
+view, tab = _ui.view_tabs("met_view", VIEWS)
+with tab:
+    {VIEWS[0]: two_vectors, VIEWS[1]: real_data, VIEWS[2]: unit_length_check}[view]()
