@@ -69,7 +69,8 @@ def _map_figure(
                 mode="markers+text",
                 # Only the closest few are named (the others on hover), so names stay legible.
                 text=[dataset.labels[i] if n < MAP_NAMED else "" for n, i in enumerate(near)],
-                textfont={"shadow": "auto"},
+                # A halo keeps names legible over points (3-D text has no shadow).
+                textfont={} if three_d else {"shadow": "auto"},
                 # Alternate above and below so that labels of close neighbours overlap less.
                 textposition=[("top center", "bottom center")[i % 2] for i in range(len(near))],
                 marker={"size": small + 6, "color": "rgba(0,0,0,0)", "line": {"width": 2}},
