@@ -7,8 +7,10 @@ it the faiss columns print "–"). ``--n 100000,1000000`` sets the corpus sizes 
 
 Timing: every method and its faiss baseline run alternately, query by query (or batch by
 batch), so that both see the same load on a shared machine; the table gives medians. Both
-sides use ``--threads`` threads (faiss via OpenMP, ours via BLAS or the Hamming kernel's
-thread split). Recall@k is against exhaustive float32 search.
+sides use ``--threads`` threads (faiss via OpenMP, ours via BLAS for float32 or the compiled
+int8 and Hamming kernels' split of the corpus). The first call of each method, which loads
+or compiles those kernels, is a warm-up left out of the timings. Recall@k is against
+exhaustive float32 search.
 """
 
 from __future__ import annotations

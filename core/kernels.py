@@ -1,12 +1,16 @@
 """Exact top-k kernels for search at scale: float32 vectors, int8 codes and packed bits.
 
-Every kernel scans the corpus in row chunks small enough to stay in cache and keeps a
-running top-k per query. A chunk's candidates are the items that beat the current k-th best,
-found with one comparison and merged by (key, id), so results equal a full sort with ties
-broken by the lower corpus id. ``np.partition`` only ranks the first few thousand columns
-(to get a first k-th best) and rows of a chunk with hundreds of candidates, keeping every
-item tied with its cut. Keys are "lower is closer": negated similarities, or Hamming
-distances. No temporary grows with the corpus: only with the chunk and the queries.
+float32 scores come from BLAS, one cache-sized chunk of corpus rows at a time, and a running
+top-k per query in numpy: a chunk's candidates are the items that beat the current k-th
+best, found with one comparison and merged by (key, id). ``np.partition`` only ranks the
+first few thousand columns (to get a first k-th best) and rows of a chunk with hundreds of
+candidates, keeping every item tied with its cut. numpy has no int8 matrix product and no
+fused XOR-popcount, so int8 and Hamming scans are compiled with numba
+(:mod:`core.kernels_jit`), each score going straight into a running top-k; corpora below
+:data:`JIT_MIN_ROWS` rows take plain numpy instead, so a process that only searches small
+corpora never loads numba. Keys are "lower is closer": negated similarities, or Hamming
+distances. Results equal a full sort by (key, id): ties go to the lower corpus id. No
+temporary grows with a large corpus: only with the chunk and the queries.
 
 Each ``top_k_*`` returns a :class:`TopK` of arrays; each ``search_*`` wraps it into the
 project's :class:`core.search.SearchResult` with timing and scores.
@@ -24,25 +28,26 @@ import numpy as np
 
 from core.errors import ExplorerError
 from core.metrics import Metric, as_matrix
-from core.search import SearchResult, _check_k_excluding, _exclusion, row_norms
+from core.search import SearchResult, _check_k_excluding, _exclusion, row_norms, top_k_ids
 
 # Elements in one (queries x chunk) key block: 1 MiB of float32 fits in L2 next to its chunk.
 BLOCK_ELEMENTS = 1 << 18
-# Bytes of corpus data a chunk may expand into (int8 converted to float, XOR of bit words):
-# well inside a shared L3 cache, and large enough that the fixed cost of each chunk's dozen
-# numpy calls stays small next to its arithmetic.
-CHUNK_BYTES = 1 << 22
 # Columns of the first block ranked before the rest of it is filtered (see offer()).
 WARMUP_COLUMNS = 4096
 # Hits of one row in one block beyond 4k + this are cut to the k best before merging.
 CROWDED_HITS = 256
-# From this many queries on, one BLAS product per converted int8 chunk beats a numpy
-# dot-product loop per query.
-BLAS_MIN_QUERIES = 8
-# Below this many corpus rows per thread, starting a thread costs more than it saves.
-MIN_ROWS_PER_THREAD = 4096
-# int8 products are at most 2**14, so float32 sums of up to 1024 of them are exact integers.
-_INT8_EXACT_IN_FLOAT32 = 1024
+# From this many corpus rows on, int8 and Hamming searches use the compiled kernels. Below
+# it numpy takes at most a few milliseconds per query, while a fresh process needs about
+# 1 s to load numba and the kernels from numba's on-disk cache, or 9 s to compile them.
+JIT_MIN_ROWS = 20_000
+# Candidates a compiled kernel buffers per query beyond k (at least k more) before sorting
+# them and cutting back to the k best: small, as every sort of the buffer costs.
+JIT_SPARE = 32
+# A compiled kernel scans codes at 15-20 GB/s per thread; below this many bytes (corpus
+# rows x queries x bytes per row) per thread, handing work to a thread costs more than it saves.
+MIN_BYTES_PER_THREAD = 1 << 23
+# int8 dot products are summed in int32: exact while dims * 128 * 128 < 2**31.
+INT8_MAX_DIMS = 1 << 17
 
 KeysOf = Callable[[slice, int, int], np.ndarray]
 
@@ -53,8 +58,8 @@ class TopK:
 
     Attributes:
         ids: int64 ``(q, k)`` corpus row numbers.
-        keys: ``(q, k)`` sort keys, lower is closer (negated similarity or distance), in
-            the dtype the kernel computed them in.
+        keys: ``(q, k)`` sort keys, lower is closer (negated similarity or distance):
+            float32 from the float32 kernel, int64 from the int8 and Hamming ones.
     """
 
     ids: np.ndarray
@@ -66,7 +71,7 @@ class _RunningTopK:
 
     def __init__(self, n_queries: int, k: int, dtype: np.dtype) -> None:
         self.k = k
-        self.sentinel = np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+        self.sentinel = np.inf
         self.keys = np.full((n_queries, k), self.sentinel, dtype=dtype)
         # Placeholders sort after every real id among equal keys.
         self.ids = np.full((n_queries, k), np.iinfo(np.int64).max, dtype=np.int64)
@@ -82,7 +87,7 @@ class _RunningTopK:
         if self.empty and block.shape[1] > 2 * warmup:
             # Everything beats the placeholders. Rank a few thousand columns first: their
             # k-th best filters the rest with one comparison instead of a partition of the
-            # whole chunk, which is slow on the many equal keys of Hamming distances.
+            # whole chunk.
             self.offer(block[:, :warmup], offset)
             block, offset = block[:, warmup:], offset + warmup
         self.empty = False
@@ -112,11 +117,6 @@ class _RunningTopK:
             keep[span] = keys <= np.partition(keys, self.k - 1)[self.k - 1]
         return keep
 
-    def absorb(self, other: _RunningTopK) -> None:
-        """Merge another scan's results (over other corpus rows) into this one."""
-        q, k = other.keys.shape
-        self._merge(np.repeat(np.arange(q), k), other.keys.ravel(), other.ids.ravel())
-
     def _merge(self, rows: np.ndarray, keys: np.ndarray, ids: np.ndarray) -> None:
         q, k = self.keys.shape
         if q == 1:
@@ -138,7 +138,7 @@ class _RunningTopK:
 
 def _scan(
     n_queries: int,
-    rows: range,
+    n: int,
     k: int,
     chunk: int,
     group: int,
@@ -146,12 +146,12 @@ def _scan(
     dtype: np.dtype,
     exclude: np.ndarray | None,
 ) -> _RunningTopK:
-    """Top-k over corpus ``rows``: chunk by chunk (outer, so a chunk is reused from cache by
-    every query group) and query group by query group (inner)."""
+    """Top-k over ``n`` corpus rows: chunk by chunk (outer, so a chunk is reused from cache
+    by every query group) and query group by query group (inner)."""
     groups = [slice(lo, min(lo + group, n_queries)) for lo in range(0, n_queries, group)]
     bests = [_RunningTopK(g.stop - g.start, k, dtype) for g in groups]
-    for lo in range(rows.start, rows.stop, chunk):
-        hi = min(lo + chunk, rows.stop)
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
         for g, best in zip(groups, bests, strict=True):
             block = keys_of(g, lo, hi)
             if exclude is not None:
@@ -172,29 +172,57 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(threads, thread_name_prefix="kernels")
 
 
-def _split_scan(
+def _check_threads(threads: int) -> None:
+    if threads < 1:
+        raise ExplorerError(f"threads={threads}: use 1 or more.")
+
+
+JitRun = Callable[[int, int, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def _split_jit(
+    run: JitRun,
+    n_queries: int,
+    n: int,
+    row_bytes: int,
+    k: int,
+    threads: int,
+    exclude: np.ndarray | None,
+) -> TopK:
+    """Run a compiled kernel, ``run(lo, hi, exclude)``, over up to ``threads`` contiguous
+    corpus ranges at once (the kernels release the GIL) and merge their results by (key, id).
+    ``row_bytes`` is the size of one corpus row's codes."""
+    excluded = np.full(n_queries, -1, dtype=np.int64) if exclude is None else np.array(exclude)
+    parts = min(threads, max(1, n * n_queries * row_bytes // MIN_BYTES_PER_THREAD))
+    bounds = [n * i // parts for i in range(parts + 1)]
+    if parts == 1:
+        keys, ids = run(0, n, excluded)
+        return TopK(ids, keys)
+    found = list(_pool(parts).map(lambda lo, hi: run(lo, hi, excluded), bounds[:-1], bounds[1:]))
+    keys, ids = np.hstack([f[0] for f in found]), np.hstack([f[1] for f in found])
+    # Each range's placeholders (int64 max) sort after every real row.
+    best = np.lexsort((ids, keys))[:, :k]
+    return TopK(np.take_along_axis(ids, best, axis=1), np.take_along_axis(keys, best, axis=1))
+
+
+def _numpy_top_k(
+    keys_of: Callable[[slice], np.ndarray],
     n_queries: int,
     n: int,
     k: int,
-    threads: int,
-    scan: Callable[[range], _RunningTopK],
+    exclude: np.ndarray | None,
 ) -> TopK:
-    """Run ``scan`` over ``threads`` contiguous corpus ranges at once and merge the results.
-
-    numpy releases the GIL inside its loops, so the ranges really run in parallel.
-    """
-    if threads < 1:
-        raise ExplorerError(f"threads={threads}: use 1 or more.")
-    parts = min(threads, max(1, n // MIN_ROWS_PER_THREAD))
-    ranges = [range(n * i // parts, n * (i + 1) // parts) for i in range(parts)]
-    if parts == 1:
-        best = scan(ranges[0])
-    else:
-        results = list(_pool(parts).map(scan, ranges))
-        best = results[0]
-        for other in results[1:]:
-            best.absorb(other)
-    return TopK(best.ids, best.keys)
+    """Top-k from whole ``(queries, n)`` int64 key blocks, ``keys_of(query_rows)``, for
+    corpora below :data:`JIT_MIN_ROWS`."""
+    ids = np.empty((n_queries, k), dtype=np.int64)
+    keys = np.empty((n_queries, k), dtype=np.int64)
+    step = max(1, BLOCK_ELEMENTS // n)
+    for lo in range(0, n_queries, step):
+        rows = slice(lo, lo + step)
+        block = keys_of(rows)
+        ids[rows] = top_k_ids(block, k, False, None if exclude is None else exclude[rows])
+        keys[rows] = np.take_along_axis(block, ids[rows], axis=1)
+    return TopK(ids, keys)
 
 
 def _prepare_k(
@@ -226,27 +254,22 @@ def _inner_product_scan(
     column_scale: np.ndarray | None,
     column_shift: np.ndarray | None,
     exclude: np.ndarray | None,
-    convert: np.dtype | None = None,
 ) -> TopK:
     """Keys ``(queries @ corpus[rows].T) * column_scale + column_shift`` by BLAS, chunk by
-    chunk. ``convert`` copies each chunk to that float dtype first (int8 codes)."""
+    chunk."""
     n_queries, n = queries.shape[0], corpus.shape[0]
     group = max(1, min(n_queries, BLOCK_ELEMENTS // chunk))
-    buffer = None if convert is None else np.empty((chunk, corpus.shape[1]), dtype=convert)
     single = n_queries == 1
 
     def keys_of(g: slice, lo: int, hi: int) -> np.ndarray:
         rows = corpus[lo:hi]
-        if buffer is not None:
-            rows = buffer[: hi - lo]
-            np.copyto(rows, corpus[lo:hi], casting="unsafe")
         # A matrix-vector product for one query: BLAS gemv, not gemm with one row.
         block = (rows @ queries[0])[np.newaxis, :] if single else queries[g] @ rows.T
         if column_scale is not None:
             block *= column_scale[lo:hi]
         if column_shift is not None:
             block += column_shift[lo:hi]
-        if buffer is None and not np.isfinite(block).all():
+        if not np.isfinite(block).all():
             # Checked on the scores, 1/d of the data, rather than on the whole corpus on
             # every query: a NaN or infinity anywhere in a row makes its score non-finite.
             bad = lo + int(np.flatnonzero(~np.isfinite(block).all(axis=0))[0])
@@ -254,7 +277,7 @@ def _inner_product_scan(
         return block
 
     dtype = np.dtype(queries.dtype)
-    best = _scan(n_queries, range(n), k, chunk, group, keys_of, dtype, exclude)
+    best = _scan(n_queries, n, k, chunk, group, keys_of, dtype, exclude)
     return TopK(best.ids, best.keys)
 
 
@@ -358,42 +381,34 @@ def top_k_int8(
 ) -> TopK:
     """Exact top-k by the dot product of int8 codes: ``(q, d)`` against ``(n, d)``.
 
-    Keys are the negated integer dot products, computed chunk by chunk on a float copy of
-    the chunk whose sums are exact integers (float32 up to 1024 dimensions, float64
-    beyond), so they equal int32 accumulation while reading one byte per number from
-    memory. A few queries use numpy's dot-product loop, split over ``threads`` threads;
-    from :data:`BLAS_MIN_QUERIES` queries on, BLAS multiplies each chunk by all of them.
+    Keys are the negated dot products (int64), accumulated in int32, which is exact below
+    :data:`INT8_MAX_DIMS` dimensions. From :data:`JIT_MIN_ROWS` corpus rows on, a compiled
+    kernel computes them and keeps the top k as it goes, over ``threads`` corpus ranges at
+    once; smaller corpora take one numpy product.
     """
-    q = _int8_matrix(query_codes, "Query codes")
+    _check_threads(threads)
+    q = np.ascontiguousarray(_int8_matrix(query_codes, "Query codes"))
     c = np.ascontiguousarray(_int8_matrix(corpus_codes, "Corpus codes"))
     _same_width(q, c, "dimensions")
-    n_queries, (n, d) = q.shape[0], c.shape
+    if c.shape[1] >= INT8_MAX_DIMS:
+        raise ExplorerError(
+            f"{c.shape[1]} dimensions: int8 dot products are summed in int32, exact below "
+            f"{INT8_MAX_DIMS}. Truncate the vectors first."
+        )
+    n_queries, n = q.shape[0], c.shape[0]
     excluded = _prepare_k(k, n_queries, n, exclude)
-    exact = np.dtype(np.float32 if d <= _INT8_EXACT_IN_FLOAT32 else np.float64)
-    negated = np.negative(q, dtype=exact)
-    chunk = max(1, CHUNK_BYTES // (d * exact.itemsize))
-    if n_queries >= BLAS_MIN_QUERIES:
-        # Wider chunks than the float32 kernel's: each converted chunk is then multiplied by
-        # all the queries of a group in one BLAS call large enough to run efficiently.
-        wide = max(chunk, BLOCK_ELEMENTS // min(n_queries, 64))
-        return _inner_product_scan(negated, c, k, wide, None, None, excluded, exact)
+    if n < JIT_MIN_ROWS:
 
-    def scan(rows: range) -> _RunningTopK:
-        converted = np.empty((chunk, d), dtype=exact)
-        block = np.empty((n_queries, chunk), dtype=exact)
+        def keys_of(rows: slice) -> np.ndarray:
+            return -np.einsum("qd,nd->qn", q[rows], c, dtype=np.int32).astype(np.int64)
 
-        def keys_of(g: slice, lo: int, hi: int) -> np.ndarray:
-            chunk_rows = converted[: hi - lo]
-            np.copyto(chunk_rows, c[lo:hi], casting="unsafe")
-            out = block[: g.stop - g.start, : hi - lo]
-            for row, j in enumerate(range(g.start, g.stop)):
-                # numpy's own loop rather than BLAS, whose threads would fight ours.
-                np.einsum("nd,d->n", chunk_rows, negated[j], out=out[row])
-            return out
+        return _numpy_top_k(keys_of, n_queries, n, k, excluded)
+    from core.kernels_jit import int8_top_k
 
-        return _scan(n_queries, rows, k, chunk, n_queries, keys_of, exact, excluded)
+    def run(lo: int, hi: int, ex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return int8_top_k(q, c, lo, hi, k, ex, JIT_SPARE)
 
-    return _split_scan(n_queries, n, k, threads, scan)
+    return _split_jit(run, n_queries, n, c.shape[1], k, threads, excluded)
 
 
 def search_int8(
@@ -483,6 +498,18 @@ def _as_bits(x: BitMatrix | np.ndarray, name: str) -> BitMatrix:
         raise ExplorerError(f"{name}: {exc}") from None
 
 
+def _flat_words(words: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(w, n)`` words as one read-only flat array and the distance between word rows, so
+    that a column slice (``words[:, :size]``, a corpus prefix) reaches the compiled kernel
+    uncopied and with the same layout as a whole matrix."""
+    row_step, word_step = words.strides
+    if word_step != 8 or row_step % 8 or row_step < 8 * words.shape[1]:
+        words = np.ascontiguousarray(words)
+    stride = words.strides[0] // 8
+    span = (words.shape[0] - 1) * stride + words.shape[1]
+    return np.lib.stride_tricks.as_strided(words, (span,), (8,), writeable=False), stride
+
+
 def top_k_hamming(
     queries: BitMatrix | np.ndarray,
     corpus: BitMatrix | np.ndarray,
@@ -490,13 +517,15 @@ def top_k_hamming(
     exclude: int | np.ndarray | None = None,
     threads: int = 1,
 ) -> TopK:
-    """Exact top-k by fewest differing bits; keys are Hamming distances (uint16/uint32).
+    """Exact top-k by fewest differing bits; keys are Hamming distances (int64).
 
     ``queries`` and ``corpus`` are :class:`BitMatrix` or packed uint8 rows (converted on
-    every call: keep a BitMatrix for a corpus searched repeatedly). Works on 64-bit words:
-    XOR, ``np.bitwise_count`` and a sum over the words, one cache-sized chunk at a time.
-    ``threads`` splits the corpus between that many threads.
+    every call: keep a BitMatrix for a corpus searched repeatedly). From
+    :data:`JIT_MIN_ROWS` corpus rows on, a compiled kernel XORs 64-bit words, counts their
+    bits and keeps the top k as it goes, over ``threads`` corpus ranges at once; smaller
+    corpora take numpy's ``bitwise_count`` on the whole ``(q, n)`` distance matrix.
     """
+    _check_threads(threads)
     qb, cb = _as_bits(queries, "Queries"), _as_bits(corpus, "Corpus")
     if qb.dims != cb.dims:
         raise ExplorerError(
@@ -504,30 +533,25 @@ def top_k_hamming(
         )
     n_queries, n = len(qb), len(cb)
     excluded = _prepare_k(k, n_queries, n, exclude)
-    n_words = cb.words.shape[0]
-    dtype = np.dtype(np.uint16 if n_words * 64 <= np.iinfo(np.uint16).max else np.uint32)
-    chunk = max(1, CHUNK_BYTES // (8 * n_words))
-    group = max(1, min(n_queries, BLOCK_ELEMENTS // chunk))
-    qwords = qb.words
+    if n < JIT_MIN_ROWS:
 
-    def scan(rows: range) -> _RunningTopK:
-        # Buffers per thread, reused by every chunk: no corpus-sized temporaries.
-        xor = np.empty((n_words, chunk), dtype=np.uint64)
-        ones = np.empty((n_words, chunk), dtype=np.uint8)
-        block = np.empty((group, chunk), dtype=dtype)
+        def keys_of(rows: slice) -> np.ndarray:
+            q_words = qb.words[:, rows, np.newaxis]
+            keys = np.zeros((q_words.shape[1], n), dtype=np.int64)
+            for q_word, c_word in zip(q_words, cb.words, strict=True):
+                keys += np.bitwise_count(q_word ^ c_word)
+            return keys
 
-        def keys_of(g: slice, lo: int, hi: int) -> np.ndarray:
-            width = hi - lo
-            out = block[: g.stop - g.start, :width]
-            for row, j in enumerate(range(g.start, g.stop)):
-                np.bitwise_xor(cb.words[:, lo:hi], qwords[:, j : j + 1], out=xor[:, :width])
-                np.bitwise_count(xor[:, :width], out=ones[:, :width])
-                np.add.reduce(ones[:, :width], axis=0, dtype=dtype, out=out[row])
-            return out
+        return _numpy_top_k(keys_of, n_queries, n, k, excluded)
+    from core.kernels_jit import hamming_top_k
 
-        return _scan(n_queries, rows, k, chunk, group, keys_of, dtype, excluded)
+    q_words = np.ascontiguousarray(qb.words)
+    words, stride = _flat_words(cb.words)
 
-    return _split_scan(n_queries, n, k, threads, scan)
+    def run(lo: int, hi: int, ex: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return hamming_top_k(q_words, words, stride, lo, hi, k, ex, JIT_SPARE)
+
+    return _split_jit(run, n_queries, n, cb.words.shape[0] * 8, k, threads, excluded)
 
 
 def search_hamming(

@@ -18,6 +18,7 @@ from functools import cache
 import numpy as np
 
 from core.errors import ExplorerError
+from core.kernels import search_hamming, search_int8
 from core.metrics import Metric, as_matrix, normalize, pairwise
 from core.modes import Mode
 from core.search import SearchResult, check_k, top_k_ids
@@ -121,18 +122,14 @@ def int8_search(
     """Top ``k`` corpus rows by the dot product of int8 codes, accumulated in int32.
 
     ``query_codes`` ``(q, d)`` and ``corpus_codes`` ``(n, d)`` are int8; scores are the integer
-    dot products (higher is closer). ``exclude`` as in :func:`core.search.top_k_ids`.
+    dot products (higher is closer). ``exclude`` as in :func:`core.search.top_k_ids`. Runs
+    :func:`core.kernels.search_int8`.
     """
-    start = time.perf_counter()
     q, c = np.atleast_2d(query_codes), np.atleast_2d(corpus_codes)
     if q.dtype != np.int8 or c.dtype != np.int8:
         raise ExplorerError(f"int8 search needs int8 codes, got {q.dtype} and {c.dtype}.")
     _check_widths(q, c)
-    # einsum accumulates in int32 without first copying the corpus to a wider type.
-    dots = np.einsum("qd,nd->qn", q, c, dtype=np.int32)
-    ids = top_k_ids(dots, k, True, exclude)
-    scores = np.take_along_axis(dots, ids, axis=1).astype(np.float64)
-    return SearchResult(ids, scores, time.perf_counter() - start, "int8-dot", True)
+    return search_int8(q, c, k, exclude)
 
 
 def _check_widths(q: np.ndarray, c: np.ndarray) -> None:
@@ -216,11 +213,8 @@ def hamming_search(
     k: int,
     exclude: np.ndarray | None = None,
 ) -> SearchResult:
-    """Top ``k`` corpus rows by fewest differing bits; scores are Hamming distances."""
-    # The kernel works on 64-bit words in cache-sized chunks; imported here because it
-    # builds on this module's neighbours in core.search.
-    from core.kernels import search_hamming
-
+    """Top ``k`` corpus rows by fewest differing bits; scores are Hamming distances. Runs
+    :func:`core.kernels.search_hamming`."""
     q, c = np.atleast_2d(packed_queries), np.atleast_2d(packed_corpus)
     _check_widths(q, c)
     return search_hamming(q, c, k, exclude)

@@ -320,9 +320,9 @@ def estimate_memory(
 ) -> MemoryEstimate:
     """The memory a lab build of ``n`` vectors of ``dims`` with ``methods`` needs."""
     chosen = tuple(dict.fromkeys(Method.coerce(m) for m in methods))
-    # Largest temporaries: a float64 quantization chunk and its copy, the queries x chunk
-    # score blocks of the kernels, the ground truth arrays.
-    working = 2 * CHUNK_ROWS * dims * 8 + 16 * kernels.CHUNK_BYTES + (64 << 20)
+    # Largest temporaries: a float64 quantization chunk and its copy, the kernels' key
+    # blocks and their sort temporaries (64 MiB), the ground truth arrays.
+    working = 2 * CHUNK_ROWS * dims * 8 + 32 * 8 * kernels.BLOCK_ELEMENTS + (64 << 20)
     return MemoryEstimate(
         n,
         dims,
