@@ -106,22 +106,29 @@ def presenting() -> bool:
 
 # Streamlit's default top padding (6rem) wastes a sixth of a 720-px screen; the header bar
 # (about 3.75rem) must still clear the title.
-_CSS = """
+# Tables keep their first two columns (a model's name, where it runs) on one line.
+_TABLE_CSS = """
+[data-testid="stTable"] :is(td, th):nth-child(-n+2),
+[data-testid="stTable"] :is(td, th):nth-child(-n+2) * {
+  white-space: nowrap; word-break: keep-all; overflow-wrap: normal;
+}
+"""
+_CSS = f"""
 <style>
-.block-container { padding-top: 3.6rem; }
-</style>
+.block-container {{ padding-top: 3.6rem; }}
+{_TABLE_CSS}</style>
 """
 # In presenter mode the header bar only keeps its two corner buttons, which sit beside the
 # content column, so the page can start near the top of the screen.
-_PRESENTER_CSS = """
+_PRESENTER_CSS = f"""
 <style>
-html { font-size: 19px; }
-[data-testid="stHeader"] { background: transparent; pointer-events: none; }
-[data-testid="stHeader"] button { pointer-events: auto; }
-.block-container { padding-top: 1rem; max-width: 100%; }
-h1 { font-size: 1.7rem !important; padding-bottom: 0.2rem !important; }
-h2 { font-size: 1.35rem !important; }
-</style>
+html {{ font-size: 19px; }}
+[data-testid="stHeader"] {{ background: transparent; pointer-events: none; }}
+[data-testid="stHeader"] button {{ pointer-events: auto; }}
+.block-container {{ padding-top: 1rem; max-width: 100%; }}
+h1 {{ font-size: 1.7rem !important; padding-bottom: 0.2rem !important; }}
+h2 {{ font-size: 1.35rem !important; }}
+{_TABLE_CSS}</style>
 """
 
 
