@@ -390,16 +390,24 @@ def target_controls(
     """The row most pages start with: model, target (an item or free text) and k, bound to
     ``<prefix>_model``, ``<prefix>_target`` and ``<prefix>_k`` in the URL. ``row`` gives
     the three containers when the page adds more controls to the same row."""
-    labels = ws.dataset.labels
     c_model, c_target, c_k = row or st.columns([1, 2, 1])
     model = model_choice(f"{prefix}_model", ws, where=c_model)
-    target = c_target.text_input(
-        "Target",
-        key=bound(f"{prefix}_target", "queen" if "queen" in labels else labels[0]),
-        help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
-    )
-    k = k_slider(f"{prefix}_k", len(labels), default=10, where=c_k)
+    target = target_input(f"{prefix}_target", ws, where=c_target)
+    k = k_slider(f"{prefix}_k", len(ws.dataset.labels), default=10, where=c_k)
     return model, target, k
+
+
+def target_input(key: str, ws: Workspace, where: Any = st) -> str:
+    """A URL-bound text box for the target: an item of the dataset ("queen" when it has one)
+    or any text."""
+    labels = ws.dataset.labels
+    return str(
+        where.text_input(
+            "Target",
+            key=bound(key, "queen" if "queen" in labels else labels[0]),
+            help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
+        )
+    )
 
 
 def target_query(vs: VectorSet, target: str) -> tuple[np.ndarray | None, int | None]:

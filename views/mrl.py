@@ -57,14 +57,8 @@ labels = ws.dataset.labels
 n = len(labels)
 VIEWS = ("Recall curves", "One ranking", "Full pipeline")
 
-c_model, c_target, c_k, c_dims = st.columns([3, 4, 2, 3])
-model = _ui.model_choice("mrl_model", ws, where=c_model)
-target = c_target.text_input(
-    "Target",
-    key=_ui.bound("mrl_target", "queen" if "queen" in labels else labels[0]),
-    help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
-)
-k = _ui.k_slider("mrl_k", n, default=10, where=c_k)
+*row, c_dims = st.columns([3, 4, 2, 3])
+model, target, k = _ui.target_controls("mrl", ws, row)
 vs = ws.sets[model]
 _ui.bound("mrl_dims", min(64, vs.dims), int, valid=lambda v: 1 <= v <= vs.dims)
 _ui.clamp_state("mrl_dims", 1, vs.dims)

@@ -113,11 +113,7 @@ VIEWS = ("Two texts", "Neighbours", "Spread", "Map")
 def _target(where: Any) -> tuple[str, int | None]:
     """The target text box (an item or free text), bound to the URL; returns the text and its
     dataset row (None for free text)."""
-    target = where.text_input(
-        "Target",
-        key=_ui.bound("sim_target", "queen" if "queen" in labels else labels[0]),
-        help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
-    )
+    target = _ui.target_input("sim_target", ws, where)
     return target, _ui.target_index(ws.dataset, target)
 
 
