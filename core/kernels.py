@@ -566,3 +566,17 @@ def search_hamming(
     found = top_k_hamming(queries, corpus, k, exclude, threads)
     scores = found.keys.astype(np.float64)
     return SearchResult(found.ids, scores, time.perf_counter() - start, "hamming", False)
+
+
+def warm_up() -> None:
+    """Compile the int8 and Hamming kernels into numba's on-disk cache, so that the first
+    large search after an install does not wait for the compiler. Set-up runs it once
+    (``python -m core.kernels``); later processes load the compiled code in under a second."""
+    codes = np.random.default_rng(0).integers(-128, 128, (JIT_MIN_ROWS, 64), dtype=np.int8)
+    top_k_int8(codes[:2], codes, 10, exclude=np.array([0, 1]))
+    bits = np.packbits(codes > 0, axis=1)
+    top_k_hamming(bits[:2], bits, 10, exclude=np.array([0, 1]))
+
+
+if __name__ == "__main__":
+    warm_up()

@@ -464,3 +464,21 @@ def test_int8_property(corpus, data):
     dots = queries.astype(np.int64) @ corpus.astype(np.int64).T
     np.testing.assert_array_equal(got.ids, reference(-dots, k, exclude))
     np.testing.assert_array_equal(got.keys, -np.take_along_axis(dots, got.ids, axis=1))
+
+
+def test_warm_up_compiles_the_signatures_real_searches_use():
+    """After set-up's warm-up, searches as the app and the scale lab run them (excluded rows
+    or none, several threads, a prefix of the bit words) need no further compilation."""
+    from core import kernels_jit
+
+    kernels.warm_up()
+    compiled = {f: len(f.signatures) for f in (kernels_jit.int8_top_k, kernels_jit.hamming_top_k)}
+    assert all(compiled.values())
+    rng = np.random.default_rng(3)
+    codes = rng.integers(-128, 128, (kernels.JIT_MIN_ROWS + 5, 48), dtype=np.int8)
+    kernels.search_int8(codes[:3], codes, 4, threads=2)
+    bits = kernels.BitMatrix.from_packed(np.packbits(codes > 0, axis=1))
+    kernels.search_hamming(bits, bits, 4, exclude=np.arange(len(codes)), threads=2)
+    prefix = kernels.BitMatrix(bits.words[:, : kernels.JIT_MIN_ROWS], bits.dims)
+    kernels.search_hamming(prefix, prefix, 3)
+    assert {f: len(f.signatures) for f in compiled} == compiled
