@@ -118,7 +118,9 @@ def test_binary_with_median_centre(words) -> None:
     assert values.loc["bit"].astype(int).tolist() == bits[row, :8].astype(int).tolist()
     np.testing.assert_allclose(values.loc["centre"], median[:8], atol=1e-6)
     bars = figures(at)[0]
-    assert [t["type"] for t in bars["data"]] == ["bar", "scatter", "bar"]
+    # Floats and bits as bars (filled steps), the centre as a line.
+    assert [t.get("line", {}).get("shape") for t in bars["data"]] == ["hvh", None, "hvh"]
+    assert array(bars["data"][2]["y"]).tolist() == bits[row].astype(int).tolist()
     dist = hamming(bits)
     order = ranked(dist, False)
     table = frames(show(at, TOP_K), "float", "binary", "mark")[0]

@@ -146,6 +146,16 @@ def style_figure(fig: go.Figure, height: int | None = None) -> go.Figure:
     return fig
 
 
+def value_bars(
+    x: Sequence[int] | np.ndarray, y: Sequence[float] | np.ndarray, name: str, **kw: Any
+) -> go.Scatter:
+    """One bar per value, drawn as a single filled step line: it looks like touching bars,
+    and the browser redraws one path instead of hundreds of rectangles on every rerun."""
+    return go.Scatter(
+        x=x, y=y, name=name, mode="lines", line={"shape": "hvh", "width": 1}, fill="tozeroy", **kw
+    )
+
+
 def plot(fig: go.Figure, key: str, height: int | None = None) -> None:
     """Render a plotly figure full-width with the app's style."""
     st.plotly_chart(style_figure(fig, height), key=key, width="stretch")

@@ -30,10 +30,10 @@ def _bars(results: list[EmbeddedText]) -> go.Figure:
     )
     for i, r in enumerate(results, start=1):
         fig.add_trace(
-            go.Bar(
-                x=list(range(r.dims)),
-                y=r.vector,
-                name=r.model,
+            _ui.value_bars(
+                list(range(r.dims)),
+                r.vector,
+                r.model,
                 hovertemplate="dimension %{x}: %{y:.4f}<extra>" + r.model + "</extra>",
             ),
             row=i,
@@ -42,7 +42,7 @@ def _bars(results: list[EmbeddedText]) -> go.Figure:
     # One value scale for every model, so their ranges compare at a glance.
     fig.update_yaxes(matches="y", zeroline=True)
     fig.update_xaxes(title_text="dimension", row=len(results), col=1)
-    fig.update_layout(showlegend=False, bargap=0)
+    fig.update_layout(showlegend=False)
     return fig
 
 

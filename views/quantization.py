@@ -115,7 +115,7 @@ def _code_figure(view: CodeView) -> go.Figure:
             "bits (1 = above the centre)" if binary else "int8 codes (−128…127)",
         ],
     )
-    fig.add_trace(go.Bar(x=dims, y=view.values, name="float"), row=1, col=1)
+    fig.add_trace(_ui.value_bars(dims, view.values, "float"), row=1, col=1)
     if binary:
         fig.add_trace(
             go.Scatter(x=dims, y=view.thresholds, name="centre", mode="lines"), row=1, col=1
@@ -128,9 +128,9 @@ def _code_figure(view: CodeView) -> go.Figure:
             row=1,
             col=1,
         )
-    fig.add_trace(go.Bar(x=dims, y=view.codes, name=precision, showlegend=False), row=2, col=1)
+    fig.add_trace(_ui.value_bars(dims, view.codes, precision), row=2, col=1)
     fig.update_xaxes(title_text="dimension", row=2, col=1)
-    fig.update_layout(bargap=0, showlegend=False)
+    fig.update_layout(showlegend=False)
     return fig
 
 
