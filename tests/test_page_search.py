@@ -12,7 +12,16 @@ import pytest
 from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
 from core.vectors import embed_dataset
-from tests.page_helpers import frames, metrics, open_page, presenter_styled, show_tab, texts
+from tests.page_helpers import (
+    array,
+    figures,
+    frames,
+    metrics,
+    open_page,
+    presenter_styled,
+    show_tab,
+    texts,
+)
 
 MINILM, STATIC = "all-MiniLM-L6-v2", "static-minilm-256"
 
@@ -71,6 +80,8 @@ def test_default_render_shows_three_steps_and_exact_results(words) -> None:
     assert shown["recall@5, this query"] == f"{shared / 5:.0%}"
     assert "M=16, ef_construction=100" in at.get("code")[0].proto.code_text
     shown = metrics(show(at, STEP1))
+    (bars,) = figures(at)
+    np.testing.assert_allclose(array(bars["data"][0]["y"]), query[0], atol=1e-6)
     assert shown["dimensions"] == "384"
     assert shown["embedding time"].endswith(" ms")
     assert not frames(at, "exhaustive")

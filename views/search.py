@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
 from core.pipeline import SearchComparison, compare_search, hnsw_recall
@@ -128,6 +129,13 @@ def embed_step(model: str, query: str, k: int) -> None:
             f"{query.strip()!r} is an item of {ws.dataset.name}: its stored vector is used, "
             "so it finds itself first."
         )
+    fig = go.Figure(_ui.value_bars(np.arange(vs.dims), vector[0], "q"))
+    fig.update_layout(
+        title={"text": f"q: the {vs.dims} values of {query.strip()!r} under {model}"},
+        xaxis_title="dimension",
+        showlegend=False,
+    )
+    _ui.plot(fig, key="search_query_bars", height=260)
     st.markdown(
         f"Every item of {ws.dataset.name} was embedded the same way, once, ahead of time: "
         f"{n:,} vectors of {vs.dims} numbers. Step 2 compares **q** with them."
