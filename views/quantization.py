@@ -274,8 +274,8 @@ def _factor_figure(points: list[PipelinePoint], factor: int) -> go.Figure:
 
 
 def oversample_and_rescore() -> None:
-    """k × factor candidates by codes, rescored with the floats: what rescoring rescued and
-    dropped, and recall against the factor."""
+    """k × factor candidates by codes, rescored with the floats: recall against the factor
+    first, then what rescoring rescued and dropped for the target."""
     c_factor, c_float, c_alone, c_rescored = st.columns([3, 1, 1, 1])
     factor = c_factor.slider(
         "Oversampling factor: fetch k × factor candidates by codes, rescore them with floats",
@@ -297,6 +297,8 @@ def oversample_and_rescore() -> None:
         c_rescored.metric(
             f"{precision} + rescore ×{factor}", f"{by_factor[factor].recall_rescored:.1%}"
         )
+    if points:
+        _ui.plot(_factor_figure(points, factor), key="quant_recall_curve", height=320)
     found = _neighbours(factor)
     if found is not None:
         exact, quantized = found
@@ -335,8 +337,6 @@ def oversample_and_rescore() -> None:
             f"Rescoring **rescued** {len(rescued)} ({names}) and **dropped** {len(dropped)} "
             f"({lost}); overlap with the float top {k}: {final.overlap_at_k:.0%}."
         )
-    if points:
-        _ui.plot(_factor_figure(points, factor), key="quant_recall_curve", height=320)
 
 
 def storage() -> None:
