@@ -185,7 +185,9 @@ def page_intro(title: str, text: str, formula: str | None = None) -> None:
         if formula:
             st.latex(formula)
         return
-    heading, about = st.columns([1, 3], vertical_alignment="center")
+    # About 11 characters of a presenter title fit in a quarter of the width; a longer title
+    # gets a wider column rather than a second line.
+    heading, about = st.columns([max(1.0, len(title) / 11), 3], vertical_alignment="center")
     heading.title(title)
     with about.expander("What this page shows"):
         st.markdown(text)
