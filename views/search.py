@@ -102,9 +102,10 @@ def _index(model: str) -> HnswIndex | None:
     return None
 
 
-def _search(model: str, query_vector: np.ndarray | None, k: int) -> SearchComparison | None:
-    """Exhaustive and HNSW top-k for the query with the current HNSW settings."""
-    index = _index(model)
+def _search(
+    model: str, query_vector: np.ndarray | None, k: int, index: HnswIndex | None
+) -> SearchComparison | None:
+    """Exhaustive top-k and HNSW top-k (on ``index``, with the current ef) for the query."""
     if index is None or query_vector is None:
         return None
     with _ui.guard("Search"):
@@ -156,7 +157,8 @@ def search_step(model: str, query: str, k: int) -> None:
         ):
             _hnsw_setting(key)
             column.slider(label, low, high, key=key, help=tip)
-    found, index = _search(model, _query_vector(model, query)[0], k), _index(model)
+    index = _index(model)
+    found = _search(model, _query_vector(model, query)[0], k, index)
     if found is None or index is None:
         return
     c_exact.metric("exhaustive time", f"{1000 * found.exact.seconds:.2f} ms")
@@ -171,7 +173,7 @@ def search_step(model: str, query: str, k: int) -> None:
 
 def results_step(model: str, query: str, k: int) -> None:
     """Step 3: both rankings side by side with marks, and recall@k."""
-    found = _search(model, _query_vector(model, query)[0], k)
+    found = _search(model, _query_vector(model, query)[0], k, _index(model))
     if found is None:
         st.info("Results appear once the query has a vector.")
         return
