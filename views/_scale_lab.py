@@ -80,7 +80,7 @@ def _base(source: str, ws: _ui.Workspace, where) -> tuple[np.ndarray | None, int
     vs = ws.sets[model]
     if source == Source.SYNTHETIC.value:
         return None, vs.dims, ""
-    return vs.vectors, vs.dims, f"{ws.dataset.fingerprint}:{model}"
+    return vs.vectors, vs.dims, vs.key
 
 
 def render_scale_lab(ws: _ui.Workspace) -> None:

@@ -22,7 +22,7 @@ from core.datasets import Dataset, TextField, dataset_from_texts, list_datasets,
 from core.errors import ExplorerError
 from core.io import read_upload
 from core.models_table import ModelRow, model_table
-from core.vectors import VectorSet, embed_dataset
+from core.vectors import VectorSet, array_digest, embed_dataset
 from views._remote import remote_form, remote_vectors, session_models
 
 UPLOAD = "upload"
@@ -229,6 +229,7 @@ def _bundled_vectors(dataset_name: str, text_field: str, model: str) -> np.ndarr
 
 @st.cache_resource(show_spinner="Embedding your texts…", max_entries=16)
 def _uploaded_text_vectors(fingerprint: str, _dataset: Dataset, model: str) -> np.ndarray:
+    """``_dataset`` (named by its content ``fingerprint``) embedded by the local ``model``."""
     vectors = embed_dataset(_dataset, _registry_model(model))
     vectors.flags.writeable = False
     return vectors
@@ -237,8 +238,11 @@ def _uploaded_text_vectors(fingerprint: str, _dataset: Dataset, model: str) -> n
 # cache_resource, not cache_data: the parsed result holds read-only mappings that do not
 # pickle, and it is frozen, so sharing one object is safe.
 @st.cache_resource(max_entries=8, show_spinner=False)
-def _parse_upload(name: str, data: bytes, meta: bytes | None) -> Any:
-    return read_upload(name, data, meta)
+def _parse_upload(name: str, data: bytes, meta: bytes | None) -> tuple[Any, str | None]:
+    """The parsed file and, for vectors, their content digest (computed once per upload, so
+    caches keyed on it never hash the matrix again on a rerun)."""
+    parsed = read_upload(name, data, meta)
+    return parsed, None if isinstance(parsed, Dataset) else array_digest(parsed.vectors)
 
 
 @dataclass(frozen=True)
@@ -346,7 +350,7 @@ def _upload_workspace(models: list[str]) -> Workspace:
         st.stop()
     meta = st.session_state.get("upload_meta")
     try:
-        parsed = _parse_upload(up.name, up.getvalue(), meta.getvalue() if meta else None)
+        parsed, digest = _parse_upload(up.name, up.getvalue(), meta.getvalue() if meta else None)
     except ExplorerError as exc:
         st.error(f"Could not read {up.name}: {exc}")
         st.stop()
@@ -360,7 +364,7 @@ def _upload_workspace(models: list[str]) -> Workspace:
         return Workspace(parsed, sets)
     dataset = dataset_from_texts(up.name, parsed.labels)
     model = f"uploaded: {up.name}"
-    return Workspace(dataset, {model: VectorSet(dataset, model, parsed.vectors, None)})
+    return Workspace(dataset, {model: VectorSet(dataset, model, parsed.vectors, digest=digest)})
 
 
 # ---------------------------------------------------------------- helpers several pages use

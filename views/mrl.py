@@ -36,12 +36,13 @@ _ui.page_intro(
 
 
 @st.cache_data(show_spinner="Measuring recall at every size…", max_entries=64)
-def _curve(fingerprint: str, model: str, k: int, sizes: tuple[int, ...], _vectors) -> list:
+def _curve(vectors_key: str, k: int, sizes: tuple[int, ...], _vectors) -> list:
+    """Recall against dimensions for ``_vectors``, named by content by ``vectors_key``."""
     return recall_curve(_vectors, sizes, k)
 
 
 @st.cache_data(show_spinner="Running every pipeline over every item (once)…", max_entries=16)
-def _pipelines(fingerprint: str, model: str, k: int, _vectors) -> list[PipelinePoint]:
+def _pipelines(vectors_key: str, k: int, _vectors) -> list[PipelinePoint]:
     sizes = standard_dims(_vectors.shape[1])
     return pipeline_points(_vectors, k, sizes, PIPELINE_PRECISIONS, FACTORS)
 
@@ -118,7 +119,7 @@ def recall_curves() -> None:
     for name, other in ws.sets.items():
         with _ui.guard(name):
             sizes = standard_dims(other.dims)
-            curve: list[CurvePoint] = _curve(ws.dataset.fingerprint, name, k, sizes, other.vectors)
+            curve: list[CurvePoint] = _curve(other.key, k, sizes, other.vectors)
             fig.add_trace(
                 go.Scatter(
                     x=[p.dims for p in curve],
@@ -129,7 +130,7 @@ def recall_curves() -> None:
                 )
             )
             if dims <= other.dims:
-                (here,) = _curve(ws.dataset.fingerprint, name, k, (dims,), other.vectors)
+                (here,) = _curve(other.key, k, (dims,), other.vectors)
                 marks.append((name, here.recall_at_k))
     if not fig.data:
         return
@@ -204,7 +205,7 @@ def full_pipeline() -> None:
     _ui.publish("mrl_factor")
     points: list[PipelinePoint] = []
     with _ui.guard("Pipeline"):
-        points = _pipelines(ws.dataset.fingerprint, model, k, vs.vectors)
+        points = _pipelines(vs.key, k, vs.vectors)
     chosen = [p for p in points if p.oversample == factor]
     if not chosen:
         return

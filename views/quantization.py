@@ -50,14 +50,15 @@ _ui.page_intro(
 
 @st.cache_resource(show_spinner="Quantizing the dataset…", max_entries=32)
 def _index(
-    fingerprint: str, model: str, precision: str, center: str, per_dim: bool, _vectors
+    vectors_key: str, precision: str, center: str, per_dim: bool, _vectors
 ) -> QuantizedIndex:
+    """``_vectors`` quantized; ``vectors_key`` (``VectorSet.key``) names them by content."""
     return QuantizedIndex.build(_vectors, precision, center, per_dimension=per_dim)
 
 
 @st.cache_data(show_spinner="Measuring recall with every item as a query…", max_entries=32)
 def _recall(
-    fingerprint: str, model: str, precision: str, center: str, per_dim: bool, k: int, _vectors
+    vectors_key: str, precision: str, center: str, per_dim: bool, k: int, _vectors
 ) -> list[PipelinePoint]:
     dims = _vectors.shape[1]
     return pipeline_points(_vectors, k, [dims], [precision], FACTORS, center, per_dim)
@@ -95,7 +96,7 @@ else:
 _ui.publish("quant_model", "quant_target", "quant_k", "quant_precision", "quant_center")
 _ui.publish("quant_perdim")
 vs = ws.sets[model]
-key = (ws.dataset.fingerprint, model, precision, center, per_dim)
+key = (vs.key, precision, center, per_dim)
 
 index: QuantizedIndex | None = None
 with _ui.guard("Quantizing"):

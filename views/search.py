@@ -47,15 +47,14 @@ _ui.page_intro(
 
 
 @st.cache_resource(show_spinner="Building the HNSW graph (once per setting)…", max_entries=32)
-def _hnsw(fingerprint: str, model: str, m: int, ef_construction: int, _vectors) -> HnswIndex:
+def _hnsw(vectors_key: str, m: int, ef_construction: int, _vectors) -> HnswIndex:
+    """The graph of ``_vectors``, which ``vectors_key`` (``VectorSet.key``) names by content."""
     return HnswIndex.build(_vectors, M=m, ef_construction=ef_construction)
 
 
 @st.cache_data(show_spinner="Measuring recall over every item…", max_entries=64)
-def _recall_all(
-    fingerprint: str, model: str, m: int, ef_construction: int, k: int, ef: int, _vectors
-) -> float:
-    return hnsw_recall(_hnsw(fingerprint, model, m, ef_construction, _vectors), _vectors, k, ef)
+def _recall_all(vectors_key: str, m: int, ef_construction: int, k: int, ef: int, _vectors) -> float:
+    return hnsw_recall(_hnsw(vectors_key, m, ef_construction, _vectors), _vectors, k, ef)
 
 
 ws = _ui.workspace()
@@ -98,7 +97,8 @@ def _index(model: str) -> HnswIndex | None:
     """The HNSW graph of the model's vectors with the current settings (built once)."""
     m, efc = _hnsw_setting("search_m"), _hnsw_setting("search_efc")
     with _ui.guard("HNSW"):
-        return _hnsw(ws.dataset.fingerprint, model, m, efc, ws.sets[model].vectors)
+        vs = ws.sets[model]
+        return _hnsw(vs.key, m, efc, vs.vectors)
     return None
 
 
@@ -202,8 +202,8 @@ def results_step(model: str, query: str, k: int) -> None:
     )
     if n > k + 1:
         with _ui.guard("Recall"):
-            vectors = ws.sets[model].vectors
-            recall = _recall_all(ws.dataset.fingerprint, model, m, efc, k, ef, vectors)
+            vs = ws.sets[model]
+            recall = _recall_all(vs.key, m, efc, k, ef, vs.vectors)
             r_all.metric(
                 f"recall@{k}, every item as the query",
                 f"{recall:.1%}",
