@@ -12,6 +12,7 @@ import difflib
 import functools
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,19 @@ MOVIES_CSV = DATA_DIR / "movies.csv"
 DATASETS: tuple[str, ...] = ("words", "movies")
 # The category given to every item of a user list that comes without categories.
 UNCATEGORIZED = "all"
+# Half of a UTF-16 pair (JSON's "\ud800"): not a character, and UTF-8 cannot encode it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_text(value: str, where: str) -> None:
+    """Refuse a lone surrogate in ``value``; ``where`` names it ("row 3's label")."""
+    found = _SURROGATE.search(value)
+    if found:
+        raise ExplorerError(
+            f"{where} holds {found.group()!r} at character {found.start() + 1}: half of a "
+            "UTF-16 surrogate pair, not a character. Fix the escape or remove it."
+        )
+
 
 WORD_COLUMNS = ("word", "category")
 MOVIE_COLUMNS = ("title", "year", "studio", "description")
@@ -91,7 +105,8 @@ class Dataset:
     def fingerprint(self) -> str:
         """16 hex digits of sha256 over the name, labels and texts (keys the vector caches)."""
         payload = json.dumps([self.name, self.labels, self.texts], ensure_ascii=False)
-        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+        # surrogatepass: a lone surrogate (refused by the readers) must not crash the hash.
+        return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     @functools.cached_property
     def _rows(self) -> dict[str, int]:
@@ -248,11 +263,12 @@ def load_dataset(name: str, text_field: str | TextField = TextField.TITLE) -> Da
 
 
 def _clean(values: Sequence[str], role: str, source: str) -> tuple[str, ...]:
-    """Strip every value; a blank one raises naming its 1-based row."""
+    """Strip every value; a blank one or a lone surrogate raises naming its 1-based row."""
     cleaned = tuple(v.strip() for v in values)
     for i, value in enumerate(cleaned):
         if not value:
             raise ExplorerError(f"{source}: row {i + 1} has an empty {role}; fill it or drop it.")
+        check_text(value, f"{source}: row {i + 1}'s {role}")
     return cleaned
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,12 +19,16 @@ from types import MappingProxyType
 
 import numpy as np
 
-from core.datasets import Dataset, dataset_from_texts
+from core.datasets import Dataset, check_text, dataset_from_texts
 from core.errors import ExplorerError
 from core.metrics import as_matrix
 
 # Larger files would take minutes to parse and several times their size in memory.
 MAX_BYTES = 200 * 1024 * 1024
+# Texts to embed per upload: about ten minutes of the slowest local model on this machine.
+MAX_TEXT_ROWS = 20_000
+# Vectors per upload: every page keeps them (and their caches) in memory per session.
+MAX_VECTOR_ROWS = 200_000
 # Column names taken as the text to embed when none is named (compared without accents/case).
 TEXT_COLUMN_NAMES = ("text", "title", "sentence", "word", "texto", "titulo", "frase", "palabra")
 CSV_DELIMITERS = (",", ";", "\t", "|")
@@ -144,25 +149,43 @@ def _to_float32(rows: np.ndarray, names: Sequence[str]) -> np.ndarray:
     bad = np.argwhere(~np.isfinite(out))
     if bad.size:
         i, j = (int(v) for v in bad[0])
+        value = float(rows[i, j])
+        # A number too long for a float64 (e.g. a 5,000-digit integer) was read as inf.
+        hint = " (infinite, or too large to read)" if np.isinf(value) else ""
         raise ExplorerError(
-            f"{names[i]} value {j + 1} is {float(rows[i, j])}: every value must be a finite number "
-            "within float32 range."
+            f"{names[i]} value {j + 1} is {value}{hint}: every value must be a finite number "
+            "within float32 range (about ±3.4e38)."
         )
     return out
 
 
+def _check_rows(n: int, cap: int, what: str, source: str) -> None:
+    if n > cap:
+        raise ExplorerError(
+            f"{source} has {n:,} {what}; the limit is {cap:,}. Upload a sample of the rows."
+        )
+
+
 def _check_labels(labels: Sequence[str], where: Sequence[str], source: str) -> None:
-    """Raise on an empty or repeated label; ``where[i]`` says where label ``i`` came from."""
+    """Raise on an empty, repeated or unencodable label; ``where[i]`` says where label ``i``
+    came from. Labels are compared trimmed, as the pages show them."""
     first: dict[str, int] = {}
     for i, label in enumerate(labels):
-        if not label.strip():
+        check_text(label, f"{source}: the label of {where[i]}")
+        key = label.strip()
+        if not key:
             raise ExplorerError(f"{source}: {where[i]} has an empty label.")
-        if label in first:
-            raise ExplorerError(
-                f"{source}: label {label!r} appears twice ({where[first[label]]} and "
-                f"{where[i]}); labels must be unique."
-            )
-        first[label] = i
+        if key in first:
+            j = first[key]
+            if labels[j] == label:
+                problem = f"label {label!r} appears twice ({where[j]} and {where[i]})"
+            else:
+                problem = (
+                    f"labels {labels[j]!r} ({where[j]}) and {label!r} ({where[i]}) differ only "
+                    "by surrounding spaces, which are trimmed"
+                )
+            raise ExplorerError(f"{source}: {problem}; labels must be unique.")
+        first[key] = i
 
 
 # ---------------------------------------------------------------------------- label JSON
@@ -181,16 +204,24 @@ def _json_kind(value: object) -> str:
     return "null" if value is None else _JSON_KINDS.get(type(value), type(value).__name__)
 
 
-def load_label_json(data: Source, name: str | None = None) -> ImportedVectors:
+def _json_int(digits: str) -> int | float:
+    # int() refuses over 4,300 digits (ValueError) and float64 ends near 1e308: longer
+    # integers become inf, which is refused with the label and position below.
+    return int(digits) if len(digits) < 300 else float(digits)
+
+
+def load_label_json(
+    data: Source, name: str | None = None, max_rows: int | None = None
+) -> ImportedVectors:
     """Read ``{"<label>": [float, ...], ...}`` (the seed notebooks' format).
 
     ``data`` is the file's bytes, its text, or a Path; ``name`` names it in messages
-    (default: the file name).
+    (default: the file name); more than ``max_rows`` labels raise.
     """
     source = _source_name(data, name, "the JSON file")
     text = _read_text(data, source)
     try:
-        top = json.loads(text, object_pairs_hook=_JsonObject)
+        top = json.loads(text, object_pairs_hook=_JsonObject, parse_int=_json_int)
     except json.JSONDecodeError as exc:
         raise ExplorerError(
             f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
@@ -204,6 +235,8 @@ def load_label_json(data: Source, name: str | None = None) -> ImportedVectors:
         )
     if not top:
         raise ExplorerError(f"{source} is an empty JSON object: it has no vectors.")
+    if max_rows is not None:
+        _check_rows(len(top), max_rows, "labels", source)
     labels = [label for label, _ in top]
     names = [f"label {label!r}" for label in labels]
     _check_labels(labels, [f"entry {i + 1}" for i in range(len(labels))], source)
@@ -225,10 +258,7 @@ def load_label_json(data: Source, name: str | None = None) -> ImportedVectors:
             raise ExplorerError(
                 f"{source}: {shown} has {len(values)} values, expected {dims} like {names[0]}."
             )
-    try:
-        rows = np.array([values for _, values in top], dtype=np.float64)
-    except OverflowError:
-        raise ExplorerError(f"{source} holds an integer too large for a float.") from None
+    rows = np.array([values for _, values in top], dtype=np.float64)
     return ImportedVectors(
         source=source,
         labels=tuple(labels),
@@ -278,12 +308,14 @@ def load_text_csv(
     label_column: str | None = None,
     category_column: str | None = None,
     name: str | None = None,
+    max_rows: int | None = None,
 ) -> TextTable:
     """Read texts to embed from a CSV with a header row (``,``/``;``/tab/``|`` separated).
 
     Without ``text_column`` the text is the column named text/title/sentence/word (or the
     Spanish texto/título/frase/palabra), else the first column that is not all numbers.
-    Column names match ignoring case and accents. Blank lines are skipped.
+    Column names match ignoring case and accents. Blank lines are skipped; more than
+    ``max_rows`` rows raise.
     """
     source = _source_name(data, name, "the CSV file")
     text = _read_text(data, source)
@@ -303,6 +335,11 @@ def load_text_csv(
                 )
             rows.append(row)
             lines.append(reader.line_num)
+            if max_rows is not None and len(rows) > max_rows:
+                raise ExplorerError(
+                    f"{source} has more than {max_rows:,} rows of text; the limit is "
+                    f"{max_rows:,}. Upload a sample of the rows."
+                )
     except csv.Error as exc:
         raise ExplorerError(f"{source}: line {reader.line_num} is not valid CSV: {exc}.") from None
     for i, h in enumerate(header):
@@ -347,7 +384,9 @@ def load_text_csv(
 # ---------------------------------------------------------------------------- Projector TSV
 
 
-def _parse_vector_lines(lines: list[str], source: str) -> np.ndarray:
+def _parse_vector_lines(lines: list[str], source: str, max_rows: int | None) -> np.ndarray:
+    if max_rows is not None:
+        _check_rows(len(lines), max_rows, "lines of vectors", source)
     rows: list[np.ndarray] = []
     for i, line in enumerate(lines, start=1):
         if not line.strip():
@@ -373,16 +412,18 @@ def load_projector_tsv(
     metadata_tsv: Source | None = None,
     name: str | None = None,
     metadata_name: str | None = None,
+    max_rows: int | None = None,
 ) -> ImportedVectors:
     """Read TensorFlow Embedding Projector files.
 
     ``vectors_tsv``: one vector per line, tab-separated numbers, no header. ``metadata_tsv``:
     one label per line (no header) or, with several tab-separated columns, a header row then
     one row per vector; the first column gives the labels, the others become ``metadata``.
-    Without metadata the labels are the line numbers "1", "2", ...
+    Without metadata the labels are the line numbers "1", "2", ... More than ``max_rows``
+    vectors raise.
     """
     source = _source_name(vectors_tsv, name, "vectors.tsv")
-    vectors = _parse_vector_lines(_lines(_read_text(vectors_tsv, source)), source)
+    vectors = _parse_vector_lines(_lines(_read_text(vectors_tsv, source)), source, max_rows)
     n = vectors.shape[0]
     if metadata_tsv is None:
         return ImportedVectors(source, tuple(str(i) for i in range(1, n + 1)), vectors)
@@ -410,9 +451,22 @@ def load_projector_tsv(
     return ImportedVectors(source, tuple(labels), vectors, metadata)
 
 
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@")
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def neutralize_cell(text: str) -> str:
+    """``text`` with a leading ``'`` when a spreadsheet would run it as a formula
+    (it starts with = + - @); plain numbers such as ``-0.5`` are left as they are."""
+    if text.lstrip().startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text.strip()):
+        return "'" + text
+    return text
+
+
 def _tsv_cell(value: object) -> str:
     # A tab or newline inside a cell would split it; the Projector has no quoting.
-    return " ".join(str(value).replace("\r", " ").replace("\t", " ").split("\n"))
+    return neutralize_cell(" ".join(str(value).replace("\r", " ").replace("\t", " ").split("\n")))
 
 
 def export_projector_tsv(
@@ -424,7 +478,8 @@ def export_projector_tsv(
 
     Values are written as float32 with 9 significant digits, which reads back exactly.
     With ``extra_columns`` the metadata gets a header ``label<TAB>name...``; tabs and
-    newlines inside labels or values become spaces.
+    newlines inside labels or values become spaces, and a metadata cell a spreadsheet would
+    run as a formula gets a leading ``'`` (see :func:`neutralize_cell`).
     """
     matrix = as_matrix(vectors).astype(np.float32)
     n = matrix.shape[0]
@@ -461,14 +516,15 @@ def read_upload(
 ) -> Dataset | ImportedVectors:
     """Read an uploaded file by its extension: ``.json`` label->vector and ``.tsv`` Projector
     vectors (with an optional metadata TSV) give :class:`ImportedVectors`; a ``.csv`` of texts
-    gives a :class:`~core.datasets.Dataset` to embed."""
+    gives a :class:`~core.datasets.Dataset` to embed. At most ``MAX_BYTES`` per file,
+    ``MAX_VECTOR_ROWS`` vectors and ``MAX_TEXT_ROWS`` texts."""
     lower = filename.lower()
     if lower.endswith(".json"):
-        return load_label_json(data, name=filename)
+        return load_label_json(data, name=filename, max_rows=MAX_VECTOR_ROWS)
     if lower.endswith((".tsv", ".tab")):
-        return load_projector_tsv(data, metadata, name=filename)
+        return load_projector_tsv(data, metadata, name=filename, max_rows=MAX_VECTOR_ROWS)
     if lower.endswith(".csv"):
-        table = load_text_csv(data, name=filename)
+        table = load_text_csv(data, name=filename, max_rows=MAX_TEXT_ROWS)
         return dataset_from_texts(table.name, table.texts, table.labels, table.categories)
     raise ExplorerError(
         f"{filename}: unknown file type. Upload .json ({{label: [floats]}}), .csv (texts) or "

@@ -58,18 +58,32 @@ def norms(x: np.ndarray | list) -> np.ndarray:
 
 
 def normalize(x: np.ndarray | list) -> np.ndarray:
-    """Scale every row to unit length (keeps float32 as float32); a zero row is an error."""
+    """Scale every row to unit length (keeps float32 as float32); a zero row is an error.
+
+    Rows whose squared values overflow or underflow (e.g. 1e200 or 1e-200) are first divided
+    by their largest absolute value, so they keep their direction instead of becoming 0."""
     arr = as_matrix(x)
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
-    n = np.linalg.norm(arr, axis=1, keepdims=True)
-    zero = np.flatnonzero(n[:, 0] == 0)
+    with np.errstate(over="ignore", under="ignore"):
+        n = np.linalg.norm(arr, axis=1, keepdims=True)
+    # Below sqrt(tiny) the squares lost precision; inf means they overflowed.
+    odd = ~(np.isfinite(n[:, 0]) & (n[:, 0] > np.sqrt(np.finfo(arr.dtype).tiny)))
+    if not odd.any():
+        return arr / n.astype(arr.dtype)
+    out = np.empty_like(arr)
+    out[~odd] = arr[~odd] / n[~odd].astype(arr.dtype)
+    rows = arr[odd].astype(np.float64)
+    scale = np.max(np.abs(rows), axis=1, keepdims=True)
+    zero = np.flatnonzero(odd)[scale[:, 0] == 0]
     if zero.size:
         raise ExplorerError(
             f"Row {int(zero[0])} is a zero vector: it has no direction, so it cannot be "
             "normalised or compared by cosine."
         )
-    return arr / n.astype(arr.dtype)
+    scaled = rows / scale
+    out[odd] = (scaled / np.linalg.norm(scaled, axis=1, keepdims=True)).astype(arr.dtype)
+    return out
 
 
 def dot(a: np.ndarray | list, b: np.ndarray | list) -> np.ndarray:

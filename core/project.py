@@ -28,6 +28,9 @@ TRUST_NEIGHBORS = 5
 TRUST_SAMPLE = 2000
 # t-SNE's usual default; smaller datasets get (n - 1) / 3, see `_perplexity`.
 DEFAULT_PERPLEXITY = 30.0
+# Inputs whose largest value is outside this range are rescaled first: t-SNE squares
+# distances in float32 (1e30 overflows, 1e-30 underflows) and crashes on NaN.
+SAFE_SCALE = (1e-6, 1e6)
 
 
 class Projection(Mode):
@@ -53,6 +56,7 @@ class ProjectionResult:
     variance kept per component (0..1), None for other methods. ``trustworthiness``: 0..1,
     1 when every point's ``n_neighbors`` nearest neighbours in the picture are also near it in
     the original space (Venna & Kaski; sklearn). ``perplexity``: the value t-SNE used.
+    ``note``: what a reader should know about a degenerate input (e.g. identical vectors).
     """
 
     coords: np.ndarray
@@ -61,6 +65,7 @@ class ProjectionResult:
     trustworthiness: float
     n_neighbors: int
     perplexity: float | None = None
+    note: str = ""
 
 
 def _perplexity(requested: float | None, n: int) -> float:
@@ -137,6 +142,22 @@ def project(
             f"The vectors have {d} dimensions; a {n_components}-D projection needs at least "
             f"{n_components}."
         )
+    if not np.ptp(x, axis=0).any():
+        # No spread to show (and sklearn's t-SNE crashes the process on it): one point.
+        return ProjectionResult(
+            coords=np.zeros((n, n_components)),
+            method=method,
+            explained_variance=(0.0,) * n_components if method is Projection.PCA else None,
+            trustworthiness=1.0,
+            n_neighbors=min(TRUST_NEIGHBORS, (n - 1) // 2),
+            note=f"All {n} vectors are identical, so they are drawn as one point at the "
+            "origin; there is no variance for the axes to keep.",
+        )
+    scale = float(np.max(np.abs(x)))
+    rescaled = not SAFE_SCALE[0] <= scale <= SAFE_SCALE[1]
+    if rescaled:
+        # Neither angles nor PCA's shares of variance change with one common factor.
+        x = x / scale
     explained: tuple[float, ...] | None = None
     used_perplexity: float | None = None
     if method is Projection.PCA:
@@ -157,6 +178,8 @@ def project(
         coords = _umap(x, n_components, seed)
     coords = np.asarray(coords, dtype=np.float64)
     trust, k = _trustworthiness(x, coords, seed)
+    if rescaled and method is Projection.PCA:
+        coords = coords * scale  # PCA's axes stay in the vectors' own units
     return ProjectionResult(
         coords=coords,
         method=method,

@@ -199,17 +199,64 @@ def tiled_corpus(
     return Corpus(vectors, queries)
 
 
-def load_matrix(data: bytes, name: str = "upload") -> np.ndarray:
-    """An uploaded ``.npy`` file as a finite float32 ``(m, d)`` matrix (no pickles)."""
+# What a .npy dtype kind holds, for the message refusing it.
+_NPY_KINDS = {
+    "c": "complex numbers (a vector's values must be real: save the real part)",
+    "U": "text",
+    "S": "bytes",
+    "V": "records (a structured dtype)",
+    "O": "Python objects",
+    "M": "dates",
+    "m": "time spans",
+}
+
+
+def _npy_header(buf: io.BytesIO, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` from a .npy header; nothing after it is read."""
     try:
-        arr = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
+        version = np.lib.format.read_magic(buf)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(buf)
+        if version == (2, 0):
+            return np.lib.format.read_array_header_2_0(buf)
+        raise ValueError(f"format version {version[0]}.{version[1]} is not supported")
+    except Exception as exc:  # noqa: BLE001 - numpy parses the header with tokenize and ast,
+        # whose errors on a junk header (TokenError, SyntaxError...) are not all ValueError.
         raise ExplorerError(f"{name} is not a readable .npy file ({exc}).") from None
-    if not isinstance(arr, np.ndarray) or arr.ndim != 2 or min(arr.shape) == 0:
+
+
+def load_matrix(data: bytes, name: str = "upload") -> np.ndarray:
+    """An uploaded ``.npy`` file as a finite float32 ``(m, d)`` matrix.
+
+    The header is checked before any data is read: real numbers (bool, int or float), two
+    non-empty dimensions, and exactly the bytes its shape announces (a forged header cannot
+    make this allocate more than the file). Pickles are never loaded.
+    """
+    buf = io.BytesIO(data)
+    shape, fortran, dtype = _npy_header(buf, name)
+    if dtype.hasobject or dtype.kind not in "biuf":
+        what = _NPY_KINDS.get(dtype.kind, f"dtype {dtype}")
+        raise ExplorerError(f"{name} holds {what}; upload a matrix of real numbers.")
+    if len(shape) != 2 or min(shape) <= 0:
+        raise ExplorerError(f"{name} holds shape {shape}; upload one (rows, dims) matrix.")
+    expected = math.prod(shape) * dtype.itemsize
+    body = len(data) - buf.tell()
+    if body != expected:
         raise ExplorerError(
-            f"{name} holds shape {getattr(arr, 'shape', '?')}; upload one (rows, dims) matrix."
+            f"{name}'s header announces a {shape[0]:,} × {shape[1]:,} matrix of {dtype} "
+            f"({expected:,} bytes) but the file holds {body:,} bytes of data: it is truncated "
+            "or not a .npy file."
         )
-    return as_matrix(arr.astype(np.float32, copy=False), name)
+    arr = np.frombuffer(data, dtype=dtype, offset=buf.tell()).reshape(
+        shape, order="F" if fortran else "C"
+    )
+    matrix = as_matrix(arr.astype(np.float32) if dtype.kind == "b" else arr, name)
+    with np.errstate(over="ignore"):
+        out = matrix.astype(np.float32)
+    if not np.isfinite(out.sum(dtype=np.float64)):
+        row = int(np.argwhere(~np.isfinite(out))[0][0])
+        raise ExplorerError(f"{name} row {row} holds values beyond float32's range (±3.4e38).")
+    return out
 
 
 def _check_size(n: int, dims: int, n_queries: int) -> None:

@@ -339,3 +339,14 @@ def test_dataset_from_texts_strips_and_defaults():
 def test_dataset_from_texts_rejects_bad_input(kwargs, message):
     with pytest.raises(ExplorerError, match=message):
         dataset_from_texts("mine.csv", **kwargs)
+
+
+def test_lone_surrogates_are_refused_and_never_crash_the_fingerprint():
+    with pytest.raises(ExplorerError, match=r"row 2's label holds '\\ud800' at character 2"):
+        dataset_from_texts("mine.csv", ["a", "b"], labels=["x", "y\ud800"])
+    with pytest.raises(ExplorerError, match=r"row 1's text holds '\\udfff'"):
+        dataset_from_texts("mine.csv", ["\udfff"])
+    # A Dataset built directly (not through the readers) still hashes.
+    odd = Dataset("odd", ("\ud800x",), ("\ud800x",), ("all",))
+    assert len(odd.fingerprint) == 16
+    assert odd.fingerprint != Dataset("odd", ("\ud801x",), ("\ud801x",), ("all",)).fingerprint

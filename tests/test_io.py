@@ -83,7 +83,11 @@ BAD_JSON = [
     ('{"a": [1], " ": [2]}', "entry 2 has an empty label"),
     ('{"a": [1, 2], "b": [1]}', "label 'b' has 1 values, expected 2 like label 'a'"),
     ('{"a": [1e400]}', "label 'a' value 1 is inf"),
-    ('{"a": [' + "9" * 400 + "]}", "holds an integer too large for a float"),
+    ('{"a": [' + "9" * 400 + "]}", r"label 'a' value 1 is inf \(infinite, or too large"),
+    ('{"b": [1], "a": [' + "1" * 5000 + "]}", "label 'a' value 1 is inf"),
+    ('{"a": [-' + "1" * 5000 + "]}", "label 'a' value 1 is -inf"),
+    ('{" cat": [1], "cat": [2]}', r"labels ' cat' \(entry 1\) and 'cat' \(entry 2\) differ only"),
+    ('{"a": [1], "\\ud800x": [2]}', r"label of entry 2 holds '\\ud800' at character 1"),
     ("[" * 100_000 + "]" * 100_000, "nests arrays or objects too deeply"),
 ]
 
@@ -278,6 +282,47 @@ def test_bad_projector_files(vectors, metadata, message):
 def test_bad_export(labels, vectors, columns, message):
     with pytest.raises(ExplorerError, match=message):
         export_projector_tsv(labels, vectors, columns)
+
+
+def test_row_caps(monkeypatch):
+    from core.io import read_upload
+
+    monkeypatch.setattr(explorer_io, "MAX_VECTOR_ROWS", 2)
+    monkeypatch.setattr(explorer_io, "MAX_TEXT_ROWS", 2)
+    with pytest.raises(ExplorerError, match="v.json has 3 labels; the limit is 2"):
+        read_upload("v.json", b'{"a": [1], "b": [2], "c": [3]}')
+    with pytest.raises(ExplorerError, match="v.tsv has 3 lines of vectors; the limit is 2"):
+        read_upload("v.tsv", b"1\n2\n3\n")
+    with pytest.raises(ExplorerError, match="t.csv has more than 2 rows of text"):
+        read_upload("t.csv", b"text\na\nb\nc\n")
+    assert len(read_upload("t.csv", b"text\na\n\n\nb\n")) == 2  # blank lines do not count
+
+
+def test_whitespace_labels_in_metadata():
+    with pytest.raises(ExplorerError, match=r"labels 'a' \(line 1\) and 'a ' \(line 3\)"):
+        load_projector_tsv(VECTORS_3x2, "a\nb\na \n")
+
+
+@pytest.mark.parametrize(
+    ("cell", "written"),
+    [
+        ("=1+1", "'=1+1"),
+        ("+cmd", "'+cmd"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        (" =HYPERLINK(x)", "' =HYPERLINK(x)"),
+        ("-0.5", "-0.5"),
+        ("+1e-3", "+1e-3"),
+        ("a=b", "a=b"),
+        ("", ""),
+    ],
+)
+def test_export_neutralises_formulas_in_text_cells(cell, written):
+    vectors_tsv, metadata = export_projector_tsv(["x", cell], [[-0.5, 1.0], [2.0, -3.0]])
+    assert vectors_tsv == "-0.5\t1\n2\t-3\n"  # vector values stay numbers
+    assert metadata == f"x\n{written}\n"
+    _, with_columns = export_projector_tsv(["x", "y"], [[1.0], [2.0]], {"=c": ["-1", cell]})
+    assert with_columns == f"label\t'=c\nx\t-1\ny\t{written}\n"
 
 
 def test_read_upload_dispatches_by_extension():

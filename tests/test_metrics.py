@@ -99,3 +99,19 @@ def test_properties(x):
     np.testing.assert_allclose(metrics.cosine_similarity(u, u), metrics.dot(u, u), atol=1e-9)
     # on unit vectors, |a-b|^2 = 2 - 2 cos: the euclidean ranking is the cosine ranking
     np.testing.assert_allclose(metrics.euclidean(u, u) ** 2, 2 - 2 * metrics.dot(u, u), atol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200, 1e300, 5e-324 * 1e10])
+def test_normalize_and_cosine_survive_huge_and_tiny_values(scale):
+    x = np.array([[3.0, 4.0], [4.0, 3.0]]) * scale
+    np.testing.assert_allclose(metrics.normalize(x), [[0.6, 0.8], [0.8, 0.6]], rtol=1e-6)
+    np.testing.assert_allclose(metrics.cosine_similarity(x[0], x[1]), [[0.96]], rtol=1e-6)
+
+
+def test_normalize_float32_overflow_keeps_dtype_and_direction():
+    x = np.float32([[1e30, 1e30], [3, 4], [1e-30, 0]])
+    got = metrics.normalize(x)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, [[2**-0.5, 2**-0.5], [0.6, 0.8], [1, 0]], rtol=1e-6)
+    with pytest.raises(ExplorerError, match="Row 1 is a zero vector"):
+        metrics.normalize(np.float32([[1e30, 0], [0, 0]]))

@@ -135,3 +135,27 @@ def test_umap_when_installed(blobs):
     assert first.trustworthiness > 0.85
     np.testing.assert_array_equal(first.coords, project(blobs, "umap", seed=2).coords)
     assert project(blobs[:4], "umap", n_components=3).coords.shape == (4, 3)
+
+
+@pytest.mark.parametrize("method", [Projection.PCA, Projection.TSNE])
+@pytest.mark.parametrize("same", [np.ones((6, 4)), np.zeros((5, 3))])
+def test_identical_vectors_give_one_point_and_a_note(method, same):
+    # sklearn's t-SNE crashes the whole process on these; PCA reports nan variance.
+    result = project(same, method)
+    np.testing.assert_array_equal(result.coords, np.zeros((len(same), 2)))
+    assert result.trustworthiness == 1.0
+    assert "identical" in result.note
+    if method is Projection.PCA:
+        assert result.explained_variance == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("scale", [1e200, 1e-200, 1e30])
+def test_huge_and_tiny_values_project_like_ordinary_ones(blobs, scale):
+    plain = project(blobs, "pca")
+    scaled = project(blobs * scale, "pca")
+    np.testing.assert_allclose(scaled.explained_variance, plain.explained_variance, rtol=1e-6)
+    np.testing.assert_allclose(np.abs(scaled.coords), np.abs(plain.coords) * scale, rtol=1e-6)
+    assert scaled.trustworthiness == pytest.approx(plain.trustworthiness)
+    assert scaled.note == ""
+    tsne = project((blobs * scale).astype(np.float32) if scale == 1e30 else blobs * scale, "tsne")
+    assert np.all(np.isfinite(tsne.coords)) and tsne.trustworthiness > 0.9
