@@ -112,6 +112,22 @@ _ui.page_intro(
 VIEWS = ("Two vectors", "On real data", "Unit length, checked")
 
 
+def _range_warning(pair: PairMetrics) -> None:
+    """Say so when a measure left float64's range (inf) or vanished below it (0)."""
+    measures = {"euclidean": pair.euclidean, "manhattan": pair.manhattan, "dot": pair.dot}
+    over = [name for name, value in measures.items() if not np.isfinite(value)]
+    under = pair.euclidean == 0 and not np.array_equal(pair.a, pair.b)
+    if over or under:
+        names = over or ["euclidean"]
+        shows = f"{'shows' if len(names) == 1 else 'show'} {'inf' if over else '0'}"
+        st.warning(
+            f"Out of float64's range: {', '.join(names)} {shows}, because squares and "
+            f"products of numbers this {'large overflow' if over else 'small underflow'}. "
+            "Cosine and the angle are computed on rescaled vectors and are right; tick "
+            "Normalise or use smaller numbers."
+        )
+
+
 def two_vectors() -> None:
     """Two small vectors typed by the user: every metric, and a drawing in 2-D or 3-D."""
     controls, drawing = st.columns([1, 1.3], gap="large")
@@ -143,6 +159,7 @@ def two_vectors() -> None:
                 "cosine similarity", f"{pair.cosine:.3g}", help=f"{pair.angle_degrees:.1f}°"
             )
             cells[4].metric("cosine distance", f"{pair.cosine_distance:.3g}", help="1 − cosine")
+            _range_warning(pair)
             if normalise:
                 shown = [", ".join(f"{v:.3f}" for v in x) for x in (pair.a, pair.b)]
                 st.caption(

@@ -63,15 +63,20 @@ model, target, k = _ui.target_controls("mrl", ws, row)
 vs = ws.sets[model]
 _ui.bound("mrl_dims", min(64, vs.dims), int, valid=lambda v: 1 <= v <= vs.dims)
 _ui.clamp_state("mrl_dims", 1, vs.dims)
-dims = int(
-    c_dims.slider(
-        f"Dimensions kept (of {vs.dims})",
-        1,
-        vs.dims,
-        key="mrl_dims",
-        help="The first m values of every vector, re-normalised to unit length.",
+if vs.dims == 1:
+    # A slider from 1 to 1 fails; with one value there is nothing to truncate.
+    c_dims.info("These vectors have 1 dimension: there is nothing to truncate.")
+    dims = 1
+else:
+    dims = int(
+        c_dims.slider(
+            f"Dimensions kept (of {vs.dims})",
+            1,
+            vs.dims,
+            key="mrl_dims",
+            help="The first m values of every vector, re-normalised to unit length.",
+        )
     )
-)
 _ui.publish("mrl_model", "mrl_target", "mrl_k", "mrl_dims")
 kind = _kind(vs)
 

@@ -298,6 +298,8 @@ def dataset_map() -> None:
     with _ui.guard("Projection"):
         vs = ws.sets[proj_model]
         result = _projection(vs.vectors, method, n_components)
+        if result.note:
+            st.info(result.note)
         near: list[int] = []
         if not target.strip():
             st.warning("The target is empty: type a word, a title or a sentence to mark it.")
