@@ -3,7 +3,8 @@
 Each cache entry is an ``.npy`` matrix with a JSON manifest beside it naming the model, its
 dimensions, whether the vectors are unit length and the dataset's fingerprint. A changed
 dataset or model version gives a new fingerprint or a mismatching manifest, so the vectors
-are recomputed.
+are recomputed. The directory is bounded (``EXPLORER_CACHE_MAX_BYTES``, least recently used
+entries go first; the bundled datasets' vectors stay): see ``core.diskcache``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.datasets import Dataset
+from core import diskcache
+from core.datasets import DATASETS, Dataset, TextField, load_dataset
 from core.embedders.base import Embedder
 from core.errors import ExplorerError
 from core.paths import cache_dir
@@ -56,8 +58,10 @@ def _manifest(dataset: Dataset, embedder: Embedder) -> dict:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
+    # mkstemp makes the file 0600 and os.replace keeps its mode; the "." prefix tells
+    # diskcache.evict that it is a write in progress.
+    diskcache.private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
     os.close(fd)
     try:
         write(Path(tmp))
@@ -84,7 +88,30 @@ def load_cached(
         return None
     if vectors.shape != (len(dataset), embedder.dims):
         return None
+    diskcache.touch(npy)  # its last use, for least-recently-used eviction
     return vectors
+
+
+def _pinned_prefixes() -> tuple[str, ...]:
+    """Stem prefixes of the bundled datasets' entries (every model), which are never evicted."""
+    try:
+        bundled = {load_dataset(name, tf) for name in DATASETS for tf in TextField}
+    except (OSError, ExplorerError) as exc:  # unreadable data files: pin by name alone
+        log.warning("Bundled datasets unreadable (%s); pinning their cache entries by name", exc)
+        return tuple(f"{_slug(name)}-" for name in DATASETS)
+    return tuple(f"{_slug(d.name)}-{d.fingerprint[:12]}_" for d in bundled)
+
+
+def bound_cache(root: Path | None = None, keep: str | None = None) -> diskcache.Eviction:
+    """Evict least recently used vector entries under ``root`` beyond the byte limit
+    (``EXPLORER_CACHE_MAX_BYTES``), sparing the bundled datasets' vectors and the ``keep`` stem."""
+    prefixes = _pinned_prefixes()
+    return diskcache.evict(
+        (root or cache_dir()) / "vectors",
+        diskcache.limit_from_env(diskcache.MAX_BYTES_ENV, diskcache.DEFAULT_MAX_BYTES),
+        keep=keep,
+        pinned=lambda stem: stem.startswith(prefixes),
+    )
 
 
 def embed_dataset(
@@ -112,6 +139,10 @@ def embed_dataset(
         lambda p: p.write_text(json.dumps(_manifest(dataset, embedder), indent=2)),
     )
     log.info("Cached %s vectors for %s in %s", embedder.name, dataset.name, npy)
+    try:
+        bound_cache(root, keep=npy.stem)
+    except OSError as exc:  # a full cache never fails the embedding itself
+        log.warning("Could not bound the vector cache: %s", exc)
     return vectors
 
 

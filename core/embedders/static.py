@@ -36,6 +36,7 @@ import scipy.sparse as sp
 from safetensors.numpy import load_file, save_file
 from tokenizers import Tokenizer
 
+from core.diskcache import private_dir
 from core.embedders.base import Embedder
 from core.embedders.minilm import MiniLMEmbedder
 from core.errors import ExplorerError
@@ -136,7 +137,7 @@ def build(folder: Path | None = None, teacher: MiniLMEmbedder | None = None) -> 
     with _BUILD_LOCK:
         log.info("Distilling %s from %s into %s", NAME, teacher.name, folder)
         table = distil(teacher)
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(folder.parent)  # 0700, like every cache folder
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
         try:
             save_file({"embeddings": table}, str(staging / "model.safetensors"))
