@@ -21,7 +21,7 @@ import numpy as np
 
 from core.datasets import Dataset, check_text, dataset_from_texts
 from core.errors import ExplorerError
-from core.metrics import as_matrix
+from core.metrics import MAX_VALUE, MIN_ROW_VALUE, as_matrix, out_of_range
 
 # Larger files would take minutes to parse and several times their size in memory.
 MAX_BYTES = 200 * 1024 * 1024
@@ -155,6 +155,14 @@ def _to_float32(rows: np.ndarray, names: Sequence[str]) -> np.ndarray:
         raise ExplorerError(
             f"{names[i]} value {j + 1} is {value}{hint}: every value must be a finite number "
             "within float32 range (about ±3.4e38)."
+        )
+    where = out_of_range(out)
+    if where is not None:
+        i, j = where
+        raise ExplorerError(
+            f"{names[i]} value {j + 1} is {float(rows[i, j]):g}: out of range for comparing "
+            f"vectors in float32 (values up to ±{MAX_VALUE:g}, and not every value of a row "
+            f"below {MIN_ROW_VALUE:g}); divide all vectors by one common factor."
         )
     return out
 

@@ -45,6 +45,24 @@ def as_matrix(x: np.ndarray | list, name: str = "vectors") -> np.ndarray:
     return arr
 
 
+# The float32 kernels square values and sum up to ~1e5 of them: a larger magnitude
+# overflows, and a row whose largest value is below ``MIN_ROW_VALUE`` underflows.
+MAX_VALUE = 1e15
+MIN_ROW_VALUE = 1e-15
+
+
+def out_of_range(x: np.ndarray) -> tuple[int, int] | None:
+    """``(row, column)`` of the first value of the finite ``(n, d)`` matrix ``x`` too large
+    (beyond ±``MAX_VALUE``) or in a nonzero row too small (all below ``MIN_ROW_VALUE``) for
+    float32 norms and dot products, else None."""
+    peak = np.max(np.abs(x), axis=1)
+    bad = np.flatnonzero((peak > MAX_VALUE) | ((peak > 0) & (peak < MIN_ROW_VALUE)))
+    if not bad.size:
+        return None
+    row = int(bad[0])
+    return row, int(np.argmax(np.abs(x[row])))
+
+
 def _pair(a: np.ndarray | list, b: np.ndarray | list) -> tuple[np.ndarray, np.ndarray]:
     a2, b2 = as_matrix(a, "first vectors"), as_matrix(b, "second vectors")
     if a2.shape[1] != b2.shape[1]:

@@ -30,7 +30,7 @@ import numpy as np
 
 from core import kernels
 from core.errors import ExplorerError
-from core.metrics import Metric, as_matrix
+from core.metrics import MAX_VALUE, MIN_ROW_VALUE, Metric, as_matrix, out_of_range
 from core.modes import Mode
 from core.quantize import Center, ScalarQuantizer, rescore, thresholds
 from core.search import HnswIndex, recall_at_k
@@ -253,9 +253,14 @@ def load_matrix(data: bytes, name: str = "upload") -> np.ndarray:
     matrix = as_matrix(arr.astype(np.float32) if dtype.kind == "b" else arr, name)
     with np.errstate(over="ignore"):
         out = matrix.astype(np.float32)
-    if not np.isfinite(out.sum(dtype=np.float64)):
-        row = int(np.argwhere(~np.isfinite(out))[0][0])
-        raise ExplorerError(f"{name} row {row} holds values beyond float32's range (±3.4e38).")
+    where = out_of_range(out)  # float32 overflow (inf) included
+    if where is not None:
+        i, j = where
+        raise ExplorerError(
+            f"{name} row {i} value {j + 1} is {float(matrix[i, j]):g}: out of range for "
+            f"float32 search (values up to ±{MAX_VALUE:g}, and not every value of a row below "
+            f"{MIN_ROW_VALUE:g}); divide the matrix by one common factor."
+        )
     return out
 
 

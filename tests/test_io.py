@@ -83,6 +83,8 @@ BAD_JSON = [
     ('{"a": [1], " ": [2]}', "entry 2 has an empty label"),
     ('{"a": [1, 2], "b": [1]}', "label 'b' has 1 values, expected 2 like label 'a'"),
     ('{"a": [1e400]}', "label 'a' value 1 is inf"),
+    ('{"a": [1, 2], "b": [3, -2e16]}', r"label 'b' value 2 is -2e\+16: out of range"),
+    ('{"a": [1, 2], "b": [1e-16, 0]}', "label 'b' value 1 is 1e-16: out of range"),
     ('{"a": [' + "9" * 400 + "]}", r"label 'a' value 1 is inf \(infinite, or too large"),
     ('{"b": [1], "a": [' + "1" * 5000 + "]}", "label 'a' value 1 is inf"),
     ('{"a": [-' + "1" * 5000 + "]}", "label 'a' value 1 is -inf"),

@@ -115,3 +115,10 @@ def test_normalize_float32_overflow_keeps_dtype_and_direction():
     np.testing.assert_allclose(got, [[2**-0.5, 2**-0.5], [0.6, 0.8], [1, 0]], rtol=1e-6)
     with pytest.raises(ExplorerError, match="Row 1 is a zero vector"):
         metrics.normalize(np.float32([[1e30, 0], [0, 0]]))
+
+
+def test_out_of_range_finds_values_float32_maths_cannot_square():
+    assert metrics.out_of_range(np.array([[1e14, -1e-20], [0.0, 0.0], [1e-14, 0.0]])) is None
+    assert metrics.out_of_range(np.array([[1.0, 2.0], [3.0, -2e15]])) == (1, 1)
+    assert metrics.out_of_range(np.array([[1.0, 2.0], [0.0, 1e-16]])) == (1, 1)
+    assert metrics.out_of_range(np.float32([[np.inf, 0.0]])) == (0, 0)

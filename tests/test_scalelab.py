@@ -139,7 +139,9 @@ def _forged(shape: tuple[int, ...], descr: str = "<f4", body: bytes = b"\0" * 16
         (_npy(np.ones((2, 2), dtype=complex)), "holds complex numbers"),
         (_npy(np.zeros((2, 2), dtype="datetime64[D]")), "holds dates"),
         (_npy(np.zeros((2, 0))), r"shape \(2, 0\)"),
-        (_npy(np.full((2, 2), 1e300)), "row 0 holds values beyond float32's range"),
+        (_npy(np.full((2, 2), 1e300)), "row 0 value 1 is 1e[+]300: out of range"),
+        (_npy(np.float32([[1, 2], [3, 1e16]])), "row 1 value 2 is 1e[+]16: out of range"),
+        (_npy(np.float32([[1, 2], [1e-16, -1e-17]])), "row 1 value 1 is 1e-16: out of range"),
         (
             _forged((10_000_000, 2_000_000)),
             r"announces a 10,000,000 × 2,000,000 matrix of float32 "
