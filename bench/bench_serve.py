@@ -1,6 +1,9 @@
 """Load test of the classroom server: concurrent students, each with their own OpenAI client.
 
-Run ``python -m bench.bench_serve [--clients 20] [--requests 50] [--model all-MiniLM-L6-v2]``.
+Run ``python -m bench.bench_serve [--clients 20] [--requests 50] [--model all-MiniLM-L6-v2]``
+for one load run, or ``python -m bench.bench_serve --all [--repeat 3]`` for the three
+scenarios the README quotes: 20 clients x 50 requests, 50 x 20, and the latency of a 1-text
+request sent while 4 clients drop their 512-text requests (medians over ``--repeat`` runs).
 The server (``core.serve``) runs in this process on a free loopback port, or, with
 ``--url http://127.0.0.1:8000``, is one already running (``python -m core.serve``), so that
 clients and server do not share a GIL. Every client is a thread with its own
@@ -11,14 +14,25 @@ would. Reports failures, requests/s over the whole run, and latency percentiles.
 from __future__ import annotations
 
 import argparse
+import statistics
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import httpx2
 import numpy as np
 import openai
 
+from core.embedders.base import Embedder
 from core.serve import create_app, load_local_models, serve_in_thread
+
+# Words for the big requests' texts: ~60-token paragraphs, as a student embedding notes.
+_WORDS = (
+    "vector embedding cosine similarity nearest neighbour search index cluster model "
+    "sentence token dimension space distance query matrix norm projection recall"
+).split()
 
 
 @dataclass(frozen=True)
@@ -77,24 +91,90 @@ def run_load(base_url: str, model: str, clients: int, requests: int) -> LoadResu
     return LoadResult(clients, clients * requests, failures[0], seconds, tuple(latencies))
 
 
+def big_texts(count: int, seed: int = 0) -> list[str]:
+    """``count`` distinct paragraphs of 60 words (about 60 MiniLM tokens each)."""
+    rng = np.random.default_rng(seed)
+    return [f"note {seed}-{i}: " + " ".join(rng.choice(_WORDS, 60).tolist()) for i in range(count)]
+
+
+def run_abandoned(
+    base_url: str, model: str, big: int = 4, texts: int = 512, give_up: float = 0.5
+) -> float:
+    """Seconds a 1-text request takes when sent ``give_up + 0.25`` s after ``big`` clients
+    sent ``texts`` texts each and hung up after ``give_up`` s without their answer."""
+
+    def abandon(seed: int) -> None:
+        body = {"model": model, "input": big_texts(texts, seed), "encoding_format": "base64"}
+        with httpx2.Client(timeout=give_up) as http:
+            try:
+                http.post(f"{base_url}/v1/embeddings", json=body)
+            except httpx2.TimeoutException:
+                pass  # hung up: closing the client closes the connection
+
+    threads = [threading.Thread(target=abandon, args=(s,)) for s in range(big)]
+    for t in threads:
+        t.start()
+    time.sleep(give_up + 0.25)
+    with httpx2.Client(timeout=300) as http:
+        began = time.perf_counter()
+        response = http.post(f"{base_url}/v1/embeddings", json={"model": model, "input": "hi"})
+        took = time.perf_counter() - began
+    response.raise_for_status()
+    for t in threads:
+        t.join()
+    return took
+
+
+@contextmanager
+def _server(url: str | None, models: dict[str, Embedder]) -> Iterator[str]:
+    if url:
+        yield url.rstrip("/")
+    else:  # a fresh server per run, so no run inherits another's queue
+        with serve_in_thread(create_app(models)) as base:
+            yield base
+
+
+def _median(runs: int, measure: Callable[[], float]) -> float:
+    return statistics.median(measure() for _ in range(runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--url", help="a running server's base URL (default: start one here)")
+    parser.add_argument("--all", action="store_true", help="20x50, 50x20 and abandoned requests")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per scenario (median)")
     args = parser.parse_args()
-    if args.url:
-        result = run_load(args.url.rstrip("/"), args.model, args.clients, args.requests)
-    else:
-        with serve_in_thread(create_app(load_local_models([args.model]))) as url:
-            result = run_load(url, args.model, args.clients, args.requests)
-    print(
-        f"{args.clients} clients x {args.requests} requests, model {args.model}: "
-        f"{result.failures} failed, {result.requests_per_second:.0f} requests/s, "
-        f"latency p50 {result.percentile_ms(50):.1f} ms, p95 {result.percentile_ms(95):.1f} ms, "
-        f"max {result.percentile_ms(100):.1f} ms"
-    )
+    models = {} if args.url else load_local_models([args.model])
+    shapes = [(20, 50), (50, 20)] if args.all else [(args.clients, args.requests)]
+    for clients, requests in shapes:
+        results = []
+        for _ in range(args.repeat):
+            with _server(args.url, models) as base:
+                results.append(run_load(base, args.model, clients, requests))
+        rps = statistics.median(r.requests_per_second for r in results)
+        p50 = statistics.median(r.percentile_ms(50) for r in results)
+        p95 = statistics.median(r.percentile_ms(95) for r in results)
+        worst = max(r.percentile_ms(100) for r in results)
+        failed = sum(r.failures for r in results)
+        print(
+            f"{clients} clients x {requests} requests, model {args.model}, median of "
+            f"{args.repeat}: {failed} failed, {rps:.0f} requests/s, latency p50 {p50:.1f} ms, "
+            f"p95 {p95:.1f} ms, max {worst:.1f} ms"
+        )
+    if args.all:
+
+        def once() -> float:
+            with _server(args.url, models) as base:
+                return run_abandoned(base, args.model)
+
+        seconds = _median(args.repeat, once)
+        print(
+            f"1-text request while 4 clients drop 512-text requests, median of {args.repeat}: "
+            f"{seconds * 1000:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -3,43 +3,54 @@
 One laptop serves the room; students point the app, or their own notebooks, at it with the
 code they would use for OpenAI::
 
-    python -m core.serve --host 0.0.0.0 --port 8000        # teacher
-    OpenAI(base_url="http://<teacher>:8000/v1", api_key="-").embeddings.create(
+    EXPLORER_SERVE_KEY=<class key> python -m core.serve --host 0.0.0.0 --require-key  # teacher
+    OpenAI(base_url="http://<teacher>:8000/v1", api_key="<class key>").embeddings.create(
         model="all-MiniLM-L6-v2", input=["a cat", "a dog"])  # student
 
 Routes: ``POST /v1/embeddings``, ``GET /v1/models``, ``GET /v1/models/{id}``, ``GET /health``,
 and Azure's ``POST /openai/deployments/{deployment}/embeddings`` (deployment = model), so
 Azure client code runs against it too. Errors are OpenAI-style JSON
 (``{"error": {"message", "type", "param", "code"}}``). With ``EXPLORER_SERVE_KEY`` set and
-``--require-key``, requests must carry that key (``Authorization: Bearer`` or ``api-key``).
+``--require-key``, requests must carry that key (``Authorization: Bearer`` or ``api-key``);
+an address other machines can reach needs ``--require-key`` or an explicit ``--no-key``.
+
+Under load: requests are cut into chunks that a worker thread per model merges into batches,
+shortest request first, so one-sentence requests are answered while a big one runs; the chunks
+of a client that hangs up are dropped; queued texts per model are bounded (503 beyond); and
+connections that stay silent, or never finish their request head or body, are closed.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import hmac
+import ipaddress
+import json
 import logging
 import os
-import queue
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import uvicorn
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from core.embedders.base import Embedder
 from core.errors import ExplorerError
@@ -48,19 +59,34 @@ from core.mrl import truncate_and_renormalize
 log = logging.getLogger(__name__)
 
 KEY_ENV = "EXPLORER_SERVE_KEY"
-# Most texts merged into one forward pass (requests are never split, so one may exceed it).
-BATCH_TEXTS = 256
+# Texts per chunk of a request, and most texts merged into one forward pass. Small enough that
+# a one-sentence request waits at most about one pass (~0.1-0.3 s for MiniLM on 2 cores) while
+# a big request runs, and that a client who hangs up stops costing work within one pass.
+CHUNK_TEXTS = 16
+BATCH_TEXTS = 64
 OWNER = "embeddings-explorer"
 
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """Limits of one server: texts per request, request body bytes, and the optional key
-    every request must carry (never logged)."""
+    """Limits of one server: texts per request, request body bytes, the optional key every
+    request must carry (never logged), texts waiting per model, seconds a connection may stay
+    silent (or take to send a request head), seconds to send a body, and open connections."""
 
     max_inputs: int = 2048
     max_body_bytes: int = 4 * 1024 * 1024
     api_key: str | None = field(default=None, repr=False)
+    max_queued_texts: int = 8192
+    idle_timeout: int = 5
+    body_timeout: float = 30.0
+    max_connections: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.max_queued_texts < self.max_inputs:
+            raise ExplorerError(
+                f"max_queued_texts ({self.max_queued_texts}) is below max_inputs "
+                f"({self.max_inputs}): the largest request could never be queued."
+            )
 
 
 class APIError(HTTPException):
@@ -73,13 +99,30 @@ class APIError(HTTPException):
         param: str | None = None,
         code: str | None = None,
         kind: str = "invalid_request_error",
+        headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(status_code=status, detail=message)
+        super().__init__(status_code=status, detail=message, headers=headers)
         self.param, self.code, self.kind = param, code, kind
 
 
-def _error_body(message: str, kind: str, param: str | None, code: str | None) -> dict:
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+class _ErrorJSON(JSONResponse):
+    """JSON escaped to ASCII, so an error quoting the client's text (even an unpaired
+    surrogate) can always be encoded."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
+def _error(
+    status: int,
+    message: str,
+    kind: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    return _ErrorJSON(body, status_code=status, headers=headers)
 
 
 def _too_large(limit: int) -> APIError:
@@ -87,12 +130,14 @@ def _too_large(limit: int) -> APIError:
     return APIError(413, message, code="request_too_large")
 
 
-class _BodyLimit:
-    """ASGI middleware refusing bodies over ``limit`` bytes: at once when Content-Length says
-    so, else as soon as the streamed bytes pass it (chunked uploads declare no length)."""
+class _BodyGuard:
+    """ASGI middleware bounding request bodies: over ``limit`` bytes is refused at once when
+    Content-Length says so, else as soon as the streamed bytes pass it (chunked uploads declare
+    no length); a body not complete ``timeout`` seconds after its request head is answered 408
+    and its connection closed (uvicorn waits forever for a client that stops sending)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, timeout: float) -> None:
+        self.app, self.limit, self.timeout = app, limit, timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,21 +146,76 @@ class _BodyLimit:
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.limit:
             error = _too_large(self.limit)
-            body = _error_body(error.detail, error.kind, None, error.code)
-            await JSONResponse(body, status_code=413)(scope, receive, send)
+            await _error(413, error.detail, code=error.code)(scope, receive, send)
             return
-        seen = 0
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        seen, complete = 0, False
 
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
+        async def guarded() -> Message:
+            nonlocal seen, complete
+            if complete:  # later reads only wait for the client to hang up
+                return await receive()
+            try:
+                left = deadline - asyncio.get_running_loop().time()
+                message = await asyncio.wait_for(receive(), max(left, 0.0))
+            except TimeoutError:
+                # An HTTPException while FastAPI reads the body reaches our error handler.
+                raise APIError(
+                    408,
+                    f"The request body did not arrive within {self.timeout:g} s; "
+                    "send it in one go.",
+                    code="request_timeout",
+                    headers={"Connection": "close"},
+                ) from None
             seen += len(message.get("body", b""))
             if seen > self.limit:
-                # An HTTPException while FastAPI reads the body reaches our error handler.
                 raise _too_large(self.limit)
+            complete = message["type"] != "http.request" or not message.get("more_body")
             return message
 
-        await self.app(scope, counted, send)
+        await self.app(scope, guarded, send)
+
+
+class _H11WithDeadlines(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, plus: a connection whose request head is not complete
+    ``timeout_keep_alive`` seconds after it opened, or after its last response, is closed.
+    uvicorn alone times out only idle keep-alive connections that have sent nothing since a
+    response: a connection that never sends, or sends half a head, stays open forever."""
+
+    _head_timer: asyncio.TimerHandle | None = None
+    _waiting_after: object = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        self._arm()  # first: super() may start a pipelined request, which disarms
+        super().on_response_complete()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self._head_timer is not None and self.cycle is not self._waiting_after:
+            self._disarm()  # a new request head arrived
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._waiting_after = self.cycle
+        self._head_timer = self.loop.call_later(self.timeout_keep_alive, self._expire)
+
+    def _disarm(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _expire(self) -> None:
+        self._head_timer = None
+        if self.cycle is self._waiting_after and not self.transport.is_closing():
+            self.transport.close()
 
 
 class EmbeddingRequest(BaseModel):
@@ -131,6 +231,16 @@ class EmbeddingRequest(BaseModel):
     user: str | None = None
 
 
+def _unpaired_surrogate(text: str) -> str | None:
+    """Where ``text`` stops being valid Unicode (e.g. JSON ``"\\ud800"`` decodes to a lone
+    surrogate that no model or encoder accepts): ``"\\ud800 at character 3"``, or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"\\u{ord(text[exc.start]):04x} at character {exc.start}"
+    return None
+
+
 def _texts(raw: str | list[str] | list[int] | list[list[int]], limit: int) -> list[str]:
     items = [raw] if isinstance(raw, str) else list(raw)
     if not items:
@@ -144,81 +254,173 @@ def _texts(raw: str | list[str] | list[int] | list[list[int]], limit: int) -> li
             400, f"'input' has {len(items)} texts; send at most {limit} per request.", "input"
         )
     for i, text in enumerate(items):
+        where = "'input'" if isinstance(raw, str) else f"'input[{i}]'"
         if not str(text).strip():
-            where = "'input'" if isinstance(raw, str) else f"'input[{i}]'"
             raise APIError(400, f"{where} is empty: send non-blank text.", "input")
+        if bad := _unpaired_surrogate(str(text)):
+            raise APIError(
+                400,
+                f"{where} has an unpaired surrogate ({bad}), which is not valid Unicode: "
+                "send UTF-8 text.",
+                "input",
+            )
     return [str(t) for t in items]
 
 
-def _encode(vector: np.ndarray, encoding: str) -> list[float] | str:
+def _encode(vectors: np.ndarray, encoding: str) -> list[list[float]] | list[str]:
     if encoding == "base64":
-        return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
-    return [float(x) for x in vector]
+        raw = vectors.astype("<f4")
+        return [base64.b64encode(row.tobytes()).decode("ascii") for row in raw]
+    return vectors.tolist()  # float32 -> the same Python floats as float(x), much faster
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _Job:
-    texts: list[str]
-    result: Future[np.ndarray]
+    """One request's texts cut into chunks; each chunk's vectors go to its future."""
+
+    parts: deque[tuple[list[str], Future[np.ndarray]]]
+    futures: list[Future[np.ndarray]]
+    left: int  # texts the worker has not taken yet
 
 
 class _Batcher:
-    """One worker thread per model that merges the texts of requests waiting at the same time
-    into one ``embed`` call: a room of students sending one sentence each then costs a few
-    batched forward passes instead of one pass per student. A merged call that fails is
-    retried request by request, so one bad request fails alone."""
+    """One worker thread per model that merges the chunks of requests waiting at the same
+    time into one ``embed`` call: a room of students sending one sentence each then costs a few
+    batched forward passes instead of one pass per student. Each batch starts with a chunk of
+    the oldest request (none starves), then takes the requests with the fewest texts left, so
+    small requests overtake big ones. A merged call that fails is retried chunk by chunk, so one
+    bad request fails alone; cancelled chunks (their client hung up) are skipped."""
 
-    def __init__(self, model: Embedder, max_texts: int) -> None:
-        self.model, self.max_texts = model, max_texts
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+    def __init__(self, name: str, model: Embedder, max_queued: int) -> None:
+        self.name, self.model, self.max_queued = name, model, max_queued
+        self.max_texts, self.chunk_texts = BATCH_TEXTS, CHUNK_TEXTS
+        self._jobs: list[_Job] = []
+        self._queued = 0
+        self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._closed = False
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
+    @property
+    def queued(self) -> int:
+        """Texts waiting for the model (not yet in a forward pass)."""
+        return self._queued
+
+    def submit(self, texts: list[str]) -> _Job:
+        """Queue ``texts``; raises a 503 ``APIError`` when the model's queue is full."""
+        step = self.chunk_texts
+        chunks = [texts[i : i + step] for i in range(0, len(texts), step)]
+        parts = deque((chunk, Future[np.ndarray]()) for chunk in chunks)
+        job = _Job(parts, [future for _, future in parts], len(texts))
+        with self._ready:
+            if self._queued + len(texts) > self.max_queued:
+                raise APIError(
+                    503,
+                    f"The model '{self.name}' is busy: {self._queued} texts are waiting and "
+                    f"at most {self.max_queued} may. Retry in a few seconds.",
+                    code="queue_full",
+                    kind="server_error",
+                    headers={"Retry-After": "2"},
+                )
             if self._thread is None:
+                self._closed = False
                 self._thread = threading.Thread(target=self._work, daemon=True)
                 self._thread.start()
-        job = _Job(texts, Future())
-        self._queue.put(job)
-        return job.result.result()
+            self._jobs.append(job)
+            self._queued += len(texts)
+            self._ready.notify()
+        return job
+
+    def cancel(self, job: _Job) -> None:
+        """Drop the chunks of ``job`` not yet started (a chunk being embedded finishes)."""
+        with self._ready:
+            for _, future in job.parts:
+                future.cancel()
+            if job in self._jobs:
+                self._jobs.remove(job)
+            self._queued -= job.left
+            job.parts.clear()
+            job.left = 0
 
     def close(self) -> None:
-        with self._lock:
-            if self._thread is not None:
-                self._queue.put(None)
-                self._thread.join(timeout=10)
-                self._thread = None
+        """Cancel what waits and stop the worker (a later ``submit`` starts a new one)."""
+        with self._ready:
+            for job in self._jobs:
+                for _, future in job.parts:
+                    future.cancel()
+                job.parts.clear()
+                job.left = 0
+            self._jobs.clear()
+            self._queued = 0
+            self._closed = True
+            self._ready.notify_all()
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout=10)
 
     def _work(self) -> None:
-        while (first := self._queue.get()) is not None:
-            jobs, count = [first], len(first.texts)
-            stop = False
-            while count < self.max_texts and not self._queue.empty():
-                job = self._queue.get()
-                if job is None:
-                    stop = True
-                    break
-                jobs.append(job)
-                count += len(job.texts)
-            self._run(jobs)
-            if stop:
-                return
+        while (batch := self._take()) is not None:
+            if batch:
+                self._run(batch)
 
-    def _run(self, jobs: list[_Job]) -> None:
+    def _take(self) -> list[tuple[list[str], Future[np.ndarray]]] | None:
+        with self._ready:
+            while not self._jobs and not self._closed:
+                self._ready.wait()
+            if self._closed:
+                return None
+            batch: list[tuple[list[str], Future[np.ndarray]]] = []
+            count = 0
+            while self._jobs and count < self.max_texts:
+                job = min(self._jobs, key=lambda j: j.left) if batch else self._jobs[0]
+                texts, future = job.parts.popleft()
+                job.left -= len(texts)
+                self._queued -= len(texts)
+                if not job.parts:
+                    self._jobs.remove(job)
+                if future.set_running_or_notify_cancel():
+                    batch.append((texts, future))
+                    count += len(texts)
+            return batch
+
+    def _run(self, batch: list[tuple[list[str], Future[np.ndarray]]]) -> None:
         try:
-            vectors = self.model.embed([t for job in jobs for t in job.texts])
+            vectors = self.model.embed([t for texts, _ in batch for t in texts])
         except Exception as exc:  # noqa: BLE001 - handed to the waiting request
-            if len(jobs) == 1:
-                jobs[0].result.set_exception(exc)
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
                 return
-            for job in jobs:
-                self._run([job])
+            for part in batch:
+                self._run([part])
             return
         start = 0
-        for job in jobs:
-            job.result.set_result(vectors[start : start + len(job.texts)])
-            start += len(job.texts)
+        for texts, future in batch:
+            future.set_result(vectors[start : start + len(texts)])
+            start += len(texts)
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    # With the body read, uvicorn's receive() returns only once the client has gone.
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _vectors(request: Request, batcher: _Batcher, job: _Job) -> np.ndarray | None:
+    """The vectors of ``job`` (raising its first failed chunk's error), or None when the
+    client hangs up first; either way no chunk of it stays queued."""
+    done = asyncio.gather(*(asyncio.wrap_future(f) for f in job.futures))
+    # Cancelled chunks end the gather with CancelledError: mark it seen, so asyncio stays quiet.
+    done.add_done_callback(lambda f: f.cancelled() or f.exception())
+    gone = asyncio.ensure_future(_until_disconnect(request.receive))
+    first: set[asyncio.Future[Any]] = {done, gone}
+    try:
+        await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
+        if not done.done():
+            return None
+        return np.concatenate(done.result())
+    finally:
+        gone.cancel()
+        batcher.cancel(job)
+        done.cancel()
 
 
 def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = None) -> FastAPI:
@@ -226,7 +428,9 @@ def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = 
     settings = settings or ServeSettings()
     if not models:
         raise ExplorerError("No models to serve: give at least one loaded embedder.")
-    batchers = {name: _Batcher(model, BATCH_TEXTS) for name, model in models.items()}
+    batchers = {
+        name: _Batcher(name, model, settings.max_queued_texts) for name, model in models.items()
+    }
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -239,34 +443,36 @@ def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = 
         summary="OpenAI-compatible embeddings over local models.",
         lifespan=lifespan,
     )
-    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(_BodyGuard, limit=settings.max_body_bytes, timeout=settings.body_timeout)
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         if isinstance(exc, APIError):
-            body = _error_body(exc.detail, exc.kind, exc.param, exc.code)
-        else:
-            body = _error_body(str(exc.detail), "invalid_request_error", None, None)
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+            return _error(exc.status_code, exc.detail, exc.kind, exc.param, exc.code, exc.headers)
+        return _error(exc.status_code, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+    async def crashed(request: Request, exc: Exception) -> Response:
         log.exception("Embedding request failed")
         message = f"The server failed ({type(exc).__name__}); the presenter can see the log."
-        return JSONResponse(_error_body(message, "server_error", None, None), status_code=500)
+        return _error(500, message, "server_error")
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0]
+        param = ".".join(str(p) for p in first.get("loc", ())[1:2]) or None
         if first.get("type") == "json_invalid":
-            message = "The request body is not valid JSON."
-            param = None
+            message, param = "The request body is not valid JSON.", None
+        elif "unicode" in str(first.get("msg", "")).lower():
+            message = (
+                f"{f'{param!r}' if param else 'A field name'} has an unpaired surrogate "
+                "(such as \\ud800), which is not valid Unicode: send UTF-8 text."
+            )
+        elif param is None:
+            message = f"Invalid request body: {first.get('msg', 'invalid')}."
         else:
-            param = ".".join(str(p) for p in first.get("loc", ())[1:2]) or None
             message = f"Invalid value for '{param}': {first.get('msg', 'invalid')}."
-        return JSONResponse(
-            _error_body(message, "invalid_request_error", param, None), status_code=400
-        )
+        return _error(400, message, param=param)
 
     def authorize(request: Request) -> None:
         if settings.api_key is None:
@@ -292,9 +498,13 @@ def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = 
             "supports_dimensions": model.supports_mrl,
         }
 
-    def embed(body: EmbeddingRequest, name: str | None) -> JSONResponse:
+    def check(body: EmbeddingRequest, name: str | None) -> tuple[str, list[str], int | None]:
         if not name:
             raise APIError(400, "Missing 'model': name one of GET /v1/models.", "model")
+        if bad := _unpaired_surrogate(name):
+            raise APIError(
+                400, f"'model' has an unpaired surrogate ({bad}): send UTF-8 text.", "model"
+            )
         if name not in models:
             allowed = ", ".join(models)
             raise APIError(
@@ -319,26 +529,40 @@ def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = 
                 f"'dimensions' must be 1 to {model.dims} for '{name}', got {dims}.",
                 "dimensions",
             )
-        try:
-            vectors = batchers[name].embed(texts)
-            if dims is not None:
-                vectors = truncate_and_renormalize(vectors, dims)
-        except ExplorerError as exc:
-            raise APIError(400, str(exc), "input") from None
-        tokens = sum(model.count_tokens(t) for t in texts)
+        return name, texts, dims
+
+    def answer(
+        name: str, texts: list[str], vectors: np.ndarray, dims: int | None, encoding: str
+    ) -> Response:
+        if dims is not None:
+            vectors = truncate_and_renormalize(vectors, dims)
+        tokens = sum(models[name].count_tokens(t) for t in texts)
         data = [
-            {"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}
-            for i, v in enumerate(vectors)
+            {"object": "embedding", "index": i, "embedding": v}
+            for i, v in enumerate(_encode(vectors, encoding))
         ]
         usage = {"prompt_tokens": tokens, "total_tokens": tokens}
         # A Response skips FastAPI's per-element encoder, which is slow on long float lists.
         return JSONResponse({"object": "list", "data": data, "model": name, "usage": usage})
 
+    async def embed(request: Request, body: EmbeddingRequest, model: str | None) -> Response:
+        name, texts, dims = check(body, model)
+        job = batchers[name].submit(texts)
+        try:
+            vectors = await _vectors(request, batchers[name], job)
+        except ExplorerError as exc:
+            raise APIError(400, str(exc), "input") from None
+        if vectors is None:
+            return Response(status_code=499)  # the client hung up: nobody reads this
+        # JSON for hundreds of vectors takes a while: keep it off the event loop.
+        return await run_in_threadpool(answer, name, texts, vectors, dims, body.encoding_format)
+
     guarded = [Depends(authorize)]
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok"}
+        queued = {name: batcher.queued for name, batcher in batchers.items()}
+        return {"status": "ok", "queued_texts": queued}
 
     @app.get("/v1/models", dependencies=guarded)
     def list_models() -> dict:
@@ -353,12 +577,14 @@ def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = 
         return card(name)
 
     @app.post("/v1/embeddings", dependencies=guarded)
-    def embeddings(body: EmbeddingRequest) -> JSONResponse:
-        return embed(body, body.model)
+    async def embeddings(request: Request, body: EmbeddingRequest) -> Response:
+        return await embed(request, body, body.model)
 
     @app.post("/openai/deployments/{deployment}/embeddings", dependencies=guarded)
-    def azure_embeddings(deployment: str, body: EmbeddingRequest) -> JSONResponse:
-        return embed(body, deployment)
+    async def azure_embeddings(
+        request: Request, deployment: str, body: EmbeddingRequest
+    ) -> Response:
+        return await embed(request, body, deployment)
 
     return app
 
@@ -382,17 +608,36 @@ def load_local_models(names: Sequence[str] | None = None) -> dict[str, Embedder]
     return loaded
 
 
+def uvicorn_config(
+    app: ASGIApp, settings: ServeSettings | None = None, **options: Any
+) -> uvicorn.Config:
+    """uvicorn's config for ``app`` with the connection limits of ``settings`` (the ones given
+    to ``create_app``): idle and request-head timeout, most open connections (503 beyond)."""
+    settings = settings or ServeSettings()
+    return uvicorn.Config(
+        app,
+        http=_H11WithDeadlines,
+        timeout_keep_alive=settings.idle_timeout,
+        limit_concurrency=settings.max_connections,
+        **options,
+    )
+
+
 @contextmanager
-def serve_in_thread(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run ``app`` with uvicorn on a free port of ``host`` in a background thread; yields the
-    base URL (``http://127.0.0.1:<port>``) and stops the server on exit."""
+def serve_in_thread(
+    app: ASGIApp, host: str = "127.0.0.1", settings: ServeSettings | None = None
+) -> Iterator[str]:
+    """Run ``app`` with uvicorn on a free port of ``host`` in a background thread, with the
+    connection limits of ``settings``; yields the base URL (``http://127.0.0.1:<port>``) and
+    stops the server on exit."""
     # proto must say TCP: asyncio only turns Nagle off (TCP_NODELAY) on sockets that do, and
     # with Nagle on every response waits ~40 ms for the client's delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    config = uvicorn_config(app, settings, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -407,6 +652,17 @@ def serve_in_thread(app: FastAPI, host: str = "127.0.0.1") -> Iterator[str]:
         sock.close()
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only;
+    ``0.0.0.0``, ``::`` and other names count as reachable from the network."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: ``python -m core.serve [--host H] [--port P] [--model NAME ...]``."""
     parser = argparse.ArgumentParser(
@@ -415,7 +671,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--host",
         default="127.0.0.1",
-        help="address to listen on; 0.0.0.0 serves the room (default: this machine only)",
+        help="address to listen on; 0.0.0.0 serves the room and needs --require-key or "
+        "--no-key (default: this machine only)",
     )
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
@@ -424,22 +681,50 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-inputs", type=int, default=ServeSettings.max_inputs)
     parser.add_argument("--max-body-bytes", type=int, default=ServeSettings.max_body_bytes)
     parser.add_argument(
+        "--max-queued-texts",
+        type=int,
+        default=ServeSettings.max_queued_texts,
+        help="texts that may wait per model; more are refused with 503 (default: %(default)s)",
+    )
+    keys = parser.add_mutually_exclusive_group()
+    keys.add_argument(
         "--require-key",
         action="store_true",
         help=f"require the key in ${KEY_ENV} (kept off the command line, where ps shows it)",
+    )
+    keys.add_argument(
+        "--no-key",
+        action="store_true",
+        help="serve a non-loopback --host with no key: anyone on the network may use it",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     key = os.environ.get(KEY_ENV) or None
     if args.require_key and not key:
         parser.error(f"--require-key needs the key in the environment variable {KEY_ENV}.")
+    if not is_loopback(args.host) and not (args.require_key or args.no_key):
+        parser.error(
+            f"--host {args.host} lets other machines in: add --require-key (with the key in "
+            f"{KEY_ENV}), or --no-key to serve them with no key."
+        )
+    try:
+        settings = ServeSettings(
+            args.max_inputs,
+            args.max_body_bytes,
+            key if args.require_key else None,
+            max_queued_texts=args.max_queued_texts,
+        )
+    except ExplorerError as exc:
+        parser.error(str(exc))
     models = load_local_models(args.models)
     if not models:
         parser.error("no local model could be loaded; see the warnings above.")
-    required = key if args.require_key else None
-    settings = ServeSettings(args.max_inputs, args.max_body_bytes, required)
+    if args.no_key and not is_loopback(args.host):
+        log.warning("Serving %s with no key: anyone who can reach it may use it.", args.host)
     log.info("Serving %s on http://%s:%d/v1", ", ".join(models), args.host, args.port)
-    uvicorn.run(create_app(models, settings), host=args.host, port=args.port, log_level="info")
+    app = create_app(models, settings)
+    config = uvicorn_config(app, settings, host=args.host, port=args.port, log_level="info")
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

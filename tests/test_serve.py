@@ -11,18 +11,22 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
 import numpy as np
 import openai
 import pytest
+import uvicorn
 
 from bench.bench_serve import run_load
+from core import serve
 from core.errors import ExplorerError
-from core.serve import KEY_ENV, ServeSettings, create_app, serve_in_thread
+from core.serve import BATCH_TEXTS, KEY_ENV, ServeSettings, create_app, serve_in_thread
 from tests.fault_server import TEST_KEY, ToyEmbedder, toy_models
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,8 +124,9 @@ def test_azure_route_serves_the_deployment(url):
     np.testing.assert_allclose(response.data[0].embedding, ToyEmbedder().embed(["hi"])[0], 1e-6)
 
 
-def test_health_needs_no_key(url):
-    assert httpx2.get(f"{url}/health").json() == {"status": "ok"}
+def test_health_needs_no_key_and_shows_the_queues(url):
+    health = httpx2.get(f"{url}/health").json()
+    assert health == {"status": "ok", "queued_texts": dict.fromkeys(toy_models(), 0)}
 
 
 # ---------------------------------------------------------------- bad requests
@@ -335,3 +340,242 @@ def test_load_20_clients_x_50_requests_none_fail(minilm):
         result = run_load(base, MINILM, clients=20, requests=50)
     assert result.failures == 0 and len(result.latencies) == 1000
     assert result.requests_per_second > 0 and result.percentile_ms(95) < 10_000
+
+
+# ---------------------------------------------------------------- hardening
+
+
+@pytest.mark.parametrize(
+    ("raw", "param", "where"),
+    [
+        (rb'{"model": "toy", "input": "\ud800x"}', "input", r"'input' .*\\ud800 at character 0"),
+        (rb'{"model": "toy", "input": ["ok", "a\udc00"]}', "input", r"'input\[1\]' .*\\udc00"),
+        (rb'{"model": "t\ud800", "input": "x"}', "model", r"'model' .*\\ud800 at character 1"),
+        (rb'{"model": "toy", "input": "x", "encoding_format": "\ud800"}', "encoding_format", ""),
+    ],
+)
+def test_unpaired_surrogates_are_a_400_not_a_crash(url, raw, param, where):
+    headers = {**AUTH, "content-type": "application/json"}
+    response = httpx2.post(f"{url}/v1/embeddings", content=raw, headers=headers)
+    assert response.status_code == 400
+    error = error_of(response)
+    assert error["param"] == param and "unpaired surrogate" in error["message"]
+    assert re.search(where, error["message"])
+
+
+def test_a_surrogate_pair_is_valid_text(url):
+    raw = rb'{"model": "toy", "input": "a \ud83d\ude00", "encoding_format": "float"}'
+    headers = {**AUTH, "content-type": "application/json"}
+    response = httpx2.post(f"{url}/v1/embeddings", content=raw, headers=headers)
+    assert response.status_code == 200
+    got = response.json()["data"][0]["embedding"]
+    np.testing.assert_allclose(got, ToyEmbedder().embed(["a \U0001f600"])[0], atol=1e-6)
+
+
+class GatedRecorder(ToyEmbedder):
+    """A toy model that records each call's texts and holds every call until ``release`` is
+    set, so a test decides when the model is busy."""
+
+    def __init__(self):
+        super().__init__("gated")
+        self.calls: list[list[str]] = []
+        self.busy = threading.Event()
+        self.release = threading.Event()
+
+    def _embed(self, texts):
+        self.calls.append(list(texts))
+        self.busy.set()
+        self.release.wait(60)
+        return super()._embed(texts)
+
+
+def wait_for(check, what: str) -> None:
+    """Poll ``check`` until it holds (the deadline only stops a broken test from hanging)."""
+    deadline = time.monotonic() + 30
+    while not check():
+        assert time.monotonic() < deadline, f"never saw: {what}"
+        time.sleep(0.02)
+
+
+def queued(base: str) -> int:
+    return httpx2.get(f"{base}/health").json()["queued_texts"]["gated"]
+
+
+@contextmanager
+def gated_server(settings: ServeSettings | None = None):
+    model = GatedRecorder()
+    try:
+        with serve_in_thread(create_app({"gated": model}, settings), settings=settings) as base:
+            yield model, base
+    finally:
+        model.release.set()
+
+
+def send_raw(base: str, body: dict) -> socket.socket:
+    """A connection that has sent one embeddings request and not read the answer."""
+    data = json.dumps(body).encode()
+    head = "POST /v1/embeddings HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+    sock = socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])))
+    sock.sendall(f"{head}Content-Length: {len(data)}\r\n\r\n".encode() + data)
+    return sock
+
+
+def test_a_hung_up_clients_queued_chunks_are_never_computed():
+    texts = [f"text {i}" for i in range(512)]
+    with gated_server() as (model, base):
+        sock = send_raw(base, {"model": "gated", "input": texts})
+        model.busy.wait(30)  # the first batch is in the model; the rest waits
+        assert model.calls == [texts[:BATCH_TEXTS]]
+        wait_for(lambda: queued(base) == 512 - BATCH_TEXTS, "the rest of the request queued")
+        sock.close()  # the student's notebook is interrupted
+        wait_for(lambda: queued(base) == 0, "the abandoned chunks dropped")
+        model.release.set()
+        after = post(base, {"model": "gated", "input": "still there?"}, {})
+    assert after.status_code == 200
+    # Only the batch already running was computed, then the next request: not 512 texts.
+    assert model.calls == [texts[:BATCH_TEXTS], ["still there?"]]
+
+
+def test_a_small_request_overtakes_a_big_one_and_chunks_come_back_in_order():
+    texts = [f"text {i}" for i in range(3 * BATCH_TEXTS)]
+    with gated_server() as (model, base), ThreadPoolExecutor(2) as pool:
+        big = pool.submit(post, base, {"model": "gated", "input": texts}, {})
+        model.busy.wait(30)
+        small = pool.submit(post, base, {"model": "gated", "input": "quick"}, {})
+        wait_for(lambda: queued(base) == 2 * BATCH_TEXTS + 1, "both requests queued")
+        model.release.set()
+        big_response, small_response = big.result(), small.result()
+    assert small_response.status_code == 200 and big_response.status_code == 200
+    # The next pass after the running one carries the small request, not only big chunks.
+    assert "quick" in model.calls[1]
+    assert sum(len(c) for c in model.calls) == len(texts) + 1  # nothing computed twice
+    got = np.asarray([d["embedding"] for d in big_response.json()["data"]])
+    np.testing.assert_allclose(got, ToyEmbedder("gated").embed(texts), atol=1e-6)
+
+
+def test_a_full_queue_is_refused_with_503_until_it_drains():
+    settings = ServeSettings(max_inputs=8, max_queued_texts=16)
+    with gated_server(settings) as (model, base), ThreadPoolExecutor(3) as pool:
+        eight = {"model": "gated", "input": ["t"] * 8}
+        running = pool.submit(post, base, eight, {})
+        model.busy.wait(30)
+        waiting = [pool.submit(post, base, eight, {}) for _ in range(2)]
+        wait_for(lambda: queued(base) == 16, "16 texts queued")
+        refused = post(base, {"model": "gated", "input": "one more"}, {})
+        model.release.set()
+        answered = [f.result().status_code for f in [running, *waiting]]
+        later = post(base, {"model": "gated", "input": "one more"}, {})
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "2"
+    error = error_of(refused)
+    assert error["code"] == "queue_full" and error["type"] == "server_error"
+    assert "16 texts are waiting and at most 16 may" in error["message"]
+    assert answered == [200, 200, 200] and later.status_code == 200
+
+
+def test_queue_bound_below_request_limit_is_refused():
+    with pytest.raises(ExplorerError, match="max_queued_texts"):
+        ServeSettings(max_inputs=64, max_queued_texts=8)
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    sock.settimeout(30)  # a guard: the server closes long before
+    received = b""
+    while chunk := sock.recv(4096):
+        received += chunk
+    return received
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [b"", b"POST /v1/embeddings HTTP/1.1\r\nHost: test\r\n"],
+    ids=["silent", "half-a-head"],
+)
+def test_silent_and_unfinished_connections_are_closed(sent):
+    settings = ServeSettings(idle_timeout=1)
+    with serve_in_thread(create_app(toy_models(), settings), settings=settings) as base:
+        sock = socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])))
+        sock.sendall(sent)
+        assert read_until_closed(sock) == b""
+        sock.close()
+
+
+def test_idle_keep_alive_connection_is_closed_after_its_answer():
+    settings = ServeSettings(idle_timeout=1)
+    with serve_in_thread(create_app(toy_models(), settings), settings=settings) as base:
+        sock = socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])))
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+        received = read_until_closed(sock)
+        sock.close()
+    assert received.startswith(b"HTTP/1.1 200") and b'"status":"ok"' in received
+
+
+def test_a_body_that_never_finishes_gets_408_and_the_connection_closes():
+    settings = ServeSettings(body_timeout=0.5)
+    with serve_in_thread(create_app(toy_models(), settings), settings=settings) as base:
+        sock = socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1])))
+        sock.sendall(
+            b"POST /v1/embeddings HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 100\r\n\r\n{"model": "toy", "inp'
+        )
+        received = read_until_closed(sock)
+        sock.close()
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408") and b"connection: close" in head.lower()
+    error = json.loads(body)["error"]
+    assert error["code"] == "request_timeout" and "within 0.5 s" in error["message"]
+
+
+class FakeServer(uvicorn.Server):
+    """uvicorn.Server that, run as main() runs it (no sockets given), records its config
+    instead of binding the address; serve_in_thread (given a socket) still serves."""
+
+    configs: list = []
+
+    def run(self, sockets=None):
+        if sockets is not None:
+            return super().run(sockets=sockets)
+        FakeServer.configs.append(self.config)
+
+
+@pytest.fixture
+def fake_serve(monkeypatch):
+    FakeServer.configs = []
+    monkeypatch.setattr(serve.uvicorn, "Server", FakeServer)
+    monkeypatch.setattr(serve, "load_local_models", lambda names: toy_models())
+    monkeypatch.setenv(KEY_ENV, TEST_KEY)
+    return FakeServer.configs
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "teacher.local"])
+def test_a_reachable_address_without_a_key_is_refused(fake_serve, capsys, host):
+    with pytest.raises(SystemExit) as exited:
+        serve.main(["--host", host])
+    assert exited.value.code == 2 and not fake_serve
+    err = capsys.readouterr().err
+    assert f"--host {host} lets other machines in" in err and "--no-key" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "keyed"),
+    [
+        (["--host", "0.0.0.0", "--no-key"], False),
+        (["--host", "0.0.0.0", "--require-key"], True),
+        (["--host", "localhost"], False),
+        (["--host", "::1"], False),
+        ([], False),
+    ],
+)
+def test_a_key_or_an_explicit_no_key_lets_it_serve(fake_serve, args, keyed):
+    serve.main(args)
+    (config,) = fake_serve
+    assert config.host == (args[1] if args else "127.0.0.1")
+    assert config.timeout_keep_alive == ServeSettings.idle_timeout
+    with serve_in_thread(config.app) as base:
+        status = post(base, {"model": "toy", "input": "x"}, {}).status_code
+    assert status == (401 if keyed else 200)
+
+
+def test_require_key_and_no_key_contradict(fake_serve, capsys):
+    with pytest.raises(SystemExit):
+        serve.main(["--host", "0.0.0.0", "--require-key", "--no-key"])
+    assert "not allowed with argument" in capsys.readouterr().err and not fake_serve
