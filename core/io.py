@@ -29,6 +29,8 @@ MAX_BYTES = 200 * 1024 * 1024
 MAX_TEXT_ROWS = 20_000
 # Vectors per upload: every page keeps them (and their caches) in memory per session.
 MAX_VECTOR_ROWS = 200_000
+# Items per upload: the pages compare each item with the others.
+MIN_ROWS = 2
 # Column names taken as the text to embed when none is named (compared without accents/case).
 TEXT_COLUMN_NAMES = ("text", "title", "sentence", "word", "texto", "titulo", "frase", "palabra")
 CSV_DELIMITERS = (",", ";", "\t", "|")
@@ -527,14 +529,23 @@ def read_upload(
     gives a :class:`~core.datasets.Dataset` to embed. At most ``MAX_BYTES`` per file,
     ``MAX_VECTOR_ROWS`` vectors and ``MAX_TEXT_ROWS`` texts."""
     lower = filename.lower()
+    result: Dataset | ImportedVectors
     if lower.endswith(".json"):
-        return load_label_json(data, name=filename, max_rows=MAX_VECTOR_ROWS)
-    if lower.endswith((".tsv", ".tab")):
-        return load_projector_tsv(data, metadata, name=filename, max_rows=MAX_VECTOR_ROWS)
-    if lower.endswith(".csv"):
+        result = load_label_json(data, name=filename, max_rows=MAX_VECTOR_ROWS)
+    elif lower.endswith((".tsv", ".tab")):
+        result = load_projector_tsv(data, metadata, name=filename, max_rows=MAX_VECTOR_ROWS)
+    elif lower.endswith(".csv"):
         table = load_text_csv(data, name=filename, max_rows=MAX_TEXT_ROWS)
-        return dataset_from_texts(table.name, table.texts, table.labels, table.categories)
-    raise ExplorerError(
-        f"{filename}: unknown file type. Upload .json ({{label: [floats]}}), .csv (texts) or "
-        ".tsv (Projector vectors, with an optional metadata .tsv)."
-    )
+        result = dataset_from_texts(table.name, table.texts, table.labels, table.categories)
+    else:
+        raise ExplorerError(
+            f"{filename}: unknown file type. Upload .json ({{label: [floats]}}), .csv "
+            "(texts) or .tsv (Projector vectors, with an optional metadata .tsv)."
+        )
+    if len(result) < MIN_ROWS:
+        what = "text" if isinstance(result, Dataset) else "vector"
+        raise ExplorerError(
+            f"{filename} has {len(result)} {what}; upload at least {MIN_ROWS}, so that there "
+            "is something to compare."
+        )
+    return result

@@ -300,6 +300,21 @@ def test_row_caps(monkeypatch):
     assert len(read_upload("t.csv", b"text\na\n\n\nb\n")) == 2  # blank lines do not count
 
 
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        ("one.json", b'{"a": [1, 2]}', "one.json has 1 vector; upload at least 2"),
+        ("one.tsv", b"1\t2\n", "one.tsv has 1 vector; upload at least 2"),
+        ("one.csv", b"text\nhello\n", "one.csv has 1 text; upload at least 2"),
+    ],
+)
+def test_uploads_need_two_items(name, data, message):
+    from core.io import read_upload
+
+    with pytest.raises(ExplorerError, match=message):
+        read_upload(name, data)
+
+
 def test_whitespace_labels_in_metadata():
     with pytest.raises(ExplorerError, match=r"labels 'a' \(line 1\) and 'a ' \(line 3\)"):
         load_projector_tsv(VECTORS_3x2, "a\nb\na \n")
