@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,17 @@ def open_page(page: str, params: dict[str, str | list[str]] | None = None) -> Ap
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+def plain(markdown: str) -> str:
+    """What the browser shows for markdown whose punctuation was backslash-escaped
+    (``views._text.md_text``): the escapes and invisible word joiners removed."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
+
+
+def plain_table(at: AppTest, index: int = 0) -> pd.DataFrame:
+    """``st.table`` number ``index`` with its markdown cells as the browser shows them."""
+    return at.table[index].value.map(lambda v: plain(v) if isinstance(v, str) else v)
 
 
 def figures(at: AppTest) -> list[dict[str, Any]]:
@@ -48,13 +60,13 @@ def metrics(at: AppTest) -> dict[str, str]:
     """``st.metric`` label -> displayed value (first occurrence of each label)."""
     out: dict[str, str] = {}
     for m in at.metric:
-        out.setdefault(m.label, m.value)
+        out.setdefault(plain(m.label), m.value)
     return out
 
 
 def texts(at: AppTest) -> str:
     """All markdown and caption text on the page, joined, for substring checks."""
-    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+    return "\n".join(plain(m.value) for m in [*at.markdown, *at.caption])
 
 
 def presenter_styled(at: AppTest) -> bool:

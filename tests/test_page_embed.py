@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from core.embedders.registry import get_embedder
-from tests.page_helpers import array, figures, open_page
+from tests.page_helpers import array, figures, open_page, plain, plain_table
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref"
 MODELS = ["static-minilm-256", "all-MiniLM-L6-v2"]
@@ -43,7 +43,7 @@ def test_default_shows_queen_in_both_models_side_by_side() -> None:
     for model, values in bars.items():
         direct = get_embedder(model).embed(["queen"])[0]
         np.testing.assert_allclose(values, direct, rtol=1e-6)
-    assert [s.value for s in at.subheader][:2] == MODELS
+    assert [plain(s.value) for s in at.subheader][:2] == MODELS
 
 
 def test_minilm_first_values_match_sentence_transformers() -> None:
@@ -87,13 +87,13 @@ def test_empty_text_warns_and_the_model_table_still_shows() -> None:
     assert not at.exception
     assert any("text is empty" in w.value for w in at.warning)
     assert not at.get("plotly_chart")
-    table = at.table[0].value
+    table = plain_table(at)
     assert set(MODELS) <= set(table["model"])
 
 
 def test_model_table_describes_each_model() -> None:
     at = open_page("embed")
-    table = at.table[0].value.set_index("model")
+    table = plain_table(at).set_index("model")
     assert table.loc["static-minilm-256", "dimensions"] == "256"
     assert table.loc["all-MiniLM-L6-v2", "max input (tokens)"] == "256"
     assert table.loc["static-minilm-256", "MRL (truncatable)"] == "yes"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.page_helpers import open_page, presenter_styled
+from tests.page_helpers import open_page, plain_table, presenter_styled
 
 PAGES = {"embed", "similarity", "search", "metrics", "quantization", "mrl"}
 
@@ -12,7 +12,7 @@ def test_home_links_every_page_and_lists_the_local_models() -> None:
     links = {el.proto.page for el in at.get("page_link")}
     assert links == PAGES
     assert len(at.caption) >= len(PAGES)
-    table = at.table[0].value
+    table = plain_table(at)
     local = table.set_index("model").loc[["static-minilm-256", "all-MiniLM-L6-v2"]]
     assert local["dimensions"].tolist() == ["256", "384"]
     assert local["MRL (truncatable)"].tolist() == ["yes", "no"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from core.serve import ServeSettings, create_app, load_local_models, serve_in_thread
-from tests.page_helpers import open_page
+from tests.page_helpers import open_page, plain
 
 SERVER_KEY = "sk-classroom-right-key-123"
 MODEL = "static-minilm-256"
@@ -48,8 +48,10 @@ def test_hosted_model_joins_the_pages_after_its_cost_is_shown(server_url):
     assert not at.exception
     name = f"compatible:{MODEL}"
     assert name in at.session_state["models"]
-    assert any("tokens" in i.value and name in i.value for i in at.info), "cost shown first"
-    next(b for b in at.button if b.label == f"Embed with {name}").click()
+    assert any("tokens" in plain(i.value) and name in plain(i.value) for i in at.info), (
+        "cost shown first"
+    )
+    next(b for b in at.button if plain(b.label) == f"Embed with {name}").click()
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -62,7 +64,7 @@ def test_wrong_key_is_a_clear_error_without_the_key(server_url):
     at = _add_model(open_page("similarity"), server_url, wrong)
     name = f"compatible:{MODEL}"
     # The first request (asking the model its width) already meets the 401.
-    assert not [b for b in at.button if b.label == f"Embed with {name}"]
+    assert not [b for b in at.button if plain(b.label) == f"Embed with {name}"]
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
     assert "401" in errors or "key" in errors.lower(), errors

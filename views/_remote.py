@@ -15,6 +15,7 @@ from core.embedders.providers import Provider, RemoteConfig
 from core.embedders.remote import RemoteEmbedder
 from core.errors import ExplorerError
 from core.vectors import embed_dataset, load_cached
+from views._text import md_text
 
 _STATE = "remote_models"
 
@@ -76,10 +77,12 @@ def remote_vectors(dataset: Dataset, model: Embedder) -> np.ndarray | None:
         return cached
     estimate = model.estimate_tokens(list(dataset.texts))  # type: ignore[attr-defined]
     st.info(
-        f"{model.name}: embedding {len(dataset)} texts of {dataset.name} costs about "
-        f"{estimate.tokens_to_send:,} tokens ({estimate.texts_to_send} texts not yet cached)."
+        md_text(
+            f"{model.name}: embedding {len(dataset)} texts of {dataset.name} costs about "
+            f"{estimate.tokens_to_send:,} tokens ({estimate.texts_to_send} texts not yet cached)."
+        )
     )
-    if not st.button(f"Embed with {model.name}", key=f"remote_go_{model.name}"):
+    if not st.button(md_text(f"Embed with {model.name}"), key=f"remote_go_{model.name}"):
         return None
     bar = st.progress(0.0, text=f"Embedding with {model.name}…")
     vectors = embed_dataset(

@@ -6,6 +6,7 @@ Pages import from here and from ``core``; nothing here does maths.
 from __future__ import annotations
 
 import contextlib
+import html
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from core.io import read_upload
 from core.models_table import ModelRow, model_table
 from core.vectors import VectorSet, array_digest, embed_dataset
 from views._remote import remote_form, remote_vectors, session_models
+from views._text import md_code, md_text
 
 UPLOAD = "upload"
 DEFAULT_MODELS = ["static-minilm-256", "all-MiniLM-L6-v2"]
@@ -47,9 +49,10 @@ def bound(key: str, default: Any, parse: Callable[[str], Any] = str, valid=None)
                 if valid is None or valid(parsed):
                     value = parsed
                 else:
-                    st.warning(f"Ignored the link's {key}={raw!r}: not a value this page offers.")
+                    shown = md_code(f"{key}={raw!r}")
+                    st.warning(f"Ignored the link's {shown}: not a value this page offers.")
             except (ValueError, TypeError):
-                st.warning(f"Ignored the link's {key}={raw!r}: it does not parse.")
+                st.warning(f"Ignored the link's {md_code(f'{key}={raw!r}')}: it does not parse.")
         st.session_state[key] = value
     return key
 
@@ -161,12 +164,57 @@ def value_bars(
     )
 
 
+# Trace fields whose strings plotly draws as HTML: names, point text and hover, category
+# ticks, hover data.
+_TRACE_TEXT = ("name", "text", "hovertext", "x", "y", "z", "customdata")
+
+
+def _escaped(value: Any) -> Any:
+    """``value`` with ``&``, ``<`` and ``>`` escaped in every string it holds; numbers as
+    they are (the same object when nothing is a string)."""
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    if isinstance(value, np.ndarray):
+        return _escaped(value.tolist()) if value.dtype.kind in "OUS" else value
+    if isinstance(value, list | tuple):
+        return [_escaped(v) for v in value]
+    return value
+
+
+def escape_figure_text(fig: go.Figure) -> go.Figure:
+    """Show every string a figure draws as text: labels, file names and queries come from
+    users, and plotly renders ``<a href>`` or ``<span style>`` in them. Hover templates are
+    the app's own and keep their markup (they refer to names as ``%{fullData.name}``)."""
+    for trace in fig.data:
+        for name in _TRACE_TEXT:
+            value = getattr(trace, name, None)
+            if isinstance(value, str) or (
+                isinstance(value, list | tuple | np.ndarray) and _holds_text(value)
+            ):
+                trace[name] = _escaped(value)
+    layout = fig.layout
+    if layout.title.text:
+        layout.title.text = _escaped(layout.title.text)
+    fig.for_each_xaxis(lambda ax: ax.update(title_text=_escaped(ax.title.text)))
+    fig.for_each_yaxis(lambda ax: ax.update(title_text=_escaped(ax.title.text)))
+    for note in layout.annotations:
+        note.text = _escaped(note.text)
+    return fig
+
+
+def _holds_text(values: Sequence[Any] | np.ndarray) -> bool:
+    if isinstance(values, np.ndarray):
+        return values.dtype.kind in "OUS"
+    return any(isinstance(v, str) or isinstance(v, list | tuple) for v in values)
+
+
 def plot(fig: go.Figure, key: str, height: int | None = None) -> None:
-    """Render a plotly figure full-width with the app's style."""
+    """Render a plotly figure full-width with the app's style, its text shown as text."""
     # No hover toolbar: it clutters a projected screen, and leaving it out takes about 35 ms
     # off every rerun that redraws a chart. Drag to zoom and double-click to reset still work.
     config = {"displayModeBar": False}
-    st.plotly_chart(style_figure(fig, height), key=key, width="stretch", config=config)
+    figure = style_figure(escape_figure_text(fig), height)
+    st.plotly_chart(figure, key=key, width="stretch", config=config)
 
 
 # ---------------------------------------------------------------- page frame
@@ -207,7 +255,7 @@ def guard(what: str = "") -> Iterator[None]:
     try:
         yield
     except ExplorerError as exc:
-        st.error(f"{what}{': ' if what else ''}{exc}")
+        st.error(md_text(f"{what}{': ' if what else ''}{exc}"))
 
 
 # ---------------------------------------------------------------- data and models
@@ -352,7 +400,7 @@ def _upload_workspace(models: list[str]) -> Workspace:
     try:
         parsed, digest = _parse_upload(up.name, up.getvalue(), meta.getvalue() if meta else None)
     except ExplorerError as exc:
-        st.error(f"Could not read {up.name}: {exc}")
+        st.error(md_text(f"Could not read {up.name}: {exc}"))
         st.stop()
     if isinstance(parsed, Dataset):
         if not models:
@@ -429,7 +477,7 @@ def target_input(key: str, ws: Workspace, where: Any = st) -> str:
         where.text_input(
             "Target",
             key=bound(key, "queen" if "queen" in labels else labels[0]),
-            help=f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or any text.",
+            help=md_text(f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or text."),
         )
     )
 
@@ -530,13 +578,13 @@ def show_models(names: list[str]) -> tuple[ModelRow, ...]:
     frame = pd.DataFrame(
         [
             {
-                "model": r.name,
+                "model": md_text(r.name),
                 "runs": "–" if r.local is None else ("here (local)" if r.local else "remote API"),
                 "dimensions": "–" if r.dims is None else str(r.dims),
                 "max input (tokens)": "–" if r.max_tokens is None else str(r.max_tokens),
                 "MRL (truncatable)": yes_no[r.supports_mrl],
                 "unit length": yes_no[r.normalized],
-                "what it encodes": r.description if r.available else f"⚠️ {r.error}",
+                "what it encodes": md_text(r.description if r.available else f"⚠️ {r.error}"),
             }
             for r in rows
         ]

@@ -34,7 +34,7 @@ def _bars(results: list[EmbeddedText]) -> go.Figure:
                 list(range(r.dims)),
                 r.vector,
                 r.model,
-                hovertemplate="dimension %{x}: %{y:.4f}<extra>" + r.model + "</extra>",
+                hovertemplate="dimension %{x}: %{y:.4f}<extra>%{fullData.name}</extra>",
             ),
             row=i,
             col=1,
@@ -48,7 +48,7 @@ def _bars(results: list[EmbeddedText]) -> go.Figure:
 
 def _details(r: EmbeddedText, key: str) -> None:
     """One model's numbers, first values and download button."""
-    st.subheader(r.model)
+    st.subheader(_ui.md_text(r.model))
     dims, norm, tokens = st.columns(3)
     dims.metric("dimensions", r.dims)
     norm.metric("norm ‖v‖", f"{r.norm:.4f}")
@@ -110,7 +110,7 @@ if results:
                 _details(r, key=f"embed_download_{r.model}")
     with st.expander("Copy a vector as JSON"):
         for r in results:
-            st.caption(r.model)
+            st.caption(_ui.md_text(r.model))
             st.code(r.to_json(), language="json", wrap_lines=True, height=160)
 
 st.subheader("The models")

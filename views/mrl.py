@@ -114,7 +114,7 @@ def one_ranking() -> None:
             delta=f"{dims / vs.dims - 1:+.0%} vs {payload_bytes(vs.dims, Precision.FLOAT32):,}",
             delta_color="inverse",
         )
-        c_stats.caption(f"{model}: {kind}.")
+        c_stats.caption(_ui.md_text(f"{model}: {kind}."))
 
 
 def recall_curves() -> None:
@@ -131,7 +131,7 @@ def recall_curves() -> None:
                     y=[p.recall_at_k for p in curve],
                     mode="lines+markers",
                     name=f"{name} ({_kind(other)})",
-                    hovertemplate="%{x} dims: %{y:.1%}<extra>" + name + "</extra>",
+                    hovertemplate="%{x} dims: %{y:.1%}<extra>%{fullData.name}</extra>",
                 )
             )
             if dims <= other.dims:
@@ -153,7 +153,7 @@ def recall_curves() -> None:
     )
     _ui.plot(fig, key="mrl_curves", height=400)
     for column, (name, recall) in zip(st.columns(max(1, len(marks))), marks, strict=False):
-        column.metric(f"{name} at {dims} dims", f"{recall:.1%}")
+        column.metric(_ui.md_text(f"{name} at {dims} dims"), f"{recall:.1%}")
     st.caption(
         f"For each size, every one of the {n:,} items searches the others with truncated "
         f"vectors; recall@{k} is the mean share of its full-size top {k} found. A model with "

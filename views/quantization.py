@@ -179,8 +179,10 @@ def before_and_after() -> None:
         column_config={f"dim {d}": SCORE for d in range(FIRST)},
     )
     st.caption(
-        f"The first {FIRST} of {view.values.shape[0]} values of {target.strip()!r}, "
-        "normalised to unit length before quantizing (rankings are by cosine)."
+        _ui.md_text(
+            f"The first {FIRST} of {view.values.shape[0]} values of {target.strip()!r}, "
+            "normalised to unit length before quantizing (rankings are by cosine)."
+        )
     )
 
 

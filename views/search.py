@@ -75,7 +75,7 @@ def _query_row() -> tuple[str, str, int]:
     query = c_query.text_input(
         "Query",
         key=_ui.bound("search_query", "a loyal dog"),
-        help=f"Any text; an item of {ws.dataset.name} uses its stored vector.",
+        help=_ui.md_text(f"Any text; an item of {ws.dataset.name} uses its stored vector."),
     )
     k = _ui.k_slider("search_k", n, default=5, where=c_k)
     return model, query, k
@@ -127,8 +127,10 @@ def embed_step(model: str, query: str, k: int) -> None:
     c_values.markdown(f"**q** = `[{first}, …]`")
     if _ui.target_index(ws.dataset, query) is not None:
         st.caption(
-            f"{query.strip()!r} is an item of {ws.dataset.name}: its stored vector is used, "
-            "so it finds itself first."
+            _ui.md_text(
+                f"{query.strip()!r} is an item of {ws.dataset.name}: its stored vector is used, "
+                "so it finds itself first."
+            )
         )
     fig = go.Figure(_ui.value_bars(np.arange(vs.dims), vector[0], "q"))
     fig.update_layout(
@@ -138,7 +140,8 @@ def embed_step(model: str, query: str, k: int) -> None:
     )
     _ui.plot(fig, key="search_query_bars", height=260)
     st.markdown(
-        f"Every item of {ws.dataset.name} was embedded the same way, once, ahead of time: "
+        f"Every item of {_ui.md_text(ws.dataset.name)} was embedded the same way, once, ahead "
+        "of time: "
         f"{n:,} vectors of {vs.dims} numbers. Step 2 compares **q** with them."
     )
 

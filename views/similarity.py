@@ -187,7 +187,7 @@ def neighbours() -> None:
     found = _neighbours(target, k, exclude)
     for column, (model, nb) in zip(st.columns(max(1, len(found))), found.items(), strict=False):
         with column:
-            st.markdown(f"**{model}**")
+            st.markdown(f"**{_ui.md_text(model)}**")
             most, least = st.columns(2)
             for where, name, ranked in ((most, "most", nb.most), (least, "least", nb.least)):
                 where.caption(f"{name} similar")
@@ -201,7 +201,11 @@ def neighbours() -> None:
                     },
                 )
     if exclude is None and found:
-        st.caption(f"{target.strip()!r} is not an item of {ws.dataset.name}: embedded as text.")
+        st.caption(
+            _ui.md_text(
+                f"{target.strip()!r} is not an item of {ws.dataset.name}: embedded as text."
+            )
+        )
     _ui.code_expander(
         _sims_code(target)
         + "order = np.argsort(-sims)  # (drop the target itself if it is an item)\n"
@@ -322,8 +326,9 @@ def dataset_map() -> None:
         if result.explained_variance is not None:
             variance.metric("variance kept by the axes", f"{sum(result.explained_variance):.1%}")
         st.caption(
-            f"{PROJECTION_NAMES[result.method]} of {len(labels)} {ws.dataset.name} vectors "
-            f"({vs.dims} dims) down to {n_components}. Distances on the map are only "
+            f"{PROJECTION_NAMES[result.method]} of {len(labels)} "
+            f"{_ui.md_text(ws.dataset.name)} vectors ({vs.dims} dims) down to {n_components}. "
+            "Distances on the map are only "
             "approximate: check the Neighbours tab for the real similarities."
         )
     _ui.code_expander(
