@@ -2,16 +2,20 @@
 
 ``FaultInjector`` wraps the real classroom app (``core.serve.create_app``): it counts every
 request by path and, while its plan has entries, answers the next request with a planned
-fault (a status with headers, a slow answer, a malformed body) instead of the app.
+fault (a status with headers, a slow answer, a malformed body, no answer at all, an answer
+trickled byte by byte) instead of the app; ``then`` answers every request after the plan.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import socket
 import threading
 from collections import Counter, deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,14 +49,36 @@ class ToyEmbedder(Embedder):
 @dataclass(frozen=True)
 class Fault:
     """One planned answer: ``status`` with ``headers`` and a JSON error carrying ``message``,
-    or, with ``malformed``, a 200 whose body is not JSON; ``delay`` seconds first (with no
-    status, the real app answers after the delay)."""
+    or, with ``malformed``, a 200 whose body is not JSON, or ``body`` as given (status 200
+    unless set) with ``content_type``; ``delay`` seconds first (with no status, the real app
+    answers after the delay). ``hang`` never answers; ``trickle`` sends the headers, then one
+    byte every 0.1 s; both until the client hangs up."""
 
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     malformed: bool = False
     message: str = "injected fault"
+    body: bytes | None = None
+    content_type: str = "application/json"
+    hang: bool = False
+    trickle: bool = False
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    """Return when the client has hung up (after reading the request's body)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _trickle(receive: Receive, send: Send) -> None:
+    """Headers of a 200 JSON answer, then a byte every 0.1 s until the client hangs up."""
+    gone = asyncio.ensure_future(_until_disconnect(receive))
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    while not gone.done():
+        await send({"type": "http.response.body", "body": b" ", "more_body": True})
+        await asyncio.sleep(0.1)
 
 
 class FaultInjector:
@@ -61,12 +87,16 @@ class FaultInjector:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.plan: deque[Fault] = deque()
+        self.then: Fault | None = None
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def reset(self, *faults: Fault) -> None:
+    def reset(self, *faults: Fault, then: Fault | None = None) -> None:
+        """Play ``faults`` on the next requests, then ``then`` on every later one (None: the
+        real app)."""
         with self._lock:
             self.plan = deque(faults)
+            self.then = then
             self.requests.clear()
 
     @property
@@ -79,25 +109,59 @@ class FaultInjector:
             return
         with self._lock:
             self.requests[scope["path"]] += 1
-            fault = self.plan.popleft() if self.plan else None
+            fault = self.plan.popleft() if self.plan else self.then
         if fault is None:
             await self.app(scope, receive, send)
             return
         await asyncio.sleep(fault.delay)
-        if fault.status is None and not fault.malformed:
+        if fault.hang:
+            await _until_disconnect(receive)
+            return
+        if fault.trickle:
+            await _trickle(receive, send)
+            return
+        if fault.status is None and not fault.malformed and fault.body is None:
             await self.app(scope, receive, send)
             return
-        status = 200 if fault.malformed else fault.status
-        body = (
-            b'{"object": "list", "data": [{"embedding": [0.1, '
-            if fault.malformed
-            else json.dumps({"error": {"message": fault.message, "type": "test"}}).encode()
-        )
-        headers = [(b"content-type", b"application/json")]
+        status = fault.status or 200
+        if fault.body is not None:
+            body = fault.body
+        elif fault.malformed:
+            body = b'{"object": "list", "data": [{"embedding": [0.1, '
+        else:
+            body = json.dumps({"error": {"message": fault.message, "type": "test"}}).encode()
+        headers = [(b"content-type", fault.content_type.encode())]
         headers += [(k.lower().encode(), v.encode()) for k, v in fault.headers.items()]
         start: Message = {"type": "http.response.start", "status": status, "headers": headers}
         await send(start)
         await send({"type": "http.response.body", "body": body})
+
+
+@contextlib.contextmanager
+def banner_server(banner: bytes) -> Iterator[str]:
+    """A TCP server on loopback that answers every connection with ``banner`` (not HTTP) and
+    hangs up, like a database or mail server given as the address; yields its base URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.sendall(banner)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
 
 
 def toy_models() -> dict[str, Embedder]:

@@ -6,13 +6,16 @@ environment (and a ``.env`` file) or from the app's sidebar form. Talking to the
 ``core.embedders.remote``'s job.
 
 A key lives only in ``RemoteConfig.api_key``, which is left out of ``repr``; nothing in this
-module puts it in a message.
+module puts it in a message. ``EndpointPolicy`` says which hosts a user-given address may
+reach once the app is served to others.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -28,6 +31,11 @@ from core.paths import REPO_ROOT
 OPENAI_MAX_TOKENS = 8191
 # Azure API version that accepts `dimensions` (generally available since 2024-10-21).
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
+# Seconds one embedding call may take in all (every batch, retry and pause): a hanging
+# provider must not freeze a page for minutes.
+DEFAULT_DEADLINE = 35.0
+# The operator's switch that lets users of a shared app reach private and loopback hosts.
+ALLOW_PRIVATE_ENV = "EXPLORER_ALLOW_PRIVATE_ENDPOINTS"
 
 
 class Provider(Mode):
@@ -158,6 +166,8 @@ class RemoteConfig:
         native_dims: output length of a model the catalogue does not know; None to find out
             with the first request.
         timeout: seconds to wait for one answer.
+        deadline: seconds one embedding call may take in all (batches, retries and pauses);
+            each request's timeout shrinks to the time left.
         max_retries: further attempts after a 429, 5xx, timeout or dropped connection.
         backoff: seconds before the first retry, doubled each time up to ``max_backoff``,
             unless the server says how long to wait (Retry-After).
@@ -175,6 +185,7 @@ class RemoteConfig:
     dimensions: int | None = None
     native_dims: int | None = None
     timeout: float = 30.0
+    deadline: float = DEFAULT_DEADLINE
     max_retries: int = 4
     backoff: float = 0.5
     max_backoff: float = 8.0
@@ -205,12 +216,13 @@ class RemoteConfig:
         self._check_dimensions()
 
     def _check_numbers(self) -> None:
-        for name in ("timeout", "backoff", "max_backoff", "max_retry_after"):
+        for name in ("timeout", "deadline", "backoff", "max_backoff", "max_retry_after"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ExplorerError(f"{name}={value!r} must be a finite number of seconds >= 0.")
-        if self.timeout == 0:
-            raise ExplorerError("timeout=0 would fail every request; give seconds > 0.")
+        for name in ("timeout", "deadline"):
+            if getattr(self, name) == 0:
+                raise ExplorerError(f"{name}=0 would fail every request; give seconds > 0.")
         for name, low in (("max_retries", 0), ("max_inputs", 1), ("native_dims", 1)):
             value = getattr(self, name)
             if value is None and name != "max_retries":
@@ -266,6 +278,82 @@ class RemoteConfig:
         target = self.deployment if self.provider is Provider.AZURE and self.deployment else None
         base = f"{self.kind.value}:{target or self.model}"
         return f"{base}@{self.dimensions}" if self.dimensions else base
+
+
+@dataclass(frozen=True)
+class EndpointPolicy:
+    """Which hosts user-given addresses may reach: with ``allow_private`` False, only hosts
+    whose every address is public (not private, loopback, link-local, reserved, multicast or
+    unspecified), so that users of a shared app cannot reach the server's own network."""
+
+    allow_private: bool = True
+
+
+ANY_HOST = EndpointPolicy()
+PUBLIC_ONLY = EndpointPolicy(allow_private=False)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and loopback IP literals (``127.0.0.1``, ``::1``)."""
+    name = (host or "").strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def endpoint_policy(server_address: str | None, env: Mapping[str, str]) -> EndpointPolicy:
+    """The policy for addresses users type: any host while the app listens only where
+    ``server_address`` says it is unset or loopback; public hosts only once it is served to
+    others, unless ``env`` sets ``EXPLORER_ALLOW_PRIVATE_ENDPOINTS=1``."""
+    if not (server_address or "").strip() or is_loopback_host(server_address):
+        return ANY_HOST
+    allowed = (env.get(ALLOW_PRIVATE_ENV) or "").strip().lower() in ("1", "true", "yes", "on")
+    return ANY_HOST if allowed else PUBLIC_ONLY
+
+
+def _non_public(address: str) -> str | None:
+    """What kind of non-public address ``address`` is (``"loopback"``...), None if public."""
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    kinds = (
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("unspecified", ip.is_unspecified),
+        ("multicast", ip.is_multicast),
+        ("private", ip.is_private),
+        ("reserved", ip.is_reserved),
+        ("non-public", not ip.is_global),
+    )
+    return next((kind for kind, hit in kinds if hit), None)
+
+
+def check_endpoint(url: str, policy: EndpointPolicy, what: str = "endpoint") -> None:
+    """Raise ExplorerError when ``policy`` forbids ``url``'s host. The host is resolved
+    (``socket.getaddrinfo``) and every address it resolves to must be public."""
+    if policy.allow_private:
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise ExplorerError(
+            f"The {what} {public_url(url)!r} names a host that could not be found; check the "
+            "address."
+        ) from None
+    for info in infos:
+        kind = _non_public(str(info[4][0]))
+        if kind is not None:
+            raise ExplorerError(
+                f"The {what} {public_url(url)!r} resolves to a {kind} address. This app is "
+                "served to others, so it only calls public addresses; the operator can allow "
+                f"private ones with {ALLOW_PRIVATE_ENV}=1."
+            )
 
 
 def _split_dims(entry: str) -> tuple[str, int | None]:

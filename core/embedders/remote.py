@@ -3,26 +3,34 @@ server) behind the same ``Embedder`` interface as the local models.
 
 Every request goes through the ``openai`` package. Around it this module adds what a live
 demo needs: batches within the API's limits, retries with backoff on 429/5xx/timeouts that
-honour ``Retry-After``, an on-disk cache (``core.embedcache``) so a re-run costs no tokens and
-survives a dropped network, a token estimate before spending anything, progress callbacks,
-and one ``ExplorerError`` with a clean message for every failure. Keys never appear in
-messages, logs or cache files; errors are raised outside ``except`` blocks so that no SDK
-exception (whose request carries the key in its headers) hangs off them as context.
+honour ``Retry-After``, a deadline for the whole call (``RemoteConfig.deadline``, and a
+``TimeBudget`` a page update shares between its calls), an on-disk cache
+(``core.embedcache``) so a re-run costs no tokens and survives a dropped network, a token
+estimate before spending anything, progress callbacks, and one ``ExplorerError`` with a clean
+message for every failure. Messages give the HTTP status and our own reason, never the
+provider's body (which may hold anything). Keys never appear in messages, logs or cache files;
+errors are raised outside ``except`` blocks so that no SDK exception (whose request carries
+the key in its headers) hangs off them as context.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import contextlib
 import contextvars
 import dataclasses
 import email.utils
+import json
 import logging
 import math
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import numpy as np
@@ -31,9 +39,12 @@ import openai
 from core.embedcache import CacheSpace, EmbeddingCache
 from core.embedders.base import Embedder
 from core.embedders.providers import (
+    ANY_HOST,
     OPENAI_MAX_TOKENS,
+    EndpointPolicy,
     Provider,
     RemoteConfig,
+    check_endpoint,
     configs_from_env,
     load_env,
 )
@@ -159,6 +170,57 @@ class TokenEstimate:
     exact: bool
 
 
+# ---------------------------------------------------------------- time limits
+
+
+@dataclass
+class TimeBudget:
+    """Seconds that hosted-model calls may take in all within ``scope`` (e.g. "page
+    update"); each call made while it is in use spends from it."""
+
+    seconds: float
+    scope: str
+    spent: float = 0.0
+
+    @property
+    def left(self) -> float:
+        return max(0.0, self.seconds - self.spent)
+
+
+@dataclass(frozen=True)
+class _Deadline:
+    """When the current call must end (``time.monotonic()``), and the limit behind it."""
+
+    ends: float
+    limit: float
+    scope: str
+
+    def left(self) -> float:
+        return self.ends - time.monotonic()
+
+
+_budget: contextvars.ContextVar[TimeBudget | None] = contextvars.ContextVar(
+    "remote_time_budget", default=None
+)
+
+
+def use_budget(budget: TimeBudget | None) -> None:
+    """Make every later hosted-model call in this context (a Streamlit rerun's thread) spend
+    from ``budget``; None removes it."""
+    _budget.set(budget)
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float, scope: str = "block") -> Iterator[TimeBudget]:
+    """Hosted-model calls inside the block take ``seconds`` in all."""
+    budget = TimeBudget(seconds, scope)
+    token = _budget.set(budget)
+    try:
+        yield budget
+    finally:
+        _budget.reset(token)
+
+
 # ---------------------------------------------------------------- failures
 
 _KEYLIKE = re.compile(r"\b(?:sk|ghp|gho|ghu|github_pat)[-_][-_A-Za-z0-9*.]{4,}|\S*\*{3,}\S*")
@@ -201,27 +263,42 @@ class _Failure:
     message: str
     retry: bool = False
     wait: float | None = None
+    timed_out: bool = False
 
 
-def _server_message(exc: openai.APIError, key: str | None) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        message = inner.get("message") if isinstance(inner, dict) else inner
-    else:
-        message = body
-    text = " ".join(str(message or "").split())[:300]
-    return f" The server said: {_redact(text, key)}" if text else ""
+def _status(code: int) -> str:
+    """``404 Not Found``: the code and its standard reason, never the server's own words."""
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return str(code)
 
 
-def _describe(exc: Exception, config: RemoteConfig) -> _Failure:
-    """Turn an SDK exception into a key-free message and a retry decision."""
-    where = f"{config.spec.label} at {config.endpoint}"
+def _connection_cause(exc: BaseException) -> str:
+    """Why a connection failed, in the operating system's words ("Connection refused") or
+    as the error's kind; never an error's text, which may quote what the server sent."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return str(seen.strerror)
+        seen = seen.__cause__ or seen.__context__
+    return type(exc.__cause__ or exc).__name__
+
+
+def _where(config: RemoteConfig) -> str:
+    return f"{config.spec.label} at {config.endpoint}"
+
+
+def _describe(exc: Exception, config: RemoteConfig, timeout: float) -> _Failure:
+    """Turn an SDK exception into a key-free, body-free message and a retry decision."""
+    where = _where(config)
     model = repr(config.deployment or config.model)
     if isinstance(exc, openai.APITimeoutError):
-        return _Failure(f"{where} did not answer within {config.timeout:g} s.", retry=True)
+        return _Failure(
+            f"{where} did not answer within {timeout:.3g} s.", retry=True, timed_out=True
+        )
     if isinstance(exc, openai.APIConnectionError):
-        cause = _redact(str(exc.__cause__ or exc), config.api_key)[:200]
+        cause = _redact(_connection_cause(exc), config.api_key)[:200]
         return _Failure(
             f"Could not connect to {where} ({cause}). Check the address and the network; "
             "texts embedded before still come from the cache.",
@@ -229,7 +306,6 @@ def _describe(exc: Exception, config: RemoteConfig) -> _Failure:
         )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
-        said = _server_message(exc, config.api_key)
         if status == 401:
             who = "key" if config.api_key else "request without a key"
             return _Failure(
@@ -245,19 +321,23 @@ def _describe(exc: Exception, config: RemoteConfig) -> _Failure:
             thing = "deployment" if config.provider is Provider.AZURE else "model"
             return _Failure(
                 f"{where} has no {thing} {model} (404 Not Found). Check the {thing} name and "
-                f"the endpoint address.{said}"
+                "the endpoint address."
             )
         if status == 413:
-            return _Failure(f"{where} found the request too large (413). Lower max_inputs.{said}")
+            return _Failure(
+                f"{where} found the request too large ({_status(413)}). Lower max_inputs."
+            )
         if status == 429 or status >= 500:
             wait = retry_after_seconds(exc.response.headers)
-            kind = "is rate-limiting us (429)" if status == 429 else f"failed ({status})"
-            return _Failure(f"{where} {kind}.{said}", retry=True, wait=wait)
-        return _Failure(f"{where} refused the request ({status}).{said}")
-    return _Failure(
-        f"{where} answered with something that is not an embeddings response "
-        f"({type(exc).__name__}). Check that the address is an OpenAI-compatible /v1 endpoint."
-    )
+            kind = "is rate-limiting us" if status == 429 else "failed"
+            return _Failure(f"{where} {kind} ({_status(status)}).", retry=True, wait=wait)
+        hint = ""
+        if 300 <= status < 400:
+            hint = " It redirects elsewhere; give the final address."
+        elif status in (400, 422) and config.dimensions:
+            hint = f" It may not accept dimensions={config.dimensions}; try the native width."
+        return _Failure(f"{where} refused the request ({_status(status)}).{hint}")
+    return _Failure(f"{where} failed unexpectedly ({type(exc).__name__}).")
 
 
 # ---------------------------------------------------------------- the embedder
@@ -275,8 +355,14 @@ def _entra_token_provider() -> Callable[[], str]:
     return get_bearer_token_provider(DefaultAzureCredential(), AZURE_SCOPE)
 
 
-def build_client(config: RemoteConfig) -> openai.OpenAI:
-    """An ``openai`` client for ``config``; retries are ours, so the SDK's are off."""
+def build_client(config: RemoteConfig, follow_redirects: bool = True) -> openai.OpenAI:
+    """An ``openai`` client for ``config``; retries are ours, so the SDK's are off. Without
+    ``follow_redirects`` a checked public address cannot send requests on to a private one."""
+    http: dict[str, Any] = (
+        {}
+        if follow_redirects
+        else {"http_client": openai.DefaultHttpxClient(follow_redirects=False)}
+    )
     if config.provider is Provider.AZURE:
         auth: dict[str, Any] = (
             {"api_key": config.api_key}
@@ -290,27 +376,107 @@ def build_client(config: RemoteConfig) -> openai.OpenAI:
             timeout=config.timeout,
             max_retries=0,
             **auth,
+            **http,
         )
     return openai.OpenAI(
         api_key=config.api_key or NO_KEY,
         base_url=config.base_url or config.spec.base_url,
         timeout=config.timeout,
         max_retries=0,
+        **http,
     )
 
 
+# ---------------------------------------------------------------- answers
+
+
+class MalformedAnswer(Exception):
+    """An embeddings answer that cannot be used; the message says what is wrong with it."""
+
+
 def _decode(embedding: object) -> np.ndarray:
+    """One embedding: base64 float32 or a JSON list of numbers; ValueError otherwise."""
     if isinstance(embedding, str):
         return np.frombuffer(base64.b64decode(embedding, validate=True), dtype="<f4")
-    return np.asarray(embedding, dtype=np.float32)
+    if not isinstance(embedding, list) or not all(
+        isinstance(x, int | float) and not isinstance(x, bool) for x in embedding
+    ):
+        raise ValueError("not a list of numbers")
+    with np.errstate(over="ignore"):  # too large for float32 becomes inf, refused below
+        return np.asarray(embedding, dtype=np.float64).astype(np.float32)
+
+
+def parse_embeddings(body: bytes, content_type: str, expected: int) -> tuple[np.ndarray, int]:
+    """The float32 ``(expected, width)`` vectors of an embeddings answer, in input order, and
+    the tokens it bills; raises ``MalformedAnswer`` saying what is wrong (an HTML page, not
+    JSON, the wrong count, a duplicate or missing ``index``, uneven widths, NaN or inf)."""
+    media = content_type.split(";")[0].strip().lower()
+    if media == "text/html" or body.lstrip().startswith(b"<"):
+        raise MalformedAnswer(
+            "answered with an HTML page, not JSON embeddings: the address may be a website, a "
+            "login page or a proxy's error page rather than the API's /v1 endpoint."
+        )
+    try:
+        answer = json.loads(body)
+    except (ValueError, RecursionError):
+        raise MalformedAnswer(
+            "answered with something that is not JSON; check that the address is an "
+            "OpenAI-compatible /v1 endpoint."
+        ) from None
+    data = answer.get("data") if isinstance(answer, dict) else None
+    if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
+        raise MalformedAnswer(
+            "answered JSON without a `data` list of embeddings; check that the address is an "
+            "OpenAI-compatible /v1 endpoint."
+        )
+    if len(data) != expected:
+        raise MalformedAnswer(f"returned {len(data)} embeddings for {expected} texts.")
+    indexes = [d.get("index") for d in data]
+    if any(isinstance(i, bool) or not isinstance(i, int) for i in indexes):
+        raise MalformedAnswer("returned an embedding without a whole-number `index`.")
+    repeated = sorted(i for i, n in Counter(indexes).items() if n > 1)
+    if repeated:
+        raise MalformedAnswer(f"returned index {repeated[0]} more than once.")
+    missing = sorted(set(range(expected)) - set(indexes))
+    if missing:
+        raise MalformedAnswer(
+            f"returned no embedding for index {missing[0]} (indexes must run from 0 to "
+            f"{expected - 1})."
+        )
+    rows = []
+    for item in sorted(data, key=lambda d: d["index"]):
+        try:
+            row = _decode(item.get("embedding"))
+        except (ValueError, TypeError, OverflowError, binascii.Error):
+            row = np.zeros(0, dtype=np.float32)
+        if row.size == 0:
+            raise MalformedAnswer(
+                f"returned embedding {item['index']} as something other than a list of numbers "
+                "or base64 float32."
+            )
+        rows.append(row)
+    widths = sorted({r.size for r in rows})
+    if len(widths) > 1:
+        raise MalformedAnswer(
+            f"returned embeddings of different lengths ({', '.join(map(str, widths[:4]))})."
+        )
+    vectors = np.stack(rows)
+    bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if bad.size:
+        raise MalformedAnswer(f"returned NaN or infinite values (embedding {bad[0]}).")
+    usage = answer.get("usage")
+    tokens = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    return vectors, tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else 0
 
 
 class RemoteEmbedder(Embedder):
     """A hosted model reached through the ``openai`` package, with a disk cache.
 
     ``embed(texts)`` is the usual ``Embedder`` call; ``embed_with_progress`` also reports
-    ``(texts done, total)`` after the cache lookup and after each request. ``sleep`` is the
-    pause between retries (tests pass a recorder).
+    ``(texts done, total)`` after the cache lookup and after each request. Each call ends
+    within ``config.deadline`` seconds, or sooner when a ``TimeBudget`` in use has less left.
+    ``sleep`` is the pause between retries (tests pass a recorder); ``policy`` the hosts the
+    address may resolve to, checked before each call that sends anything.
     """
 
     local = False
@@ -320,10 +486,12 @@ class RemoteEmbedder(Embedder):
         config: RemoteConfig,
         cache: EmbeddingCache | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        policy: EndpointPolicy = ANY_HOST,
     ) -> None:
         self.config = config
         self.cache = cache or EmbeddingCache()
         self._sleep = sleep
+        self.policy = policy
         info = config.info
         self.name = config.name
         self._dims: int | None = config.dimensions or (info.dims if info else config.native_dims)
@@ -365,7 +533,7 @@ class RemoteEmbedder(Embedder):
     def with_dimensions(self, dimensions: int | None) -> RemoteEmbedder:
         """The same model asked for ``dimensions``-long vectors (the API's own MRL)."""
         config = dataclasses.replace(self.config, dimensions=dimensions)
-        return RemoteEmbedder(config, self.cache, self._sleep)
+        return RemoteEmbedder(config, self.cache, self._sleep, self.policy)
 
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` costs (tiktoken when it loads offline, else the byte estimate)."""
@@ -398,8 +566,16 @@ class RemoteEmbedder(Embedder):
     def _client_for_requests(self) -> openai.OpenAI:
         with self._client_lock:
             if self._client is None:
-                self._client = build_client(self.config)
+                self._client = build_client(self.config, self.policy.allow_private)
             return self._client
+
+    def _drop_client(self, client: openai.OpenAI) -> None:
+        """Close ``client`` (ending a request abandoned at the deadline) and build a new one
+        for the next call."""
+        with self._client_lock:
+            if self._client is client:
+                self._client = None
+        client.close()
 
     def _fit(self, text: str) -> str:
         if self.count_tokens(text) <= self.max_tokens:
@@ -416,7 +592,33 @@ class RemoteEmbedder(Embedder):
                 "Check the model name and native_dims."
             )
 
+    def _deadline(self) -> _Deadline:
+        """This call's deadline: ``config.deadline`` from now, or the budget's time left."""
+        limit, scope, seconds = self.config.deadline, "call", self.config.deadline
+        budget = _budget.get()
+        if budget is not None and budget.left <= seconds:
+            limit, scope, seconds = budget.seconds, budget.scope, budget.left
+        return _Deadline(time.monotonic() + seconds, limit, scope)
+
+    def _overdue(self, deadline: _Deadline, done: int, total: int) -> str:
+        kept = (
+            f" {done} of {total} texts are embedded and cached; try again to go on." if done else ""
+        )
+        return (
+            f"{_where(self.config)} did not answer in time: hosted models may take "
+            f"{deadline.limit:g} s in all per {deadline.scope}, and that time ran out.{kept}"
+        )
+
     def _embed(self, texts: list[str]) -> np.ndarray:
+        budget = _budget.get()
+        started = time.monotonic()
+        try:
+            return self._embed_by(texts, self._deadline())
+        finally:
+            if budget is not None:
+                budget.spent += time.monotonic() - started
+
+    def _embed_by(self, texts: list[str], deadline: _Deadline) -> np.ndarray:
         on_progress = _progress.get()
         total = len(texts)
         rows: list[np.ndarray | None] = self.cache.get(self.space, texts)
@@ -431,11 +633,15 @@ class RemoteEmbedder(Embedder):
         if on_progress:
             on_progress(done, total)
         unique = list(todo)
+        if unique:
+            check_endpoint(self.config.base_url or self.config.spec.base_url or "", self.policy)
         sent = [self._fit(t) for t in unique]
         counts = [self.count_tokens(t) for t in sent]
         limit = self.config.max_inputs or self.config.spec.max_inputs
         for batch in plan_batches(counts, limit, self.config.spec.max_request_tokens):
-            vectors = self._request([sent[i] for i in batch])
+            vectors = self._request([sent[i] for i in batch], deadline)
+            if vectors is None:
+                raise ExplorerError(self._overdue(deadline, done, total))
             self.cache.put(self.space, [unique[i] for i in batch], vectors)
             for j, i in enumerate(batch):
                 for position in todo[unique[i]]:
@@ -445,27 +651,28 @@ class RemoteEmbedder(Embedder):
                 on_progress(done, total)
         return np.stack([r for r in rows if r is not None])
 
-    def _request(self, batch: list[str]) -> np.ndarray:
-        """One batch through the API, retrying what is worth retrying; ``(len(batch), dims)``."""
-        client = self._client_for_requests()
+    def _request(self, batch: list[str], deadline: _Deadline) -> np.ndarray | None:
+        """One batch through the API, retrying what is worth retrying; ``(len(batch), dims)``,
+        or None when the deadline passes first."""
         config = self.config
-        extra: dict[str, Any] = {"encoding_format": config.spec.wire_format}
-        if config.dimensions:
-            extra["dimensions"] = config.dimensions
         attempt = 0
         while True:
             attempt += 1
-            try:
-                response = client.embeddings.create(input=batch, model=config.model, **extra)
-                vectors, used = self._parse(response, len(batch))
-            except ExplorerError:
-                raise
-            except (openai.OpenAIError, ValueError, TypeError, AttributeError) as exc:
-                failure = _describe(exc, config)
-            else:
+            left = deadline.left()
+            if left <= 0:
+                return None
+            timeout = min(config.timeout, left)
+            outcome = self._attempt(batch, timeout, left)
+            if outcome is None:
+                return None
+            if not isinstance(outcome, _Failure):
+                vectors, used = outcome
+                self._check_width(vectors.shape[1])
                 self.tokens_spent += used
                 return vectors
-            # Raised here, outside the except block, so the SDK exception is not its context.
+            failure = outcome
+            if failure.timed_out and timeout < config.timeout:
+                return None  # this attempt had only the time left, and used it up
             if not failure.retry:
                 raise ExplorerError(failure.message)
             if failure.wait is not None and failure.wait > config.max_retry_after:
@@ -480,20 +687,49 @@ class RemoteEmbedder(Embedder):
             delay = failure.wait
             if delay is None:
                 delay = min(config.backoff * 2 ** (attempt - 1), config.max_backoff)
+            if delay >= deadline.left():
+                raise ExplorerError(
+                    f"{failure.message} Stopped after {attempt} attempts: hosted models may take "
+                    f"{deadline.limit:g} s in all per {deadline.scope}, too little to wait "
+                    f"{delay:.3g} s and try again."
+                )
             log.info("%s: attempt %d failed, retrying in %.2f s", self.name, attempt, delay)
             self._sleep(delay)
 
-    def _parse(self, response: Any, expected: int) -> tuple[np.ndarray, int]:
-        """Vectors in input order and the billed tokens, or ValueError if malformed."""
-        data = sorted(response.data, key=lambda d: d.index)
-        if [d.index for d in data] != list(range(expected)):
-            raise ValueError(f"expected {expected} embeddings, got {len(data)}")
-        vectors = np.stack([_decode(d.embedding) for d in data])
-        if vectors.ndim != 2 or not np.all(np.isfinite(vectors)):
-            raise ValueError("embeddings are not finite numbers of one length")
-        self._check_width(vectors.shape[1])
-        usage = getattr(response, "usage", None)
-        return vectors, int(getattr(usage, "prompt_tokens", 0) or 0)
+    def _attempt(
+        self, batch: list[str], timeout: float, left: float
+    ) -> tuple[np.ndarray, int] | _Failure | None:
+        """One request, made in a worker thread and waited for at most ``left`` seconds (a
+        server trickling its answer byte by byte never times out a read); None when it
+        overran, after closing the client so the abandoned request ends."""
+        client = self._client_for_requests()
+        config = self.config
+        extra: dict[str, Any] = {"encoding_format": config.spec.wire_format}
+        if config.dimensions:
+            extra["dimensions"] = config.dimensions
+        outcome: list[tuple[np.ndarray, int] | _Failure] = []
+
+        def run() -> None:
+            try:
+                raw = client.embeddings.with_raw_response.create(
+                    input=batch, model=config.model, timeout=timeout, **extra
+                )
+                answer = raw.http_response
+                content_type = answer.headers.get("content-type", "")
+                outcome.append(parse_embeddings(answer.content, content_type, len(batch)))
+            except MalformedAnswer as exc:
+                outcome.append(_Failure(f"{_where(config)} {exc}"))
+            except Exception as exc:  # noqa: BLE001 - every failure becomes a clean message
+                outcome.append(_describe(exc, config, timeout))
+
+        worker = threading.Thread(target=run, name=f"embed {self.name}", daemon=True)
+        worker.start()
+        worker.join(left)
+        if not outcome:
+            log.info("%s: no answer within the %.2f s left; abandoning it", self.name, left)
+            self._drop_client(client)
+            return None
+        return outcome[0]
 
 
 def configured_remote_embedders(
