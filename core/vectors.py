@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,17 +72,25 @@ def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
             os.unlink(tmp)
 
 
+def is_cached(dataset: Dataset, embedder: Embedder, root: Path | None = None) -> bool:
+    """True when the cache holds an entry for these texts and this model (its manifest is
+    checked; the matrix is not read)."""
+    npy = cache_paths(dataset, embedder, root)
+    meta = npy.with_suffix(".json")
+    try:
+        return npy.exists() and json.loads(meta.read_text()) == _manifest(dataset, embedder)
+    except (OSError, ValueError):
+        return False
+
+
 def load_cached(
     dataset: Dataset, embedder: Embedder, root: Path | None = None
 ) -> np.ndarray | None:
     """The cached vectors if a valid entry exists, else None."""
-    npy = cache_paths(dataset, embedder, root)
-    meta = npy.with_suffix(".json")
-    if not (npy.exists() and meta.exists()):
+    if not is_cached(dataset, embedder, root):
         return None
+    npy = cache_paths(dataset, embedder, root)
     try:
-        if json.loads(meta.read_text()) != _manifest(dataset, embedder):
-            return None
         vectors = np.load(npy)
     except (OSError, ValueError) as exc:
         log.warning("Ignoring unreadable vector cache %s: %s", npy, exc)
@@ -112,6 +121,19 @@ def bound_cache(root: Path | None = None, keep: str | None = None) -> diskcache.
         keep=keep,
         pinned=lambda stem: stem.startswith(prefixes),
     )
+
+
+def embedding_seconds(dataset: Dataset, embedder: Embedder, sample: int = 64) -> float:
+    """Estimated seconds to embed every text of ``dataset`` on this machine: ``sample`` texts
+    spread evenly over it are embedded and timed, and the time scaled by total characters."""
+    if not len(dataset):
+        return 0.0
+    rows = np.unique(np.linspace(0, len(dataset) - 1, min(sample, len(dataset))).astype(int))
+    texts = [dataset.texts[i] for i in rows]
+    start = time.perf_counter()
+    embedder.embed(texts)
+    seconds = time.perf_counter() - start
+    return seconds * sum(map(len, dataset.texts)) / max(1, sum(map(len, texts)))
 
 
 def embed_dataset(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +22,9 @@ import core
 from core.compare import RankComparison
 from core.datasets import Dataset, TextField, dataset_from_texts, list_datasets, load_dataset
 from core.errors import ExplorerError
-from core.io import read_upload
+from core.io import MAX_TEXT_ROWS, read_upload
 from core.models_table import ModelRow, model_table
-from core.vectors import VectorSet, array_digest, embed_dataset
+from core.vectors import BATCH, VectorSet, array_digest, embed_dataset, embedding_seconds, is_cached
 from views._remote import remote_form, remote_vectors, session_models
 from views._text import md_code, md_text
 
@@ -406,13 +407,80 @@ def _upload_workspace(models: list[str]) -> Workspace:
         if not models:
             st.info("Choose at least one model in the sidebar to embed your texts.")
             st.stop()
-        sets = _vector_sets(
-            parsed, models, lambda m: _uploaded_text_vectors(parsed.fingerprint, parsed, m)
-        )
-        return Workspace(parsed, sets)
+        return Workspace(parsed, _vector_sets(parsed, models, lambda m: _text_vectors(parsed, m)))
     dataset = dataset_from_texts(up.name, parsed.labels)
     model = f"uploaded: {up.name}"
     return Workspace(dataset, {model: VectorSet(dataset, model, parsed.vectors, digest=digest)})
+
+
+# Uploads a local model embeds in about this many seconds or less are embedded at once; longer
+# ones wait until the user has seen the estimate and pressed Embed.
+EMBED_AT_ONCE_SECONDS = 5.0
+_EMBED_CANCELLED = "upload_embed_cancelled"
+
+
+@st.cache_resource(show_spinner=False)
+def _embed_slot() -> threading.Semaphore:
+    """One long upload embedding at a time per server: a second one waits its turn instead of
+    halving the speed of the first (and of every other session)."""
+    return threading.Semaphore(1)
+
+
+@st.cache_data(show_spinner="Timing the model on a sample of your texts…", max_entries=16)
+def _embedding_seconds(fingerprint: str, _dataset: Dataset, model: str) -> float:
+    return embedding_seconds(_dataset, _registry_model(model))
+
+
+def _text_vectors(dataset: Dataset, model: str) -> np.ndarray | None:
+    """An uploaded text list's vectors under local ``model``: at once when cached or quick;
+    otherwise after the user has seen the estimated time and pressed Embed, with a progress
+    bar and Cancel. None until then."""
+    emb = _registry_model(model)
+    quick = len(dataset) <= BATCH or is_cached(dataset, emb)
+    seconds = 0.0 if quick else _embedding_seconds(dataset.fingerprint, dataset, model)
+    if seconds <= EMBED_AT_ONCE_SECONDS:
+        return _uploaded_text_vectors(dataset.fingerprint, dataset, model)
+    prompt = st.empty()  # the estimate, the buttons and the bar, cleared once it is done
+    with prompt.container():
+        st.info(
+            md_text(
+                f"{model}: {len(dataset):,} texts to embed, about {seconds:,.0f} s on this "
+                f"server (timed on a sample). An upload holds at most {MAX_TEXT_ROWS:,} texts."
+            )
+        )
+        c_start, c_cancel = st.columns(2)
+        start = c_start.button(
+            md_text(f"Embed {len(dataset):,} texts with {model}"),
+            key=f"upload_embed_{model}",
+            type="primary",
+        )
+        c_cancel.button(
+            "Cancel",
+            key=f"upload_cancel_{model}",
+            # Any click stops the running embedding at its next batch (Streamlit interrupts
+            # the run); the flag tells the next run to say so.
+            on_click=lambda: st.session_state.update({_EMBED_CANCELLED: True}),
+        )
+        if st.session_state.pop(_EMBED_CANCELLED, False) and not start:
+            st.warning("Embedding cancelled; nothing was kept.")
+        if not start:
+            return None
+        if not _embed_slot().acquire(blocking=False):
+            st.info("Another upload is being embedded on this server: press Embed when it ends.")
+            return None
+        try:
+            bar = st.progress(0.0, text=md_text(f"Embedding with {model}…"))
+            embed_dataset(
+                dataset,
+                emb,
+                on_progress=lambda done, total: bar.progress(
+                    done / total, text=md_text(f"{model}: {done:,} of {total:,} texts")
+                ),
+            )
+        finally:
+            _embed_slot().release()
+    prompt.empty()
+    return _uploaded_text_vectors(dataset.fingerprint, dataset, model)
 
 
 # ---------------------------------------------------------------- helpers several pages use
