@@ -137,7 +137,7 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
     try:
         base = _base(source, ws, c_base)
     except ExplorerError as exc:
-        st.error(str(exc))
+        st.error(_ui.md_text(exc))
         return
     if base is None or not methods:
         if not methods:
@@ -157,7 +157,7 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
         )
         mem = scalelab.read_meminfo()
     except ExplorerError as exc:
-        st.error(str(exc))
+        st.error(_ui.md_text(exc))
         return
     estimate = scalelab.estimate_memory(n, dims, config.methods, m)
     refusal = None
@@ -206,7 +206,7 @@ def _build(store: _Store, config: LabConfig, vectors: np.ndarray | None) -> None
     except scalelab.Cancelled:
         st.warning("Build cancelled; nothing was kept.")
     except ExplorerError as exc:
-        st.error(str(exc))
+        st.error(_ui.md_text(exc))
     finally:
         store.building.release()
 
