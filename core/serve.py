@@ -59,11 +59,13 @@ from core.mrl import truncate_and_renormalize
 log = logging.getLogger(__name__)
 
 KEY_ENV = "EXPLORER_SERVE_KEY"
-# Texts per chunk of a request, and most texts merged into one forward pass. Small enough that
-# a one-sentence request waits at most about one pass (~0.1-0.3 s for MiniLM on 2 cores) while
-# a big request runs, and that a client who hangs up stops costing work within one pass.
-CHUNK_TEXTS = 16
-BATCH_TEXTS = 64
+# Most texts and characters in a chunk of a request, and merged into one forward pass (a pass
+# goes over either limit by at most one chunk). Small enough that a one-sentence request waits
+# about one pass (~0.1-0.3 s for MiniLM on 2 cores) while a big request runs, and that a client
+# who hangs up stops costing work within a pass; ~2000 tokens a pass stays in MiniLM's
+# efficient range (its own batches hold 512-1024 padded tokens).
+CHUNK_TEXTS, CHUNK_CHARS = 16, 2048
+BATCH_TEXTS, BATCH_CHARS = 64, 8192
 OWNER = "embeddings-explorer"
 
 
@@ -274,6 +276,20 @@ def _encode(vectors: np.ndarray, encoding: str) -> list[list[float]] | list[str]
     return vectors.tolist()  # float32 -> the same Python floats as float(x), much faster
 
 
+def _chunks(texts: list[str]) -> list[list[str]]:
+    """``texts`` cut in order into runs of at most ``CHUNK_TEXTS`` texts and, unless one text
+    alone is longer, ``CHUNK_CHARS`` characters."""
+    chunks: list[list[str]] = [[]]
+    chars = 0
+    for text in texts:
+        if chunks[-1] and (len(chunks[-1]) == CHUNK_TEXTS or chars + len(text) > CHUNK_CHARS):
+            chunks.append([])
+            chars = 0
+        chunks[-1].append(text)
+        chars += len(text)
+    return chunks
+
+
 @dataclass(eq=False)
 class _Job:
     """One request's texts cut into chunks; each chunk's vectors go to its future."""
@@ -293,7 +309,6 @@ class _Batcher:
 
     def __init__(self, name: str, model: Embedder, max_queued: int) -> None:
         self.name, self.model, self.max_queued = name, model, max_queued
-        self.max_texts, self.chunk_texts = BATCH_TEXTS, CHUNK_TEXTS
         self._jobs: list[_Job] = []
         self._queued = 0
         self._ready = threading.Condition()
@@ -307,9 +322,7 @@ class _Batcher:
 
     def submit(self, texts: list[str]) -> _Job:
         """Queue ``texts``; raises a 503 ``APIError`` when the model's queue is full."""
-        step = self.chunk_texts
-        chunks = [texts[i : i + step] for i in range(0, len(texts), step)]
-        parts = deque((chunk, Future[np.ndarray]()) for chunk in chunks)
+        parts = deque((chunk, Future[np.ndarray]()) for chunk in _chunks(texts))
         job = _Job(parts, [future for _, future in parts], len(texts))
         with self._ready:
             if self._queued + len(texts) > self.max_queued:
@@ -369,8 +382,8 @@ class _Batcher:
             if self._closed:
                 return None
             batch: list[tuple[list[str], Future[np.ndarray]]] = []
-            count = 0
-            while self._jobs and count < self.max_texts:
+            count = chars = 0
+            while self._jobs and count < BATCH_TEXTS and chars < BATCH_CHARS:
                 job = min(self._jobs, key=lambda j: j.left) if batch else self._jobs[0]
                 texts, future = job.parts.popleft()
                 job.left -= len(texts)
@@ -380,6 +393,7 @@ class _Batcher:
                 if future.set_running_or_notify_cancel():
                     batch.append((texts, future))
                     count += len(texts)
+                    chars += sum(map(len, texts))
             return batch
 
     def _run(self, batch: list[tuple[list[str], Future[np.ndarray]]]) -> None:

@@ -26,7 +26,17 @@ import uvicorn
 from bench.bench_serve import run_load
 from core import serve
 from core.errors import ExplorerError
-from core.serve import BATCH_TEXTS, KEY_ENV, ServeSettings, create_app, serve_in_thread
+from core.serve import (
+    BATCH_CHARS,
+    BATCH_TEXTS,
+    CHUNK_CHARS,
+    CHUNK_TEXTS,
+    KEY_ENV,
+    ServeSettings,
+    _chunks,
+    create_app,
+    serve_in_thread,
+)
 from tests.fault_server import TEST_KEY, ToyEmbedder, toy_models
 
 REPO = Path(__file__).resolve().parents[1]
@@ -450,6 +460,31 @@ def test_a_small_request_overtakes_a_big_one_and_chunks_come_back_in_order():
     assert "quick" in model.calls[1]
     assert sum(len(c) for c in model.calls) == len(texts) + 1  # nothing computed twice
     got = np.asarray([d["embedding"] for d in big_response.json()["data"]])
+    np.testing.assert_allclose(got, ToyEmbedder("gated").embed(texts), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "lengths",
+    [[5] * 40, [1000] * 7, [5000, 3, 3, 5000], [CHUNK_CHARS] * 3, [1] * CHUNK_TEXTS],
+)
+def test_chunks_keep_order_and_bound_texts_and_characters(lengths):
+    texts = ["x" * n for n in lengths]
+    chunks = _chunks(texts)
+    assert [t for chunk in chunks for t in chunk] == texts
+    for chunk in chunks:
+        assert 1 <= len(chunk) <= CHUNK_TEXTS
+        assert len(chunk) == 1 or sum(map(len, chunk)) <= CHUNK_CHARS
+
+
+def test_a_pass_over_long_texts_is_bounded_by_characters():
+    texts = [f"{i:04d} " + "y" * 1495 for i in range(24)]  # 1500 characters each
+    with gated_server() as (model, base):
+        model.release.set()
+        response = post(base, {"model": "gated", "input": texts}, {})
+    assert response.status_code == 200
+    per_pass = -(-BATCH_CHARS // 1500)  # the pass stops once it holds BATCH_CHARS
+    assert [len(c) for c in model.calls] == [per_pass] * (24 // per_pass)
+    got = np.asarray([d["embedding"] for d in response.json()["data"]])
     np.testing.assert_allclose(got, ToyEmbedder("gated").embed(texts), atol=1e-6)
 
 
