@@ -33,6 +33,12 @@ UNCATEGORIZED = "all"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def quoted(text: str, limit: int = 60) -> str:
+    """``repr(text)`` for a message, cut in the middle when longer than ``limit``."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else f"{shown[: limit // 2]}…{shown[-(limit // 2) :]}"
+
+
 def check_text(value: str, where: str) -> None:
     """Refuse a lone surrogate in ``value``; ``where`` names it ("row 3's label")."""
     found = _SURROGATE.search(value)
@@ -87,11 +93,11 @@ class Dataset:
         repeated = [label for label, count in Counter(self.labels).items() if count > 1]
         if repeated:
             label = repeated[0]
-            rows = [i + 1 for i, x in enumerate(self.labels) if x == label]
+            rows = [str(i + 1) for i, x in enumerate(self.labels) if x == label]
+            shown = ", ".join(rows[:5]) + (f" and {len(rows) - 5:,} more" if len(rows) > 5 else "")
             raise ExplorerError(
-                f"Dataset {self.name!r}: label {label!r} appears on rows "
-                f"{', '.join(map(str, rows))}; labels must be unique, so rename or remove "
-                "the repeats."
+                f"Dataset {self.name!r}: label {quoted(label)} appears on rows {shown}; labels "
+                "must be unique, so rename or remove the repeats."
             )
 
     def __len__(self) -> int:
@@ -128,7 +134,7 @@ class Dataset:
             if close
             else f"pick one of its {len(self)} items."
         )
-        raise ExplorerError(f"{label!r} is not an item of {self.name}; {hint}")
+        raise ExplorerError(f"{quoted(label)} is not an item of {self.name}; {hint}")
 
 
 # ---------------------------------------------------------------------------- reading files

@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from core.datasets import Dataset, check_text, dataset_from_texts
+from core.datasets import Dataset, check_text, dataset_from_texts, quoted
 from core.errors import ExplorerError
 from core.metrics import MAX_VALUE, MIN_ROW_VALUE, as_matrix, out_of_range
 
@@ -188,10 +188,11 @@ def _check_labels(labels: Sequence[str], where: Sequence[str], source: str) -> N
         if key in first:
             j = first[key]
             if labels[j] == label:
-                problem = f"label {label!r} appears twice ({where[j]} and {where[i]})"
+                problem = f"label {quoted(label)} appears twice ({where[j]} and {where[i]})"
             else:
                 problem = (
-                    f"labels {labels[j]!r} ({where[j]}) and {label!r} ({where[i]}) differ only "
+                    f"labels {quoted(labels[j])} ({where[j]}) and {quoted(label)} ({where[i]}) "
+                    "differ only "
                     "by surrounding spaces, which are trimmed"
                 )
             raise ExplorerError(f"{source}: {problem}; labels must be unique.")
@@ -248,7 +249,7 @@ def load_label_json(
     if max_rows is not None:
         _check_rows(len(top), max_rows, "labels", source)
     labels = [label for label, _ in top]
-    names = [f"label {label!r}" for label in labels]
+    names = [f"label {quoted(label)}" for label in labels]
     _check_labels(labels, [f"entry {i + 1}" for i in range(len(labels))], source)
     dims = None
     for (_, values), shown in zip(top, names, strict=True):
@@ -287,8 +288,14 @@ def _fold(name: str) -> str:
 
 def _delimiter(header_line: str) -> str:
     """The candidate that splits the header into the most fields (comma on a tie)."""
-    counts = {d: len(next(csv.reader([header_line], delimiter=d))) for d in CSV_DELIMITERS}
-    return max(CSV_DELIMITERS, key=lambda d: counts[d])
+
+    def fields(d: str) -> int:
+        try:
+            return len(next(csv.reader([header_line], delimiter=d)))
+        except csv.Error:  # e.g. a lone carriage return; the full read reports it
+            return 0
+
+    return max(CSV_DELIMITERS, key=fields)
 
 
 def _is_number(value: str) -> bool:
@@ -297,6 +304,12 @@ def _is_number(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _columns(header: list[str]) -> str:
+    """The header's column names for a message, cut after about 200 characters."""
+    joined = ", ".join(header)
+    return joined if len(joined) <= 200 else joined[:200] + "…"
 
 
 def _column(header: list[str], wanted: str | None, role: str, source: str) -> int | None:
@@ -308,7 +321,7 @@ def _column(header: list[str], wanted: str | None, role: str, source: str) -> in
     if folded.count(_fold(wanted)) == 1:
         return folded.index(_fold(wanted))
     raise ExplorerError(
-        f"{source} has no {role} column {wanted!r}; its columns are: {', '.join(header)}."
+        f"{source} has no {role} column {wanted!r}; its columns are: {_columns(header)}."
     )
 
 
@@ -356,7 +369,7 @@ def load_text_csv(
         if not h:
             raise ExplorerError(f"{source}: column {i + 1} of the header has no name.")
         if header.index(h) != i:
-            raise ExplorerError(f"{source}: the header names column {h!r} twice.")
+            raise ExplorerError(f"{source}: the header names column {quoted(h)} twice.")
     if not rows:
         raise ExplorerError(f"{source} has a header but no rows.")
 
@@ -369,7 +382,7 @@ def load_text_csv(
         if not named and not wordy:
             raise ExplorerError(
                 f"{source}: every column holds numbers, so there is no text to embed; "
-                f"name the text column (columns: {', '.join(header)})."
+                f"name the text column (columns: {_columns(header)})."
             )
         text_at = (named or wordy)[0]
 
@@ -377,7 +390,7 @@ def load_text_csv(
         for row, line in zip(rows, lines, strict=True):
             if not row[at].strip():
                 raise ExplorerError(
-                    f"{source}: line {line} has an empty {role} in column {header[at]!r}."
+                    f"{source}: line {line} has an empty {role} in column {quoted(header[at])}."
                 )
         return tuple(row[at].strip() for row in rows)
 

@@ -350,3 +350,13 @@ def test_lone_surrogates_are_refused_and_never_crash_the_fingerprint():
     odd = Dataset("odd", ("\ud800x",), ("\ud800x",), ("all",))
     assert len(odd.fingerprint) == 16
     assert odd.fingerprint != Dataset("odd", ("\ud801x",), ("\ud801x",), ("all",)).fingerprint
+
+
+def test_messages_stay_short_for_long_labels_and_many_repeats():
+    from core.datasets import quoted
+
+    assert quoted("cat") == "'cat'"
+    assert len(quoted("x" * 10_000)) == 61 and quoted("ab" * 100).startswith("'abab")
+    with pytest.raises(ExplorerError, match=r"rows 1, 2, 3, 4, 5 and 995 more;") as caught:
+        dataset_from_texts("mine.csv", ["dog"] * 1000)
+    assert len(str(caught.value)) < 200
