@@ -22,7 +22,7 @@ import core
 from core.compare import RankComparison
 from core.datasets import Dataset, TextField, dataset_from_texts, list_datasets, load_dataset
 from core.errors import ExplorerError
-from core.io import MAX_TEXT_ROWS, read_upload
+from core.io import MAX_BYTES, MAX_TEXT_ROWS, MAX_VECTOR_ROWS, read_upload
 from core.models_table import ModelRow, model_table
 from core.vectors import BATCH, VectorSet, array_digest, embed_dataset, embedding_seconds, is_cached
 from views._remote import remote_form, remote_vectors, session_models
@@ -333,6 +333,8 @@ def sidebar() -> None:
             "Vectors (.json, .tsv) or texts (.csv)",
             type=["json", "csv", "tsv"],
             key="upload_file",
+            help=f"Up to {MAX_BYTES // 2**20} MB: {MAX_VECTOR_ROWS:,} vectors or "
+            f"{MAX_TEXT_ROWS:,} texts.",
         )
         sb.file_uploader("Projector metadata .tsv (optional)", type=["tsv"], key="upload_meta")
     models_slot = sb.container()
