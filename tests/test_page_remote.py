@@ -1,11 +1,15 @@
-"""The sidebar form for hosted models, driven against the classroom server on loopback."""
+"""The sidebar form for hosted models, driven against the classroom server on loopback, and
+against a fault server that never answers."""
 
 from __future__ import annotations
 
 import pytest
+from streamlit import config as st_config
 
+import views._remote
 from core.serve import ServeSettings, create_app, load_local_models, serve_in_thread
-from tests.page_helpers import open_page, plain
+from tests.fault_server import Fault, FaultInjector, toy_models
+from tests.page_helpers import frames, open_page, plain
 
 SERVER_KEY = "sk-classroom-right-key-123"
 MODEL = "static-minilm-256"
@@ -81,3 +85,106 @@ def test_invalid_form_input_is_reported():
     at.run()
     assert not at.exception
     assert any("Could not add" in e.value for e in at.error), [e.value for e in at.error]
+
+
+# ---------------------------------------------------------------- a provider that hangs
+
+
+@pytest.fixture(scope="module")
+def hanging():
+    """A server that accepts every request and never answers: (injector, base URL)."""
+    injector = FaultInjector(create_app(toy_models()))
+    with serve_in_thread(injector) as url:
+        yield injector, url
+
+
+@pytest.fixture
+def short_budget(monkeypatch, hanging):
+    """Hosted models may add 1 s to a page update (35 s in the app); the server hangs."""
+    monkeypatch.setattr(views._remote, "RERUN_SECONDS", 1.0)
+    injector, url = hanging
+    injector.reset(then=Fault(hang=True))
+    yield injector, url
+    injector.reset()
+
+
+def _add_hanging(at, url: str, model: str = "toy"):
+    at.selectbox(key="rf_provider").select("compatible")
+    at.text_input(key="rf_model").input(model)
+    at.text_input(key="rf_base_url").input(f"{url}/v1")
+    next(b for b in at.button if b.label == "Add model").click()
+    return at.run()
+
+
+def _models_shown(at) -> list[str]:
+    return [m for frame in frames(at, "model") for m in frame["model"]]
+
+
+def test_a_hanging_model_never_blocks_the_local_models(short_budget):
+    injector, url = short_budget
+    at = _add_hanging(open_page("similarity", {"models": "static-minilm-256"}), url)
+    assert not at.exception, [e.message for e in at.exception]
+    errors = " ".join(plain(e.value) for e in at.error)
+    assert "compatible:toy" in errors and "did not answer in time" in errors, errors
+    assert "1 s in all per page update" in errors
+    assert _models_shown(at) == ["static-minilm-256"]
+    sent = injector.embedding_requests
+    assert sent == 1  # the request had the page update's whole second, then it stopped
+
+    # Later updates leave the paused model alone: no request, the local model still shown.
+    at.run()
+    assert not at.exception and injector.embedding_requests == sent
+    warnings = " ".join(plain(w.value) for w in at.warning)
+    assert "compatible:toy is paused" in warnings and "did not answer in time" in warnings
+    assert _models_shown(at) == ["static-minilm-256"]
+
+    # Asking for it again calls it again, within the same limit.
+    next(b for b in at.button if plain(b.label) == "Try compatible:toy again").click()
+    at.run()
+    assert not at.exception and injector.embedding_requests == sent + 1
+    assert any("did not answer in time" in plain(e.value) for e in at.error)
+    assert _models_shown(at) == ["static-minilm-256"]
+
+
+def test_hanging_models_share_one_page_update_budget(short_budget, monkeypatch):
+    injector, url = short_budget
+    monkeypatch.setenv("OPENAI_COMPATIBLE_BASE_URL", f"{url}/v1")
+    monkeypatch.setenv("OPENAI_COMPATIBLE_MODELS", "hang-a,hang-b")
+    chosen = ["static-minilm-256", "compatible:hang-a", "compatible:hang-b"]
+    at = open_page("similarity", {"models": chosen})
+    errors = [plain(e.value) for e in at.error]
+    assert len(errors) == 2 and all("1 s in all per page update" in e for e in errors), errors
+    # The first model spent the update's second; the second had none left and sent nothing.
+    assert injector.embedding_requests == 1
+    assert _models_shown(at) == ["static-minilm-256"]
+
+
+# ---------------------------------------------------------------- served to others
+
+
+@pytest.fixture
+def served_to_others():
+    """The app as `streamlit run --server.address 0.0.0.0` serves it."""
+    old = st_config.get_option("server.address")
+    st_config.set_option("server.address", "0.0.0.0")
+    yield
+    st_config.set_option("server.address", old)
+
+
+def test_private_addresses_are_refused_when_served_to_others(
+    served_to_others, hanging, monkeypatch
+):
+    injector, url = hanging
+    injector.reset()
+    monkeypatch.delenv("EXPLORER_ALLOW_PRIVATE_ENDPOINTS", raising=False)
+    at = _add_hanging(open_page("similarity", {"models": "static-minilm-256"}), url)
+    assert not at.exception
+    errors = " ".join(plain(e.value) for e in at.error)
+    assert "Could not add the model" in errors and "resolves to a loopback address" in errors
+    assert "compatible:toy" not in at.session_state["models"]
+    assert injector.requests == {}
+
+    # The operator's switch lets them through.
+    monkeypatch.setenv("EXPLORER_ALLOW_PRIVATE_ENDPOINTS", "1")
+    at = _add_hanging(at, url)
+    assert not at.exception and "compatible:toy" in at.session_state["models"]

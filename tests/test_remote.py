@@ -495,13 +495,16 @@ def test_no_key_in_cache_files_logs_or_messages(server, tmp_path):
         for config in configs:
             RemoteEmbedder(config, cache).embed(SENTENCES)
             messages += [repr(config), str(config), repr(RemoteEmbedder(config, cache))]
-        failing = compatible(url, "other", max_retries=1, backoff=0.001)
+        failing = compatible(url, "other", max_retries=1, backoff=0.001, deadline=0.5)
         for faults in [
             [Fault(401)],
             [Fault(404, message=f"no such model for {TEST_KEY}")],
             [Fault(500), Fault(502)],
             [Fault(429, {"Retry-After": "0.01"}), Fault(429)],
             [Fault(malformed=True)],
+            [Fault(body=f"<html>{TEST_KEY}</html>".encode(), content_type="text/html")],
+            [Fault(400, message=f"bad key {TEST_KEY}")],
+            [Fault(trickle=True), Fault(hang=True)],
         ]:
             injector.reset(*faults)
             with pytest.raises(ExplorerError) as info:

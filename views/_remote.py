@@ -2,6 +2,11 @@
 
 A key typed into the form lives only in this session's memory: it is never written back to a
 widget, the URL, a log or a cache, and other sessions of the same server cannot use it.
+
+Hosted models may add at most ``RERUN_SECONDS`` to one page update, all calls together; a
+model that failed is paused for the session (the page goes on without it) until the user
+asks to try it again. Once the app is served to others, addresses typed in the form must
+resolve to public hosts unless the operator sets ``EXPLORER_ALLOW_PRIVATE_ENDPOINTS=1``.
 """
 
 from __future__ import annotations
@@ -11,13 +16,30 @@ import streamlit as st
 
 from core.datasets import Dataset
 from core.embedders.base import Embedder
-from core.embedders.providers import Provider, RemoteConfig
-from core.embedders.remote import RemoteEmbedder
+from core.embedders.providers import (
+    EndpointPolicy,
+    Provider,
+    RemoteConfig,
+    check_endpoint,
+    endpoint_policy,
+    load_env,
+)
+from core.embedders.remote import RemoteEmbedder, TimeBudget, use_budget
 from core.errors import ExplorerError
 from core.vectors import embed_dataset, load_cached
 from views._text import md_text
 
 _STATE = "remote_models"
+_PAUSED = "remote_paused"
+# Seconds hosted models may add to one page update in all (every model, batch and retry).
+RERUN_SECONDS = 35.0
+
+
+def form_policy() -> EndpointPolicy:
+    """Hosts the form's addresses may reach: any while Streamlit's ``server.address`` is
+    unset or loopback, public ones once it serves the app to others (unless the operator
+    allows private ones in the environment or ``.env``)."""
+    return endpoint_policy(st.get_option("server.address"), load_env())
 
 
 def session_models() -> dict[str, Embedder]:
@@ -30,6 +52,7 @@ def _add_from_form() -> None:
     never sent back to the browser. Runs before the rerun, when widget state may change."""
     state = st.session_state
     try:
+        policy = form_policy()
         config = RemoteConfig(
             state["rf_provider"],
             state["rf_model"].strip(),
@@ -39,11 +62,13 @@ def _add_from_form() -> None:
             api_version=state["rf_api_version"].strip() or None,
             dimensions=int(state["rf_dims"]) or None,
         )
-        model = RemoteEmbedder(config)
+        check_endpoint(config.base_url or config.spec.base_url or "", policy)
+        model = RemoteEmbedder(config, policy=policy)
     except ExplorerError as exc:
         state["rf_message"] = ("error", f"Could not add the model: {exc}")
     else:
         session_models()[model.name] = model
+        _paused().pop(model.name, None)
         chosen = list(state.get("models") or [])
         state["models"] = chosen if model.name in chosen else [*chosen, model.name]
         state["rf_message"] = ("success", f"Added {model.name}.")
@@ -53,7 +78,12 @@ def _add_from_form() -> None:
 
 def remote_form() -> None:
     """A sidebar form that adds a hosted model (OpenAI, Azure, GitHub Models, Ollama or any
-    OpenAI-compatible server) to this session's model list."""
+    OpenAI-compatible server) to this session's model list.
+
+    The sidebar draws it once at the top of every page update, so this also starts the
+    update's time budget for hosted models: every call after it spends from the same
+    ``RERUN_SECONDS``."""
+    use_budget(TimeBudget(RERUN_SECONDS, "page update"))
     with st.sidebar.expander("Add a hosted model"), st.form("remote_form"):
         st.selectbox("Provider", [p.value for p in Provider], key="rf_provider")
         st.text_input("Model", "text-embedding-3-small", key="rf_model")
@@ -69,9 +99,39 @@ def remote_form() -> None:
         (st.sidebar.error if kind == "error" else st.sidebar.success)(text)
 
 
+def _paused() -> dict[str, str]:
+    """Hosted models that failed in this session, with the message they failed with."""
+    return st.session_state.setdefault(_PAUSED, {})
+
+
 def remote_vectors(dataset: Dataset, model: Embedder) -> np.ndarray | None:
     """The dataset's vectors under a hosted model: from cache, or after the user confirms the
-    token cost (shown first) with a progress bar while it runs. None until then."""
+    token cost (shown first) with a progress bar while it runs. None until then, and while
+    the model is paused after a failure (raised once, then shown with a "Try again" button,
+    so a hanging provider does not hold up every later update)."""
+    paused = _paused()
+    if model.name in paused:
+        st.warning(
+            md_text(
+                f"{model.name} is paused after an error, so this page goes on without it: "
+                f"{paused[model.name]}"
+            )
+        )
+        st.button(
+            md_text(f"Try {model.name} again"),
+            key=f"remote_retry_{model.name}",
+            on_click=paused.pop,
+            args=(model.name, None),
+        )
+        return None
+    try:
+        return _vectors_when_confirmed(dataset, model)
+    except ExplorerError as exc:
+        paused[model.name] = str(exc)
+        raise
+
+
+def _vectors_when_confirmed(dataset: Dataset, model: Embedder) -> np.ndarray | None:
     cached = load_cached(dataset, model)
     if cached is not None:
         return cached
@@ -84,9 +144,10 @@ def remote_vectors(dataset: Dataset, model: Embedder) -> np.ndarray | None:
     )
     if not st.button(md_text(f"Embed with {model.name}"), key=f"remote_go_{model.name}"):
         return None
-    bar = st.progress(0.0, text=f"Embedding with {model.name}…")
-    vectors = embed_dataset(
-        dataset, model, on_progress=lambda done, total: bar.progress(done / total)
-    )
-    bar.empty()
-    return vectors
+    bar = st.progress(0.0, text=md_text(f"Embedding with {model.name}…"))
+    try:
+        return embed_dataset(
+            dataset, model, on_progress=lambda done, total: bar.progress(done / total)
+        )
+    finally:
+        bar.empty()
