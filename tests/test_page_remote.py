@@ -188,3 +188,16 @@ def test_private_addresses_are_refused_when_served_to_others(
     monkeypatch.setenv("EXPLORER_ALLOW_PRIVATE_ENDPOINTS", "1")
     at = _add_hanging(at, url)
     assert not at.exception and "compatible:toy" in at.session_state["models"]
+
+
+def test_a_hanging_model_is_paused_on_the_embed_page_too(short_budget):
+    injector, url = short_budget
+    at = _add_hanging(open_page("embed", {"models": "static-minilm-256"}), url)
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("did not answer in time" in plain(e.value) for e in at.error)
+    sent = injector.embedding_requests
+    at.text_input(key="embed_text").input("king").run()
+    # Paused: the new text is embedded by the local model only, and nothing is sent.
+    assert not at.exception and injector.embedding_requests == sent
+    assert any("compatible:toy is paused" in plain(w.value) for w in at.warning)
+    assert [m.value for m in at.metric if m.label == "dimensions"] == ["256"]

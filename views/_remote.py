@@ -25,7 +25,7 @@ from core.embedders.providers import (
     load_env,
 )
 from core.embedders.remote import RemoteEmbedder, TimeBudget, use_budget
-from core.errors import ExplorerError
+from core.errors import ExplorerError, ProviderError
 from core.vectors import embed_dataset, load_cached
 from views._text import md_text
 
@@ -96,7 +96,8 @@ def remote_form() -> None:
     message = st.session_state.pop("rf_message", None)
     if message:
         kind, text = message
-        (st.sidebar.error if kind == "error" else st.sidebar.success)(text)
+        (st.sidebar.error if kind == "error" else st.sidebar.success)(md_text(text))
+    _paused_buttons()
 
 
 def _paused() -> dict[str, str]:
@@ -104,34 +105,39 @@ def _paused() -> dict[str, str]:
     return st.session_state.setdefault(_PAUSED, {})
 
 
+class Paused(ExplorerError):
+    """A hosted model of this session is set aside after a failure, until "Try again"."""
+
+
+def pause(exc: ProviderError) -> None:
+    """Set the model that failed aside for this session: later updates go on without it
+    instead of waiting for it again (a hanging provider costs one update, not every one)."""
+    _paused()[exc.model] = str(exc)
+
+
+def check_paused(name: str) -> None:
+    """Raise :class:`Paused` when model ``name`` is set aside in this session."""
+    message = _paused().get(name)
+    if message is not None:
+        raise Paused(
+            f"{name} is paused after an error, so this page goes on without it (“Try {name} "
+            f"again” in the sidebar calls it again): {message}"
+        )
+
+
+def _paused_buttons() -> None:
+    for name in list(_paused()):
+        st.sidebar.button(
+            md_text(f"Try {name} again"),
+            key=f"remote_retry_{name}",
+            on_click=_paused().pop,
+            args=(name, None),
+        )
+
+
 def remote_vectors(dataset: Dataset, model: Embedder) -> np.ndarray | None:
     """The dataset's vectors under a hosted model: from cache, or after the user confirms the
-    token cost (shown first) with a progress bar while it runs. None until then, and while
-    the model is paused after a failure (raised once, then shown with a "Try again" button,
-    so a hanging provider does not hold up every later update)."""
-    paused = _paused()
-    if model.name in paused:
-        st.warning(
-            md_text(
-                f"{model.name} is paused after an error, so this page goes on without it: "
-                f"{paused[model.name]}"
-            )
-        )
-        st.button(
-            md_text(f"Try {model.name} again"),
-            key=f"remote_retry_{model.name}",
-            on_click=paused.pop,
-            args=(model.name, None),
-        )
-        return None
-    try:
-        return _vectors_when_confirmed(dataset, model)
-    except ExplorerError as exc:
-        paused[model.name] = str(exc)
-        raise
-
-
-def _vectors_when_confirmed(dataset: Dataset, model: Embedder) -> np.ndarray | None:
+    token cost (shown first) with a progress bar while it runs. None until then."""
     cached = load_cached(dataset, model)
     if cached is not None:
         return cached

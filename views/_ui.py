@@ -21,11 +21,18 @@ import streamlit as st
 import core
 from core.compare import RankComparison
 from core.datasets import Dataset, TextField, dataset_from_texts, list_datasets, load_dataset
-from core.errors import ExplorerError
+from core.errors import ExplorerError, ProviderError
 from core.io import MAX_BYTES, MAX_TEXT_ROWS, MAX_VECTOR_ROWS, read_upload
 from core.models_table import ModelRow, model_table
 from core.vectors import BATCH, VectorSet, array_digest, embed_dataset, embedding_seconds, is_cached
-from views._remote import remote_form, remote_vectors, session_models
+from views._remote import (
+    Paused,
+    check_paused,
+    pause,
+    remote_form,
+    remote_vectors,
+    session_models,
+)
 from views._text import md_code, md_text
 
 UPLOAD = "upload"
@@ -252,10 +259,15 @@ def code_expander(code: str, label: str = "The same in Python") -> None:
 
 @contextlib.contextmanager
 def guard(what: str = "") -> Iterator[None]:
-    """Turn an ExplorerError inside the block into ``st.error``; the rest of the page runs on."""
+    """Turn an ExplorerError inside the block into ``st.error`` (a paused hosted model into
+    ``st.warning``); the rest of the page runs on. A hosted model that failed is paused."""
     try:
         yield
+    except Paused as exc:
+        st.warning(md_text(exc))
     except ExplorerError as exc:
+        if isinstance(exc, ProviderError):
+            pause(exc)
         st.error(md_text(f"{what}{': ' if what else ''}{exc}"))
 
 
@@ -373,7 +385,9 @@ def workspace() -> Workspace:
 
 def embedder(name: str) -> core.Embedder:
     """A model by name: one this session added with the sidebar form, else a server-wide one
-    (loaded once per server)."""
+    (loaded once per server). Raises :class:`Paused` for a hosted model set aside after a
+    failure in this session."""
+    check_paused(name)
     return session_models().get(name) or _registry_model(name)
 
 

@@ -48,7 +48,7 @@ from core.embedders.providers import (
     configs_from_env,
     load_env,
 )
-from core.errors import ExplorerError
+from core.errors import ExplorerError, ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -587,9 +587,10 @@ class RemoteEmbedder(Embedder):
         if self._dims is None:
             self.dims = width
         elif width != self._dims:
-            raise ExplorerError(
+            raise ProviderError(
+                self.name,
                 f"{self.name} returned {width}-dimensional vectors, expected {self._dims}. "
-                "Check the model name and native_dims."
+                "Check the model name and native_dims.",
             )
 
     def _deadline(self) -> _Deadline:
@@ -641,7 +642,7 @@ class RemoteEmbedder(Embedder):
         for batch in plan_batches(counts, limit, self.config.spec.max_request_tokens):
             vectors = self._request([sent[i] for i in batch], deadline)
             if vectors is None:
-                raise ExplorerError(self._overdue(deadline, done, total))
+                raise ProviderError(self.name, self._overdue(deadline, done, total))
             self.cache.put(self.space, [unique[i] for i in batch], vectors)
             for j, i in enumerate(batch):
                 for position in todo[unique[i]]:
@@ -674,24 +675,27 @@ class RemoteEmbedder(Embedder):
             if failure.timed_out and timeout < config.timeout:
                 return None  # this attempt had only the time left, and used it up
             if not failure.retry:
-                raise ExplorerError(failure.message)
+                raise ProviderError(self.name, failure.message)
             if failure.wait is not None and failure.wait > config.max_retry_after:
-                raise ExplorerError(
+                raise ProviderError(
+                    self.name,
                     f"{failure.message} It asks to wait {failure.wait:.0f} s, longer than the "
-                    f"{config.max_retry_after:g} s we accept; try again later."
+                    f"{config.max_retry_after:g} s we accept; try again later.",
                 )
             if attempt > config.max_retries:
-                raise ExplorerError(
-                    f"{failure.message} Gave up after {attempt} attempts; try again later."
+                raise ProviderError(
+                    self.name,
+                    f"{failure.message} Gave up after {attempt} attempts; try again later.",
                 )
             delay = failure.wait
             if delay is None:
                 delay = min(config.backoff * 2 ** (attempt - 1), config.max_backoff)
             if delay >= deadline.left():
-                raise ExplorerError(
+                raise ProviderError(
+                    self.name,
                     f"{failure.message} Stopped after {attempt} attempts: hosted models may take "
                     f"{deadline.limit:g} s in all per {deadline.scope}, too little to wait "
-                    f"{delay:.3g} s and try again."
+                    f"{delay:.3g} s and try again.",
                 )
             log.info("%s: attempt %d failed, retrying in %.2f s", self.name, attempt, delay)
             self._sleep(delay)
