@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.compare import Mark, RankComparison, RankRow, compare_rankings
@@ -88,6 +88,7 @@ def test_bad_input(reference, variant, labels, message):
         compare_rankings(reference, variant, labels=labels)
 
 
+@settings(deadline=None)
 @given(st.data())
 def test_counts_are_consistent(data):
     pool = list(range(12))

@@ -6,7 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.datasets import (
@@ -271,6 +271,7 @@ def test_fingerprint_is_stable_short_hex_and_follows_texts_and_labels():
     assert recoloured.fingerprint == base.fingerprint
 
 
+@settings(deadline=None)
 @given(
     st.lists(st.text(min_size=1).filter(str.strip), min_size=1, max_size=6),
     st.data(),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.embedcache import CacheSpace, EmbeddingCache
@@ -636,6 +636,7 @@ def test_token_estimate_by_hand():
     assert counter.truncate("ééé", 1) == "é"
 
 
+@settings(deadline=None)
 @given(
     st.lists(st.integers(1, 50), max_size=60),
     st.integers(1, 8),
