@@ -9,7 +9,7 @@ from urllib.parse import quote, urlparse
 import numpy as np
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import assert_clean, open_page, open_tab, settle, shoot
+from tests.browser.conftest import assert_clean, open_page, settle, shoot
 
 EVIL = "http://evil.example"
 LINK = f"[click]({EVIL}/)"
@@ -60,9 +60,10 @@ def test_uploaded_html_labels_are_shown_as_text_on_the_map(page: Page, server_ur
             "buffer": json.dumps(data).encode(),
         }
     )
+    # The link opened the Map tab: the upload's map is drawn without another click.
     chart = page.get_by_test_id("stPlotlyChart")
     expect(chart).to_be_visible(timeout=60_000)
-    open_tab(page, "Map")
+    expect(page.get_by_role("tab", selected=True)).to_have_text("Map")
     settle(page)
     # The target (the first item) is named on the map: its label drawn as plain text.
     texts = chart.locator("text").all_text_contents()
