@@ -15,8 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.quantize import Precision, QuantizedIndex, RescoreResult, payload_bytes
-from core.search import HnswIndex, SearchResult, exhaustive_search, recall_at_k
+from core.quantize import Precision, QuantizedIndex, RescoreResult
+from core.search import HnswIndex, exhaustive_search, recall_at_k
+from core.storage import payload_bytes
+from core.topk import SearchResult
 
 
 @dataclass(frozen=True)

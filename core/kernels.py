@@ -12,8 +12,8 @@ corpora never loads numba. Keys are "lower is closer": negated similarities, or 
 distances. Results equal a full sort by (key, id): ties go to the lower corpus id. No
 temporary grows with a large corpus: only with the chunk and the queries.
 
-Each ``top_k_*`` returns a :class:`TopK` of arrays; each ``search_*`` wraps it into the
-project's :class:`core.search.SearchResult` with timing and scores.
+Each ``top_k_*`` returns a :class:`core.topk.TopK` of arrays; each ``search_*`` wraps it into the
+project's :class:`core.topk.SearchResult` with timing and scores.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from functools import cache
 import numpy as np
 
 from core.errors import ExplorerError
-from core.metrics import Metric, as_matrix
-from core.search import SearchResult, _check_k_excluding, _exclusion, row_norms, top_k_ids
+from core.metrics import Metric, as_matrix, check_same_width, row_norms
+from core.topk import SearchResult, TopK, prepare_k, top_k_ids
 
 # Elements in one (queries x chunk) key block: 1 MiB of float32 fits in L2 next to its chunk.
 BLOCK_ELEMENTS = 1 << 18
@@ -50,20 +50,6 @@ MIN_BYTES_PER_THREAD = 1 << 23
 INT8_MAX_DIMS = 1 << 17
 
 KeysOf = Callable[[slice, int, int], np.ndarray]
-
-
-@dataclass(frozen=True)
-class TopK:
-    """The ``k`` best corpus rows per query, best first.
-
-    Attributes:
-        ids: int64 ``(q, k)`` corpus row numbers.
-        keys: ``(q, k)`` sort keys, lower is closer (negated similarity or distance):
-            float32 from the float32 kernel, int64 from the int8 and Hamming ones.
-    """
-
-    ids: np.ndarray
-    keys: np.ndarray
 
 
 class _RunningTopK:
@@ -225,20 +211,11 @@ def _numpy_top_k(
     return TopK(ids, keys)
 
 
-def _prepare_k(
-    k: int, n_queries: int, n: int, exclude: int | np.ndarray | None
-) -> np.ndarray | None:
-    excluded = _exclusion(exclude, n_queries, n)
-    _check_k_excluding(k, n, excluded)
-    return excluded
-
-
-def _same_width(q: np.ndarray, c: np.ndarray, what: str) -> None:
-    if q.shape[1] != c.shape[1]:
-        raise ExplorerError(
-            f"Queries have {q.shape[1]} {what} but the corpus has {c.shape[1]}: "
-            "prepare both the same way (same model, same quantization)."
-        )
+# Queries and corpus of different widths.
+_SAME_WAY = (
+    "Queries have {a} dimensions but the corpus has {b}: "
+    "prepare both the same way (same model, same quantization)."
+)
 
 
 # --------------------------------------------------------------------------- float32 vectors
@@ -311,8 +288,8 @@ def top_k_float32(
         raise ExplorerError(f"The corpus must be a numeric (n, d) matrix, got {c.dtype} {c.shape}.")
     # No full finiteness pass over a large corpus per query: the scores reveal bad rows.
     c = np.ascontiguousarray(c, dtype=np.float32)
-    _same_width(q, c, "dimensions")
-    excluded = _prepare_k(k, q.shape[0], c.shape[0], exclude)
+    check_same_width(q, c, _SAME_WAY)
+    excluded = prepare_k(k, q.shape[0], c.shape[0], exclude)
     scale = shift = None
     if m is not Metric.DOT:
         norms = row_norms(c, "corpus vectors") if corpus_norms is None else corpus_norms
@@ -389,14 +366,14 @@ def top_k_int8(
     _check_threads(threads)
     q = np.ascontiguousarray(_int8_matrix(query_codes, "Query codes"))
     c = np.ascontiguousarray(_int8_matrix(corpus_codes, "Corpus codes"))
-    _same_width(q, c, "dimensions")
+    check_same_width(q, c, _SAME_WAY)
     if c.shape[1] >= INT8_MAX_DIMS:
         raise ExplorerError(
             f"{c.shape[1]} dimensions: int8 dot products are summed in int32, exact below "
             f"{INT8_MAX_DIMS}. Truncate the vectors first."
         )
     n_queries, n = q.shape[0], c.shape[0]
-    excluded = _prepare_k(k, n_queries, n, exclude)
+    excluded = prepare_k(k, n_queries, n, exclude)
     if n < JIT_MIN_ROWS:
 
         def keys_of(rows: slice) -> np.ndarray:
@@ -527,12 +504,13 @@ def top_k_hamming(
     """
     _check_threads(threads)
     qb, cb = _as_bits(queries, "Queries"), _as_bits(corpus, "Corpus")
-    if qb.dims != cb.dims:
-        raise ExplorerError(
-            f"Queries have {qb.dims} bits but the corpus has {cb.dims}: quantize both the same way."
-        )
+    check_same_width(
+        qb.dims,
+        cb.dims,
+        "Queries have {a} bits but the corpus has {b}: quantize both the same way.",
+    )
     n_queries, n = len(qb), len(cb)
-    excluded = _prepare_k(k, n_queries, n, exclude)
+    excluded = prepare_k(k, n_queries, n, exclude)
     if n < JIT_MIN_ROWS:
 
         def keys_of(rows: slice) -> np.ndarray:

@@ -63,16 +63,42 @@ def out_of_range(x: np.ndarray) -> tuple[int, int] | None:
     return row, int(np.argmax(np.abs(x[row])))
 
 
+def check_same_width(a: np.ndarray | int, b: np.ndarray | int, message: str) -> None:
+    """Raise unless ``a`` and ``b`` (2-D arrays, by their columns, or widths) are equally wide.
+
+    ``message`` names the two widths with the placeholders ``{a}`` and ``{b}``, e.g.
+    ``"Queries have {a} dimensions but the corpus has {b}: embed both with the same model."``.
+    """
+    wa = a if isinstance(a, int) else int(a.shape[1])
+    wb = b if isinstance(b, int) else int(b.shape[1])
+    if wa != wb:
+        raise ExplorerError(message.replace("{a}", str(wa)).replace("{b}", str(wb)))
+
+
+def check_nonzero_rows(lengths: np.ndarray, message: str) -> None:
+    """Raise, naming the first row, when any of the ``(n,)`` row ``lengths`` is 0 (a zero
+    vector has no direction). ``message`` names the row with the placeholder ``{row}``."""
+    zero = np.flatnonzero(lengths == 0)
+    if zero.size:
+        raise ExplorerError(message.replace("{row}", str(int(zero[0]))))
+
+
+def row_norms(x: np.ndarray, name: str = "vectors") -> np.ndarray:
+    """L2 norm of every row, ``(n,)`` in ``x``'s float dtype, without copying ``x``; raises
+    on a zero row, which has no direction for cosine."""
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    check_nonzero_rows(
+        norms,
+        f"{name} row {{row}} is a zero vector: it has no direction, so it cannot be "
+        "compared by cosine.",
+    )
+    return norms
+
+
 def _pair(a: np.ndarray | list, b: np.ndarray | list) -> tuple[np.ndarray, np.ndarray]:
     a2, b2 = as_matrix(a, "first vectors"), as_matrix(b, "second vectors")
-    if a2.shape[1] != b2.shape[1]:
-        raise ExplorerError(f"Dimension mismatch: {a2.shape[1]} dimensions against {b2.shape[1]}.")
+    check_same_width(a2, b2, "Dimension mismatch: {a} dimensions against {b}.")
     return a2, b2
-
-
-def norms(x: np.ndarray | list) -> np.ndarray:
-    """L2 norm of every row, shape ``(n,)``."""
-    return np.linalg.norm(as_matrix(x).astype(np.float64, copy=False), axis=1)
 
 
 def normalize(x: np.ndarray | list) -> np.ndarray:
@@ -93,12 +119,13 @@ def normalize(x: np.ndarray | list) -> np.ndarray:
     out[~odd] = arr[~odd] / n[~odd].astype(arr.dtype)
     rows = arr[odd].astype(np.float64)
     scale = np.max(np.abs(rows), axis=1, keepdims=True)
-    zero = np.flatnonzero(odd)[scale[:, 0] == 0]
-    if zero.size:
-        raise ExplorerError(
-            f"Row {int(zero[0])} is a zero vector: it has no direction, so it cannot be "
-            "normalised or compared by cosine."
-        )
+    lengths = np.ones(len(arr))
+    lengths[odd] = scale[:, 0]
+    check_nonzero_rows(
+        lengths,
+        "Row {row} is a zero vector: it has no direction, so it cannot be normalised or "
+        "compared by cosine.",
+    )
     scaled = rows / scale
     out[odd] = (scaled / np.linalg.norm(scaled, axis=1, keepdims=True)).astype(arr.dtype)
     return out

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import ExplorerError
-from core.metrics import Metric, as_matrix
+from core.metrics import Metric, as_matrix, check_nonzero_rows, check_same_width
 from core.search import exhaustive_search, recall_at_k
+from core.topk import SearchResult
 
 # Bytes of one stored float32 value, for the storage axis of the curve.
 FLOAT32_BYTES = 4
@@ -44,12 +45,11 @@ def truncate_and_renormalize(vectors: np.ndarray | list, dims: int) -> np.ndarra
     out_dtype = arr.dtype if np.issubdtype(arr.dtype, np.floating) else np.dtype(np.float64)
     head = arr[:, :dims].astype(np.float64)
     lengths = np.linalg.norm(head, axis=1, keepdims=True)
-    zero = np.flatnonzero(lengths[:, 0] == 0)
-    if zero.size:
-        raise ExplorerError(
-            f"Row {int(zero[0])} is all zeros in its first {dims} dimensions, so it has no "
-            "direction after truncation; keep more dimensions."
-        )
+    check_nonzero_rows(
+        lengths[:, 0],
+        f"Row {{row}} is all zeros in its first {dims} dimensions, so it has no direction "
+        "after truncation; keep more dimensions.",
+    )
     return (head / lengths).astype(out_dtype)
 
 
@@ -103,10 +103,7 @@ def recall_curve(
         raise ExplorerError("No dimensionalities given: pick at least one size to compare.")
     leave_one_out = queries is None
     query_rows = items if queries is None else as_matrix(queries, "queries")
-    if query_rows.shape[1] != d:
-        raise ExplorerError(
-            f"Queries have {query_rows.shape[1]} dimensions but the vectors have {d}."
-        )
+    check_same_width(query_rows, d, "Queries have {a} dimensions but the vectors have {b}.")
     candidates = n - 1 if leave_one_out else n
     if isinstance(k, bool) or not 1 <= k <= candidates:
         raise ExplorerError(
@@ -131,3 +128,23 @@ def recall_curve(
         )
         for size in sizes
     ]
+
+
+def ranking_at_dims(
+    vectors: np.ndarray | list,
+    query: np.ndarray | list,
+    dims: int,
+    k: int,
+    exclude: int | None = None,
+) -> SearchResult:
+    """Cosine top-k of ``query`` ``(1, d)`` among ``(n, d)`` ``vectors``, both cut to their first
+    ``dims`` values and re-normalised (``dims = d``: the vectors as they are)."""
+    items, q = as_matrix(vectors, "vectors"), as_matrix(query, "query")
+    check_same_width(
+        q,
+        items,
+        "The query has {a} dimensions but the vectors have {b}: embed both with the same model.",
+    )
+    if dims != items.shape[1]:
+        items, q = truncate_and_renormalize(items, dims), truncate_and_renormalize(q, dims)
+    return exhaustive_search(q, items, k, Metric.COSINE, exclude=exclude)

@@ -1,4 +1,4 @@
-"""Search pipelines as the Search, Quantization and MRL pages show them, and their recall.
+"""The truncate -> quantize -> rescore sweep: recall@k of every cheap-first-stage pipeline.
 
 A pipeline searches a cheap copy of the vectors first (truncated to fewer dimensions, stored
 as int8 or bits), keeps ``k x oversample`` candidates, and rescores those candidates with the
@@ -9,169 +9,24 @@ Rankings here are by cosine, like :mod:`core.mrl`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from core.compare import RankComparison, compare_rankings
 from core.errors import ExplorerError
 from core.metrics import Metric, as_matrix, normalize
 from core.mrl import truncate_and_renormalize
-from core.quantize import (
-    Center,
-    Precision,
-    QuantizedIndex,
-    RescoreResult,
-    hamming_search,
-    int8_search,
-    payload_bytes,
-    rescore,
-)
-from core.search import (
-    HnswIndex,
-    SearchResult,
-    check_k,
-    exhaustive_search,
-    recall_at_k,
-    top_k_ids,
-)
+from core.quantize import Center, Precision, QuantizedIndex, code_search
+from core.search import exhaustive_search, leave_one_out_reference, recall_at_k
+from core.storage import payload_bytes
+from core.topk import check_k, top_k_ids
 
 # Precisions a pipeline's first stage can search: float32 (truncation only) or quantized.
 PIPELINE_PRECISIONS = (Precision.FLOAT32, Precision.INT8, Precision.BINARY)
 
 # Upper bound on the (queries x corpus) similarity block computed at once, in elements.
 _SCORE_BLOCK = 1 << 22
-
-
-# ---------------------------------------------------------------------------------------------
-# Search page: exhaustive against HNSW
-
-
-@dataclass(frozen=True)
-class SearchComparison:
-    """One query searched exactly and with HNSW.
-
-    Attributes:
-        exact: the exhaustive top-k (cosine similarity, ``(1, k)``).
-        approx: the HNSW top-k.
-        ranks: HNSW's list marked against the exact one (✅ same rank, ↕ moved, ❌ not in it).
-        recall_at_k: share (0..1) of the exact top-k that HNSW returned.
-    """
-
-    exact: SearchResult
-    approx: SearchResult
-    ranks: RankComparison
-    recall_at_k: float
-
-
-def compare_search(
-    query: np.ndarray | list,
-    vectors: np.ndarray | list,
-    index: HnswIndex,
-    k: int,
-    ef: int,
-    labels: Sequence[str] | None = None,
-) -> SearchComparison:
-    """Search one ``(1, d)`` ``query`` in the ``(n, d)`` ``vectors`` exhaustively and in
-    ``index`` (built on the same vectors, cosine) with candidate list size ``ef``."""
-    q = as_matrix(query, "query")
-    if q.shape[0] != 1:
-        raise ExplorerError(f"compare_search takes one query, got {q.shape[0]}.")
-    exact = exhaustive_search(q, vectors, k, Metric.COSINE)
-    approx = index.search(q, k, ef)
-    ranks = compare_rankings(exact.ids[0].tolist(), approx.ids[0].tolist(), labels)
-    return SearchComparison(exact, approx, ranks, recall_at_k(exact.ids, approx.ids))
-
-
-def hnsw_recall(index: HnswIndex, vectors: np.ndarray | list, k: int, ef: int) -> float:
-    """Recall@k of ``index`` with every one of its ``(n, d)`` ``vectors`` as a query, each
-    left out of its own results, against the exact cosine top-k."""
-    items = as_matrix(vectors, "corpus vectors")
-    n = items.shape[0]
-    if n != index.count:
-        raise ExplorerError(f"The index holds {index.count} items but {n} vectors were given.")
-    reference = leave_one_out_reference(items, k)
-    # One extra neighbour so that dropping the query itself still leaves k.
-    found = index.search(items, k + 1, ef).ids
-    keep = found != np.arange(n)[:, np.newaxis]
-    # A row where HNSW missed the query itself drops its last (worst) neighbour instead.
-    keep[keep.all(axis=1), -1] = False
-    return recall_at_k(reference, found[keep].reshape(n, k))
-
-
-# ---------------------------------------------------------------------------------------------
-# Quantization page: one query through the quantized index
-
-
-@dataclass(frozen=True)
-class CodeView:
-    """One vector before and after quantization, for showing value by value.
-
-    Attributes:
-        values: float64 ``(d,)`` the numbers that get quantized (unit length for cosine).
-        codes: ``(d,)`` int8 codes, or uint8 bits (0/1) for binary.
-        restored: float64 ``(d,)`` what the int8 codes stand for; for binary the bit scaled
-            to ``±mean |value|`` (the nearest vector of that sign pattern, up to scale).
-        thresholds: float64 ``(d,)`` the binary centres, or None for int8.
-    """
-
-    values: np.ndarray
-    codes: np.ndarray
-    restored: np.ndarray
-    thresholds: np.ndarray | None
-
-
-def code_view(index: QuantizedIndex, vector: np.ndarray | list) -> CodeView:
-    """Quantize one ``(d,)`` or ``(1, d)`` ``vector`` the way ``index`` stores its corpus."""
-    v = as_matrix(vector, "vector")
-    if v.shape != (1, index.vectors.shape[1]):
-        raise ExplorerError(
-            f"code_view takes one vector of {index.vectors.shape[1]} dimensions, got {v.shape}."
-        )
-    values = (normalize(v) if index.metric is Metric.COSINE else v).astype(np.float64)
-    if index.quantizer is not None:
-        codes = index.quantizer.quantize(values)
-        restored = index.quantizer.dequantize(codes).astype(np.float64)
-        return CodeView(values[0], codes[0], restored[0], None)
-    centers = np.asarray(index.centers)  # a binary index always has its centres
-    bits = (values > centers).astype(np.uint8)
-    scale = float(np.abs(values).mean())
-    return CodeView(values[0], bits[0], np.where(bits[0] == 1, scale, -scale), centers)
-
-
-def quantized_neighbours(
-    index: QuantizedIndex,
-    query: np.ndarray | list,
-    k: int,
-    oversample: int,
-    exclude: int | None = None,
-) -> RescoreResult:
-    """Search ``index`` by codes for ``k x oversample`` candidates of one ``query`` and rescore
-    them with the floats. ``exclude`` is the corpus row the query is (a dataset item): it is
-    left out, and its stored codes are the query's codes."""
-    if exclude is None:
-        return index.search(query, k, oversample)
-    n = index.vectors.shape[0]
-    if not 0 <= exclude < n:
-        raise ExplorerError(f"Cannot exclude row {exclude}: corpus rows run from 0 to {n - 1}.")
-    if oversample < 1:
-        raise ExplorerError(f"oversample={oversample}: use 1 (no extra candidates) or more.")
-    check_k(k, n - 1, "items other than the query")
-    rows = np.array([exclude])
-    candidates = _code_search(index, min(k * oversample, n - 1), rows)
-    final = rescore(index.vectors[rows], index.vectors, candidates.ids, k, index.metric)
-    return RescoreResult(candidates, final, index.precision, oversample)
-
-
-def _code_search(index: QuantizedIndex, n_candidates: int, rows: np.ndarray) -> SearchResult:
-    """Corpus ``rows`` as queries against the other rows, by codes alone."""
-    stage = int8_search if index.precision is Precision.INT8 else hamming_search
-    return stage(index.codes[rows], index.codes, n_candidates, exclude=rows)
-
-
-# ---------------------------------------------------------------------------------------------
-# Pipelines: truncate -> quantize -> oversample -> rescore, measured by recall@k
 
 
 @dataclass(frozen=True)
@@ -195,13 +50,6 @@ class PipelinePoint:
     bytes_per_vector: int
     recall_first_stage: float
     recall_rescored: float
-
-
-def leave_one_out_reference(vectors: np.ndarray | list, k: int) -> np.ndarray:
-    """Exact cosine top-k of every row of ``(n, d)`` ``vectors`` among the others, ``(n, k)``."""
-    items = as_matrix(vectors, "vectors")
-    n = items.shape[0]
-    return exhaustive_search(items, items, k, Metric.COSINE, exclude=np.arange(n)).ids
 
 
 def first_stage_candidates(
@@ -233,7 +81,7 @@ def first_stage_candidates(
         floats = short.astype(np.float32)
         return exhaustive_search(floats, floats, n_candidates, exclude=rows).ids
     index = QuantizedIndex.build(short, p, center, Metric.COSINE, per_dimension=per_dimension)
-    return _code_search(index, n_candidates, rows).ids
+    return code_search(index, n_candidates, rows).ids
 
 
 def _candidate_scores(unit: np.ndarray, candidate_ids: np.ndarray) -> np.ndarray:
@@ -305,47 +153,3 @@ def pipeline_points(
                     )
                 )
     return points
-
-
-# ---------------------------------------------------------------------------------------------
-# MRL page: one ranking at fewer dimensions
-
-
-def ranking_at_dims(
-    vectors: np.ndarray | list,
-    query: np.ndarray | list,
-    dims: int,
-    k: int,
-    exclude: int | None = None,
-) -> SearchResult:
-    """Cosine top-k of ``query`` ``(1, d)`` among ``(n, d)`` ``vectors``, both cut to their first
-    ``dims`` values and re-normalised (``dims = d``: the vectors as they are)."""
-    items, q = as_matrix(vectors, "vectors"), as_matrix(query, "query")
-    if q.shape[1] != items.shape[1]:
-        raise ExplorerError(
-            f"The query has {q.shape[1]} dimensions but the vectors have {items.shape[1]}: "
-            "embed both with the same model."
-        )
-    if dims != items.shape[1]:
-        items, q = truncate_and_renormalize(items, dims), truncate_and_renormalize(q, dims)
-    return exhaustive_search(q, items, k, Metric.COSINE, exclude=exclude)
-
-
-# ---------------------------------------------------------------------------------------------
-# Formatting
-
-
-_UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
-
-
-def format_bytes(count: int | float) -> str:
-    """``count`` bytes in decimal units with three significant figures: ``1536`` -> ``"1.54 kB"``,
-    ``6_144_000_000`` -> ``"6.14 GB"``; whole bytes below 1,000 stay exact."""
-    if count < 0:
-        raise ExplorerError(f"{count} bytes: a size cannot be negative.")
-    value, unit = float(count), 0
-    while value >= 999.5 and unit < len(_UNITS) - 1:
-        value, unit = value / 1000.0, unit + 1
-    if unit == 0:
-        return f"{count:,.0f} B"
-    return f"{value:.3g} {_UNITS[unit]}"

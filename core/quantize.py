@@ -3,25 +3,23 @@
 Scalar (int8) quantization maps a calibrated range onto the 256 levels -128..127; binary
 quantization keeps one bit per dimension (is the value above a centre?). Both searches are
 approximate; oversampling (fetch ``k x factor`` candidates) and rescoring them with the
-float vectors restores most of the exact ranking. The storage functions say how many bytes
-each precision costs.
+float vectors restores most of the exact ranking. What each precision costs in bytes is in
+:mod:`core.storage`.
 """
 
 from __future__ import annotations
 
-import math
-import sys
 import time
 from dataclasses import dataclass, replace
-from functools import cache
 
 import numpy as np
 
 from core.errors import ExplorerError
 from core.kernels import search_hamming, search_int8
-from core.metrics import Metric, as_matrix, normalize, pairwise
+from core.metrics import Metric, as_matrix, check_same_width, normalize, pairwise
 from core.modes import Mode
-from core.search import SearchResult, check_k, top_k_ids
+from core.search import SAME_MODEL
+from core.topk import SearchResult, check_k, top_k_ids
 
 # Bound on the (queries x corpus x bytes) XOR block in Hamming search, in bytes.
 _XOR_BLOCK = 1 << 24
@@ -93,10 +91,11 @@ class ScalarQuantizer:
         return np.where(width > 0, width / 255.0, 1.0)
 
     def _check(self, x: np.ndarray) -> None:
-        if self.per_dimension and x.shape[1] != self.low.shape[0]:
-            raise ExplorerError(
-                f"Vectors have {x.shape[1]} dimensions but the quantizer was fitted on "
-                f"{self.low.shape[0]}."
+        if self.per_dimension:
+            check_same_width(
+                x,
+                int(self.low.shape[0]),
+                "Vectors have {a} dimensions but the quantizer was fitted on {b}.",
             )
 
     def quantize(self, x: np.ndarray | list) -> np.ndarray:
@@ -133,11 +132,9 @@ def int8_search(
 
 
 def _check_widths(q: np.ndarray, c: np.ndarray) -> None:
-    if q.shape[1] != c.shape[1]:
-        raise ExplorerError(
-            f"Queries are {q.shape[1]} wide but the corpus is {c.shape[1]}: quantize both the "
-            "same way."
-        )
+    check_same_width(
+        q, c, "Queries are {a} wide but the corpus is {b}: quantize both the same way."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,11 +166,11 @@ def binary_quantize(
     quantizing queries so both use the same thresholds."""
     arr = as_matrix(x)
     centers = thresholds(arr if fit_on is None else fit_on, center)
-    if centers.shape[0] != arr.shape[1]:
-        raise ExplorerError(
-            f"Vectors have {arr.shape[1]} dimensions but the centre was computed on "
-            f"{centers.shape[0]}."
-        )
+    check_same_width(
+        arr,
+        int(centers.shape[0]),
+        "Vectors have {a} dimensions but the centre was computed on {b}.",
+    )
     return arr > centers
 
 
@@ -348,11 +345,7 @@ class QuantizedIndex:
         if oversample < 1:
             raise ExplorerError(f"oversample={oversample}: use 1 (no extra candidates) or more.")
         q = as_matrix(queries, "queries")
-        if q.shape[1] != self.vectors.shape[1]:
-            raise ExplorerError(
-                f"Queries have {q.shape[1]} dimensions but the corpus has "
-                f"{self.vectors.shape[1]}: embed both with the same model."
-            )
+        check_same_width(q, self.vectors, SAME_MODEL)
         check_k(k, self.vectors.shape[0], "corpus items")
         start = time.perf_counter()
         codes = self._encode(q)
@@ -381,106 +374,68 @@ def quantized_search(
     return index.search(queries, k, oversample)
 
 
-# ---------------------------------------------------------------------------------------------
-# Storage
-
-
-@cache
-def _list_bytes(dims: int) -> int:
-    # Measured, not modelled: a list built item by item (as json.loads or an API client builds
-    # it) over-allocates, and the growth pattern belongs to the CPython version.
-    items = [float(i) for i in range(dims)]
-    return sys.getsizeof(items) + dims * sys.getsizeof(1.0)
-
-
-@cache
-def _ndarray_header() -> int:
-    return sys.getsizeof(np.empty(0, dtype=np.float32))
-
-
-def payload_bytes(dims: int, precision: str | Precision) -> int:
-    """Bytes of the numbers of one ``dims``-d vector inside a matrix (no per-object header):
-    8, 4, 1 and 1/8 bytes per dimension for float64, float32, int8 and binary (rounded up to
-    whole bytes); for a Python list, everything :func:`bytes_per_vector` counts."""
-    p = Precision.coerce(precision)
-    if dims < 1:
-        raise ExplorerError(f"dims={dims}: a vector needs at least 1 dimension.")
-    if p is Precision.PYTHON_LIST:
-        return _list_bytes(dims)
-    if p is Precision.BINARY:
-        return math.ceil(dims / 8)
-    return dims * np.dtype(p.value).itemsize
-
-
-def bytes_per_vector(dims: int, precision: str | Precision) -> int:
-    """Memory of one ``dims``-d vector held on its own, in bytes.
-
-    A numpy vector is ``sys.getsizeof`` of the 1-D array: its data plus the ndarray header
-    (112 B on numpy 2.x): 12,400 B for 1536 float64, 1,648 B for 1536 int8. A Python list
-    counts the list object (``sys.getsizeof``, with the spare slots a list built item by item
-    keeps) plus the float objects it points to (24 B each): 49,592 B for 1536 floats on
-    CPython 3.11. ``sys.getsizeof`` of the list alone, the 12,728 B the seed notebooks show,
-    leaves the floats out: see :func:`python_list_bytes`.
-    """
-    p = Precision.coerce(precision)
-    if p is Precision.PYTHON_LIST:
-        return payload_bytes(dims, p)
-    return payload_bytes(dims, p) + _ndarray_header()
-
-
-def python_list_bytes(dims: int, include_floats: bool = True) -> int:
-    """A ``dims``-long list of floats, in bytes; ``include_floats=False`` gives what
-    ``sys.getsizeof(the_list)`` reports (the list's pointer array only)."""
-    total = payload_bytes(dims, Precision.PYTHON_LIST)
-    return total if include_floats else total - dims * sys.getsizeof(1.0)
-
-
-def index_bytes(
-    n: int, dims: int, precision: str | Precision, keep_float_for_rescore: bool = False
-) -> int:
-    """Bytes to store ``n`` vectors as one matrix at ``precision``, plus a float32 copy for
-    rescoring when ``keep_float_for_rescore`` and the precision is int8 or binary. Counts the
-    numbers only (one array header is negligible); no graph or other index structure."""
-    if n < 0:
-        raise ExplorerError(f"n={n}: the number of vectors cannot be negative.")
-    p = Precision.coerce(precision)
-    total = n * payload_bytes(dims, p)
-    if keep_float_for_rescore and p in (Precision.INT8, Precision.BINARY):
-        total += n * payload_bytes(dims, Precision.FLOAT32)
-    return total
-
-
 @dataclass(frozen=True)
-class StorageRow:
-    """One precision in the storage table.
+class CodeView:
+    """One vector before and after quantization, for showing value by value.
 
     Attributes:
-        precision: how the numbers are stored.
-        bytes_per_vector: one vector held on its own (:func:`bytes_per_vector`).
-        bytes_total: ``n`` vectors (:func:`index_bytes`, no rescoring copy).
-        saved_vs_float32: percent of float32's total saved (negative: costs more).
-        saved_vs_float64: percent of float64's total saved.
+        values: float64 ``(d,)`` the numbers that get quantized (unit length for cosine).
+        codes: ``(d,)`` int8 codes, or uint8 bits (0/1) for binary.
+        restored: float64 ``(d,)`` what the int8 codes stand for; for binary the bit scaled
+            to ``±mean |value|`` (the nearest vector of that sign pattern, up to scale).
+        thresholds: float64 ``(d,)`` the binary centres, or None for int8.
     """
 
-    precision: Precision
-    bytes_per_vector: int
-    bytes_total: int
-    saved_vs_float32: float
-    saved_vs_float64: float
+    values: np.ndarray
+    codes: np.ndarray
+    restored: np.ndarray
+    thresholds: np.ndarray | None
 
 
-def storage_table(n: int, dims: int) -> list[StorageRow]:
-    """Memory of ``n`` vectors of ``dims`` dimensions at every :class:`Precision`."""
-    f32 = index_bytes(n, dims, Precision.FLOAT32)
-    f64 = index_bytes(n, dims, Precision.FLOAT64)
-
-    def saved(total: int, base: int) -> float:
-        return 100.0 * (1.0 - total / base) if base else 0.0
-
-    rows = []
-    for p in Precision:
-        total = index_bytes(n, dims, p)
-        rows.append(
-            StorageRow(p, bytes_per_vector(dims, p), total, saved(total, f32), saved(total, f64))
+def code_view(index: QuantizedIndex, vector: np.ndarray | list) -> CodeView:
+    """Quantize one ``(d,)`` or ``(1, d)`` ``vector`` the way ``index`` stores its corpus."""
+    v = as_matrix(vector, "vector")
+    if v.shape != (1, index.vectors.shape[1]):
+        raise ExplorerError(
+            f"code_view takes one vector of {index.vectors.shape[1]} dimensions, got {v.shape}."
         )
-    return rows
+    values = (normalize(v) if index.metric is Metric.COSINE else v).astype(np.float64)
+    if index.quantizer is not None:
+        codes = index.quantizer.quantize(values)
+        restored = index.quantizer.dequantize(codes).astype(np.float64)
+        return CodeView(values[0], codes[0], restored[0], None)
+    centers = np.asarray(index.centers)  # a binary index always has its centres
+    bits = (values > centers).astype(np.uint8)
+    scale = float(np.abs(values).mean())
+    return CodeView(values[0], bits[0], np.where(bits[0] == 1, scale, -scale), centers)
+
+
+def quantized_neighbors(
+    index: QuantizedIndex,
+    query: np.ndarray | list,
+    k: int,
+    oversample: int,
+    exclude: int | None = None,
+) -> RescoreResult:
+    """Search ``index`` by codes for ``k x oversample`` candidates of one ``query`` and rescore
+    them with the floats. ``exclude`` is the corpus row the query is (a dataset item): it is
+    left out, and its stored codes are the query's codes."""
+    if exclude is None:
+        return index.search(query, k, oversample)
+    n = index.vectors.shape[0]
+    if not 0 <= exclude < n:
+        raise ExplorerError(f"Cannot exclude row {exclude}: corpus rows run from 0 to {n - 1}.")
+    if oversample < 1:
+        raise ExplorerError(f"oversample={oversample}: use 1 (no extra candidates) or more.")
+    check_k(k, n - 1, "items other than the query")
+    rows = np.array([exclude])
+    candidates = code_search(index, min(k * oversample, n - 1), rows)
+    final = rescore(index.vectors[rows], index.vectors, candidates.ids, k, index.metric)
+    return RescoreResult(candidates, final, index.precision, oversample)
+
+
+def code_search(index: QuantizedIndex, n_candidates: int, rows: np.ndarray) -> SearchResult:
+    """Corpus ``rows`` as queries against the other rows, by codes alone: the
+    ``n_candidates`` nearest of each, ``(len(rows), n_candidates)``."""
+    stage = int8_search if index.precision is Precision.INT8 else hamming_search
+    return stage(index.codes[rows], index.codes, n_candidates, exclude=rows)

@@ -9,136 +9,25 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import hnswlib
 import numpy as np
 
+from core.compare import RankComparison, compare_rankings
 from core.errors import ExplorerError
-from core.metrics import Metric, as_matrix, pairwise
+from core.kernels import search_float32
+from core.metrics import Metric, as_matrix, check_same_width, pairwise, row_norms
+from core.topk import SearchResult, check_k, check_k_excluding, exclusion, top_k_ids
 
 log = logging.getLogger(__name__)
 
+# The message for queries and a corpus of different widths.
+SAME_MODEL = "Queries have {a} dimensions but the corpus has {b}: embed both with the same model."
+
 # Upper bound on the (queries x corpus) score matrix computed at once, in elements.
 _SCORE_BLOCK = 1 << 22
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One neighbour of one query: corpus row ``id``, its ``score`` and its 1-based ``rank``."""
-
-    id: int
-    score: float
-    rank: int
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """The ``k`` nearest corpus rows of each query, best first.
-
-    Attributes:
-        ids: int64 ``(q, k)`` corpus row numbers.
-        scores: float64 ``(q, k)``; similarities (higher is closer) when ``higher_is_closer``,
-            otherwise distances (cosine gives similarity, euclidean gives L2 distance,
-            hamming gives differing bits).
-        seconds: wall-clock time of the search, all queries together.
-        metric: what the scores measure, a :class:`Metric` value or e.g. ``"hamming"``.
-        higher_is_closer: sort direction of ``scores``.
-    """
-
-    ids: np.ndarray
-    scores: np.ndarray
-    seconds: float
-    metric: str
-    higher_is_closer: bool
-
-    def __post_init__(self) -> None:
-        if self.ids.shape != self.scores.shape or self.ids.ndim != 2:
-            raise ExplorerError(
-                f"ids {self.ids.shape} and scores {self.scores.shape} must be equal (q, k) shapes."
-            )
-
-    @property
-    def k(self) -> int:
-        return int(self.ids.shape[1])
-
-    def hits(self, query: int = 0) -> list[Hit]:
-        """The neighbours of one query (row ``query``) as :class:`Hit` objects, best first."""
-        if not 0 <= query < self.ids.shape[0]:
-            raise ExplorerError(f"Query {query} does not exist; there are {self.ids.shape[0]}.")
-        return [
-            Hit(id=int(i), score=float(s), rank=r)
-            for r, (i, s) in enumerate(zip(self.ids[query], self.scores[query], strict=True), 1)
-        ]
-
-
-def check_k(k: int, available: int, what: str = "corpus items") -> None:
-    """Raise unless ``1 <= k <= available``."""
-    if k < 1:
-        raise ExplorerError(f"k={k}: ask for at least 1 neighbour.")
-    if k > available:
-        raise ExplorerError(
-            f"k={k} is larger than the {available} {what}: choose k <= {available}."
-        )
-
-
-def _exclusion(exclude: int | np.ndarray | None, n_queries: int, n: int) -> np.ndarray | None:
-    """One corpus id per query to leave out, shape ``(q,)``, or None."""
-    if exclude is None:
-        return None
-    ids = np.broadcast_to(np.asarray(exclude, dtype=np.int64), (n_queries,))
-    bad = ids[(ids < 0) | (ids >= n)]
-    if bad.size:
-        raise ExplorerError(f"Cannot exclude id {int(bad[0])}: corpus ids run from 0 to {n - 1}.")
-    return ids
-
-
-def _check_k_excluding(k: int, n: int, exclude: np.ndarray | None) -> None:
-    if exclude is None:
-        check_k(k, n)
-    else:
-        check_k(k, n - 1, "items other than the excluded one")
-
-
-def top_k_ids(
-    scores: np.ndarray,
-    k: int,
-    higher_is_closer: bool,
-    exclude: np.ndarray | None = None,
-) -> np.ndarray:
-    """Column numbers of the ``k`` best scores of every row, best first, shape ``(q, k)``.
-
-    Uses ``argpartition`` and sorts only the ``k`` candidates; equal scores go to the lower
-    column. ``exclude`` is one column per row (``(q,)``) that must not be returned.
-    """
-    _check_k_excluding(k, scores.shape[1], exclude)
-    # Lower key is better, so one code path serves similarities and distances.
-    key = np.negative(scores, dtype=np.float64) if higher_is_closer else scores.astype(np.float64)
-    if exclude is not None:
-        key[np.arange(key.shape[0]), exclude] = np.inf
-    cand = np.argpartition(key, k - 1, axis=1)[:, :k]
-    cand_key = np.take_along_axis(key, cand, axis=1)
-    order = np.lexsort((cand, cand_key), axis=1)
-    ids = np.take_along_axis(cand, order, axis=1)
-    # argpartition picks arbitrarily among items tied with the k-th score; redo those rows.
-    kth = cand_key.max(axis=1, keepdims=True)
-    for row in np.flatnonzero((key <= kth).sum(axis=1) > k):
-        tied_or_better = np.flatnonzero(key[row] <= kth[row, 0])
-        ids[row] = tied_or_better[np.argsort(key[row, tied_or_better], kind="stable")[:k]]
-    return ids.astype(np.int64, copy=False)
-
-
-def row_norms(x: np.ndarray, name: str = "vectors") -> np.ndarray:
-    """L2 norm of every row, ``(n,)`` in ``x``'s float dtype, without copying ``x``; raises
-    on a zero row, which has no direction for cosine."""
-    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
-    zero = np.flatnonzero(norms == 0)
-    if zero.size:
-        raise ExplorerError(
-            f"{name} row {int(zero[0])} is a zero vector: it has no direction, so it cannot be "
-            "compared by cosine."
-        )
-    return norms
 
 
 def exhaustive_search(
@@ -158,22 +47,15 @@ def exhaustive_search(
     m = Metric.coerce(metric)
     start = time.perf_counter()
     q, c = as_matrix(queries, "queries"), as_matrix(corpus, "corpus vectors")
-    if q.shape[1] != c.shape[1]:
-        raise ExplorerError(
-            f"Queries have {q.shape[1]} dimensions but the corpus has {c.shape[1]}: "
-            "embed both with the same model."
-        )
-    excluded = _exclusion(exclude, q.shape[0], c.shape[0])
-    _check_k_excluding(k, c.shape[0], excluded)
+    check_same_width(q, c, SAME_MODEL)
+    excluded = exclusion(exclude, q.shape[0], c.shape[0])
+    check_k_excluding(k, c.shape[0], excluded)
     if m is Metric.COSINE:
         # Checked up front so a zero row is named by its row number, not its block's.
         row_norms(q, "queries")
         c_norms = row_norms(c, "corpus vectors")
     if m in (Metric.COSINE, Metric.DOT) and q.dtype == c.dtype == np.float32:
-        # float32 BLAS straight on the caller's arrays, chunked to stay in cache. Imported
-        # here because core.kernels builds on this module.
-        from core.kernels import search_float32
-
+        # float32 BLAS straight on the caller's arrays, chunked to stay in cache.
         found = search_float32(q, c, k, m, exclude, c_norms if m is Metric.COSINE else None)
         return replace(found, seconds=time.perf_counter() - start)
     step = max(1, _SCORE_BLOCK // c.shape[0])
@@ -263,11 +145,11 @@ class HnswIndex:
         """Approximate ``k`` nearest neighbours; ``ef`` (raised to ``k`` if smaller) is the
         candidate list size: larger is slower and more accurate."""
         q = as_matrix(queries, "queries")
-        if q.shape[1] != self.dims:
-            raise ExplorerError(
-                f"Queries have {q.shape[1]} dimensions but the index has {self.dims}: "
-                "embed both with the same model."
-            )
+        check_same_width(
+            q,
+            self.dims,
+            "Queries have {a} dimensions but the index has {b}: embed both with the same model.",
+        )
         check_k(k, self.count, "indexed items")
         if self.metric is Metric.COSINE:
             row_norms(q, "queries")
@@ -311,3 +193,62 @@ def recall_at_k(reference_ids: np.ndarray, found_ids: np.ndarray) -> float:
         raise ExplorerError("The reference has k=0 neighbours: recall is undefined.")
     hit = (ref[:, :, np.newaxis] == found[:, np.newaxis, :]).any(axis=2)
     return float(hit.mean())
+
+
+def leave_one_out_reference(vectors: np.ndarray | list, k: int) -> np.ndarray:
+    """Exact cosine top-k of every row of ``(n, d)`` ``vectors`` among the others, ``(n, k)``."""
+    items = as_matrix(vectors, "vectors")
+    n = items.shape[0]
+    return exhaustive_search(items, items, k, Metric.COSINE, exclude=np.arange(n)).ids
+
+
+@dataclass(frozen=True)
+class SearchComparison:
+    """One query searched exactly and with HNSW.
+
+    Attributes:
+        exact: the exhaustive top-k (cosine similarity, ``(1, k)``).
+        approx: the HNSW top-k.
+        ranks: HNSW's list marked against the exact one (✅ same rank, ↕ moved, ❌ not in it).
+        recall_at_k: share (0..1) of the exact top-k that HNSW returned.
+    """
+
+    exact: SearchResult
+    approx: SearchResult
+    ranks: RankComparison
+    recall_at_k: float
+
+
+def compare_search(
+    query: np.ndarray | list,
+    vectors: np.ndarray | list,
+    index: HnswIndex,
+    k: int,
+    ef: int,
+    labels: Sequence[str] | None = None,
+) -> SearchComparison:
+    """Search one ``(1, d)`` ``query`` in the ``(n, d)`` ``vectors`` exhaustively and in
+    ``index`` (built on the same vectors, cosine) with candidate list size ``ef``."""
+    q = as_matrix(query, "query")
+    if q.shape[0] != 1:
+        raise ExplorerError(f"compare_search takes one query, got {q.shape[0]}.")
+    exact = exhaustive_search(q, vectors, k, Metric.COSINE)
+    approx = index.search(q, k, ef)
+    ranks = compare_rankings(exact.ids[0].tolist(), approx.ids[0].tolist(), labels)
+    return SearchComparison(exact, approx, ranks, recall_at_k(exact.ids, approx.ids))
+
+
+def hnsw_recall(index: HnswIndex, vectors: np.ndarray | list, k: int, ef: int) -> float:
+    """Recall@k of ``index`` with every one of its ``(n, d)`` ``vectors`` as a query, each
+    left out of its own results, against the exact cosine top-k."""
+    items = as_matrix(vectors, "corpus vectors")
+    n = items.shape[0]
+    if n != index.count:
+        raise ExplorerError(f"The index holds {index.count} items but {n} vectors were given.")
+    reference = leave_one_out_reference(items, k)
+    # One extra neighbour so that dropping the query itself still leaves k.
+    found = index.search(items, k + 1, ef).ids
+    keep = found != np.arange(n)[:, np.newaxis]
+    # A row where HNSW missed the query itself drops its last (worst) neighbour instead.
+    keep[keep.all(axis=1), -1] = False
+    return recall_at_k(reference, found[keep].reshape(n, k))

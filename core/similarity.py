@@ -18,8 +18,9 @@ import numpy as np
 
 from core.compare import RankComparison, compare_rankings
 from core.errors import ExplorerError
-from core.metrics import Metric, as_matrix, cosine_similarity, dot, normalize
-from core.search import SearchResult, check_k, exhaustive_search, recall_at_k, top_k_ids
+from core.metrics import Metric, as_matrix, check_same_width, cosine_similarity, dot, normalize
+from core.search import exhaustive_search, recall_at_k
+from core.topk import SearchResult, check_k, top_k_ids
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ class PairMetrics:
     normalized: bool
 
 
+_SAME_LENGTH = "The vectors have {a} and {b} values: give both the same length."
+
+
 def _one_row(x: np.ndarray | list, name: str) -> np.ndarray:
     arr = as_matrix(x, name).astype(np.float64)
     if arr.shape[0] != 1:
@@ -82,10 +86,7 @@ def _one_row(x: np.ndarray | list, name: str) -> np.ndarray:
 
 def _two_rows(a: np.ndarray | list, b: np.ndarray | list) -> tuple[np.ndarray, np.ndarray]:
     a2, b2 = _one_row(a, "first vector"), _one_row(b, "second vector")
-    if a2.shape[1] != b2.shape[1]:
-        raise ExplorerError(
-            f"The vectors have {a2.shape[1]} and {b2.shape[1]} values: give both the same length."
-        )
+    check_same_width(a2, b2, _SAME_LENGTH)
     return a2, b2
 
 
@@ -119,11 +120,8 @@ def taxicab_path(a: np.ndarray | list, b: np.ndarray | list) -> np.ndarray:
     in axis order: ``(d + 1, d)``, first row ``a``, last row ``b``. Its length is the
     manhattan distance."""
     a2, b2 = _one_row(a, "first vector"), _one_row(b, "second vector")
+    check_same_width(a2, b2, _SAME_LENGTH)
     d = a2.shape[1]
-    if b2.shape[1] != d:
-        raise ExplorerError(
-            f"The vectors have {d} and {b2.shape[1]} values: give both the same length."
-        )
     # Row i has taken the first i coordinates from b.
     take_b = np.tri(d + 1, d, k=-1, dtype=bool)
     return np.where(take_b, b2, a2)

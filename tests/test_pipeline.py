@@ -6,20 +6,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import ExplorerError
-from core.pipeline import (
-    PIPELINE_PRECISIONS,
-    code_view,
-    compare_search,
-    first_stage_candidates,
-    format_bytes,
-    hnsw_recall,
-    leave_one_out_reference,
-    pipeline_points,
-    quantized_neighbours,
-    ranking_at_dims,
-)
-from core.quantize import Precision, QuantizedIndex, rescore
-from core.search import HnswIndex
+from core.mrl import ranking_at_dims
+from core.pipeline import PIPELINE_PRECISIONS, first_stage_candidates, pipeline_points
+from core.quantize import Precision, QuantizedIndex, code_view, quantized_neighbors, rescore
+from core.search import HnswIndex, compare_search, hnsw_recall, leave_one_out_reference
+from core.storage import format_bytes
 
 
 def unit_rows(n: int, d: int, seed: int) -> np.ndarray:
@@ -136,11 +127,11 @@ def naive_hamming(bits: np.ndarray, row: int) -> np.ndarray:
     )
 
 
-def test_quantized_neighbours_leaves_the_item_out():
+def test_quantized_neighbors_leaves_the_item_out():
     v = clustered(120, 20, seed=6)
     index = QuantizedIndex.build(v, "binary", center="dim-median")
     k, factor, target = 4, 3, 17
-    out = quantized_neighbours(index, v[target], k, factor, exclude=target)
+    out = quantized_neighbors(index, v[target], k, factor, exclude=target)
     bits = (v > np.median(v, axis=0)).astype(int)
     dist = naive_hamming(bits, target).astype(float)
     dist[target] = np.inf
@@ -154,26 +145,26 @@ def test_quantized_neighbours_leaves_the_item_out():
     assert set(out.dropped()) == set(expected_candidates[:k]) - set(best)
 
 
-def test_quantized_neighbours_of_free_text_is_the_index_search():
+def test_quantized_neighbors_of_free_text_is_the_index_search():
     v = unit_rows(50, 8, seed=7)
     q = unit_rows(1, 8, seed=8)
     index = QuantizedIndex.build(v, "int8")
-    out = quantized_neighbours(index, q, 5, 2)
+    out = quantized_neighbors(index, q, 5, 2)
     same = index.search(q, 5, 2)
     assert out.final.ids.tolist() == same.final.ids.tolist()
     assert out.candidates.ids.shape == (1, 10)
 
 
-def test_quantized_neighbours_caps_candidates_and_checks_input():
+def test_quantized_neighbors_caps_candidates_and_checks_input():
     v = unit_rows(10, 8, seed=9)
     index = QuantizedIndex.build(v, "int8")
-    assert quantized_neighbours(index, v[0], 3, 10, exclude=0).candidates.k == 9
+    assert quantized_neighbors(index, v[0], 3, 10, exclude=0).candidates.k == 9
     with pytest.raises(ExplorerError, match="k=10 is larger than the 9"):
-        quantized_neighbours(index, v[0], 10, 1, exclude=0)
+        quantized_neighbors(index, v[0], 10, 1, exclude=0)
     with pytest.raises(ExplorerError, match="Cannot exclude row 10"):
-        quantized_neighbours(index, v[0], 3, 1, exclude=10)
+        quantized_neighbors(index, v[0], 3, 1, exclude=10)
     with pytest.raises(ExplorerError, match="oversample=0"):
-        quantized_neighbours(index, v[0], 3, 0, exclude=1)
+        quantized_neighbors(index, v[0], 3, 0, exclude=1)
 
 
 # ------------------------------------------------------------------ pipelines

@@ -18,19 +18,16 @@ from core.quantize import (
     QuantizedIndex,
     ScalarQuantizer,
     binary_quantize,
-    bytes_per_vector,
     hamming_distances,
     hamming_search,
-    index_bytes,
     int8_search,
     pack_bits,
-    python_list_bytes,
     quantized_search,
     rescore,
-    storage_table,
     thresholds,
 )
 from core.search import exhaustive_search, recall_at_k
+from core.storage import bytes_per_vector, index_bytes, python_list_bytes, storage_table
 
 
 def clustered(rng: np.random.Generator, n: int, d: int, clusters: int) -> np.ndarray:

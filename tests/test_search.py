@@ -10,7 +10,8 @@ import core.search
 from core import metrics
 from core.errors import ExplorerError
 from core.metrics import Metric
-from core.search import HnswIndex, SearchResult, exhaustive_search, recall_at_k, top_k_ids
+from core.search import HnswIndex, exhaustive_search, recall_at_k
+from core.topk import SearchResult, top_k_ids
 
 
 def reference_top_k(metric: Metric, queries, corpus, k, exclude=None):

@@ -9,9 +9,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.compare import compare_rankings
-from core.mrl import CurvePoint, recall_curve, standard_dims
-from core.pipeline import PIPELINE_PRECISIONS, PipelinePoint, pipeline_points, ranking_at_dims
-from core.quantize import Precision, payload_bytes
+from core.mrl import CurvePoint, ranking_at_dims, recall_curve, standard_dims
+from core.pipeline import PIPELINE_PRECISIONS, PipelinePoint, pipeline_points
+from core.quantize import Precision
+from core.storage import payload_bytes
 from core.vectors import VectorSet
 from views import _ui
 
@@ -77,7 +78,6 @@ else:
             help="The first m values of every vector, re-normalised to unit length.",
         )
     )
-_ui.publish("mrl_model", "mrl_target", "mrl_k", "mrl_dims")
 kind = _kind(vs)
 
 
@@ -207,7 +207,6 @@ def full_pipeline() -> None:
         FACTORS[-1],
         key=_ui.bound("mrl_factor", 4, int, valid=lambda v: v in FACTORS),
     )
-    _ui.publish("mrl_factor")
     points: list[PipelinePoint] = []
     with _ui.guard("Pipeline"):
         points = _pipelines(vs.key, k, vs.vectors)

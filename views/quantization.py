@@ -12,17 +12,20 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from core.compare import compare_rankings
-from core.pipeline import (
+from core.pipeline import PipelinePoint, pipeline_points
+from core.quantize import (
+    Center,
     CodeView,
-    PipelinePoint,
+    Precision,
+    QuantizedIndex,
+    RescoreResult,
     code_view,
-    format_bytes,
-    pipeline_points,
-    quantized_neighbours,
+    quantized_neighbors,
 )
-from core.quantize import Center, Precision, QuantizedIndex, RescoreResult, index_bytes
-from core.quantize import storage_table as make_storage_table
-from core.search import SearchResult, exhaustive_search
+from core.search import exhaustive_search
+from core.storage import format_bytes, index_bytes
+from core.storage import storage_table as make_storage_table
+from core.topk import SearchResult
 from views import _ui
 
 QUANTIZED = [Precision.INT8.value, Precision.BINARY.value]
@@ -93,8 +96,6 @@ else:
         help="Calibrate each dimension on its own min..max instead of one global range.",
     )
     center = Center.ZERO.value
-_ui.publish("quant_model", "quant_target", "quant_k", "quant_precision", "quant_center")
-_ui.publish("quant_perdim")
 vs = ws.sets[model]
 key = (vs.key, precision, center, per_dim)
 
@@ -147,7 +148,7 @@ def _neighbours(factor: int) -> tuple[SearchResult, RescoreResult] | None:
         return None
     with _ui.guard("Search"):
         exact = exhaustive_search(query, vs.vectors, k, exclude=exclude)
-        return exact, quantized_neighbours(index, query, k, factor, exclude)
+        return exact, quantized_neighbors(index, query, k, factor, exclude)
     return None
 
 
@@ -280,13 +281,13 @@ def oversample_and_rescore() -> None:
     """k × factor candidates by codes, rescored with the floats: recall against the factor
     first, then what rescoring rescued and dropped for the target."""
     c_factor, c_float, c_alone, c_rescored = st.columns([3, 1, 1, 1])
+    _factor_setting()
     factor = c_factor.slider(
         "Oversampling factor: fetch k × factor candidates by codes, rescore them with floats",
         1,
         FACTORS[-1],
-        key=_ui.bound("quant_factor", 4, int, valid=lambda v: v in FACTORS),
+        key="quant_factor",
     )
-    _ui.publish("quant_factor")
     points = _recall_points()
     if points:
         by_factor = {p.oversample: p for p in points}
@@ -392,7 +393,6 @@ def storage() -> None:
         "keep float32 originals for rescoring",
         key=_ui.bound("quant_calc_keep", False, _ui.as_bool),
     )
-    _ui.publish("quant_calc_n", "quant_calc_dims", "quant_calc_precision", "quant_calc_keep")
     with _ui.guard("Calculator"):
         total = index_bytes(int(calc_n), int(calc_dims), calc_precision, keep)
         baseline = index_bytes(int(calc_n), int(calc_dims), Precision.FLOAT32)

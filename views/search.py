@@ -8,8 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.pipeline import SearchComparison, compare_search, hnsw_recall
-from core.search import HnswIndex
+from core.search import HnswIndex, SearchComparison, compare_search, hnsw_recall
 from views import _ui
 from views._scale_lab import render_scale_lab
 
@@ -244,5 +243,4 @@ with tab:
         inputs = _query_row()
         steps = {VIEWS[0]: embed_step, VIEWS[1]: search_step, VIEWS[2]: results_step}
         steps[view](*inputs)
-        _ui.publish("search_model", "search_query", "search_k", *HNSW_SETTINGS)
         search_code(*inputs)
