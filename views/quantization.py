@@ -96,6 +96,8 @@ else:
         help="Calibrate each dimension on its own min..max instead of one global range.",
     )
     center = Center.ZERO.value
+_ui.publish("quant_model", "quant_target", "quant_k", "quant_precision", "quant_center")
+_ui.publish("quant_perdim")
 vs = ws.sets[model]
 key = (vs.key, precision, center, per_dim)
 
@@ -281,13 +283,13 @@ def oversample_and_rescore() -> None:
     """k × factor candidates by codes, rescored with the floats: recall against the factor
     first, then what rescoring rescued and dropped for the target."""
     c_factor, c_float, c_alone, c_rescored = st.columns([3, 1, 1, 1])
-    _factor_setting()
     factor = c_factor.slider(
         "Oversampling factor: fetch k × factor candidates by codes, rescore them with floats",
         1,
         FACTORS[-1],
-        key="quant_factor",
+        key=_ui.bound("quant_factor", 4, int, valid=lambda v: v in FACTORS),
     )
+    _ui.publish("quant_factor")
     points = _recall_points()
     if points:
         by_factor = {p.oversample: p for p in points}
@@ -393,6 +395,7 @@ def storage() -> None:
         "keep float32 originals for rescoring",
         key=_ui.bound("quant_calc_keep", False, _ui.as_bool),
     )
+    _ui.publish("quant_calc_n", "quant_calc_dims", "quant_calc_precision", "quant_calc_keep")
     with _ui.guard("Calculator"):
         total = index_bytes(int(calc_n), int(calc_dims), calc_precision, keep)
         baseline = index_bytes(int(calc_n), int(calc_dims), Precision.FLOAT32)
