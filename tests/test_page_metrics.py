@@ -8,21 +8,9 @@ import math
 import numpy as np
 import pytest
 
-from core.datasets import load_dataset
-from core.embedders.registry import get_embedder
-from core.vectors import embed_dataset
 from tests.page_helpers import array, figures, frames, metrics, open_page, plain, show_tab
 
 METRICS = ["cosine", "dot", "euclidean", "manhattan"]
-
-
-@pytest.fixture(scope="module")
-def words_vectors() -> dict[str, np.ndarray]:
-    dataset = load_dataset("words")
-    return {
-        m: embed_dataset(dataset, get_embedder(m))
-        for m in ("static-minilm-256", "all-MiniLM-L6-v2")
-    }
 
 
 REAL, CHECK = "On real data", "Unit length, checked"
@@ -121,11 +109,11 @@ def _brute_top(vectors: np.ndarray, row: int, k: int) -> dict[str, list[int]]:
     return out
 
 
-def test_top_k_under_each_metric_matches_a_numpy_brute_force(words_vectors) -> None:
+def test_top_k_under_each_metric_matches_a_numpy_brute_force(words) -> None:
     at = open_page("metrics", {"met_target": "cat", "met_k": "7", "met_view": REAL})
-    labels = load_dataset("words").labels
+    labels, vectors = words
     model = at.selectbox(key="met_model").value
-    expected = _brute_top(words_vectors[model], labels.index("cat"), 7)
+    expected = _brute_top(vectors[model], labels.index("cat"), 7)
     rankings = dict(zip(METRICS, frames(at, "mark"), strict=True))
     for name, frame in rankings.items():
         assert frame["item"].tolist() == [labels[i] for i in expected[name]], name
@@ -137,13 +125,13 @@ def test_top_k_under_each_metric_matches_a_numpy_brute_force(words_vectors) -> N
     assert rankings["euclidean"].columns.tolist() == ["rank", "item", "distance", "mark"]
 
 
-def test_switching_model_and_k_updates_the_rankings(words_vectors) -> None:
+def test_switching_model_and_k_updates_the_rankings(words) -> None:
     at = open_page("metrics", {"met_view": REAL})
     at.selectbox(key="met_model").set_value("all-MiniLM-L6-v2")
     at.slider(key="met_k").set_value(3).run()
     assert not at.exception
-    labels = load_dataset("words").labels
-    expected = _brute_top(words_vectors["all-MiniLM-L6-v2"], labels.index("queen"), 3)
+    labels, vectors = words
+    expected = _brute_top(vectors["all-MiniLM-L6-v2"], labels.index("queen"), 3)
     cosine = frames(at, "mark")[0]
     assert cosine["item"].tolist() == [labels[i] for i in expected["cosine"]]
     assert at.query_params["met_model"] == "all-MiniLM-L6-v2"

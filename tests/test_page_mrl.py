@@ -8,9 +8,6 @@ import json
 import numpy as np
 import pytest
 
-from core.datasets import load_dataset
-from core.embedders.registry import get_embedder
-from core.vectors import embed_dataset
 from tests.page_helpers import (
     array,
     figures,
@@ -22,14 +19,6 @@ from tests.page_helpers import (
 )
 
 MINILM, STATIC = "all-MiniLM-L6-v2", "static-minilm-256"
-
-
-@pytest.fixture(scope="module")
-def words() -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
-    dataset = load_dataset("words")
-    return dataset.labels, {
-        m: embed_dataset(dataset, get_embedder(m)).astype(np.float64) for m in (MINILM, STATIC)
-    }
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -72,8 +61,8 @@ def curves(at) -> dict[str, dict]:
     return {t["name"]: t for t in fig["data"]}
 
 
-def test_default_ranking_and_curves(words) -> None:
-    labels, vectors = words
+def test_default_ranking_and_curves(words_float64) -> None:
+    labels, vectors = words_float64
     at = open_page("mrl", {"mrl_view": RANKING})
     assert [t.label for t in at.tabs] == [CURVES, RANKING, PIPELINE]
     assert at.slider(key="mrl_dims").value == 64
@@ -103,8 +92,8 @@ def test_default_ranking_and_curves(words) -> None:
     assert shown[f"{MINILM} at 64 dims"] == f"{truncated_recall(vectors[MINILM], 64, 10):.1%}"
 
 
-def test_dims_slider_and_model_switch(words) -> None:
-    labels, vectors = words
+def test_dims_slider_and_model_switch(words_float64) -> None:
+    labels, vectors = words_float64
     at = open_page("mrl", {"mrl_view": RANKING})
     at.slider(key="mrl_dims").set_value(16).run()
     assert not at.exception
@@ -118,8 +107,8 @@ def test_dims_slider_and_model_switch(words) -> None:
     assert at.query_params["mrl_dims"] == "16"
 
 
-def test_full_pipeline_table(words) -> None:
-    labels, vectors = words
+def test_full_pipeline_table(words_float64) -> None:
+    labels, vectors = words_float64
     at = open_page("mrl", {"mrl_view": PIPELINE})
     table = frames(at, "dims", "precision", "bytes per vector")[0]
     recalls = ["recall alone", "recall + rescore ×4"]
@@ -157,8 +146,8 @@ def test_factor_one_is_the_first_stage_alone() -> None:
     np.testing.assert_allclose(table["recall + rescore ×1"], table["recall alone"])
 
 
-def test_deep_link_restores_the_view(words) -> None:
-    labels, vectors = words
+def test_deep_link_restores_the_view(words_float64) -> None:
+    labels, vectors = words_float64
     params = {
         "mrl_model": MINILM,
         "mrl_dims": "32",

@@ -10,9 +10,6 @@ import sys
 import numpy as np
 import pytest
 
-from core.datasets import load_dataset
-from core.embedders.registry import get_embedder
-from core.vectors import embed_dataset
 from tests.page_helpers import (
     array,
     figures,
@@ -30,13 +27,6 @@ BEFORE, TOP_K, RESCORE, STORAGE = "Before and after", "Top-k", "Oversample and r
 
 def show(at, view: str):
     return show_tab(at, "quant_view", view)
-
-
-@pytest.fixture(scope="module")
-def words() -> tuple[tuple[str, ...], np.ndarray]:
-    dataset = load_dataset("words")
-    vectors = embed_dataset(dataset, get_embedder(STATIC)).astype(np.float64)
-    return dataset.labels, unit(vectors)
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -68,8 +58,8 @@ def hamming(bits: np.ndarray) -> np.ndarray:
     return b @ (1 - b).T + (1 - b) @ b.T
 
 
-def test_default_int8_values_ranking_and_recall(words) -> None:
-    labels, unit = words
+def test_default_int8_values_ranking_and_recall(words_static_unit) -> None:
+    labels, unit = words_static_unit
     at = open_page("quantization")
     row = labels.index("queen")
     codes = int8_codes(unit)
@@ -105,8 +95,8 @@ def test_default_int8_values_ranking_and_recall(words) -> None:
     assert shown["int8 + rescore ×4"] == f"{overlap(reference, int8_order[:, :40]):.1%}"
 
 
-def test_binary_with_median_centre(words) -> None:
-    labels, unit = words
+def test_binary_with_median_centre(words_static_unit) -> None:
+    labels, unit = words_static_unit
     at = open_page("quantization")
     at.radio(key="quant_precision").set_value("binary").run()
     at.selectbox(key="quant_center").set_value("dim-median").run()
@@ -130,8 +120,8 @@ def test_binary_with_median_centre(words) -> None:
     assert metrics(show(at, RESCORE))["binary alone"] == f"{overlap(reference, order[:, :10]):.1%}"
 
 
-def test_per_dimension_calibration(words) -> None:
-    labels, unit = words
+def test_per_dimension_calibration(words_static_unit) -> None:
+    labels, unit = words_static_unit
     at = open_page("quantization")
     at.toggle(key="quant_perdim").set_value(True).run()
     assert not at.exception
@@ -140,8 +130,8 @@ def test_per_dimension_calibration(words) -> None:
     assert values.loc["int8"].astype(int).tolist() == codes[labels.index("queen"), :8].tolist()
 
 
-def test_oversample_and_rescore_tables(words) -> None:
-    labels, unit = words
+def test_oversample_and_rescore_tables(words_static_unit) -> None:
+    labels, unit = words_static_unit
     at = open_page("quantization", {"quant_view": RESCORE})
     at.slider(key="quant_k").set_value(5)
     at.slider(key="quant_factor").set_value(3).run()
@@ -173,8 +163,8 @@ def test_oversample_and_rescore_tables(words) -> None:
     np.testing.assert_allclose(array(curve["data"][0]["y"]), expected_curve)
 
 
-def test_storage_table_matches_real_objects(words) -> None:
-    labels, unit = words
+def test_storage_table_matches_real_objects(words_static_unit) -> None:
+    labels, unit = words_static_unit
     at = open_page("quantization", {"quant_view": STORAGE})
     table = frames(at, "precision", "bytes per vector")[0].set_index("precision")
     d = unit.shape[1]

@@ -9,9 +9,7 @@ import hnswlib
 import numpy as np
 import pytest
 
-from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
-from core.vectors import embed_dataset
 from tests.page_helpers import (
     array,
     figures,
@@ -24,12 +22,6 @@ from tests.page_helpers import (
 )
 
 MINILM, STATIC = "all-MiniLM-L6-v2", "static-minilm-256"
-
-
-@pytest.fixture(scope="module")
-def words() -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
-    dataset = load_dataset("words")
-    return dataset.labels, {m: embed_dataset(dataset, get_embedder(m)) for m in (MINILM, STATIC)}
 
 
 def brute_top_k(vectors: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

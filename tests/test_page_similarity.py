@@ -12,19 +12,12 @@ from sklearn.decomposition import PCA
 
 from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
-from core.vectors import embed_dataset
 from tests.page_helpers import array, figures, frames, metrics, open_page, texts
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref"
 MODELS = ["static-minilm-256", "all-MiniLM-L6-v2"]
 # cos(king, queen) from sentence-transformers' reference vectors (../shared/ref), rounded.
 KING_QUEEN_MINILM = 0.6807
-
-
-@pytest.fixture(scope="module")
-def words() -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
-    dataset = load_dataset("words")
-    return dataset.labels, {m: embed_dataset(dataset, get_embedder(m)) for m in MODELS}
 
 
 def _cosines(vectors: np.ndarray, row: int) -> np.ndarray:
