@@ -44,6 +44,7 @@ test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy core/
+	$(BIN)/mypy views explorer_app.py
 	$(BIN)/python -m pytest --cov=core --cov-report=term-missing:skip-covered --cov-fail-under=95
 
 bench: install
