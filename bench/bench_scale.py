@@ -27,8 +27,9 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from core import kernels
-from core.scalelab import Method, quantize_corpus, rescored_search, synthetic_corpus
-from core.search import HnswIndex, recall_at_k
+from core.corpora import synthetic_corpus
+from core.quantize import quantize_corpus, rescored_search
+from core.search import HnswIndex, Method, recall_at_k
 
 RECALL_GOALS = {Method.BINARY: 0.95, Method.INT8: 0.99}
 

@@ -1,4 +1,4 @@
-"""Read and write user files: label->vector JSON, text CSV, TensorFlow Projector TSV.
+"""Read and write user files: label->vector JSON, text CSV, TensorFlow Projector TSV, .npy.
 
 Every loader takes the file as ``bytes`` (an upload), ``str`` (its text) or a ``Path``, and
 every malformed input raises :class:`ExplorerError` naming the file, the line or label, and
@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
@@ -562,3 +563,68 @@ def read_upload(
             "is something to compare."
         )
     return result
+
+
+# What a .npy dtype kind holds, for the message refusing it.
+_NPY_KINDS = {
+    "c": "complex numbers (a vector's values must be real: save the real part)",
+    "U": "text",
+    "S": "bytes",
+    "V": "records (a structured dtype)",
+    "O": "Python objects",
+    "M": "dates",
+    "m": "time spans",
+}
+
+
+def _npy_header(buf: io.BytesIO, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` from a .npy header; nothing after it is read."""
+    try:
+        version = np.lib.format.read_magic(buf)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(buf)
+        if version == (2, 0):
+            return np.lib.format.read_array_header_2_0(buf)
+        raise ValueError(f"format version {version[0]}.{version[1]} is not supported")
+    except Exception as exc:  # noqa: BLE001 - numpy parses the header with tokenize and ast,
+        # whose errors on a junk header (TokenError, SyntaxError...) are not all ValueError.
+        raise ExplorerError(f"{name} is not a readable .npy file ({exc}).") from None
+
+
+def load_matrix(data: bytes, name: str = "upload") -> np.ndarray:
+    """An uploaded ``.npy`` file as a finite float32 ``(m, d)`` matrix.
+
+    The header is checked before any data is read: real numbers (bool, int or float), two
+    non-empty dimensions, and exactly the bytes its shape announces (a forged header cannot
+    make this allocate more than the file). Pickles are never loaded.
+    """
+    buf = io.BytesIO(data)
+    shape, fortran, dtype = _npy_header(buf, name)
+    if dtype.hasobject or dtype.kind not in "biuf":
+        what = _NPY_KINDS.get(dtype.kind, f"dtype {dtype}")
+        raise ExplorerError(f"{name} holds {what}; upload a matrix of real numbers.")
+    if len(shape) != 2 or min(shape) <= 0:
+        raise ExplorerError(f"{name} holds shape {shape}; upload one (rows, dims) matrix.")
+    expected = math.prod(shape) * dtype.itemsize
+    body = len(data) - buf.tell()
+    if body != expected:
+        raise ExplorerError(
+            f"{name}'s header announces a {shape[0]:,} × {shape[1]:,} matrix of {dtype} "
+            f"({expected:,} bytes) but the file holds {body:,} bytes of data: it is truncated "
+            "or not a .npy file."
+        )
+    arr = np.frombuffer(data, dtype=dtype, offset=buf.tell()).reshape(
+        shape, order="F" if fortran else "C"
+    )
+    matrix = as_matrix(arr.astype(np.float32) if dtype.kind == "b" else arr, name)
+    with np.errstate(over="ignore"):
+        out = matrix.astype(np.float32)
+    where = out_of_range(out)  # float32 overflow (inf) included
+    if where is not None:
+        i, j = where
+        raise ExplorerError(
+            f"{name} row {i} value {j + 1} is {float(matrix[i, j]):g}: out of range for "
+            f"float32 search (values up to ±{MAX_VALUE:g}, and not every value of a row below "
+            f"{MIN_ROW_VALUE:g}); divide the matrix by one common factor."
+        )
+    return out

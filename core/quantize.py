@@ -10,16 +10,18 @@ float vectors restores most of the exact ranking. What each precision costs in b
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from core.corpora import CHUNK_ROWS, Progress
 from core.errors import ExplorerError
-from core.kernels import search_hamming, search_int8
+from core.kernels import BitMatrix, search_hamming, search_int8, top_k_hamming, top_k_int8
 from core.metrics import Metric, as_matrix, check_same_width, normalize, pairwise
 from core.modes import Mode
-from core.search import SAME_MODEL
-from core.topk import SearchResult, check_k, top_k_ids
+from core.search import SAME_MODEL, Method
+from core.topk import Search, SearchResult, check_k, top_k_ids
 
 # Bound on the (queries x corpus x bytes) XOR block in Hamming search, in bytes.
 _XOR_BLOCK = 1 << 24
@@ -439,3 +441,90 @@ def code_search(index: QuantizedIndex, n_candidates: int, rows: np.ndarray) -> S
     ``n_candidates`` nearest of each, ``(len(rows), n_candidates)``."""
     stage = int8_search if index.precision is Precision.INT8 else hamming_search
     return stage(index.codes[rows], index.codes, n_candidates, exclude=rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Large corpora: quantized a chunk at a time, scanned by the kernels
+
+# Candidates of one query: (query, corpus size, how many) -> (1, count) ids.
+Candidates = Callable[[np.ndarray, int, int], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Codes:
+    """A corpus quantized for a first-stage scan.
+
+    ``candidates(queries, size, count)`` returns the ``(q, count)`` ids of the ``count``
+    best of the first ``size`` corpus rows by the codes (int8 dot product or Hamming
+    distance); ``nbytes`` is the codes' memory, ``seconds`` the time to build them.
+    """
+
+    method: Method
+    candidates: Candidates
+    nbytes: int
+    seconds: float
+
+
+def quantize_corpus(
+    vectors: np.ndarray,
+    method: str | Method,
+    center: str | Center = Center.DIM_MEAN,
+    per_dimension: bool = False,
+    threads: int = 1,
+    progress: Progress | None = None,
+) -> Codes:
+    """Quantize float32 ``(n, d)`` unit ``vectors``, ``CHUNK_ROWS`` rows at a time: int8
+    with min/max calibration (global by default, or ``per_dimension``), or one bit per
+    dimension above its ``center``. ``threads`` splits the scans of a few queries.
+
+    Global calibration is the default because the first stage ranks by the dot product of
+    the codes: per-dimension ranges weight and shift each dimension differently, which on
+    real (anisotropic) embeddings costs recall (e.g. 0.62 instead of 0.84 at ×1 for 100k
+    static-model sentences)."""
+    m = Method.coerce(method)
+    start = time.perf_counter()
+    n = len(vectors)
+    if m is Method.INT8:
+        quantizer = ScalarQuantizer.fit(vectors, per_dimension=per_dimension)
+        codes = np.empty(vectors.shape, dtype=np.int8)
+        for lo in range(0, n, CHUNK_ROWS):
+            if progress is not None:
+                progress(lo / n, "Quantizing to int8")
+            codes[lo : lo + CHUNK_ROWS] = quantizer.quantize(vectors[lo : lo + CHUNK_ROWS])
+
+        def int8_candidates(q: np.ndarray, size: int, count: int) -> np.ndarray:
+            found = top_k_int8(quantizer.quantize(q), codes[:size], count, threads=threads)
+            return found.ids
+
+        return Codes(m, int8_candidates, codes.nbytes, time.perf_counter() - start)
+    if m is Method.BINARY:
+        centres = thresholds(vectors, center).astype(np.float32)
+        parts = []
+        for lo in range(0, n, CHUNK_ROWS):
+            if progress is not None:
+                progress(lo / n, "Packing the bits")
+            parts.append(BitMatrix.from_bits(vectors[lo : lo + CHUNK_ROWS] > centres))
+        bits = BitMatrix.stack(parts)
+
+        def binary_candidates(q: np.ndarray, size: int, count: int) -> np.ndarray:
+            prefix = BitMatrix(bits.words[:, :size], bits.dims)
+            query_bits = BitMatrix.from_bits(q > centres)
+            return top_k_hamming(query_bits, prefix, count, threads=threads).ids
+
+        return Codes(m, binary_candidates, bits.nbytes, time.perf_counter() - start)
+    raise ExplorerError(f"{m.value} is not a quantized method: use int8 + rescore or binary.")
+
+
+def rescored_search(
+    vectors: np.ndarray, codes: Codes, k: int, factor: int, size: int | None = None
+) -> Search:
+    """Search the first ``size`` rows (default all): fetch ``k * factor`` candidates by the
+    codes, keep the ``k`` best by float cosine with ``vectors``. Takes ``(q, d)`` queries,
+    returns ``(q, k)`` ids."""
+    rows = len(vectors) if size is None else size
+
+    def search(q: np.ndarray) -> np.ndarray:
+        ids = codes.candidates(q, rows, min(rows, k * factor))
+        return rescore(q, vectors, ids, k, Metric.COSINE).ids
+
+    return search

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import hnswlib
@@ -19,6 +19,7 @@ from core.compare import RankComparison, compare_rankings
 from core.errors import ExplorerError
 from core.kernels import search_float32
 from core.metrics import Metric, as_matrix, check_same_width, pairwise, row_norms
+from core.modes import Mode
 from core.topk import SearchResult, check_k, check_k_excluding, exclusion, top_k_ids
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,16 @@ def exhaustive_search(
         ids[rows] = top_k_ids(block, k, m.higher_is_closer, part)
         scores[rows] = np.take_along_axis(block, ids[rows], axis=1)
     return SearchResult(ids, scores, time.perf_counter() - start, m.value, m.higher_is_closer)
+
+
+class Method(Mode):
+    """A search method: exact, quantized first stage + float rescoring, or a graph (the scale
+    lab builds and measures each)."""
+
+    EXACT = "exhaustive float32"
+    INT8 = "int8 + rescore"
+    BINARY = "binary + rescore"
+    HNSW = "HNSW"
 
 
 _HNSW_SPACES = {Metric.COSINE: "cosine", Metric.DOT: "ip", Metric.EUCLIDEAN: "l2"}
@@ -176,6 +187,38 @@ class HnswIndex:
             self.metric.value,
             self.metric.higher_is_closer,
         )
+
+
+def grow_hnsw(
+    vectors: np.ndarray,
+    stops: Sequence[int],
+    M: int = 16,
+    ef_construction: int = 200,
+    seed: int = 100,
+    threads: int = 1,
+    progress: Callable[[int, float], None] | None = None,
+) -> Iterator[HnswIndex]:
+    """Insert the float32 ``(n, d)`` cosine ``vectors`` into one HNSW graph in order, in
+    batches, and yield the index each time it holds one of the ascending sizes ``stops``
+    (the last being ``n``): after the first N insertions the graph is the one a build on that
+    prefix makes. ``progress(inserted, seconds)`` is called before each batch; the index's
+    ``build_seconds`` counts insertion time only."""
+    n, dims = vectors.shape
+    graph = hnswlib.Index(space="cosine", dim=dims)
+    graph.init_index(max_elements=n, M=M, ef_construction=ef_construction, random_seed=seed)
+    graph.set_num_threads(threads)
+    batch = max(1000, n // 100)
+    seconds, lo = 0.0, 0
+    while lo < n:
+        if progress is not None:
+            progress(lo, seconds)
+        hi = min(lo + batch, next(s for s in stops if s > lo))
+        start = time.perf_counter()
+        graph.add_items(vectors[lo:hi], np.arange(lo, hi), num_threads=threads)
+        seconds += time.perf_counter() - start
+        lo = hi
+        if lo in stops:
+            yield HnswIndex(graph, Metric.COSINE, seconds)
 
 
 def recall_at_k(reference_ids: np.ndarray, found_ids: np.ndarray) -> float:

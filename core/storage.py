@@ -1,4 +1,5 @@
-"""Byte accounting: what vectors cost in memory at each precision, and the one formatter
+"""Byte accounting: what vectors cost at each precision, what a search method adds, the
+peak memory of a scale-lab build against this machine's free memory, and the one formatter
 for byte counts the pages show.
 """
 
@@ -6,13 +7,21 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 
+from core import kernels
+from core.corpora import CHUNK_ROWS, MIN_N
 from core.errors import ExplorerError
 from core.quantize import Precision
+from core.search import Method
+
+MEMINFO = Path("/proc/meminfo")
+GIB = 1 << 30
 
 
 @cache
@@ -114,6 +123,148 @@ def storage_table(n: int, dims: int) -> list[StorageRow]:
             StorageRow(p, bytes_per_vector(dims, p), total, saved(total, f32), saved(total, f64))
         )
     return rows
+
+
+# ---------------------------------------------------------------------------------------------
+# Machine memory and what a scale-lab build needs
+
+
+@dataclass(frozen=True)
+class MemInfo:
+    """The machine's memory in bytes, from ``/proc/meminfo``."""
+
+    total: int
+    available: int
+
+    @property
+    def reserve(self) -> int:
+        """Kept free for the server and other users: a fifth of the total, at least 1 GiB."""
+        return max(GIB, self.total // 5)
+
+    @property
+    def budget(self) -> int:
+        """What one lab build may use: available memory minus the reserve (never negative)."""
+        return max(0, self.available - self.reserve)
+
+
+def read_meminfo(path: Path = MEMINFO) -> MemInfo:
+    """Total and available memory from a ``/proc/meminfo``-format file."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ExplorerError(f"Cannot read {path} ({exc}): the free memory is unknown.") from None
+    fields = {}
+    for line in text.splitlines():
+        name, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts and parts[0].isdigit():
+            fields[name.strip()] = int(parts[0]) * (1024 if parts[1:] == ["kB"] else 1)
+    if "MemTotal" not in fields or "MemAvailable" not in fields:
+        raise ExplorerError(f"{path} has no MemTotal/MemAvailable lines.")
+    return MemInfo(fields["MemTotal"], fields["MemAvailable"])
+
+
+def _words(dims: int) -> int:
+    return -(-dims // 64)
+
+
+def hnsw_bytes_per_vector(dims: int, m: int) -> int:
+    """hnswlib's memory per vector, an upper estimate in bytes: the float32 copy, the layer-0
+    links (``2M`` ids and a count), label, pointers, a per-element mutex and the label hash
+    map entry, plus upper-layer links for the ``~1/M`` of nodes that have them."""
+    level0 = 4 * dims + 4 * 2 * m + 4 + 8
+    upper = math.ceil((4 * m + 4) / max(1, m - 1))
+    bookkeeping = 8 + 4 + 40 + 80
+    return level0 + upper + bookkeeping
+
+
+def method_bytes(method: str | Method, n: int, dims: int, hnsw_m: int = 16) -> int:
+    """Memory a method adds on top of the float32 corpus, in bytes: int8 codes (``d`` per
+    vector), binary words (``8 * ceil(d / 64)``), or the HNSW graph with its own vector
+    copy; exhaustive float32 adds nothing."""
+    m = Method.coerce(method)
+    if m is Method.EXACT:
+        return 0
+    if m is Method.INT8:
+        return n * dims
+    if m is Method.BINARY:
+        return n * 8 * _words(dims)
+    return n * hnsw_bytes_per_vector(dims, hnsw_m)
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """What a lab build will hold at its peak, in bytes.
+
+    Attributes:
+        n, dims: corpus size.
+        corpus: the float32 vectors (every method's rescoring and the ground truth use them).
+        methods: ``(method, bytes)`` for each method, on top of the corpus.
+        working: temporaries: generation and quantization chunks, score blocks.
+    """
+
+    n: int
+    dims: int
+    corpus: int
+    methods: tuple[tuple[Method, int], ...]
+    working: int
+
+    @property
+    def total(self) -> int:
+        return self.corpus + sum(b for _, b in self.methods) + self.working
+
+    def per_vector(self) -> float:
+        """Bytes per corpus vector of everything but the fixed working space."""
+        return (self.total - self.working) / self.n
+
+    def largest_n(self, budget: int) -> int:
+        """The largest N whose estimate (same dims and methods) fits ``budget`` bytes."""
+        return max(0, int((budget - self.working) // self.per_vector()))
+
+
+def estimate_memory(
+    n: int, dims: int, methods: Sequence[str | Method], hnsw_m: int = 16
+) -> MemoryEstimate:
+    """The memory a lab build of ``n`` vectors of ``dims`` with ``methods`` needs."""
+    chosen = tuple(dict.fromkeys(Method.coerce(m) for m in methods))
+    # Largest temporaries: a float64 quantization chunk and its copy, the kernels' key
+    # blocks and their sort temporaries (64 MiB), the ground truth arrays.
+    working = 2 * CHUNK_ROWS * dims * 8 + 32 * 8 * kernels.BLOCK_ELEMENTS + (64 << 20)
+    return MemoryEstimate(
+        n,
+        dims,
+        n * dims * 4,
+        tuple((m, method_bytes(m, n, dims, hnsw_m)) for m in chosen),
+        working,
+    )
+
+
+def check_fits(estimate: MemoryEstimate, mem: MemInfo) -> None:
+    """Raise, with the numbers, when the build would not fit the memory budget."""
+    if estimate.total <= mem.budget:
+        return
+    parts = ", ".join(
+        [f"float32 vectors {format_bytes(estimate.corpus, 0)}"]
+        + [f"{m.value} {format_bytes(b, 0)}" for m, b in estimate.methods if b]
+        + [f"working space {format_bytes(estimate.working, 0)}"]
+    )
+    fits = estimate.largest_n(mem.budget)
+    advice = (
+        f"choose N ≤ {fits:,} or fewer methods"
+        if fits >= MIN_N
+        else "free memory on the machine before building"
+    )
+    raise ExplorerError(
+        f"Refused: N = {estimate.n:,} × {estimate.dims} needs about "
+        f"{format_bytes(estimate.total, 0)} ({parts}), but this machine has "
+        f"{format_bytes(mem.available, 0)} available and keeps {format_bytes(mem.reserve, 0)} "
+        f"in reserve for the server and other users, leaving {format_bytes(mem.budget, 0)}: "
+        f"{advice}."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Formatting
 
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB")

@@ -7,11 +7,15 @@ build on this module; it imports neither.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.errors import ExplorerError
+
+# A search reduced to its answer: ``(q, d)`` queries in, their ``(q, k)`` corpus ids out.
+Search = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)

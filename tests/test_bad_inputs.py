@@ -25,8 +25,7 @@ from streamlit.testing.v1 import AppTest
 from core import io as explorer_io
 from core.datasets import Dataset
 from core.errors import ExplorerError
-from core.io import MAX_TEXT_ROWS, MAX_VECTOR_ROWS, ImportedVectors, read_upload
-from core.scalelab import load_matrix
+from core.io import MAX_TEXT_ROWS, MAX_VECTOR_ROWS, ImportedVectors, load_matrix, read_upload
 
 APP = Path(__file__).resolve().parents[1] / "explorer_app.py"
 # A message is shown as it is: it must be short enough to read and encodable for the browser.

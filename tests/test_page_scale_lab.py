@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from core import scalelab
-from core.scalelab import MemInfo, Method
+from core import storage
+from core.search import Method
+from core.storage import MemInfo
 from tests.page_helpers import array, figures, frames
 
 GIB = 1 << 30
@@ -58,7 +59,7 @@ def test_app_builds_at_small_n_and_plots_the_numbers():
 
 
 def test_app_refuses_what_would_not_fit(monkeypatch):
-    monkeypatch.setattr(scalelab, "read_meminfo", lambda: MemInfo(2 * GIB, GIB + 300_000_000))
+    monkeypatch.setattr(storage, "read_meminfo", lambda: MemInfo(2 * GIB, GIB + 300_000_000))
     at = lab_app()
     at.select_slider(key="scale_n").set_value(1_000_000).run()
     assert at.error[0].value.startswith("Refused: N = 1,000,000 × 256 needs about")

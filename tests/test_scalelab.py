@@ -10,24 +10,18 @@ import hnswlib
 import numpy as np
 import pytest
 
+from core.corpora import Cancelled, synthetic_corpus, tiled_corpus
 from core.errors import ExplorerError
-from core.quantize import ScalarQuantizer
-from core.scalelab import (
-    Cancelled,
-    LabConfig,
+from core.io import load_matrix
+from core.quantize import ScalarQuantizer, quantize_corpus, rescored_search
+from core.scalelab import LabConfig, run_lab, size_ladder
+from core.search import Method
+from core.storage import (
     MemInfo,
-    Method,
     check_fits,
     estimate_memory,
     hnsw_bytes_per_vector,
-    load_matrix,
-    quantize_corpus,
     read_meminfo,
-    rescored_search,
-    run_lab,
-    size_ladder,
-    synthetic_corpus,
-    tiled_corpus,
 )
 
 GIB = 1 << 30

@@ -14,9 +14,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import scalelab
+from core import scalelab, storage
+from core.corpora import Cancelled
 from core.errors import ExplorerError
-from core.scalelab import LabConfig, LabResult, Method, Source
+from core.io import load_matrix
+from core.scalelab import LabConfig, LabResult, Source
+from core.search import Method
+from core.storage import format_bytes
 from views import _ui
 
 N_CHOICES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000)
@@ -55,7 +59,7 @@ def _store() -> _Store:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _uploaded_matrix(digest: str, name: str, _data: bytes) -> np.ndarray:
-    return scalelab.load_matrix(_data, name)
+    return load_matrix(_data, name)
 
 
 def _request_cancel() -> None:
@@ -155,20 +159,20 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
             hnsw_ef_construction=efc,
             oversample=oversample,
         )
-        mem = scalelab.read_meminfo()
+        mem = storage.read_meminfo()
     except ExplorerError as exc:
         st.error(_ui.md_text(exc))
         return
-    estimate = scalelab.estimate_memory(n, dims, config.methods, m)
+    estimate = storage.estimate_memory(n, dims, config.methods, m)
     refusal = None
     try:
-        scalelab.check_fits(estimate, mem)
+        storage.check_fits(estimate, mem)
     except ExplorerError as exc:
         refusal = str(exc)
     st.caption(
-        f"Estimated peak memory for N = {n:,} × {dims}: {_size(estimate.total)} · "
-        f"available on this machine: {_size(mem.available)}, of which "
-        f"{_size(mem.reserve)} is kept in reserve."
+        f"Estimated peak memory for N = {n:,} × {dims}: {format_bytes(estimate.total, 1)} · "
+        f"available on this machine: {format_bytes(mem.available, 1)}, of which "
+        f"{format_bytes(mem.reserve, 1)} is kept in reserve."
     )
     if refusal:
         st.error(refusal)
@@ -203,16 +207,12 @@ def _build(store: _Store, config: LabConfig, vectors: np.ndarray | None) -> None
         )
         store.put(result)
         bar.empty()
-    except scalelab.Cancelled:
+    except Cancelled:
         st.warning("Build cancelled; nothing was kept.")
     except ExplorerError as exc:
         st.error(_ui.md_text(exc))
     finally:
         store.building.release()
-
-
-def _size(nbytes: float) -> str:
-    return f"{nbytes / 1e6:,.1f} MB" if nbytes < 1e9 else f"{nbytes / 1e9:,.2f} GB"
 
 
 def _show(result: LabResult) -> None:
