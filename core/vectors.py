@@ -208,12 +208,6 @@ class VectorSet:
             source = self.digest or array_digest(self.vectors)
         return f"{self.dataset.fingerprint}:{source}"
 
-    @property
-    def unit_length(self) -> bool:
-        """True when every vector has norm 1 (to 1e-3)."""
-        n = np.linalg.norm(self.vectors, axis=1)
-        return bool(np.allclose(n, 1.0, atol=1e-3))
-
     def vector_for(self, target: str) -> np.ndarray:
         """``(1, dims)`` vector of a dataset label, or of free text embedded by the model."""
         target = target.strip()

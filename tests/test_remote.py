@@ -265,20 +265,9 @@ def test_batches_stay_within_max_inputs(server, cache):
     injector, url = server
     texts = [f"text number {i}" for i in range(10)]
     embedder = RemoteEmbedder(compatible(url, max_inputs=4), cache)
-    seen = []
-    vectors = embedder.embed_with_progress(texts, lambda done, total: seen.append((done, total)))
+    vectors = embedder.embed(texts)
     assert injector.embedding_requests == 3
-    assert seen == [(0, 10), (4, 10), (8, 10), (10, 10)]
     np.testing.assert_allclose(vectors, expected("toy", texts), atol=1e-6)
-
-
-def test_progress_starts_from_the_cached_share(server, cache):
-    _, url = server
-    texts = [f"t{i}" for i in range(6)]
-    RemoteEmbedder(compatible(url), cache).embed(texts[:4])
-    seen = []
-    RemoteEmbedder(compatible(url), cache).embed_with_progress(texts, lambda *p: seen.append(p))
-    assert seen == [(4, 6), (6, 6)]
 
 
 def test_estimate_tokens_before_and_after(server, cache):

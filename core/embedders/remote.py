@@ -52,7 +52,6 @@ from core.errors import ExplorerError, ProviderError
 
 log = logging.getLogger(__name__)
 
-ProgressCallback = Callable[[int, int], None]
 
 # Without tiktoken, ceil(UTF-8 bytes / 3) over-counts OpenAI's tokens (about 4 bytes each in
 # English), so batches planned with it stay within the limits.
@@ -67,10 +66,6 @@ NO_KEY = "no-key-needed"
 AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 # Text embedded once to learn the output length of a model the catalogue does not know.
 PROBE_TEXT = "dimension probe"
-
-_progress: contextvars.ContextVar[ProgressCallback | None] = contextvars.ContextVar(
-    "remote_embed_progress", default=None
-)
 
 
 # ---------------------------------------------------------------- tokens
@@ -472,9 +467,9 @@ def parse_embeddings(body: bytes, content_type: str, expected: int) -> tuple[np.
 class RemoteEmbedder(Embedder):
     """A hosted model reached through the ``openai`` package, with a disk cache.
 
-    ``embed(texts)`` is the usual ``Embedder`` call; ``embed_with_progress`` also reports
-    ``(texts done, total)`` after the cache lookup and after each request. Each call ends
-    within ``config.deadline`` seconds, or sooner when a ``TimeBudget`` in use has less left.
+    ``embed(texts)`` is the usual ``Embedder`` call (progress over a dataset is
+    :func:`core.vectors.embed_dataset`'s ``on_progress``). Each call ends within
+    ``config.deadline`` seconds, or sooner when a ``TimeBudget`` in use has less left.
     ``sleep`` is the pause between retries (tests pass a recorder); ``policy`` the hosts the
     address may resolve to, checked before each call that sends anything.
     """
@@ -553,16 +548,6 @@ class RemoteEmbedder(Embedder):
             exact=self.counter.exact,
         )
 
-    def embed_with_progress(
-        self, texts: Sequence[str] | str, on_progress: ProgressCallback
-    ) -> np.ndarray:
-        """``embed(texts)``, calling ``on_progress(done, total)`` as texts complete."""
-        token = _progress.set(on_progress)
-        try:
-            return self.embed(texts)
-        finally:
-            _progress.reset(token)
-
     def _client_for_requests(self) -> openai.OpenAI:
         with self._client_lock:
             if self._client is None:
@@ -620,7 +605,6 @@ class RemoteEmbedder(Embedder):
                 budget.spent += time.monotonic() - started
 
     def _embed_by(self, texts: list[str], deadline: _Deadline) -> np.ndarray:
-        on_progress = _progress.get()
         total = len(texts)
         rows: list[np.ndarray | None] = self.cache.get(self.space, texts)
         for row in rows:
@@ -631,8 +615,6 @@ class RemoteEmbedder(Embedder):
             if row is None:
                 todo.setdefault(texts[i], []).append(i)
         done = total - sum(len(v) for v in todo.values())
-        if on_progress:
-            on_progress(done, total)
         unique = list(todo)
         if unique:
             check_endpoint(self.config.base_url or self.config.spec.base_url or "", self.policy)
@@ -648,8 +630,6 @@ class RemoteEmbedder(Embedder):
                 for position in todo[unique[i]]:
                     rows[position] = vectors[j]
                 done += len(todo[unique[i]])
-            if on_progress:
-                on_progress(done, total)
         return np.stack([r for r in rows if r is not None])
 
     def _request(self, batch: list[str], deadline: _Deadline) -> np.ndarray | None:
