@@ -9,7 +9,7 @@ from urllib.parse import quote, urlparse
 import numpy as np
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import assert_clean, open_page, settle, shoot
+from tests.browser.helpers import assert_clean, open_page, settle, shoot
 
 EVIL = "http://evil.example"
 LINK = f"[click]({EVIL}/)"

@@ -20,7 +20,7 @@ from urllib.parse import quote_plus
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import (
+from tests.browser.helpers import (
     ARTIFACTS,
     TIMINGS,
     Rerun,

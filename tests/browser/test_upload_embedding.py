@@ -7,7 +7,7 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import assert_clean, open_page, shoot
+from tests.browser.helpers import assert_clean, open_page, shoot
 
 MINILM = "all-MiniLM-L6-v2"
 N = 6000  # about 10 s of MiniLM on two cores: long enough to be asked first, and to cancel
