@@ -62,14 +62,14 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _around(
-    centres: np.ndarray, picks: np.ndarray, noise: float, rng: np.random.Generator
+    centers: np.ndarray, picks: np.ndarray, noise: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """``centres[picks] + noise * g / sqrt(d)`` (not normalised), g standard normal: the
+    """``centers[picks] + noise * g / sqrt(d)`` (not normalised), g standard normal: the
     noise vector's length is about ``noise`` whatever the dimension."""
-    dims = centres.shape[1]
+    dims = centers.shape[1]
     out = rng.standard_normal((len(picks), dims), dtype=np.float32)
     out *= np.float32(noise / math.sqrt(dims))
-    out += centres[picks]
+    out += centers[picks]
     return out
 
 
@@ -105,7 +105,7 @@ def synthetic_corpus(
     progress: Progress | None = None,
 ) -> Corpus:
     """``n`` unit vectors in ``clusters`` (default ``n / 200``, at least 8) around random
-    unit centres. Each is ``centre + spread * z B + noise * g / sqrt(dims)``, normalised:
+    unit centers. Each is ``centre + spread * z B + noise * g / sqrt(dims)``, normalised:
     ``z`` is standard normal in ``latent_dims`` dimensions and ``B`` a fixed random basis
     scaled so ``|z B|`` is about 1, so that, as in real embeddings, a few directions decide
     who is near whom; the small isotropic ``g`` keeps every vector distinct. Queries are
@@ -118,12 +118,12 @@ def synthetic_corpus(
             "use at least 1 cluster and latent dimension and no negative spread or noise."
         )
     rng = np.random.default_rng(seed)
-    centres = _unit_rows(rng.standard_normal((count, dims), dtype=np.float32))
+    centers = _unit_rows(rng.standard_normal((count, dims), dtype=np.float32))
     basis = _unit_rows(rng.standard_normal((latent_dims, dims), dtype=np.float32))
     basis *= np.float32(spread / math.sqrt(latent_dims))
 
     def draw(m: int) -> np.ndarray:
-        out = _around(centres, rng.integers(0, count, m), noise, rng)
+        out = _around(centers, rng.integers(0, count, m), noise, rng)
         out += rng.standard_normal((m, latent_dims), dtype=np.float32) @ basis
         return _unit_rows(out)
 

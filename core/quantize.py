@@ -385,7 +385,7 @@ class CodeView:
         codes: ``(d,)`` int8 codes, or uint8 bits (0/1) for binary.
         restored: float64 ``(d,)`` what the int8 codes stand for; for binary the bit scaled
             to ``±mean |value|`` (the nearest vector of that sign pattern, up to scale).
-        thresholds: float64 ``(d,)`` the binary centres, or None for int8.
+        thresholds: float64 ``(d,)`` the binary centers, or None for int8.
     """
 
     values: np.ndarray
@@ -406,7 +406,7 @@ def code_view(index: QuantizedIndex, vector: np.ndarray | list) -> CodeView:
         codes = index.quantizer.quantize(values)
         restored = index.quantizer.dequantize(codes).astype(np.float64)
         return CodeView(values[0], codes[0], restored[0], None)
-    centers = np.asarray(index.centers)  # a binary index always has its centres
+    centers = np.asarray(index.centers)  # a binary index always has its centers
     bits = (values > centers).astype(np.uint8)
     scale = float(np.abs(values).mean())
     return CodeView(values[0], bits[0], np.where(bits[0] == 1, scale, -scale), centers)
@@ -498,17 +498,17 @@ def quantize_corpus(
 
         return Codes(m, int8_candidates, codes.nbytes, time.perf_counter() - start)
     if m is Method.BINARY:
-        centres = thresholds(vectors, center).astype(np.float32)
+        centers = thresholds(vectors, center).astype(np.float32)
         parts = []
         for lo in range(0, n, CHUNK_ROWS):
             if progress is not None:
                 progress(lo / n, "Packing the bits")
-            parts.append(BitMatrix.from_bits(vectors[lo : lo + CHUNK_ROWS] > centres))
+            parts.append(BitMatrix.from_bits(vectors[lo : lo + CHUNK_ROWS] > centers))
         bits = BitMatrix.stack(parts)
 
         def binary_candidates(q: np.ndarray, size: int, count: int) -> np.ndarray:
             prefix = BitMatrix(bits.words[:, :size], bits.dims)
-            query_bits = BitMatrix.from_bits(q > centres)
+            query_bits = BitMatrix.from_bits(q > centers)
             return top_k_hamming(query_bits, prefix, count, threads=threads).ids
 
         return Codes(m, binary_candidates, bits.nbytes, time.perf_counter() - start)

@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from core import metrics
 from core.compare import RankComparison, compare_rankings
 from core.errors import ExplorerError
 from core.metrics import Metric, as_matrix, check_same_width, cosine_similarity, dot, normalize
@@ -91,13 +92,13 @@ def _two_rows(a: np.ndarray | list, b: np.ndarray | list) -> tuple[np.ndarray, n
 
 
 def compare_pair(
-    a: np.ndarray | list, b: np.ndarray | list, normalise: bool = False
+    a: np.ndarray | list, b: np.ndarray | list, normalize: bool = False
 ) -> PairMetrics:
     """Dot, norms, cosine similarity/distance, euclidean and manhattan distance of ``a`` and
-    ``b`` (each ``(d,)`` or ``(1, d)``), after scaling both to unit length when ``normalise``."""
+    ``b`` (each ``(d,)`` or ``(1, d)``), after scaling both to unit length when ``normalize``."""
     a2, b2 = _two_rows(a, b)
-    if normalise:
-        a2, b2 = normalize(a2), normalize(b2)
+    if normalize:
+        a2, b2 = metrics.normalize(a2), metrics.normalize(b2)
     cos = float(cosine_similarity(a2, b2)[0, 0])
     diff = a2[0] - b2[0]
     return PairMetrics(
@@ -111,7 +112,7 @@ def compare_pair(
         euclidean=float(np.linalg.norm(diff)),
         manhattan=float(np.abs(diff).sum()),
         angle_degrees=float(np.degrees(np.arccos(cos))),
-        normalized=normalise,
+        normalized=normalize,
     )
 
 
@@ -153,7 +154,7 @@ def angle_arc(
 
 
 @dataclass(frozen=True)
-class TargetNeighbours:
+class TargetNeighbors:
     """A target's cosine similarity to every item, and its most and least similar items.
 
     ``similarities`` is ``(n,)`` over all items (the target's own row included when it is an
@@ -174,9 +175,9 @@ class TargetNeighbours:
         return np.delete(self.similarities, self.exclude)
 
 
-def target_neighbours(
+def target_neighbors(
     query: np.ndarray | list, corpus: np.ndarray | list, k: int, exclude: int | None = None
-) -> TargetNeighbours:
+) -> TargetNeighbors:
     """Cosine similarity of one ``query`` (``(d,)`` or ``(1, d)``) to every row of ``corpus``
     ``(n, d)``, with the ``k`` most and ``k`` least similar items (``exclude`` left out)."""
     q = _one_row(query, "target vector")
@@ -192,7 +193,7 @@ def target_neighbours(
         scores = np.take_along_axis(sims, ids, axis=1)
         return SearchResult(ids, scores, time.perf_counter() - start, Metric.COSINE.value, True)
 
-    return TargetNeighbours(sims[0], ranked(True), ranked(False), exclude)
+    return TargetNeighbors(sims[0], ranked(True), ranked(False), exclude)
 
 
 @dataclass(frozen=True)

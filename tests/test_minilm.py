@@ -122,7 +122,7 @@ def test_pooled_rejects_bad_sequences(model):
         model.pooled([[]])
 
 
-def test_pooled_is_the_unnormalised_mean(model):
+def test_pooled_is_the_unnormalized_mean(model):
     ids = model.token_ids(["hello world", "x"])
     means = model.pooled(ids)
     assert means.shape == (2, 384)

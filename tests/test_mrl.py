@@ -37,7 +37,7 @@ def test_single_vector_becomes_one_row():
     assert truncate_and_renormalize(np.array([0.0, 5.0, 1.0]), 2).shape == (1, 2)
 
 
-def test_full_dims_is_plain_normalisation():
+def test_full_dims_is_plain_normalization():
     v = np.random.default_rng(3).normal(size=(4, 6))
     np.testing.assert_allclose(
         truncate_and_renormalize(v, 6), v / np.linalg.norm(v, axis=1, keepdims=True)

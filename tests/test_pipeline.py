@@ -20,8 +20,8 @@ def unit_rows(n: int, d: int, seed: int) -> np.ndarray:
 
 def clustered(n: int, d: int, seed: int, clusters: int = 8) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(clusters, d))
-    v = centres[rng.integers(clusters, size=n)] + 0.4 * rng.normal(size=(n, d))
+    centers = rng.normal(size=(clusters, d))
+    v = centers[rng.integers(clusters, size=n)] + 0.4 * rng.normal(size=(n, d))
     return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
 
 

@@ -20,8 +20,8 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
 def blobs() -> np.ndarray:
     """40 unit vectors in 24-D, in four loose clusters."""
     rng = np.random.default_rng(7)
-    centres = rng.normal(size=(4, 24))
-    return unit_rows(np.repeat(centres, 10, axis=0) + 0.4 * rng.normal(size=(40, 24)))
+    centers = rng.normal(size=(4, 24))
+    return unit_rows(np.repeat(centers, 10, axis=0) + 0.4 * rng.normal(size=(40, 24)))
 
 
 def test_pca_matches_svd_and_sklearn_up_to_sign():
@@ -31,8 +31,8 @@ def test_pca_matches_svd_and_sklearn_up_to_sign():
     assert result.method is Projection.PCA
     assert result.coords.shape == (50, 3) and result.coords.dtype == np.float64
 
-    centred = x - x.mean(axis=0)
-    u, s, _ = np.linalg.svd(centred, full_matrices=False)
+    centered = x - x.mean(axis=0)
+    u, s, _ = np.linalg.svd(centered, full_matrices=False)
     by_svd = u[:, :3] * s[:3]
     by_sklearn = PCA(n_components=3).fit_transform(x)
     for expected in (by_svd, by_sklearn):

@@ -147,7 +147,7 @@ def test_int8_search_is_the_exact_integer_dot_product():
 # ------------------------------------------------------------------------------ binary
 
 
-def test_thresholds_and_bits_by_centre():
+def test_thresholds_and_bits_by_center():
     x = np.array([[1.0, -2.0, 3.0], [-1.0, 2.0, 5.0]])
     expected = {
         "zero": [[1, 0, 1], [0, 1, 1]],

@@ -131,7 +131,7 @@ def test_openai_provider_uses_base64_and_catalogue(server, cache):
     np.testing.assert_array_equal(vectors, toy_models()["text-embedding-3-small"].embed(SENTENCES))
 
 
-def test_dimensions_come_back_truncated_and_renormalised(server, cache):
+def test_dimensions_come_back_truncated_and_renormalized(server, cache):
     _, url = server
     embedder = RemoteEmbedder(openai_config(url, dimensions=256), cache)
     assert embedder.name == "openai:text-embedding-3-small@256"

@@ -109,7 +109,7 @@ def test_base64_is_little_endian_float32(url):
     np.testing.assert_array_equal(np.frombuffer(raw, "<f4"), ToyEmbedder().embed(["x"])[0])
 
 
-def test_dimensions_truncate_and_renormalise(client):
+def test_dimensions_truncate_and_renormalize(client):
     response = client.embeddings.create(model="toy", input="a cat", dimensions=5)
     got = np.asarray(response.data[0].embedding)
     full = ToyEmbedder().embed(["a cat"])[0].astype(np.float64)

@@ -24,7 +24,7 @@ from core.similarity import (
     parse_vector,
     rank_by_metrics,
     shared_histogram,
-    target_neighbours,
+    target_neighbors,
     taxicab_path,
     unnormalized_vectors,
 )
@@ -78,8 +78,8 @@ def test_compare_pair_raw_matches_hand_computed() -> None:
     assert not m.normalized
 
 
-def test_compare_pair_normalised_gives_the_talk_numbers() -> None:
-    m = compare_pair([1, 2, 3], [3, 1, 2], normalise=True)
+def test_compare_pair_normalized_gives_the_talk_numbers() -> None:
+    m = compare_pair([1, 2, 3], [3, 1, 2], normalize=True)
     assert f"{m.euclidean:.3g}" == "0.655"
     assert f"{m.manhattan:.3g}" == "1.07"
     assert f"{m.dot:.3g}" == "0.786"
@@ -93,7 +93,7 @@ def test_compare_pair_errors_name_the_problem() -> None:
     with pytest.raises(ExplorerError, match="3 and 2 values"):
         compare_pair([1, 2, 3], [1, 2])
     with pytest.raises(ExplorerError, match="zero vector"):
-        compare_pair([0, 0], [1, 2], normalise=True)
+        compare_pair([0, 0], [1, 2], normalize=True)
     with pytest.raises(ExplorerError, match="one vector, got 2 rows"):
         compare_pair([[1, 2], [3, 4]], [1, 2])
 
@@ -108,7 +108,7 @@ def test_compare_pair_agrees_with_scipy_and_the_unit_identity(a: np.ndarray, b: 
     assert raw.euclidean == pytest.approx(cdist([a], [b])[0, 0], rel=1e-9, abs=1e-9)
     assert raw.manhattan == pytest.approx(cdist([a], [b], "cityblock")[0, 0], rel=1e-9)
     assert raw.cosine == pytest.approx(1 - cdist([a], [b], "cosine")[0, 0], abs=1e-9)
-    unit = compare_pair(a, b, normalise=True)
+    unit = compare_pair(a, b, normalize=True)
     # |u - v|^2 = 2 - 2 cos(u, v) for unit vectors, and cos = dot.
     assert unit.euclidean**2 == pytest.approx(2 - 2 * unit.cosine, abs=1e-9)
     assert unit.dot == pytest.approx(unit.cosine, abs=1e-12)
@@ -152,10 +152,10 @@ def test_angle_arc_of_parallel_and_opposite_vectors() -> None:
 
 
 @pytest.mark.parametrize("exclude", [None, 7])
-def test_target_neighbours_match_a_brute_force_sort(exclude: int | None) -> None:
+def test_target_neighbors_match_a_brute_force_sort(exclude: int | None) -> None:
     corpus = np.random.default_rng(3).normal(size=(40, 8))
     query = corpus[7] if exclude is not None else np.random.default_rng(4).normal(size=8)
-    out = target_neighbours(query, corpus, k=5, exclude=exclude)
+    out = target_neighbors(query, corpus, k=5, exclude=exclude)
     expected = sk_cosine(query[None, :], corpus)[0]
     np.testing.assert_allclose(out.similarities, expected)
     assert out.most.ids[0].tolist() == brute_order(expected, True, exclude)[:5]
@@ -166,19 +166,19 @@ def test_target_neighbours_match_a_brute_force_sort(exclude: int | None) -> None
         assert exclude not in out.most.ids[0] and exclude not in out.least.ids[0]
 
 
-def test_target_neighbours_ties_go_to_the_lower_id() -> None:
+def test_target_neighbors_ties_go_to_the_lower_id() -> None:
     corpus = np.array([[1.0, 0], [2, 0], [0, 1], [0, 3], [1, 1]])
-    out = target_neighbours([1, 0], corpus, k=2)
+    out = target_neighbors([1, 0], corpus, k=2)
     assert out.most.ids[0].tolist() == [0, 1]
     assert out.least.ids[0].tolist() == [2, 3]
 
 
-def test_target_neighbours_errors() -> None:
+def test_target_neighbors_errors() -> None:
     corpus = np.eye(3)
     with pytest.raises(ExplorerError, match="k=3 is larger than the 2"):
-        target_neighbours([1, 0, 0], corpus, k=3, exclude=0)
+        target_neighbors([1, 0, 0], corpus, k=3, exclude=0)
     with pytest.raises(ExplorerError, match="items run from 0 to 2"):
-        target_neighbours([1, 0, 0], corpus, k=1, exclude=5)
+        target_neighbors([1, 0, 0], corpus, k=1, exclude=5)
 
 
 # ---------------------------------------------------------------- shared histogram

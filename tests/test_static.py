@@ -141,7 +141,7 @@ def test_leading_dimensions_carry_more_variance(model):
     assert var[:32].mean() > 4 * var[-32:].mean()
 
 
-def test_truncation_to_64_dims_keeps_most_neighbours(model):
+def test_truncation_to_64_dims_keeps_most_neighbors(model):
     vectors = model.embed(WORDS)
     short = vectors[:, :64] / np.linalg.norm(vectors[:, :64], axis=1, keepdims=True)
     full, cut = top_k(vectors, 10), top_k(short, 10)

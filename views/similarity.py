@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.datasets import Dataset
 from core.project import Projection, ProjectionResult, available_projections, project
-from core.similarity import TargetNeighbours, compare_pair, shared_histogram, target_neighbours
+from core.similarity import TargetNeighbors, compare_pair, shared_histogram, target_neighbors
 from views import _ui
 
 PROJECTION_NAMES = {Projection.PCA: "PCA", Projection.TSNE: "t-SNE", Projection.UMAP: "UMAP"}
@@ -117,16 +117,16 @@ def _target(where: Any) -> tuple[str, int | None]:
     return target, _ui.target_index(ws.dataset, target)
 
 
-def _neighbours(target: str, k: int, exclude: int | None) -> dict[str, TargetNeighbours]:
+def _neighbours(target: str, k: int, exclude: int | None) -> dict[str, TargetNeighbors]:
     """Each model's most/least similar items and similarity to every other item; warns and
     returns nothing for an empty target."""
     if not target.strip():
         st.warning("The target is empty: type a word, a title or a sentence.")
         return {}
-    out: dict[str, TargetNeighbours] = {}
+    out: dict[str, TargetNeighbors] = {}
     for model, vs in ws.sets.items():
         with _ui.guard(model):
-            out[model] = target_neighbours(vs.vector_for(target), vs.vectors, k, exclude)
+            out[model] = target_neighbors(vs.vector_for(target), vs.vectors, k, exclude)
     return out
 
 
@@ -310,7 +310,7 @@ def dataset_map() -> None:
         else:
             with _ui.guard(proj_model):
                 q = vs.vector_for(target)
-                near = target_neighbours(q, vs.vectors, k, exclude).most.ids[0].tolist()
+                near = target_neighbors(q, vs.vectors, k, exclude).most.ids[0].tolist()
         height = 420 if _ui.presenting() else 560
         _ui.plot(
             _map_figure(result.coords, ws.dataset, near, exclude), key="sim_map", height=height
