@@ -1,5 +1,7 @@
-"""What the Home and Embed pages say about models: a table of every model usable here, and one
-text's vector under a model with the numbers a slide shows (dimensions, norm, tokens).
+"""Facts about embedding models: one row per model usable here (description, dimensions,
+token limit, whether it normalizes, supports MRL and runs locally, or why it cannot load),
+one text's vector under a model with its measurements (dimensions, norm, tokens,
+truncation), and vectors as ``{label: [floats]}`` JSON.
 """
 
 from __future__ import annotations

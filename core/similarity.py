@@ -1,6 +1,7 @@
-"""What the Similarity and Metrics pages compute: one pair of vectors in detail, a target's
-most and least similar items, similarity distributions on a shared axis, a target's top-k
-under every metric, and a live check of the unit-vector identities.
+"""Comparing vectors: one pair in detail (every metric, the angle, the manhattan route), a
+target's most and least similar items, similarity distributions on a shared axis, a target's
+top-k under every metric, and the unit-vector identities (norm 1, cosine = dot) checked on
+real vectors.
 
 All similarities here are cosine similarities unless a :class:`~core.metrics.Metric` says
 otherwise. Single vectors are promoted to one row at the entry point.
