@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from views import _ui
-
-PAGES = [
-    st.Page("views/home.py", title="Home", icon="🧭", default=True),
-    st.Page("views/embed.py", title="Embed", icon="🔢"),
-    st.Page("views/similarity.py", title="Similarity", icon="📐"),
-    st.Page("views/search.py", title="Search", icon="🔎"),
-    st.Page("views/metrics.py", title="Metrics", icon="📏"),
-    st.Page("views/quantization.py", title="Quantization", icon="🗜️"),
-    st.Page("views/mrl.py", title="MRL", icon="🪆"),
-]
+from views import _state, _ui
+from views.registry import PAGES
 
 st.set_page_config(
     page_title="Embeddings Explorer",
@@ -22,6 +13,9 @@ st.set_page_config(
     layout="wide",
     initial_sidebar_state="collapsed" if _ui.presenting() else "auto",
 )
-page = st.navigation(PAGES)
-_ui.sidebar()
-page.run()
+page = st.navigation([entry.page() for entry in PAGES])
+# Every key the sidebar and the page bind goes into the URL once, when the run ends, even when
+# the page stops early (st.stop() raises StopException inside page.run()).
+with _state.url_state():
+    _ui.sidebar()
+    page.run()

@@ -130,9 +130,14 @@ def _paused_buttons() -> None:
         st.sidebar.button(
             md_text(f"Try {name} again"),
             key=f"remote_retry_{name}",
-            on_click=_paused().pop,
-            args=(name, None),
+            on_click=_retry,
+            args=(name,),
         )
+
+
+def _retry(name: str) -> None:
+    """Lift the pause on ``name``: the next update calls it again."""
+    _paused().pop(name, None)
 
 
 def remote_vectors(dataset: Dataset, model: Embedder) -> np.ndarray | None:
@@ -151,9 +156,11 @@ def remote_vectors(dataset: Dataset, model: Embedder) -> np.ndarray | None:
     if not st.button(md_text(f"Embed with {model.name}"), key=f"remote_go_{model.name}"):
         return None
     bar = st.progress(0.0, text=md_text(f"Embedding with {model.name}…"))
+
+    def on_progress(done: int, total: int) -> None:
+        bar.progress(done / total)
+
     try:
-        return embed_dataset(
-            dataset, model, on_progress=lambda done, total: bar.progress(done / total)
-        )
+        return embed_dataset(dataset, model, on_progress=on_progress)
     finally:
         bar.empty()

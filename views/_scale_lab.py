@@ -137,7 +137,6 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
             key=_ui.bound("scale_oversample", 4, int, valid=lambda v: 1 <= v <= 16),
             help="int8 and binary fetch k × this many candidates, then rescore them in float32.",
         )
-    _ui.publish("scale_n", "scale_source", "scale_m", "scale_efc", "scale_oversample")
     try:
         base = _base(source, ws, c_base)
     except ExplorerError as exc:
@@ -152,9 +151,9 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
         config = LabConfig(
             n=n,
             dims=dims,
-            source=source,
+            source=Source.coerce(source),
             source_key=source_key,
-            methods=tuple(methods),
+            methods=tuple(Method.coerce(m) for m in methods),
             hnsw_m=m,
             hnsw_ef_construction=efc,
             oversample=oversample,
@@ -199,10 +198,14 @@ def _build(store: _Store, config: LabConfig, vectors: np.ndarray | None) -> None
         return
     try:
         bar = st.progress(0.0, text="Starting…")
+
+        def progress(fraction: float, text: str) -> None:
+            bar.progress(fraction, text=text)
+
         result = scalelab.run_lab(
             config,
             vectors,
-            progress=lambda fraction, text: bar.progress(fraction, text=text),
+            progress=progress,
             should_stop=lambda: bool(st.session_state.get(CANCELLED)),
         )
         store.put(result)

@@ -1,6 +1,7 @@
 """The frame every page shares: sidebar choices, deep links, presenter mode, cached data.
 
-Pages import from here and from ``core``; nothing here does maths.
+Pages import from here and from ``core``; nothing here does maths. URL state (``bound``,
+``as_bool``) lives in ``views._state`` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -33,36 +34,13 @@ from views._remote import (
     remote_vectors,
     session_models,
 )
-from views._text import md_code, md_text
+from views._state import as_bool, bound, stop
+from views._text import md_text
 
 UPLOAD = "upload"
 DEFAULT_MODELS = ["static-minilm-256", "all-MiniLM-L6-v2"]
 
 # ---------------------------------------------------------------- deep links
-
-
-def bound(key: str, default: Any, parse: Callable[[str], Any] = str, valid=None) -> str:
-    """Give widget ``key`` its first value from the URL (``?key=...``), else ``default``.
-
-    Returns ``key`` so it reads inline: ``st.slider("k", 1, 50, key=bound("k", 10, int))``.
-    A URL value that does not parse or is not ``valid`` is ignored with a warning.
-    """
-    if key not in st.session_state:
-        value = default
-        many = isinstance(default, list)
-        raw = st.query_params.get_all(key) if many else st.query_params.get(key)
-        if raw:
-            try:
-                parsed = [parse(r) for r in raw] if many else parse(raw)
-                if valid is None or valid(parsed):
-                    value = parsed
-                else:
-                    shown = md_code(f"{key}={raw!r}")
-                    st.warning(f"Ignored the link's {shown}: not a value this page offers.")
-            except (ValueError, TypeError):
-                st.warning(f"Ignored the link's {md_code(f'{key}={raw!r}')}: it does not parse.")
-        st.session_state[key] = value
-    return key
 
 
 def view_tabs(key: str, labels: Sequence[str], default: str | None = None) -> tuple[str, Any]:
@@ -74,33 +52,8 @@ def view_tabs(key: str, labels: Sequence[str], default: str | None = None) -> tu
     bound(key, default or labels[0], valid=lambda v: v in labels)
     keep_choice(key, labels)
     tabs = st.tabs(list(labels), key=key, on_change="rerun")
-    publish(key)
     label = str(st.session_state[key])
     return label, tabs[list(labels).index(label)]
-
-
-def publish(*keys: str) -> None:
-    """Write the current value of each widget ``key`` into the URL, so a copied link
-    reopens this exact view."""
-    for key in keys:
-        if key not in st.session_state:
-            continue
-        value = st.session_state[key]
-        if isinstance(value, bool):
-            value = int(value)
-        if isinstance(value, list | tuple):
-            st.query_params[key] = [str(v) for v in value]
-        else:
-            st.query_params[key] = str(value)
-
-
-def as_bool(raw: str) -> bool:
-    """Parse ``1/0/true/false`` from a URL."""
-    if raw.lower() in ("1", "true", "yes", "on"):
-        return True
-    if raw.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(raw)
 
 
 # ---------------------------------------------------------------- presenter mode
@@ -363,7 +316,6 @@ def sidebar() -> None:
         help="Pages that compare models show each one side by side.",
     )
     sb.toggle("Presenter mode", key=bound("present", False, as_bool))
-    publish("dataset", "models", "present", *(["field"] if "field" in st.session_state else []))
 
 
 def workspace() -> Workspace:
@@ -375,7 +327,7 @@ def workspace() -> Workspace:
         return _upload_workspace(models)
     if not models:
         st.info("Choose at least one model in the sidebar.")
-        st.stop()
+        stop()
     field = st.session_state.get("field", TextField.TITLE.value)
     dataset = load_dataset(name, field)
     return Workspace(
@@ -392,7 +344,7 @@ def embedder(name: str) -> core.Embedder:
 
 
 def _vector_sets(
-    dataset: Dataset, models: list[str], local_vectors: Callable[[str], np.ndarray]
+    dataset: Dataset, models: list[str], local_vectors: Callable[[str], np.ndarray | None]
 ) -> dict[str, VectorSet]:
     """Each model's vectors of ``dataset``: local models at once (cached), hosted ones once the
     user has seen the token cost and confirmed. Stops the page when none is ready."""
@@ -404,7 +356,7 @@ def _vector_sets(
             if vectors is not None:
                 sets[m] = VectorSet(dataset, m, vectors, emb)
     if not sets:
-        st.stop()
+        stop()
     return sets
 
 
@@ -412,17 +364,17 @@ def _upload_workspace(models: list[str]) -> Workspace:
     up = st.session_state.get("upload_file")
     if up is None:
         st.info("Upload a file in the sidebar: seed JSON, CSV of texts, or Projector TSV.")
-        st.stop()
+        stop()
     meta = st.session_state.get("upload_meta")
     try:
         parsed, digest = _parse_upload(up.name, up.getvalue(), meta.getvalue() if meta else None)
     except ExplorerError as exc:
         st.error(md_text(f"Could not read {up.name}: {exc}"))
-        st.stop()
+        stop()
     if isinstance(parsed, Dataset):
         if not models:
             st.info("Choose at least one model in the sidebar to embed your texts.")
-            st.stop()
+            stop()
         return Workspace(parsed, _vector_sets(parsed, models, lambda m: _text_vectors(parsed, m)))
     dataset = dataset_from_texts(up.name, parsed.labels)
     model = f"uploaded: {up.name}"
@@ -486,13 +438,11 @@ def _text_vectors(dataset: Dataset, model: str) -> np.ndarray | None:
             return None
         try:
             bar = st.progress(0.0, text=md_text(f"Embedding with {model}…"))
-            embed_dataset(
-                dataset,
-                emb,
-                on_progress=lambda done, total: bar.progress(
-                    done / total, text=md_text(f"{model}: {done:,} of {total:,} texts")
-                ),
-            )
+
+            def on_progress(done: int, total: int) -> None:
+                bar.progress(done / total, text=md_text(f"{model}: {done:,} of {total:,} texts"))
+
+            embed_dataset(dataset, emb, on_progress=on_progress)
         finally:
             _embed_slot().release()
     prompt.empty()
@@ -593,8 +543,8 @@ MARKS_LEGEND = (
 
 def comparison_frame(
     ranks: RankComparison,
-    reference_scores: Sequence[float],
-    variant_scores: Sequence[float],
+    reference_scores: Sequence[float] | np.ndarray,
+    variant_scores: Sequence[float] | np.ndarray,
     reference: str,
     variant: str,
 ) -> pd.DataFrame:

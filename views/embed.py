@@ -85,7 +85,6 @@ text = st.text_input(
     key=_ui.bound("embed_text", "queen"),
     help="A word, a title or a sentence; each model in the sidebar embeds it.",
 )
-_ui.publish("embed_text")
 models = list(st.session_state.get("models") or [])
 
 results: list[EmbeddedText] = []

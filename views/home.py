@@ -6,51 +6,7 @@ import streamlit as st
 
 from core.embedders.registry import list_embedders
 from views import _ui
-
-PAGES = [
-    (
-        "views/embed.py",
-        "Embed",
-        "🔢",
-        "Text in, vector out: dimensions, norm, tokens and every value as a bar, for two or "
-        "three models side by side.",
-    ),
-    (
-        "views/similarity.py",
-        "Similarity",
-        "📐",
-        "Cosine similarity of two texts, a target's most and least similar items, how "
-        "similarities spread per model, and a 2-D/3-D map of the dataset.",
-    ),
-    (
-        "views/search.py",
-        "Search",
-        "🔎",
-        "A query's k nearest items: exact (exhaustive) against approximate (HNSW), with "
-        "times and recall@k.",
-    ),
-    (
-        "views/metrics.py",
-        "Metrics",
-        "📏",
-        "Euclidean, manhattan, dot and cosine on small vectors you edit, then on real data: "
-        "when do they rank items the same way?",
-    ),
-    (
-        "views/quantization.py",
-        "Quantization",
-        "🗜️",
-        "int8 and binary vectors: bytes saved, rankings kept, and oversample-and-rescore "
-        "winning recall back.",
-    ),
-    (
-        "views/mrl.py",
-        "MRL",
-        "🪆",
-        "Keep only the first dimensions: fine for models trained for it (Matryoshka), costly "
-        "for others.",
-    ),
-]
+from views.registry import PAGES
 
 _ui.page_intro(
     "Embeddings Explorer",
@@ -61,10 +17,10 @@ _ui.page_intro(
 )
 
 columns = st.columns(3)
-for i, (path, title, icon, text) in enumerate(PAGES):
+for i, entry in enumerate(p for p in PAGES if not p.default):
     with columns[i % 3]:
-        st.page_link(path, label=f"**{title}**", icon=icon)
-        st.caption(text)
+        st.page_link(entry.path, label=f"**{entry.title}**", icon=entry.icon)
+        st.caption(entry.summary)
 
 st.subheader("Models on this machine")
 names = list_embedders()

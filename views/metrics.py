@@ -140,7 +140,6 @@ def two_vectors() -> None:
             key=_ui.bound("met_norm", True, _ui.as_bool),
             help="Divide each vector by its length, as most embedding models do.",
         )
-    _ui.publish("met_a", "met_b", "met_norm")
 
     pair: PairMetrics | None = None
     with controls, _ui.guard("Vectors"):
@@ -196,7 +195,6 @@ def real_data() -> None:
     ws = _ui.workspace()
     labels = ws.dataset.labels
     model, target, k = _ui.target_controls("met", ws)
-    _ui.publish("met_model", "met_target", "met_k")
     vs = ws.sets[model]
     query, exclude = _ui.target_query(vs, target)
     if query is not None:
@@ -251,7 +249,6 @@ def unit_length_check() -> None:
         help="The same model's mean-pooled vectors, not divided by their length: a real model "
         "output that is not unit length.",
     )
-    _ui.publish("met_raw")
     check_k = min(CHECK_K, len(ws.dataset.labels) - 1)
     checks: dict[str, UnitCheck] = {}
     for name, vset in ws.sets.items():

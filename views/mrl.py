@@ -78,7 +78,6 @@ else:
             help="The first m values of every vector, re-normalised to unit length.",
         )
     )
-_ui.publish("mrl_model", "mrl_target", "mrl_k", "mrl_dims")
 kind = _kind(vs)
 
 
@@ -208,7 +207,6 @@ def full_pipeline() -> None:
         FACTORS[-1],
         key=_ui.bound("mrl_factor", 4, int, valid=lambda v: v in FACTORS),
     )
-    _ui.publish("mrl_factor")
     points: list[PipelinePoint] = []
     with _ui.guard("Pipeline"):
         points = _pipelines(vs.key, k, vs.vectors)

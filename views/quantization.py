@@ -74,19 +74,24 @@ VIEWS = ("Before and after", "Top-k", "Oversample and rescore", "Storage")
 
 *row, c_precision, c_setting = st.columns([3, 3, 2, 2, 3])
 model, target, k = _ui.target_controls("quant", ws, row)
-precision = c_precision.radio(
-    "Precision",
-    QUANTIZED,
-    key=_ui.bound("quant_precision", Precision.INT8.value, valid=lambda v: v in QUANTIZED),
-    horizontal=True,
+# str(): a radio or selectbox types its value Optional, but a bound key always holds an option.
+precision = str(
+    c_precision.radio(
+        "Precision",
+        QUANTIZED,
+        key=_ui.bound("quant_precision", Precision.INT8.value, valid=lambda v: v in QUANTIZED),
+        horizontal=True,
+    )
 )
 binary = precision == Precision.BINARY.value
 if binary:
-    center = c_setting.selectbox(
-        "Centre: a bit is 1 above",
-        list(CENTERS),
-        format_func=CENTERS.get,
-        key=_ui.bound("quant_center", Center.ZERO.value, valid=lambda v: v in CENTERS),
+    center = str(
+        c_setting.selectbox(
+            "Centre: a bit is 1 above",
+            list(CENTERS),
+            format_func=CENTERS.__getitem__,
+            key=_ui.bound("quant_center", Center.ZERO.value, valid=lambda v: v in CENTERS),
+        )
     )
     per_dim = False
 else:
@@ -96,8 +101,6 @@ else:
         help="Calibrate each dimension on its own min..max instead of one global range.",
     )
     center = Center.ZERO.value
-_ui.publish("quant_model", "quant_target", "quant_k", "quant_precision", "quant_center")
-_ui.publish("quant_perdim")
 vs = ws.sets[model]
 key = (vs.key, precision, center, per_dim)
 
@@ -171,7 +174,7 @@ def before_and_after() -> None:
         return
     _ui.plot(_code_figure(view), key="quant_bars", height=360)
     rows = {"float": view.values[:FIRST], "bit" if binary else "int8": view.codes[:FIRST]}
-    if binary:
+    if view.thresholds is not None:  # binary codes have centres, int8 codes a range
         rows["centre"] = view.thresholds[:FIRST]
     else:
         rows["back to float"] = view.restored[:FIRST]
@@ -283,13 +286,13 @@ def oversample_and_rescore() -> None:
     """k × factor candidates by codes, rescored with the floats: recall against the factor
     first, then what rescoring rescued and dropped for the target."""
     c_factor, c_float, c_alone, c_rescored = st.columns([3, 1, 1, 1])
+    _factor_setting()
     factor = c_factor.slider(
         "Oversampling factor: fetch k × factor candidates by codes, rescore them with floats",
         1,
         FACTORS[-1],
-        key=_ui.bound("quant_factor", 4, int, valid=lambda v: v in FACTORS),
+        key="quant_factor",
     )
-    _ui.publish("quant_factor")
     points = _recall_points()
     if points:
         by_factor = {p.oversample: p for p in points}
@@ -395,7 +398,6 @@ def storage() -> None:
         "keep float32 originals for rescoring",
         key=_ui.bound("quant_calc_keep", False, _ui.as_bool),
     )
-    _ui.publish("quant_calc_n", "quant_calc_dims", "quant_calc_precision", "quant_calc_keep")
     with _ui.guard("Calculator"):
         total = index_bytes(int(calc_n), int(calc_dims), calc_precision, keep)
         baseline = index_bytes(int(calc_n), int(calc_dims), Precision.FLOAT32)

@@ -243,5 +243,4 @@ with tab:
         inputs = _query_row()
         steps = {VIEWS[0]: embed_step, VIEWS[1]: search_step, VIEWS[2]: results_step}
         steps[view](*inputs)
-        _ui.publish("search_model", "search_query", "search_k", *HNSW_SETTINGS)
         search_code(*inputs)
