@@ -158,8 +158,8 @@ class _BodyGuard:
             if complete:  # later reads only wait for the client to hang up
                 return await receive()
             try:
-                left = deadline - asyncio.get_running_loop().time()
-                message = await asyncio.wait_for(receive(), max(left, 0.0))
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
             except TimeoutError:
                 # An HTTPException while FastAPI reads the body reaches our error handler.
                 raise APIError(
@@ -568,6 +568,8 @@ def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = 
             raise APIError(400, str(exc), "input") from None
         if vectors is None:
             return Response(status_code=499)  # the client hung up: nobody reads this
+        if len(texts) <= CHUNK_TEXTS:
+            return answer(name, texts, vectors, dims, body.encoding_format)
         # JSON for hundreds of vectors takes a while: keep it off the event loop.
         return await run_in_threadpool(answer, name, texts, vectors, dims, body.encoding_format)
 
