@@ -145,7 +145,6 @@ def two_texts() -> None:
     left, right = st.columns(2)
     text_a = left.text_input("First text", key=_ui.bound("sim_a", "king"))
     text_b = right.text_input("Second text", key=_ui.bound("sim_b", "queen"))
-    _ui.publish("sim_a", "sim_b")
     if not (text_a.strip() and text_b.strip()):
         st.warning("Type two texts (words, titles or sentences) to compare them.")
         return
@@ -183,7 +182,6 @@ def neighbours() -> None:
     left, right = st.columns([2, 1])
     target, exclude = _target(left)
     k = _ui.k_slider("sim_k", len(labels), where=right)
-    _ui.publish("sim_target", "sim_k")
     found = _neighbours(target, k, exclude)
     for column, (model, nb) in zip(st.columns(max(1, len(found))), found.items(), strict=False):
         with column:
@@ -224,7 +222,6 @@ def spread() -> None:
         step=0.01,
         key=_ui.bound("sim_threshold", 0.5, float, valid=lambda v: -1.0 <= v <= 1.0),
     )
-    _ui.publish("sim_target", "sim_threshold")
     found = _neighbours(target, 1, exclude)
     if not found:
         return
@@ -298,7 +295,6 @@ def dataset_map() -> None:
         horizontal=True,
         key=_ui.bound("sim_proj_dims", 2, int, valid=lambda v: v in (2, 3)),
     )
-    _ui.publish("sim_target", "sim_k", "sim_proj_model", "sim_proj", "sim_proj_dims")
     with _ui.guard("Projection"):
         vs = ws.sets[proj_model]
         result = _projection(vs.vectors, method, n_components)
