@@ -37,6 +37,7 @@ from core.corpora import (
     tiled_corpus,
 )
 from core.errors import ExplorerError
+from core.metrics import check_same_width
 from core.modes import Mode
 from core.quantize import Center, quantize_corpus, rescored_search
 from core.search import HnswIndex, Method, grow_hnsw, recall_at_k
@@ -286,11 +287,11 @@ def run_lab(
     if not synthetic:
         if base is None:
             raise ExplorerError(f"The {config.source.value} source needs its base vectors.")
-        if np.shape(base)[-1] != config.dims:
-            raise ExplorerError(
-                f"The base vectors have {np.shape(base)[-1]} dimensions but the lab was set "
-                f"up for {config.dims}."
-            )
+        check_same_width(
+            int(np.shape(base)[-1]),
+            config.dims,
+            "The base vectors have {a} dimensions but the lab was set up for {b}.",
+        )
     # Stage weights follow their usual share of the run time; HNSW's build dominates.
     weights = {"corpus": 1.0, "truth": 1.0, Method.EXACT.value: 1.0}
     weights |= {m.value: 2.0 for m in config.methods if m in (Method.INT8, Method.BINARY)}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from core.io import (
     ImportedVectors,
     export_projector_tsv,
     load_label_json,
+    load_matrix,
     load_projector_tsv,
     load_text_csv,
 )
@@ -355,3 +357,87 @@ def test_read_upload_dispatches_by_extension():
     assert tsv.labels == ("a", "b")
     with pytest.raises(ExplorerError, match=r"notes\.txt: unknown file type"):
         read_upload("notes.txt", b"hello")
+
+
+# ------------------------------------------------------------------------------ .npy matrices
+
+
+def test_load_matrix_reads_npy_and_refuses_the_rest():
+    buf = io.BytesIO()
+    np.save(buf, np.arange(12, dtype=np.float64).reshape(3, 4))
+    got = load_matrix(buf.getvalue())
+    assert got.dtype == np.float32 and got.shape == (3, 4) and got[2, 3] == 11.0
+    for bad, message in [
+        (np.arange(4.0), r"shape \(4,\); upload one \(rows, dims\) matrix"),
+        (np.array([[1.0, np.nan]]), "row 0 contains NaN"),
+    ]:
+        buf = io.BytesIO()
+        np.save(buf, bad)
+        with pytest.raises(ExplorerError, match=message):
+            load_matrix(buf.getvalue())
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ExplorerError, match="objects.npy holds Python objects"):
+        load_matrix(buf.getvalue(), "objects.npy")
+    with pytest.raises(ExplorerError, match="junk.npy is not a readable .npy file"):
+        load_matrix(b"not numpy at all", "junk.npy")
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def _forged(shape: tuple[int, ...], descr: str = "<f4", body: bytes = b"\0" * 16) -> bytes:
+    """A .npy header announcing ``shape`` followed by only ``body``."""
+    buf = io.BytesIO()
+    header = {"descr": descr, "fortran_order": False, "shape": shape}
+    np.lib.format.write_array_header_1_0(buf, header)
+    return buf.getvalue() + body
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_npy(np.array([["a", "b"]])), "holds text"),
+        (_npy(np.array([[b"a"]])), "holds bytes"),
+        (_npy(np.zeros((2, 2), dtype=[("a", "f4"), ("b", "i4")])), "holds records"),
+        (_npy(np.ones((2, 2), dtype=complex)), "holds complex numbers"),
+        (_npy(np.zeros((2, 2), dtype="datetime64[D]")), "holds dates"),
+        (_npy(np.zeros((2, 0))), r"shape \(2, 0\)"),
+        (_npy(np.full((2, 2), 1e300)), "row 0 value 1 is 1e[+]300: out of range"),
+        (_npy(np.float32([[1, 2], [3, 1e16]])), "row 1 value 2 is 1e[+]16: out of range"),
+        (_npy(np.float32([[1, 2], [1e-16, -1e-17]])), "row 1 value 1 is 1e-16: out of range"),
+        (
+            _forged((10_000_000, 2_000_000)),
+            r"announces a 10,000,000 × 2,000,000 matrix of float32 "
+            r"\(80,000,000,000,000 bytes\) but the file holds 16 bytes",
+        ),
+        (_forged((-1, 4)), r"shape \(-1, 4\)"),
+        (_npy(np.ones((3, 4)))[:-5], "truncated"),
+        (_npy(np.ones((3, 4))) + b"\0", "holds 97 bytes of data"),
+        (np.lib.format.magic(1, 0) + b"\x10\x00{'descr': (\n", "not a readable .npy file"),
+        (np.lib.format.magic(3, 0) + b"\0\0\0\0", "format version 3.0 is not supported"),
+        (b"", "not a readable .npy file"),
+    ],
+)
+def test_load_matrix_checks_the_header_before_reading(data, message):
+    with pytest.raises(ExplorerError, match=message):
+        load_matrix(data, "m.npy")
+
+
+def test_load_matrix_reads_every_real_dtype_and_layout():
+    base = np.arange(6).reshape(2, 3)
+    for arr in (
+        base.astype(bool),
+        base.astype(np.int8),
+        base.astype(">u2"),
+        base.astype(np.float16),
+        base.astype(">f8"),
+        np.asfortranarray(base.astype(np.float64)),
+        base.astype(np.longdouble),
+    ):
+        got = load_matrix(_npy(arr))
+        assert got.dtype == np.float32 and got.shape == (2, 3)
+        np.testing.assert_array_equal(got, arr.astype(np.float32))

@@ -1,3 +1,7 @@
+"""The truncate -> quantize -> rescore sweep (core.pipeline), and the one-query helpers the
+same pages use from core.search, core.quantize and core.mrl, against brute force. They share
+this file's brute-force helpers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +14,6 @@ from core.mrl import ranking_at_dims
 from core.pipeline import PIPELINE_PRECISIONS, first_stage_candidates, pipeline_points
 from core.quantize import Precision, QuantizedIndex, code_view, quantized_neighbors, rescore
 from core.search import HnswIndex, compare_search, hnsw_recall, leave_one_out_reference
-from core.storage import format_bytes
 
 
 def unit_rows(n: int, d: int, seed: int) -> np.ndarray:
@@ -42,7 +45,7 @@ def overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean([len(set(x) & set(y)) / len(x) for x, y in zip(a, b, strict=True)]))
 
 
-# ------------------------------------------------------------------ search page
+# ------------------------------------------------ core.search: exact against HNSW
 
 
 def test_compare_search_matches_brute_force_and_counts_recall():
@@ -92,7 +95,7 @@ def test_hnsw_recall_needs_the_indexed_vectors():
         hnsw_recall(HnswIndex.build(v), v[:29], 3, 10)
 
 
-# ------------------------------------------------------------------ quantization page
+# ------------------------------------------------ core.quantize: one query by codes
 
 
 def test_code_view_int8_by_hand():
@@ -167,7 +170,7 @@ def test_quantized_neighbors_caps_candidates_and_checks_input():
         quantized_neighbors(index, v[0], 3, 0, exclude=1)
 
 
-# ------------------------------------------------------------------ pipelines
+# ------------------------------------------------ core.pipeline: the sweep
 
 
 def test_leave_one_out_reference_matches_brute_force():
@@ -313,7 +316,7 @@ def test_pipeline_points_bad_input(kwargs, message):
         pipeline_points(unit_rows(30, 8, seed=0), **args)
 
 
-# ------------------------------------------------------------------ MRL page
+# ------------------------------------------------ core.mrl: one ranking at fewer dims
 
 
 def test_ranking_at_dims_by_hand():
@@ -336,28 +339,3 @@ def test_ranking_at_dims_errors():
         ranking_at_dims(v, v[:1], 7, 3)
     with pytest.raises(ExplorerError, match="query has 5 dimensions"):
         ranking_at_dims(v, v[:1, :5], 3, 3)
-
-
-# ------------------------------------------------------------------ formatting
-
-
-@pytest.mark.parametrize(
-    ("count", "text"),
-    [
-        (0, "0 B"),
-        (999, "999 B"),
-        (1000, "1 kB"),
-        (1536, "1.54 kB"),
-        (49_592, "49.6 kB"),
-        (999_999, "1 MB"),
-        (6_144_000_000, "6.14 GB"),
-        (2.5e15, "2.5 PB"),
-    ],
-)
-def test_format_bytes(count, text):
-    assert format_bytes(count) == text
-
-
-def test_format_bytes_rejects_negative_sizes():
-    with pytest.raises(ExplorerError, match="-1 bytes"):
-        format_bytes(-1)

@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import json
-import sys
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -27,7 +24,6 @@ from core.quantize import (
     thresholds,
 )
 from core.search import exhaustive_search, recall_at_k
-from core.storage import bytes_per_vector, index_bytes, python_list_bytes, storage_table
 
 
 def clustered(rng: np.random.Generator, n: int, d: int, clusters: int) -> np.ndarray:
@@ -317,45 +313,3 @@ def test_quantized_search_clamps_candidates_and_rejects_bad_input():
         quantized_search(corpus[0], corpus, 5, "float32")
     with pytest.raises(ExplorerError, match="k=13 is larger than the 12"):
         quantized_search(corpus[0], corpus, 13)
-
-
-# ------------------------------------------------------------------------------ storage
-
-
-def test_seed_notebook_sizes_for_1536_dimensions():
-    assert bytes_per_vector(1536, "float64") == 12_400
-    assert bytes_per_vector(1536, "int8") == 1_648
-    assert python_list_bytes(1536, include_floats=False) == 12_728
-
-
-@pytest.mark.parametrize("dims", [3, 100, 384, 1536])
-def test_sizes_match_real_objects(dims):
-    values = np.random.default_rng(dims).normal(size=dims)
-    # A list parsed from JSON, as an API response or a saved vector file arrives.
-    as_list = json.loads(json.dumps(values.tolist()))
-    assert python_list_bytes(dims, include_floats=False) == sys.getsizeof(as_list)
-    deep = sys.getsizeof(as_list) + sum(sys.getsizeof(v) for v in as_list)
-    assert bytes_per_vector(dims, "python-list") == deep
-    assert bytes_per_vector(dims, "float64") == sys.getsizeof(values)
-    assert bytes_per_vector(dims, "float32") == sys.getsizeof(values.astype(np.float32))
-    assert bytes_per_vector(dims, "int8") == sys.getsizeof(values.astype(np.int8))
-    assert bytes_per_vector(dims, "binary") == sys.getsizeof(np.packbits(values > 0))
-
-
-def test_index_bytes_and_table():
-    assert index_bytes(1000, 1536, "float32") == 6_144_000
-    assert index_bytes(1000, 100, "binary") == 13_000
-    assert index_bytes(1000, 1536, "int8", keep_float_for_rescore=True) == 1_536_000 + 6_144_000
-    assert index_bytes(10, 8, "float32", keep_float_for_rescore=True) == 320
-    table = {row.precision: row for row in storage_table(1000, 1536)}
-    assert list(table) == list(Precision)
-    assert table[Precision.INT8].saved_vs_float32 == pytest.approx(75.0)
-    assert table[Precision.BINARY].saved_vs_float32 == pytest.approx(96.875)
-    assert table[Precision.FLOAT32].saved_vs_float64 == pytest.approx(50.0)
-    assert table[Precision.FLOAT64].saved_vs_float32 == pytest.approx(-100.0)
-    assert table[Precision.PYTHON_LIST].bytes_total == 1000 * bytes_per_vector(1536, "python-list")
-    assert table[Precision.INT8].bytes_per_vector == 1_648
-    with pytest.raises(ExplorerError, match="dims=0"):
-        bytes_per_vector(0, "int8")
-    with pytest.raises(ExplorerError, match="n=-1"):
-        index_bytes(-1, 8, "int8")
