@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from core.errors import ExplorerError
 
@@ -93,6 +92,10 @@ def _spearman(reference: list[Hashable], variant: list[Hashable]) -> float:
     var_rank = {item: r for r, item in enumerate(variant, start=1)}
     a = np.array([ref_rank.get(item, k + 1) for item in union], dtype=np.float64)
     b = np.array([var_rank.get(item, k + 1) for item in union], dtype=np.float64)
+    # Imported when first needed: scipy.stats takes seconds to import, and core.search (so
+    # core.mrl and the classroom server) imports this module for compare_search.
+    from scipy.stats import spearmanr
+
     return float(spearmanr(a, b).statistic)
 
 
