@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser bench lock
+.PHONY: run test install browser bench bench-classroom lock
 
 # requirements-dev.txt locks the app's and the checks' versions that CI tested (every file
 # checked by hash; `make lock` regenerates it from pyproject.toml). The MiniLM weights go in
@@ -50,6 +50,10 @@ test: install browser
 bench: install
 	$(BIN)/pip install --quiet --require-hashes -r requirements-bench.txt
 	$(BIN)/python -m bench
+
+# N = 1, 10, 30 students on one app server: Streamlit's defaults against .streamlit/config.toml.
+bench-classroom: install
+	$(BIN)/python -m bench.bench_classroom
 
 # Re-resolve the locks from pyproject.toml for Python 3.11+ on every platform, keeping the
 # current pins unless `make lock UPGRADE=--upgrade`. Needs uv (pip install uv).

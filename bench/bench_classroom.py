@@ -1,0 +1,424 @@
+"""A classroom on one Streamlit server: N students on the Similarity page at once.
+
+``python -m bench.bench_classroom`` starts the app once per configuration and round, warms
+it with one session, then for each N (``--sessions 1,10,30``) opens N sessions together and
+lets each replay the recorded Chromium session (``bench/fixtures/similarity_session.json``:
+the Neighbours deep link, then k slider, a typed target, Spread tab, threshold, Map tab) with
+no pause between its changes. Each session is a lightweight websocket client
+(``bench.classroom_client.ReplaySession``), so only the server is measured:
+
+- latency of each widget change: send -> the server's ``script_finished`` ForwardMsg;
+- opening: the page and its static files (142 GETs, as Chromium fetched them), then the
+  deep link's first run;
+- the server process's CPU seconds (``/proc/<pid>/stat``, all threads) per change and per
+  new session, idle CPU subtracted; RSS after each N and its peak during it. For N = 1 the
+  student goes through the scenario three times with a pause after each change, and the
+  table gives each step's CPU (the "per page and tab" figure).
+
+Configurations are compared in the same session, alternately, round after round (the machine
+is shared: quote medians). By default ``defaults`` is Streamlit's own defaults (the
+collector after every run, the file watcher on), whatever ``.streamlit/config.toml`` says,
+and ``config.toml`` is what ``make run`` uses. Add ``--config name="flag=value ..."`` to try
+others. ``--mode burst`` sends every step from all sessions at the same moment instead (the
+last one rendered is the teacher's "now move the slider"). ``--soak MINUTES`` instead keeps
+``--soak-sessions`` students arriving, working with 2-10 s pauses and leaving, and prints
+RSS and latency every minute, then RSS after they have all left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import websockets
+
+from bench.classroom_client import (
+    Recording,
+    ReplaySession,
+    RunResult,
+    StreamlitServer,
+    parse_flags,
+    streamlit_server,
+)
+
+# Streamlit's own defaults for what .streamlit/config.toml changes, spelled out so that
+# "defaults" stays the baseline whatever the file says.
+DEFAULTS = "runner.postScriptGC=true server.fileWatcherType=auto"
+CONFIGS = {"defaults": DEFAULTS, "config.toml": ""}
+
+
+def server_options(config: str) -> tuple[list[str], dict[str, str], str]:
+    """``"runner.postScriptGC=false BENCH_GC_FREEZE=1"`` -> streamlit flags, environment and
+    launcher: upper-case names are environment variables for the instrumented launcher
+    ``bench.gc_server`` (``BENCH_GC_FREEZE=1``: ``gc.freeze()`` after the first run)."""
+    flags, env = [], {}
+    for token in config.split():
+        name, _, value = token.partition("=")
+        if name.isupper():
+            env[name] = value
+        else:
+            flags.append(token)
+    if not env:
+        return parse_flags(" ".join(flags)), {}, "streamlit"
+    env.setdefault("BENCH_GC_LOG", f"/tmp/bench_gc_{time.time_ns()}.jsonl")
+    return parse_flags(" ".join(flags)), env, "bench.gc_server"
+
+
+# One student alone goes through the scenario this many times (fresh sessions).
+ALONE_REPEATS = 3
+# Streamlit keeps a disconnected session this long (server.disconnectedSessionTTL, 120 s)
+# before it may drop it.
+SESSION_TTL = 120
+
+
+@dataclass
+class NResult:
+    """One configuration, one N, one round."""
+
+    config: str
+    n: int
+    open_seconds: list[float] = field(default_factory=list)
+    files_seconds: list[float] = field(default_factory=list)
+    changes: list[RunResult] = field(default_factory=list)
+    bursts: list[float] = field(default_factory=list)
+    cpu_per_open: float = 0.0
+    cpu_per_change: float = 0.0
+    cpu_per_step: dict[str, float] = field(default_factory=dict)
+    reruns_per_s: float = 0.0
+    rss_mb: float = 0.0
+    peak_rss_mb: float = 0.0
+    idle_cpu: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    def pct(self, q: float) -> float:
+        return float(np.percentile([c.seconds for c in self.changes], q))
+
+
+class Meter:
+    """The server's CPU seconds and RSS, with the idle CPU rate to subtract."""
+
+    def __init__(self, server: StreamlitServer) -> None:
+        self.server = server
+        self.idle_rate = 0.0
+        self.peak_rss = 0.0
+        self._sampling = False
+
+    async def measure_idle(self, seconds: float = 1.5) -> float:
+        """The idle server's CPU rate: the lower of two readings, so that the tail of
+        earlier work (a session closing) does not count as idle."""
+        rates = []
+        for _ in range(2):
+            c0, t0 = self.server.cpu_seconds(), time.perf_counter()
+            await asyncio.sleep(seconds)
+            rates.append((self.server.cpu_seconds() - c0) / (time.perf_counter() - t0))
+        self.idle_rate = min(rates)
+        return self.idle_rate
+
+    def mark(self) -> tuple[float, float]:
+        return self.server.cpu_seconds(), time.perf_counter()
+
+    def busy_since(self, mark: tuple[float, float]) -> float:
+        """CPU seconds since ``mark``, minus what the idle server would have used."""
+        c0, t0 = mark
+        return self.server.cpu_seconds() - c0 - self.idle_rate * (time.perf_counter() - t0)
+
+    async def sample_rss(self) -> None:
+        self._sampling = True
+        while self._sampling:
+            self.peak_rss = max(self.peak_rss, self.server.rss_mb())
+            await asyncio.sleep(0.5)
+
+    def stop(self) -> None:
+        self._sampling = False
+
+
+async def _open(session: ReplaySession, result: NResult) -> None:
+    result.files_seconds.append(await session.fetch_assets())
+    first = await session.open()
+    result.open_seconds.append(result.files_seconds[-1] + first.seconds)
+    if first.exceptions:
+        result.problems += first.exceptions
+
+
+async def run_n(
+    server: StreamlitServer, recording: Recording, config: str, n: int, mode: str
+) -> NResult:
+    """N sessions opened together, then their widget changes (free-running or in bursts)."""
+    result = NResult(config, n)
+    meter = Meter(server)
+    result.idle_cpu = await meter.measure_idle()
+    sampler = asyncio.create_task(meter.sample_rss())
+    sessions = [ReplaySession(server.url, recording) for _ in range(n)]
+    mark = meter.mark()
+    await asyncio.gather(*(_open(s, result) for s in sessions))
+    await asyncio.sleep(0.5)  # the last run's collection happens after its script_finished
+    result.cpu_per_open = meter.busy_since(mark) / n
+    steps = sessions[0].steps()
+
+    mark = meter.mark()
+    start = time.perf_counter()
+    per_step: dict[str, list[float]] = {}
+    if n == 1:
+        # One student alone, with a pause after each change so that each step's CPU can be
+        # read on its own; three students one after another, since /proc counts CPU in
+        # 10 ms ticks.
+        wall = 0.0
+        for repeat in range(ALONE_REPEATS):
+            if repeat:
+                sessions.append(ReplaySession(server.url, recording))
+                await sessions[-1].open()
+            for step, raw in steps:
+                step_mark = meter.mark()
+                result.changes.append(await sessions[-1].run(step, raw))
+                wall += result.changes[-1].seconds
+                await asyncio.sleep(0.4)
+                per_step.setdefault(step, []).append(meter.busy_since(step_mark))
+        result.cpu_per_step = {k: statistics.mean(v) for k, v in per_step.items()}
+    elif mode == "burst":
+        for step, raw in steps:
+            burst = await asyncio.gather(*(s.run(step, raw) for s in sessions))
+            result.changes += burst
+            result.bursts.append(max(r.seconds for r in burst))
+        wall = time.perf_counter() - start
+    else:
+
+        async def student(s: ReplaySession) -> None:
+            for step, raw in steps:
+                result.changes.append(await s.run(step, raw))
+
+        await asyncio.gather(*(student(s) for s in sessions))
+        wall = time.perf_counter() - start
+    await asyncio.sleep(0.5)
+    if per_step:  # the reopened sessions are not changes
+        result.cpu_per_change = statistics.mean(x for v in per_step.values() for x in v)
+    else:
+        result.cpu_per_change = meter.busy_since(mark) / len(result.changes)
+    result.reruns_per_s = len(result.changes) / wall
+    meter.stop()
+    await sampler
+    result.peak_rss_mb = meter.peak_rss
+    result.rss_mb = server.rss_mb()
+    for c in result.changes:
+        result.problems += c.exceptions
+    for s in sessions:
+        if s.unmatched:
+            result.problems.append(f"recorded widgets not on this server: {sorted(s.unmatched)}")
+        await s.close()
+    result.problems += [
+        f"{c.step}: script_finished status {c.status}" for c in result.changes if c.status != 0
+    ]
+    return result
+
+
+async def warm(server: StreamlitServer, recording: Recording) -> None:
+    """One full session, so that models, vectors and projections are loaded and cached."""
+    s = ReplaySession(server.url, recording)
+    await s.fetch_assets()
+    await s.open()
+    for step, raw in s.steps():
+        await s.run(step, raw)
+    await s.close()
+
+
+def _fmt_row(rs: list[NResult]) -> str:
+    """Medians over rounds of each statistic, for one configuration and N."""
+
+    def med(values: Sequence[float]) -> float:
+        return float(statistics.median(values))
+
+    r0 = rs[0]
+    burst = f" {med([max(r.bursts) for r in rs]):.2f} |" if r0.bursts else ""
+    return (
+        f"| {r0.config} | {r0.n} | {med([r.pct(50) for r in rs]):.3f} | "
+        f"{med([r.pct(95) for r in rs]):.3f} | {med([r.pct(100) for r in rs]):.3f} |"
+        f"{burst} {med([r.reruns_per_s for r in rs]):.1f} | "
+        f"{med([r.cpu_per_change for r in rs]):.3f} | "
+        f"{med([float(np.median(r.open_seconds)) for r in rs]):.2f} / "
+        f"{med([max(r.open_seconds) for r in rs]):.2f} | "
+        f"{med([r.cpu_per_open for r in rs]):.2f} | "
+        f"{med([r.rss_mb for r in rs]):.0f} / {med([r.peak_rss_mb for r in rs]):.0f} |"
+    )
+
+
+def print_table(results: list[NResult], configs: dict[str, str]) -> None:
+    first_n = results[0].n
+    rounds = max(sum(1 for r in results if r.config == c and r.n == first_n) for c in configs)
+    print(f"\nMedians over {rounds} rounds (configurations alternated in each round):\n")
+    has_burst = any(r.bursts for r in results)
+    print(
+        "| config | sessions | change p50 s | p95 s | max s |"
+        + (" last of a burst s |" if has_burst else "")
+        + " reruns/s | CPU s / change | open p50 / max s | CPU s / new session |"
+        " RSS after / peak MB |"
+    )
+    print("|" + " --- |" * (11 if has_burst else 10))
+    for config in configs:
+        for n in sorted({r.n for r in results}):
+            rs = [r for r in results if r.config == config and r.n == n]
+            if rs:
+                print(_fmt_row(rs))
+    steps = [r for r in results if r.n == 1 and r.cpu_per_step]
+    if steps:
+        names = list(steps[0].cpu_per_step)
+        print("\nServer CPU s per change, one session alone (median over rounds):\n")
+        print("| config | " + " | ".join(names) + " | deep link (with files) |")
+        print("|" + " --- |" * (len(names) + 2))
+        for config in configs:
+            rs = [r for r in steps if r.config == config]
+            if rs:
+                cells = [f"{statistics.median(r.cpu_per_step[s] for r in rs):.3f}" for s in names]
+                opened = statistics.median(r.cpu_per_open for r in rs)
+                print(f"| {config} | " + " | ".join(cells) + f" | {opened:.3f} |")
+    idle = {c: [r.idle_cpu for r in results if r.config == c] for c in configs}
+    print(
+        "\nIdle server CPU (subtracted): "
+        + ", ".join(f"{c} {statistics.median(v) * 100:.1f} %" for c, v in idle.items() if v)
+    )
+
+
+async def bench(
+    configs: dict[str, str], ns: list[int], rounds: int, mode: str, recording: Recording
+) -> list[NResult]:
+    results: list[NResult] = []
+    for r in range(rounds):
+        order = list(configs) if r % 2 == 0 else list(reversed(configs))
+        for config in order:
+            flags, env, launcher = server_options(configs[config])
+            with streamlit_server(flags, launcher=launcher, env=env) as server:
+                if r == 0:
+                    print(f"# {config}: {server.command}", flush=True)
+                await warm(server, recording)
+                for n in ns:
+                    res = await run_n(server, recording, config, n, mode)
+                    results.append(res)
+                    print(
+                        f"round {r + 1} {config:12} N={n:3d}: p50 {res.pct(50):.3f} "
+                        f"p95 {res.pct(95):.3f} max {res.pct(100):.3f} s, "
+                        f"{res.cpu_per_change:.3f} CPU-s/change, "
+                        f"{res.cpu_per_open:.2f} CPU-s/open, RSS {res.rss_mb:.0f} MB"
+                        + (f"  PROBLEMS: {res.problems[:3]}" if res.problems else ""),
+                        flush=True,
+                    )
+                if "Traceback" in server.log_text():
+                    print(f"  server log has a traceback: {server.log_path}", flush=True)
+    return results
+
+
+# ---------------------------------------------------------------- soak
+
+
+async def soak(
+    config: str, flags: str, minutes: float, slots: int, recording: Recording, seed: int = 0
+) -> None:
+    """``slots`` students at a time for ``minutes``: each opens the page, makes the changes
+    with 2-10 s pauses, leaves, and a new one arrives. RSS and latency every minute."""
+    rng = random.Random(seed)
+    options, env, launcher = server_options(flags)
+    with streamlit_server(options, launcher=launcher, env=env) as server:
+        print(f"# soak {config}: {server.command}", flush=True)
+        await warm(server, recording)
+        end = time.monotonic() + minutes * 60
+        window: list[float] = []
+        counts = {"sessions": 0, "changes": 0, "problems": 0}
+
+        async def student() -> None:
+            while time.monotonic() < end:
+                s = ReplaySession(server.url, recording)
+                try:
+                    await s.fetch_assets()
+                    await s.open()
+                    counts["sessions"] += 1
+                    for step, raw in s.steps():
+                        await asyncio.sleep(rng.uniform(2, 10))
+                        r = await s.run(step, raw, timeout=120)
+                        window.append(r.seconds)
+                        counts["changes"] += 1
+                        counts["problems"] += bool(r.exceptions) or r.status != 0
+                except (OSError, TimeoutError, websockets.WebSocketException) as exc:
+                    counts["problems"] += 1
+                    print(f"  a student's session failed: {exc!r}", flush=True)
+                finally:
+                    await s.close()
+                await asyncio.sleep(rng.uniform(0, 5))
+
+        async def report() -> None:
+            start = time.monotonic()
+            mark = server.cpu_seconds(), time.monotonic()
+            print("| minute | RSS MB | sessions so far | changes | p50 s | p95 s | CPU % |")
+            print("| --- | --- | --- | --- | --- | --- | --- |")
+            while time.monotonic() < end:
+                await asyncio.sleep(60)
+                cpu, t = server.cpu_seconds(), time.monotonic()
+                lat = window[:]
+                window.clear()
+                p50, p95 = np.percentile(lat, [50, 95]) if lat else (float("nan"),) * 2
+                print(
+                    f"| {(t - start) / 60:.0f} | {server.rss_mb():.0f} | {counts['sessions']} | "
+                    f"{counts['changes']} | {p50:.3f} | {p95:.3f} | "
+                    f"{(cpu - mark[0]) / (t - mark[1]) * 100:.0f} |",
+                    flush=True,
+                )
+                mark = cpu, t
+
+        # Students arrive over the first 30 s, not all in the same instant.
+        async def later(delay: float) -> None:
+            await asyncio.sleep(delay)
+            await student()
+
+        await asyncio.gather(report(), *(later(rng.uniform(0, 30)) for _ in range(slots)))
+        print(
+            f"after the soak: RSS {server.rss_mb():.0f} MB; {counts['sessions']} sessions, "
+            f"{counts['changes']} changes, {counts['problems']} with an exception or error",
+            flush=True,
+        )
+        # Left sessions are dropped after server.disconnectedSessionTTL.
+        for wait in (30, SESSION_TTL + 30):
+            await asyncio.sleep(wait if wait == 30 else wait - 30)
+            print(f"all gone for {wait} s: RSS {server.rss_mb():.0f} MB", flush=True)
+        if "Traceback" in server.log_text():
+            print(f"server log has a traceback: {server.log_path}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sessions", default="1,10,30", help="comma-separated N")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--config",
+        action="append",
+        metavar='NAME="opt=value ..."',
+        help=f"a server configuration to compare (default: defaults={DEFAULTS!r} and "
+        "config.toml='' , i.e. .streamlit/config.toml alone)",
+    )
+    parser.add_argument("--mode", choices=("free", "burst"), default="free")
+    parser.add_argument("--soak", type=float, default=0, metavar="MINUTES")
+    parser.add_argument("--soak-sessions", type=int, default=30)
+    args = parser.parse_args(argv)
+
+    configs = CONFIGS
+    if args.config:
+        configs = dict(c.split("=", 1) if "=" in c else (c, "") for c in args.config)
+        configs = {k: v.strip("\"'") for k, v in configs.items()}
+    recording = Recording.load()
+    print(f"python {sys.version.split()[0]}; scenario: {recording.meta.get('deep_link')} then "
+          f"{', '.join(recording.meta.get('steps', [])[1:])}", flush=True)  # fmt: skip
+    if args.soak:
+        for name, flags in configs.items():
+            asyncio.run(soak(name, flags, args.soak, args.soak_sessions, recording))
+        return
+    ns = [int(n) for n in args.sessions.split(",")]
+    results = asyncio.run(bench(configs, ns, args.rounds, args.mode, recording))
+    print_table(results, configs)
+
+
+if __name__ == "__main__":
+    main()
