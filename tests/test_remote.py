@@ -846,8 +846,8 @@ def test_a_service_that_is_not_http_is_not_quoted(cache):
 @pytest.mark.parametrize(
     ("address", "env", "public_only"),
     [
-        (None, {}, False),
-        ("", {}, False),
+        (None, {}, True),
+        ("", {}, True),
         ("localhost", {}, False),
         ("127.0.0.1", {}, False),
         ("::1", {}, False),

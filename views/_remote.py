@@ -37,8 +37,8 @@ RERUN_SECONDS = 35.0
 
 def form_policy() -> EndpointPolicy:
     """Hosts the form's addresses may reach: any while Streamlit's ``server.address`` is
-    unset or loopback, public ones once it serves the app to others (unless the operator
-    allows private ones in the environment or ``.env``)."""
+    loopback (the project's config), public ones once it serves the app to others (unless
+    the operator allows private ones in the environment or ``.env``)."""
     return endpoint_policy(st.get_option("server.address"), load_env())
 
 

@@ -305,10 +305,11 @@ def is_loopback_host(host: str | None) -> bool:
 
 
 def endpoint_policy(server_address: str | None, env: Mapping[str, str]) -> EndpointPolicy:
-    """The policy for addresses users type: any host while the app listens only where
-    ``server_address`` says it is unset or loopback; public hosts only once it is served to
-    others, unless ``env`` sets ``EXPLORER_ALLOW_PRIVATE_ENDPOINTS=1``."""
-    if not (server_address or "").strip() or is_loopback_host(server_address):
+    """The policy for addresses users type: any host while the app listens on loopback only
+    (``server_address``, as the project's config sets it); public hosts only once it is
+    served to others (any other address, or none: Streamlit then listens on every interface),
+    unless ``env`` sets ``EXPLORER_ALLOW_PRIVATE_ENDPOINTS=1``."""
+    if (server_address or "").strip() and is_loopback_host(server_address):
         return ANY_HOST
     allowed = (env.get(ALLOW_PRIVATE_ENV) or "").strip().lower() in ("1", "true", "yes", "on")
     return ANY_HOST if allowed else PUBLIC_ONLY
