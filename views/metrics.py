@@ -135,7 +135,7 @@ def two_vectors() -> None:
         left, right = st.columns(2)
         text_a = left.text_input("Vector a", key=_ui.bound("met_a", "1, 2, 3"))
         text_b = right.text_input("Vector b", key=_ui.bound("met_b", "3, 1, 2"))
-        normalise = st.toggle(
+        normalize = st.toggle(
             "Normalise",
             key=_ui.bound("met_norm", True, _ui.as_bool),
             help="Divide each vector by its length, as most embedding models do.",
@@ -144,7 +144,7 @@ def two_vectors() -> None:
     pair: PairMetrics | None = None
     with controls, _ui.guard("Vectors"):
         pair = compare_pair(
-            parse_vector(text_a, "vector a"), parse_vector(text_b, "vector b"), normalise
+            parse_vector(text_a, "vector a"), parse_vector(text_b, "vector b"), normalize
         )
     if pair is not None:
         with controls:
@@ -159,7 +159,7 @@ def two_vectors() -> None:
             )
             cells[4].metric("cosine distance", f"{pair.cosine_distance:.3g}", help="1 − cosine")
             _range_warning(pair)
-            if normalise:
+            if normalize:
                 shown = [", ".join(f"{v:.3f}" for v in x) for x in (pair.a, pair.b)]
                 st.caption(
                     f"Compared as a = [{shown[0]}], b = [{shown[1]}], each of length 1. Then "
@@ -177,7 +177,7 @@ def two_vectors() -> None:
         "import numpy as np\n\n"
         f"a = np.array([{text_a}], dtype=float)\n"
         f"b = np.array([{text_b}], dtype=float)\n"
-        + ("a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)\n" if normalise else "")
+        + ("a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)\n" if normalize else "")
         + (
             f"euclidean = np.linalg.norm(a - b)  # {pair.euclidean:.3g}\n"
             f"manhattan = np.abs(a - b).sum()  # {pair.manhattan:.3g}\n"

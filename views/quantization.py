@@ -146,7 +146,7 @@ def _query() -> tuple[np.ndarray | None, int | None]:
     return _ui.target_query(vs, target) if index is not None else (None, None)
 
 
-def _neighbours(factor: int) -> tuple[SearchResult, RescoreResult] | None:
+def _neighbors(factor: int) -> tuple[SearchResult, RescoreResult] | None:
     """The target's exact float top k, and its quantized candidates (k × factor) rescored."""
     query, exclude = _query()
     if query is None or index is None:
@@ -194,7 +194,7 @@ def before_and_after() -> None:
 
 def top_k() -> None:
     """The target's float top k against its top k by codes, and recall over every item."""
-    found = _neighbours(1)
+    found = _neighbors(1)
     if found is not None:
         exact, quantized = found
         ranks = compare_rankings(
@@ -308,7 +308,7 @@ def oversample_and_rescore() -> None:
         )
     if points:
         _ui.plot(_factor_figure(points, factor), key="quant_recall_curve", height=320)
-    found = _neighbours(factor)
+    found = _neighbors(factor)
     if found is not None:
         exact, quantized = found
         status = _status(quantized)

@@ -117,7 +117,7 @@ def _target(where: Any) -> tuple[str, int | None]:
     return target, _ui.target_index(ws.dataset, target)
 
 
-def _neighbours(target: str, k: int, exclude: int | None) -> dict[str, TargetNeighbors]:
+def _neighbors(target: str, k: int, exclude: int | None) -> dict[str, TargetNeighbors]:
     """Each model's most/least similar items and similarity to every other item; warns and
     returns nothing for an empty target."""
     if not target.strip():
@@ -177,12 +177,12 @@ def two_texts() -> None:
     )
 
 
-def neighbours() -> None:
+def neighbors() -> None:
     """The target's most and least similar items, one column per model."""
     left, right = st.columns([2, 1])
     target, exclude = _target(left)
     k = _ui.k_slider("sim_k", len(labels), where=right)
-    found = _neighbours(target, k, exclude)
+    found = _neighbors(target, k, exclude)
     for column, (model, nb) in zip(st.columns(max(1, len(found))), found.items(), strict=False):
         with column:
             st.markdown(f"**{_ui.md_text(model)}**")
@@ -222,7 +222,7 @@ def spread() -> None:
         step=0.01,
         key=_ui.bound("sim_threshold", 0.5, float, valid=lambda v: -1.0 <= v <= 1.0),
     )
-    found = _neighbours(target, 1, exclude)
+    found = _neighbors(target, 1, exclude)
     if not found:
         return
     hist = shared_histogram({m: nb.others for m, nb in found.items()})
@@ -343,4 +343,4 @@ def dataset_map() -> None:
 
 view, tab = _ui.view_tabs("sim_view", VIEWS)
 with tab:
-    {"Two texts": two_texts, "Neighbours": neighbours, "Spread": spread, "Map": dataset_map}[view]()
+    {"Two texts": two_texts, "Neighbours": neighbors, "Spread": spread, "Map": dataset_map}[view]()
