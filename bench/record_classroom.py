@@ -25,19 +25,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from bench.classroom_client import FIXTURE, parse_flags, streamlit_server
 from bench.classroom_scenario import DEEP_LINK, STEPS
+from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 
-CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-VIEWPORT = {"width": 1280, "height": 720}
 TIMEOUT_MS = 120_000
 # The frontend marks a finished run on stApp, and elements of an older run as stale.
 _DRAWN_JS = """() => {
