@@ -11,7 +11,9 @@ vectors. No timings are asserted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -23,6 +25,14 @@ from core.embedders.registry import get_embedder
 from core.vectors import embed_dataset
 
 pytestmark = pytest.mark.slow
+
+
+def _run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run the students' event loop in a thread of its own: in the full suite the browser
+    tests' Playwright already runs a loop in the main thread, where asyncio.run refuses."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
+
 
 MODEL = "static-minilm-256"  # the first model column on the page
 TARGETS = ["river", "piano", "tiger", "apple", "doctor", "ocean"]
@@ -119,7 +129,7 @@ def test_each_session_sees_only_its_own_neighbours_and_threshold(
         finally:
             await asyncio.gather(*(s.close() for s in sessions))
 
-    asyncio.run(main())
+    _run(main())
 
 
 def test_changes_faster_than_reruns_lose_no_input(
@@ -149,4 +159,4 @@ def test_changes_faster_than_reruns_lose_no_input(
         finally:
             await asyncio.gather(*(s.close() for s in sessions))
 
-    asyncio.run(main())
+    _run(main())
