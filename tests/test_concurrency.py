@@ -87,7 +87,7 @@ async def _open_all(url: str, recording: Recording, n: int) -> list[ReplaySessio
     return sessions
 
 
-def test_each_session_sees_only_its_own_neighbours_and_threshold(
+def test_each_session_sees_only_its_own_neighbors_and_threshold(
     server: StreamlitServer, recording: Recording, words
 ) -> None:
     neighbours = _template(recording, "target")  # Neighbours tab: target and k

@@ -16,7 +16,7 @@ METRICS = ["cosine", "dot", "euclidean", "manhattan"]
 REAL, CHECK = "On real data", "Unit length, checked"
 
 
-def test_default_vectors_normalised_show_the_talk_numbers() -> None:
+def test_default_vectors_normalized_show_the_talk_numbers() -> None:
     at = open_page("metrics")
     shown = metrics(at)
     assert shown["euclidean"] == "0.655"
@@ -28,7 +28,7 @@ def test_default_vectors_normalised_show_the_talk_numbers() -> None:
     assert "# 0.655" in code and "# 0.214" in code
 
 
-def test_unnormalised_vectors_and_the_3d_drawing() -> None:
+def test_unnormalized_vectors_and_the_3d_drawing() -> None:
     at = open_page("metrics")
     at.toggle(key="met_norm").set_value(False).run()
     assert not at.exception
@@ -138,7 +138,7 @@ def test_switching_model_and_k_updates_the_rankings(words) -> None:
     assert at.query_params["met_k"] == "3"
 
 
-def test_live_check_holds_on_unit_models_and_fails_unnormalised() -> None:
+def test_live_check_holds_on_unit_models_and_fails_unnormalized() -> None:
     at = open_page("metrics", {"met_view": CHECK})
     table = frames(at, "statement")[0].set_index("vectors")
     for model in ("static-minilm-256", "all-MiniLM-L6-v2"):

@@ -95,7 +95,7 @@ def test_default_int8_values_ranking_and_recall(words_static_unit) -> None:
     assert shown["int8 + rescore ×4"] == f"{overlap(reference, int8_order[:, :40]):.1%}"
 
 
-def test_binary_with_median_centre(words_static_unit) -> None:
+def test_binary_with_median_center(words_static_unit) -> None:
     labels, unit = words_static_unit
     at = open_page("quantization")
     at.radio(key="quant_precision").set_value("binary").run()

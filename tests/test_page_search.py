@@ -124,7 +124,7 @@ def test_hnsw_sliders_change_marks_and_recall(words) -> None:
     assert at.query_params["search_k"] == "8"
 
 
-def test_a_strong_graph_finds_every_neighbour() -> None:
+def test_a_strong_graph_finds_every_neighbor() -> None:
     at = open_page("search", {"search_m": "48", "search_efc": "400", "search_ef": "400"})
     shown = metrics(at)
     assert shown["recall@5, this query"] == "100%"

@@ -109,7 +109,7 @@ def test_embed_shows_each_models_vector_of_the_typed_text(page: Page, server_url
     assert_clean(page)
 
 
-def test_similarity_pair_neighbours_and_k(page: Page, server_url: str) -> None:
+def test_similarity_pair_neighbors_and_k(page: Page, server_url: str) -> None:
     first_view(page, f"{server_url}/similarity", "similarity")
     pair = tables(page)[0]
     assert pair.column("model") == MODELS
@@ -145,7 +145,7 @@ def test_similarity_pair_neighbours_and_k(page: Page, server_url: str) -> None:
     assert_clean(page)
 
 
-def test_search_returns_the_typed_querys_neighbours(page: Page, server_url: str) -> None:
+def test_search_returns_the_typed_querys_neighbors(page: Page, server_url: str) -> None:
     first_view(page, f"{server_url}/search", "search")
     results = tables(page)[0]
     assert results.n_rows == 5
@@ -198,7 +198,7 @@ def test_metrics_numbers_follow_the_typed_vectors(page: Page, server_url: str) -
     assert_clean(page)
 
 
-def test_quantization_binary_bits_follow_the_centre(page: Page, server_url: str) -> None:
+def test_quantization_binary_bits_follow_the_center(page: Page, server_url: str) -> None:
     first_view(page, f"{server_url}/quantization", "quantization")
     values = tables(page)[0]
     codes = numbers(values.rows[1][1:])
