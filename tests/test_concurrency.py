@@ -11,7 +11,7 @@ vectors. No timings are asserted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
@@ -20,11 +20,21 @@ import numpy as np
 import pytest
 
 from bench.classroom_client import Recording, ReplaySession, StreamlitServer, with_values
-from core.datasets import load_dataset
-from core.embedders.registry import get_embedder
-from core.vectors import embed_dataset
 
 pytestmark = pytest.mark.slow
+
+
+async def _students(
+    server: StreamlitServer,
+    recording: Recording,
+    student: Callable[[ReplaySession, int], Coroutine[Any, Any, None]],
+) -> None:
+    """One session per target, all running ``student(session, i)`` at once."""
+    sessions = await _open_all(server.url, recording, len(TARGETS))
+    try:
+        await asyncio.gather(*(student(s, i) for i, s in enumerate(sessions)))
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions))
 
 
 def _run(coroutine: Coroutine[Any, Any, None]) -> None:
@@ -51,12 +61,6 @@ def server() -> Iterator[StreamlitServer]:
 @pytest.fixture(scope="module")
 def recording() -> Recording:
     return Recording.load()
-
-
-@pytest.fixture(scope="module")
-def words() -> tuple[tuple[str, ...], np.ndarray]:
-    dataset = load_dataset("words")
-    return dataset.labels, embed_dataset(dataset, get_embedder(MODEL)).astype(np.float64)
 
 
 def _sims(words: tuple[tuple[str, ...], np.ndarray], target: str) -> tuple[np.ndarray, int]:
@@ -88,8 +92,9 @@ async def _open_all(url: str, recording: Recording, n: int) -> list[ReplaySessio
 
 
 def test_each_session_sees_only_its_own_neighbors_and_threshold(
-    server: StreamlitServer, recording: Recording, words
+    server: StreamlitServer, recording: Recording, words_static_unit
 ) -> None:
+    words = words_static_unit  # the first model column's (static-minilm-256) vectors
     neighbours = _template(recording, "target")  # Neighbours tab: target and k
     open_spread = _template(recording, "Spread")
     threshold_change = _template(recording, "threshold")
@@ -122,21 +127,15 @@ def test_each_session_sees_only_its_own_neighbors_and_threshold(
         near = int((np.abs(np.delete(sims, row) - threshold) < 1e-6).sum())
         assert abs(int(table.loc[MODEL, column]) - expected) <= near
 
-    async def main() -> None:
-        sessions = await _open_all(server.url, recording, len(TARGETS))
-        try:
-            await asyncio.gather(*(student(s, i) for i, s in enumerate(sessions)))
-        finally:
-            await asyncio.gather(*(s.close() for s in sessions))
-
-    _run(main())
+    _run(_students(server, recording, student))
 
 
 def test_changes_faster_than_reruns_lose_no_input(
-    server: StreamlitServer, recording: Recording, words
+    server: StreamlitServer, recording: Recording, words_static_unit
 ) -> None:
     """Each session sends five changes without waiting (a student holding an arrow key);
     the run that finally completes shows the last one, in every session."""
+    words = words_static_unit
     neighbours = _template(recording, "target")
 
     async def student(s: ReplaySession, i: int) -> None:
@@ -152,11 +151,4 @@ def test_changes_faster_than_reruns_lose_no_input(
         assert _query(s)["sim_target"] == target and _query(s)["sim_k"] == "15"
         assert s.frames()[0]["item"].tolist() == _most_similar(words, target, 15)
 
-    async def main() -> None:
-        sessions = await _open_all(server.url, recording, len(TARGETS))
-        try:
-            await asyncio.gather(*(student(s, i) for i, s in enumerate(sessions)))
-        finally:
-            await asyncio.gather(*(s.close() for s in sessions))
-
-    _run(main())
+    _run(_students(server, recording, student))
