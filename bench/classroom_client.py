@@ -117,7 +117,7 @@ class StreamlitServer:
                 pass
             if time.monotonic() > deadline:
                 self.close()
-                raise RuntimeError(f"streamlit did not answer in {timeout} s")
+                raise RuntimeError(f"streamlit did not answer in {timeout} s:\n{self.log_text()}")
             time.sleep(0.2)
 
     @property

@@ -5,23 +5,18 @@ read tables) is in ``helpers.py``."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
 
+from bench.classroom_client import StreamlitServer
 from tests.browser.helpers import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     FRAMES_JS,
-    REPO,
     TIMINGS,
     VIEWPORT,
 )
@@ -48,58 +43,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Start ``streamlit run explorer_app.py`` on a free loopback port; stop it afterwards."""
-    port = _free_port()
+    """Start ``streamlit run explorer_app.py`` on a free loopback port (the classroom
+    bench's launcher, with the project's config); stop it afterwards."""
     log_path = tmp_path_factory.mktemp("server") / "streamlit.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "explorer_app.py",
-                "--server.headless=true",
-                f"--server.port={port}",
-                "--server.address=127.0.0.1",
-                "--browser.gatherUsageStats=false",
-            ],
-            cwd=REPO,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    server = StreamlitServer(log_path=log_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited early:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer in 60 s:\n{log_path.read_text()}")
-            time.sleep(0.3)
-        yield url
+        yield server.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    assert "Traceback" not in log_path.read_text(), log_path.read_text()
+        server.close()
+    assert "Traceback" not in server.log_text(), server.log_text()
 
 
 @pytest.fixture(scope="session")
