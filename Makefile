@@ -48,7 +48,6 @@ test: install browser
 	$(BIN)/python -m pytest --cov=core --cov-report=term-missing:skip-covered --cov-fail-under=95
 
 bench: install
-	$(BIN)/pip install --quiet --require-hashes -r requirements-bench.txt
 	$(BIN)/python -m bench
 
 # N = 1, 10, 30 students on one app server: Streamlit's defaults against .streamlit/config.toml.
@@ -62,5 +61,4 @@ LOCK = $(UV) pip compile pyproject.toml --quiet --universal --python-version 3.1
 	--generate-hashes --custom-compile-command "make lock"
 lock:
 	$(LOCK) $(UPGRADE) --extra dev -o requirements-dev.txt
-	$(LOCK) --extra bench -c requirements-dev.txt -o requirements-bench.txt
 	$(LOCK) -c requirements-dev.txt -o requirements.txt

@@ -1,7 +1,7 @@
 """Search at scale against faiss: exact float32, int8 and binary (Hamming) top-k, the two
 rescoring pipelines and HNSW, then a recall check on real embeddings.
 
-Run ``python -m bench.bench_scale`` (faiss-cpu comes from ``requirements-bench.txt``; without
+Run ``python -m bench.bench_scale`` (faiss-cpu is one of the app's requirements; without
 it the faiss columns print "–"). ``--n 100000,1000000`` sets the corpus sizes and
 ``--real-n`` the number of generated sentences embedded for the recall check (0 skips it).
 
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
 
     faiss = faiss_module()
     if faiss is None:
-        print("faiss is not installed (pip install -r requirements-bench.txt): no baselines.")
+        print("faiss is not installed (make install): no baselines.")
     else:
         faiss.omp_set_num_threads(args.threads)
     rows: list[Row] = []

@@ -38,7 +38,6 @@ def _declared(*extras: str) -> list[Requirement]:
     [
         ("requirements.txt", ()),
         ("requirements-dev.txt", ("dev",)),
-        ("requirements-bench.txt", ("bench",)),
     ],
 )
 def test_every_declared_dependency_is_locked_within_its_range(
@@ -53,9 +52,7 @@ def test_every_declared_dependency_is_locked_within_its_range(
         )
 
 
-@pytest.mark.parametrize(
-    "lock", ["requirements.txt", "requirements-dev.txt", "requirements-bench.txt"]
-)
+@pytest.mark.parametrize("lock", ["requirements.txt", "requirements-dev.txt"])
 def test_locks_pin_every_file_by_hash_and_agree(lock: str) -> None:
     text = (REPO_ROOT / lock).read_text(encoding="utf-8")
     blocks = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2])
