@@ -59,5 +59,10 @@ class Embedder(ABC):
         """Tokens ``text`` uses in this model (a whitespace estimate unless overridden)."""
         return len(text.split())
 
+    def unknown_words(self, text: str) -> list[str]:
+        """Words of ``text`` the model has no vector for and skipped (a word-vector model);
+        none for models that split unknown words into known pieces."""
+        return []
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, dims={self.dims})"

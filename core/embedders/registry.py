@@ -20,6 +20,12 @@ def _minilm() -> Embedder:
     return MiniLMEmbedder()
 
 
+def _glove() -> Embedder:
+    from core.embedders.glove import GloveEmbedder
+
+    return GloveEmbedder()
+
+
 def _static() -> Embedder:
     from core.embedders.static import StaticEmbedder
 
@@ -29,6 +35,7 @@ def _static() -> Embedder:
 LOCAL_FACTORIES: dict[str, Callable[[], Embedder]] = {
     "all-MiniLM-L6-v2": _minilm,
     "static-minilm-256": _static,
+    "glove-6b-50d": _glove,
 }
 
 _loaded: dict[str, Embedder] = {}
