@@ -1,0 +1,260 @@
+"""core.engines: every available engine against exhaustive search on seeded clustered data,
+and the interface's rules (parameters, metrics, k, cancel, sizes, close)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+import core
+from core.corpora import Cancelled
+from core.engines import get_engine, list_engines, registrations
+from core.engines.base import EngineInfo, ParamSpec, check_params, normalized
+from core.errors import ExplorerError
+from core.search import exhaustive_search, recall_at_k
+
+DIMS = 32
+
+# Engine -> (parameters, recall@10 it must reach on CLUSTERED with cosine). The settings are
+# generous on purpose: each must be close to exact here, and a broken adapter (wrong ids,
+# distances taken as similarities, a lost normalisation) falls far below.
+RECALL_CASES: dict[str, tuple[dict[str, float], float]] = {
+    "exhaustive": ({}, 1.0),
+    "hnswlib": ({"M": 16, "ef_construction": 200, "ef": 100}, 0.95),
+}
+
+AVAILABLE = [i.name for i in list_engines() if i.available]
+LOCAL = [name for name in AVAILABLE if name in RECALL_CASES]
+
+
+def clustered(n: int, n_queries: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``(n, DIMS)`` points around 20 random centres and ``(n_queries, DIMS)`` queries
+    drawn the same way."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, DIMS))
+    pick = rng.integers(0, 20, size=n + n_queries)
+    points = centres[pick] + 0.35 * rng.normal(size=(n + n_queries, DIMS))
+    points = points.astype(np.float32)
+    return points[:n], points[n:]
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    return clustered(3000, 50)
+
+
+def test_list_engines_describes_every_row():
+    infos = {i.name: i for i in core.list_engines()}
+    assert {"exhaustive", "hnswlib"} <= set(infos)
+    hnsw = infos["hnswlib"]
+    assert hnsw.algorithm == "HNSW" and "pgvector" in hnsw.where_deployed
+    assert hnsw.defaults() == {"M": 16, "ef_construction": 200, "ef": 10}
+    assert hnsw.talk_values() == {"M": 16, "ef_construction": 200, "ef": 50}
+    for info in infos.values():
+        assert isinstance(info, EngineInfo)
+        assert info.available == (info.reason is None)
+        assert "cosine" in info.metrics
+        for spec in info.params:
+            assert spec.min <= spec.default <= spec.max
+            assert spec.talk is None or spec.min <= spec.talk <= spec.max
+            assert spec.help
+
+
+def test_get_engine_rejects_unknown_names_and_values():
+    with pytest.raises(ExplorerError, match="Unknown engine 'annoy'.*exhaustive.*hnswlib"):
+        get_engine("annoy")
+    with pytest.raises(ExplorerError, match="no parameter efSearch.*M, ef_construction, ef"):
+        get_engine("hnswlib", efSearch=10)
+    with pytest.raises(ExplorerError, match="M=1 is out of range: choose 2 to 100"):
+        get_engine("hnswlib", M=1)
+    with pytest.raises(ExplorerError, match="M=2.5 must be a whole number"):
+        get_engine("hnswlib", M=2.5)
+    with pytest.raises(ExplorerError, match="ef='many' must be a number"):
+        get_engine("hnswlib", ef="many")
+    with pytest.raises(ExplorerError, match="M=True must be a number"):
+        get_engine("hnswlib", M=True)
+
+
+def test_param_spec_float_and_defaults():
+    spec = ParamSpec("alpha", 1.2, None, 1.0, 2.0, "pruning", kind=float)
+    assert spec.check(1) == 1.0 and isinstance(spec.check(1), float)
+    assert check_params("x", (spec,), {}) == {"alpha": 1.2}
+    with pytest.raises(ExplorerError, match="alpha=2.5 is out of range"):
+        spec.check(2.5)
+
+
+def test_unavailable_engine_says_why(monkeypatch):
+    reg = registrations()["hnswlib"]
+    monkeypatch.setattr(
+        "core.engines._BUILTIN",
+        (type(reg)(reg.info, reg.factory, lambda: "not on this machine"),),
+    )
+    (info,) = [i for i in list_engines() if i.name == "hnswlib"]
+    assert not info.available and info.reason == "not on this machine"
+    with pytest.raises(ExplorerError, match="hnswlib engine cannot run here: not on this"):
+        get_engine("hnswlib")
+
+
+@pytest.mark.parametrize("name", LOCAL)
+def test_recall_against_exhaustive(name, data):
+    vectors, queries = data
+    params, threshold = RECALL_CASES[name]
+    truth = exhaustive_search(queries, vectors, 10, "cosine")
+    with get_engine(name, **params) as engine:
+        engine.build(vectors, "cosine")
+        found = engine.search(queries, k=10)
+        assert found.ids.shape == found.scores.shape == (50, 10)
+        assert found.ids.dtype == np.int64 and found.metric == "cosine" and found.higher_is_closer
+        assert recall_at_k(truth.ids, found.ids) >= threshold
+        # Every returned score is the true cosine of that pair, best first.
+        unit_q, unit_x = normalized(queries), normalized(vectors)
+        cosines = np.einsum("qd,qkd->qk", unit_q, unit_x[found.ids])
+        np.testing.assert_allclose(found.scores, cosines, atol=2e-3)
+        assert (np.diff(found.scores, axis=1) <= 1e-6).all()
+        assert found.seconds >= 0 and engine.build_seconds > 0
+        assert engine.count == 3000 and engine.dims == DIMS
+
+
+@pytest.mark.parametrize("name", LOCAL)
+@pytest.mark.parametrize("metric", ["dot", "euclidean"])
+def test_other_metrics_match_exhaustive(name, metric, data):
+    vectors, queries = data
+    info = registrations()[name].info
+    if metric not in info.metrics:
+        pytest.skip(f"{name} does not support {metric}")
+    params, threshold = RECALL_CASES[name]
+    truth = exhaustive_search(queries, vectors, 10, metric)
+    with get_engine(name, **params) as engine:
+        found = engine.build(vectors, metric).search(queries, 10)
+    assert found.higher_is_closer == (metric == "dot")
+    assert recall_at_k(truth.ids, found.ids) >= threshold - 0.05
+    hit = found.ids[:, 0] == truth.ids[:, 0]
+    np.testing.assert_allclose(found.scores[hit, 0], truth.scores[hit, 0], rtol=1e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_unsupported_metric_names_the_supported_ones(name):
+    info = registrations()[name].info
+    missing = [m.value for m in core.Metric if m.value not in info.metrics]
+    if not missing:
+        pytest.skip(f"{name} supports every metric")
+    with (
+        get_engine(name) as engine,
+        pytest.raises(ExplorerError, match=f"does not support the {missing[0]} metric.*cosine"),
+    ):
+        engine.build(np.eye(4, dtype=np.float32), missing[0])
+
+
+@pytest.mark.parametrize("name", LOCAL)
+def test_k_larger_than_n_is_the_exhaustive_error(name):
+    vectors, queries = clustered(5, 1)
+    with pytest.raises(ExplorerError) as exact:
+        exhaustive_search(queries, vectors, 6)
+    with get_engine(name) as engine, pytest.raises(ExplorerError) as ours:
+        engine.build(vectors).search(queries, 6)
+    assert "k=6 is larger than the 5" in str(ours.value)
+    assert str(exact.value).split(":")[0] == str(ours.value).split(":")[0]
+    with pytest.raises(ExplorerError, match="k=0"):
+        engine.build(vectors).search(queries, 0)
+
+
+@pytest.mark.parametrize("name", LOCAL)
+def test_one_vector(name):
+    vector = np.array([[3.0, 4.0, 0.0, 0.0]], dtype=np.float32)
+    with get_engine(name) as engine:
+        found = engine.build(vector).search(np.array([0.0, 1.0, 0.0, 0.0]), k=1)
+    assert found.ids.tolist() == [[0]]
+    np.testing.assert_allclose(found.scores, [[0.8]], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", LOCAL)
+def test_duplicates_come_back_in_id_order(name):
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(40, 8)).astype(np.float32)
+    vectors = np.concatenate([base, base[:5], base[:5]])  # rows 0-4 three times each
+    with get_engine(name) as engine:
+        found = engine.build(vectors).search(base[:5], k=3)
+    expected = [[i, 40 + i, 45 + i] for i in range(5)]
+    assert found.ids.tolist() == expected
+    np.testing.assert_allclose(found.scores, 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_cancel_after_the_first_chunk(name, data):
+    vectors, queries = data
+    engine = get_engine(name)
+    engine.chunk_rows = 1000
+    calls: list[float] = []
+    with pytest.raises(Cancelled):
+        engine.build(vectors, progress=lambda f, _: calls.append(f), should_stop=lambda: bool(calls))
+    assert calls == [pytest.approx(1000 / 3000)]
+    assert not engine.built
+    with pytest.raises(ExplorerError, match="no index yet"):
+        engine.search(queries, 1)
+    engine.close()
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_progress_reaches_one_and_close_is_safe_twice(name, data):
+    vectors, queries = data
+    engine = get_engine(name)
+    engine.chunk_rows = 1000
+    fractions: list[float] = []
+    engine.build(vectors, progress=lambda f, message: fractions.append(f))
+    assert fractions[-1] == 1.0 and fractions == sorted(fractions)
+    # At least the float32 vectors or their codes, at most ten times the float32 vectors.
+    floats = vectors.size * 4
+    minimum = floats // 16 if "pq" in name else floats
+    assert minimum <= engine.index_bytes <= 10 * floats
+    engine.close()
+    engine.close()
+    assert not engine.built
+    with pytest.raises(ExplorerError, match="no index yet"):
+        _ = engine.index_bytes
+    with engine:
+        engine.build(vectors[:100])
+        assert engine.search(queries[:2], 1).ids.shape == (2, 1)
+    assert not engine.built
+
+
+def test_bad_vectors_and_queries():
+    with get_engine("exhaustive") as engine:
+        with pytest.raises(ExplorerError, match="empty"):
+            engine.build(np.zeros((0, 4), dtype=np.float32))
+        with pytest.raises(ExplorerError, match="row 1 is a zero vector"):
+            engine.build(np.array([[1.0, 0.0], [0.0, 0.0]]))
+        with pytest.raises(ExplorerError, match="row 0 contains NaN"):
+            engine.build(np.array([[np.nan, 0.0]]))
+        engine.build(np.eye(3))
+        with pytest.raises(ExplorerError, match="Queries have 2 dimensions but the index has 3"):
+            engine.search(np.ones((1, 2)), 1)
+        with pytest.raises(ExplorerError, match="row 0 is a zero vector"):
+            engine.search(np.zeros((1, 3)), 1)
+
+
+def test_search_parameters_change_without_rebuilding(data):
+    vectors, queries = data
+    truth = exhaustive_search(queries, vectors, 10).ids
+    with get_engine("hnswlib", M=4, ef_construction=16) as engine:
+        engine.build(vectors)
+        low = recall_at_k(truth, engine.search(queries, 10, ef=10).ids)
+        high = recall_at_k(truth, engine.search(queries, 10, ef=400).ids)
+        with pytest.raises(ExplorerError, match="no parameter M"):
+            engine.search(queries, 10, M=8)
+    assert high > low and high >= 0.95
+
+
+@given(
+    arrays(np.float32, (12, 5), elements=st.floats(-4, 4, width=32)),
+    st.sampled_from(["dot", "euclidean", "manhattan"]),
+    st.integers(1, 12),
+)
+def test_exhaustive_engine_is_exhaustive_search(vectors, metric, k):
+    with get_engine("exhaustive") as engine:
+        found = engine.build(vectors, metric).search(vectors[:3], k)
+    truth = exhaustive_search(vectors[:3], vectors, k, metric)
+    np.testing.assert_array_equal(found.ids, truth.ids)
+    np.testing.assert_allclose(found.scores, truth.scores, rtol=1e-5, atol=1e-5)
