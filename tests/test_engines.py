@@ -189,7 +189,9 @@ def test_cancel_after_the_first_chunk(name, data):
     engine.chunk_rows = 1000
     calls: list[float] = []
     with pytest.raises(Cancelled):
-        engine.build(vectors, progress=lambda f, _: calls.append(f), should_stop=lambda: bool(calls))
+        engine.build(
+            vectors, progress=lambda f, _: calls.append(f), should_stop=lambda: bool(calls)
+        )
     assert calls == [pytest.approx(1000 / 3000)]
     assert not engine.built
     with pytest.raises(ExplorerError, match="no index yet"):
