@@ -12,7 +12,8 @@ from scipy.special import erf
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from core.embedders import minilm
-from core.embedders.minilm import MiniLMEmbedder, erf_gelu_
+from core.embedders.minilm import MiniLMEmbedder
+from core.embedders.transformer import erf_gelu_
 from core.errors import ExplorerError
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref"
