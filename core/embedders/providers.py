@@ -31,8 +31,8 @@ from core.paths import REPO_ROOT
 OPENAI_MAX_TOKENS = 8191
 # Azure API version that accepts `dimensions` (generally available since 2024-10-21).
 DEFAULT_AZURE_API_VERSION = "2024-10-21"
-# Seconds one embedding call may take in all (every batch, retry and pause): a hanging
-# provider must not freeze a page for minutes.
+# Seconds one embedding call may take in all (every batch, and the SDK's retries and pauses):
+# a hanging provider must not freeze a page for minutes.
 DEFAULT_DEADLINE = 35.0
 # The operator's switch that lets users of a shared app reach private and loopback hosts.
 ALLOW_PRIVATE_ENV = "EXPLORER_ALLOW_PRIVATE_ENDPOINTS"
@@ -168,11 +168,9 @@ class RemoteConfig:
         timeout: seconds to wait for one answer.
         deadline: seconds one embedding call may take in all (batches, retries and pauses);
             each request's timeout shrinks to the time left.
-        max_retries: further attempts after a 429, 5xx, timeout or dropped connection.
-        backoff: seconds before the first retry, doubled each time up to ``max_backoff``,
-            unless the server says how long to wait (Retry-After).
-        max_retry_after: longest server-requested wait we accept, in seconds; a longer one
-            fails at once with a message saying how long.
+        max_retries: further attempts the ``openai`` client makes after a 429, 5xx, timeout
+            or dropped connection, pausing as the server asks (``Retry-After`` up to two
+            minutes) or with its own exponential backoff (0.5 s doubling up to 8 s).
         max_inputs: texts per request; None takes the provider's limit.
     """
 
@@ -187,9 +185,6 @@ class RemoteConfig:
     timeout: float = 30.0
     deadline: float = DEFAULT_DEADLINE
     max_retries: int = 4
-    backoff: float = 0.5
-    max_backoff: float = 8.0
-    max_retry_after: float = 60.0
     max_inputs: int | None = None
 
     def __post_init__(self) -> None:
@@ -216,7 +211,7 @@ class RemoteConfig:
         self._check_dimensions()
 
     def _check_numbers(self) -> None:
-        for name in ("timeout", "deadline", "backoff", "max_backoff", "max_retry_after"):
+        for name in ("timeout", "deadline"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
                 raise ExplorerError(f"{name}={value!r} must be a finite number of seconds >= 0.")

