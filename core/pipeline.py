@@ -17,7 +17,7 @@ import numpy as np
 from core.errors import ExplorerError
 from core.metrics import Metric, as_matrix, normalize
 from core.mrl import truncate_and_renormalize
-from core.quantize import Center, Precision, QuantizedIndex, code_search
+from core.quantize import Center, CodeScore, Precision, QuantizedIndex, code_search
 from core.search import exhaustive_search, leave_one_out_reference, recall_at_k
 from core.storage import payload_bytes
 from core.topk import check_k, top_k_ids
@@ -59,12 +59,14 @@ def first_stage_candidates(
     n_candidates: int,
     center: str | Center = Center.ZERO,
     per_dimension: bool = False,
+    score: str | CodeScore = CodeScore.NATIVE,
 ) -> np.ndarray:
     """Every row's ``n_candidates`` nearest other rows, best first, ``(n, n_candidates)``, found
     on the first ``dims`` dimensions (re-normalised) stored at ``precision``.
 
-    float32 searches by cosine; int8 by the dot product of codes (``per_dimension``
-    calibration or one global range); binary by Hamming distance of bits above ``center``.
+    float32 searches by cosine; int8 codes (``per_dimension`` calibration or one global range)
+    and bits above ``center`` rank by ``score``: natively (int8 dot product, Hamming distance)
+    or by the cosine of the codes.
     """
     p = Precision.coerce(precision)
     if p not in PIPELINE_PRECISIONS:
@@ -80,7 +82,7 @@ def first_stage_candidates(
     if p is Precision.FLOAT32:
         floats = short.astype(np.float32)
         return exhaustive_search(floats, floats, n_candidates, exclude=rows).ids
-    index = QuantizedIndex.build(short, p, center, Metric.COSINE, per_dimension=per_dimension)
+    index = QuantizedIndex.build(short, p, center, Metric.COSINE, per_dimension, score)
     return code_search(index, n_candidates, rows).ids
 
 
@@ -111,11 +113,14 @@ def pipeline_points(
     oversamples: Iterable[int],
     center: str | Center = Center.ZERO,
     per_dimension: bool = False,
+    score: str | CodeScore = CodeScore.NATIVE,
 ) -> list[PipelinePoint]:
     """Recall@k of every (dims, precision, oversample) pipeline over the ``(n, d)`` ``vectors``,
     each item a query against the others, rescoring with the full vectors.
 
-    Points come in the order dims, precision, oversample (each as given). One first-stage
+    ``center``, ``per_dimension`` and ``score`` set up the quantized first stages as in
+    :func:`first_stage_candidates`. Points come in the order dims, precision, oversample (each
+    as given). One first-stage
     search per (dims, precision) serves every oversample, because a shorter candidate list is
     a prefix of a longer one.
     """
@@ -135,7 +140,7 @@ def pipeline_points(
     points = []
     for dims in sizes:
         for p in kinds:
-            ranked = first_stage_candidates(items, dims, p, width, center, per_dimension)
+            ranked = first_stage_candidates(items, dims, p, width, center, per_dimension, score)
             exact = _candidate_scores(unit, ranked)
             first = recall_at_k(reference, ranked[:, :k])
             for f in factors:

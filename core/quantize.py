@@ -21,10 +21,12 @@ from core.kernels import BitMatrix, search_hamming, search_int8, top_k_hamming, 
 from core.metrics import Metric, as_matrix, check_same_width, normalize, pairwise
 from core.modes import Mode
 from core.search import SAME_MODEL, Method
-from core.topk import Search, SearchResult, check_k, top_k_ids
+from core.topk import Search, SearchResult, check_k, check_k_excluding, top_k_ids
 
 # Bound on the (queries x corpus x bytes) XOR block in Hamming search, in bytes.
 _XOR_BLOCK = 1 << 24
+# Bound on a float32 block of code cosines or unpacked codes, in elements.
+_SCORE_BLOCK = 1 << 22
 
 
 class Center(Mode):
@@ -35,6 +37,20 @@ class Center(Mode):
     MEAN = "mean"
     DIM_MEAN = "dim-mean"
     DIM_MEDIAN = "dim-median"
+
+
+class CodeScore(Mode):
+    """How the first stage ranks codes: by the cosine similarity of the code vectors, as the
+    talk's notebooks do (int8 codes or 0/1 bits taken as ordinary vectors), or natively, as a
+    vector database does (the integer dot product of int8 codes; the Hamming distance of
+    packed bits).
+
+    The two can rank differently: cosine divides by each code vector's length, while the dot
+    product favours codes of large magnitude; Hamming counts shared 0s as agreement, while the
+    cosine of 0/1 vectors counts only shared 1s, relative to how many 1s each vector has."""
+
+    COSINE = "cosine"
+    NATIVE = "native"
 
 
 class Precision(Mode):
@@ -158,6 +174,25 @@ def thresholds(vectors: np.ndarray | list, center: str | Center = Center.ZERO) -
     return np.median(x, axis=0).astype(np.float64)
 
 
+@dataclass(frozen=True)
+class ValueSummary:
+    """The global minimum, maximum and mean of every number a corpus quantizes (after
+    normalising, for cosine): int8's default range and binary's "mean" centre."""
+
+    low: float
+    high: float
+    mean: float
+
+
+def value_summary(vectors: np.ndarray | list, metric: str | Metric = Metric.COSINE) -> ValueSummary:
+    """:class:`ValueSummary` of ``(n, d)`` ``vectors``, normalised first for cosine."""
+    x = as_matrix(vectors, "vectors")
+    if x.size == 0:
+        raise ExplorerError("No values to summarise: give at least one vector.")
+    prepared = normalize(x) if Metric.coerce(metric) is Metric.COSINE else x
+    return ValueSummary(float(prepared.min()), float(prepared.max()), float(prepared.mean()))
+
+
 def binary_quantize(
     x: np.ndarray | list,
     center: str | Center = Center.ZERO,
@@ -217,6 +252,57 @@ def hamming_search(
     q, c = np.atleast_2d(packed_queries), np.atleast_2d(packed_corpus)
     _check_widths(q, c)
     return search_hamming(q, c, k, exclude)
+
+
+# ---------------------------------------------------------------------------------------------
+# Codes ranked as ordinary vectors (the talk's notebooks)
+
+
+def _unit_code_rows(codes: np.ndarray, dims: int) -> np.ndarray:
+    """float32 ``(n, dims)`` codes scaled to unit length (a zero code row stays zero): int8
+    codes as they are, packed bits unpacked to 0/1."""
+    values = codes.astype(np.float32) if codes.dtype == np.int8 else unpack_bits(codes, dims)
+    norms = np.linalg.norm(values, axis=1, keepdims=True)
+    return np.divide(values, norms, out=np.zeros_like(values), where=norms > 0)
+
+
+def unpack_bits(packed: np.ndarray, dims: int) -> np.ndarray:
+    """float32 ``(n, dims)`` 0/1 values of :func:`pack_bits` output (padding dropped)."""
+    return np.unpackbits(np.atleast_2d(packed), axis=1, count=dims).astype(np.float32)
+
+
+def code_cosine_search(
+    query_codes: np.ndarray,
+    corpus_codes: np.ndarray,
+    k: int,
+    dims: int,
+    exclude: np.ndarray | None = None,
+) -> SearchResult:
+    """Top ``k`` corpus rows by the cosine similarity of the codes taken as vectors: int8
+    ``(q, d)``/``(n, d)`` codes, or packed bits ``(q, ceil(d/8))``/``(n, ceil(d/8))`` as 0/1
+    vectors of ``dims`` values. A code vector of zeros has cosine 0 with everything. Scores are
+    float64 cosines (higher is closer); ``exclude`` as in :func:`core.topk.top_k_ids`."""
+    start = time.perf_counter()
+    q, c = np.atleast_2d(query_codes), np.atleast_2d(corpus_codes)
+    if q.dtype != c.dtype or q.dtype not in (np.int8, np.uint8):
+        raise ExplorerError(f"Codes must both be int8 or packed bits, got {q.dtype}, {c.dtype}.")
+    _check_widths(q, c)
+    check_k_excluding(k, c.shape[0], exclude)
+    units = _unit_code_rows(q, dims)
+    ids = np.empty((q.shape[0], k), dtype=np.int64)
+    scores = np.empty((q.shape[0], k), dtype=np.float64)
+    step = max(1, _SCORE_BLOCK // c.shape[0])
+    chunk = max(1, _SCORE_BLOCK // dims)
+    for lo in range(0, q.shape[0], step):
+        rows = slice(lo, lo + step)
+        block = np.empty((units[rows].shape[0], c.shape[0]), dtype=np.float32)
+        for c_lo in range(0, c.shape[0], chunk):
+            cols = slice(c_lo, c_lo + chunk)
+            block[:, cols] = units[rows] @ _unit_code_rows(c[cols], dims).T
+        part = None if exclude is None else exclude[rows]
+        ids[rows] = top_k_ids(block, k, True, part)
+        scores[rows] = np.take_along_axis(block, ids[rows], axis=1)
+    return SearchResult(ids, scores, time.perf_counter() - start, "cosine of codes", True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -299,8 +385,9 @@ class QuantizedIndex:
 
     Build with :meth:`build`; ``quantizer`` is set for int8, ``centers`` (``(d,)``
     thresholds) for binary. For cosine the vectors are normalised before quantizing. The
-    first stage ranks by int8 dot product or Hamming distance whatever the ``metric``, a
-    proxy that suits cosine and dot best; ``metric`` is what rescoring uses.
+    first stage ranks the codes by ``score`` (natively: int8 dot product or Hamming distance;
+    or by the cosine of the codes) whatever the ``metric``, a proxy that suits cosine and dot
+    best; ``metric`` is what rescoring uses.
     """
 
     vectors: np.ndarray
@@ -309,6 +396,7 @@ class QuantizedIndex:
     metric: Metric
     quantizer: ScalarQuantizer | None = None
     centers: np.ndarray | None = None
+    score: CodeScore = CodeScore.NATIVE
 
     @classmethod
     def build(
@@ -318,18 +406,21 @@ class QuantizedIndex:
         center: str | Center = Center.ZERO,
         metric: str | Metric = Metric.COSINE,
         per_dimension: bool = False,
+        score: str | CodeScore = CodeScore.NATIVE,
     ) -> QuantizedIndex:
         """Quantize ``(n, d)`` ``corpus`` to ``precision`` (int8 or binary). ``center`` is the
-        binary threshold, ``per_dimension`` the int8 calibration."""
-        p, m = Precision.coerce(precision), Metric.coerce(metric)
+        binary threshold, ``per_dimension`` the int8 calibration, ``score`` how the first
+        stage ranks codes."""
+        p, m, s = Precision.coerce(precision), Metric.coerce(metric), CodeScore.coerce(score)
         vectors = as_matrix(corpus, "corpus vectors")
         prepared = normalize(vectors) if m is Metric.COSINE else vectors
         if p is Precision.INT8:
             quantizer = ScalarQuantizer.fit(prepared, per_dimension=per_dimension)
-            return cls(vectors, quantizer.quantize(prepared), p, m, quantizer=quantizer)
+            codes = quantizer.quantize(prepared)
+            return cls(vectors, codes, p, m, quantizer=quantizer, score=s)
         if p is Precision.BINARY:
             centers = thresholds(prepared, center)
-            return cls(vectors, pack_bits(prepared > centers), p, m, centers=centers)
+            return cls(vectors, pack_bits(prepared > centers), p, m, centers=centers, score=s)
         raise ExplorerError(
             f"Precision {p.value!r} is not quantized: use int8 or binary (float search is "
             "core.search.exhaustive_search)."
@@ -340,6 +431,16 @@ class QuantizedIndex:
         if self.quantizer is not None:
             return self.quantizer.quantize(prepared)
         return pack_bits(prepared > self.centers)
+
+    def rank_codes(
+        self, query_codes: np.ndarray, k: int, exclude: np.ndarray | None = None
+    ) -> SearchResult:
+        """The ``k`` corpus rows whose codes rank best against ``query_codes`` by ``score``."""
+        if self.score is CodeScore.COSINE:
+            dims = self.vectors.shape[1]
+            return code_cosine_search(query_codes, self.codes, k, dims, exclude)
+        stage = int8_search if self.precision is Precision.INT8 else hamming_search
+        return stage(query_codes, self.codes, k, exclude)
 
     def search(self, queries: np.ndarray | list, k: int, oversample: int = 1) -> RescoreResult:
         """Fetch ``k x oversample`` candidates by codes (at most the corpus size), then rescore
@@ -352,10 +453,9 @@ class QuantizedIndex:
         start = time.perf_counter()
         codes = self._encode(q)
         n_candidates = min(k * oversample, self.vectors.shape[0])
-        stage = int8_search if self.precision is Precision.INT8 else hamming_search
         # The candidates' time includes encoding the queries, part of every quantized search.
         candidates = replace(
-            stage(codes, self.codes, n_candidates), seconds=time.perf_counter() - start
+            self.rank_codes(codes, n_candidates), seconds=time.perf_counter() - start
         )
         final = rescore(q, self.vectors, candidates.ids, k, self.metric)
         return RescoreResult(candidates, final, self.precision, oversample)
@@ -439,8 +539,7 @@ def quantized_neighbors(
 def code_search(index: QuantizedIndex, n_candidates: int, rows: np.ndarray) -> SearchResult:
     """Corpus ``rows`` as queries against the other rows, by codes alone: the
     ``n_candidates`` nearest of each, ``(len(rows), n_candidates)``."""
-    stage = int8_search if index.precision is Precision.INT8 else hamming_search
-    return stage(index.codes[rows], index.codes, n_candidates, exclude=rows)
+    return index.rank_codes(index.codes[rows], n_candidates, exclude=rows)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -58,9 +58,17 @@ def hamming(bits: np.ndarray) -> np.ndarray:
     return b @ (1 - b).T + (1 - b) @ b.T
 
 
-def test_default_int8_values_ranking_and_recall(words_static_unit) -> None:
+def code_cosines(codes: np.ndarray) -> np.ndarray:
+    """Cosine similarity of code vectors taken as ordinary vectors (the talk's notebooks)."""
+    c = codes.astype(np.float64)
+    return unit(c) @ unit(c).T
+
+
+@pytest.mark.parametrize("score", ["cosine", "native"])
+def test_int8_values_ranking_and_recall(words_static_unit, score: str) -> None:
     labels, unit = words_static_unit
-    at = open_page("quantization")
+    # The default ranks codes by their cosine, as the talk does; "native" by the int8 dot product.
+    at = open_page("quantization", {} if score == "cosine" else {"quant_score": score})
     row = labels.index("queen")
     codes = int8_codes(unit)
     values = frames(at, "dim 0", "dim 7")[0]
@@ -71,12 +79,12 @@ def test_default_int8_values_ranking_and_recall(words_static_unit) -> None:
     )
 
     sims = unit @ unit.T
-    dots = codes @ codes.T
+    dots = code_cosines(codes) if score == "cosine" else codes @ codes.T
     float_order, int8_order = ranked(sims, True), ranked(dots, True)
     table = frames(show(at, TOP_K), "float", "int8", "mark")[0]
     assert table["float"].tolist() == [labels[i] for i in float_order[row, :10]]
     assert table["int8"].tolist() == [labels[i] for i in int8_order[row, :10]]
-    np.testing.assert_allclose(table["int8 score"], dots[row, int8_order[row, :10]])
+    np.testing.assert_allclose(table["int8 score"], dots[row, int8_order[row, :10]], rtol=1e-6)
     np.testing.assert_allclose(table["float score"], sims[row, float_order[row, :10]], atol=1e-5)
     exact = table["float"].tolist()
     expected_marks = [
@@ -95,9 +103,25 @@ def test_default_int8_values_ranking_and_recall(words_static_unit) -> None:
     assert shown["int8 + rescore ×4"] == f"{overlap(reference, int8_order[:, :40]):.1%}"
 
 
+def test_binary_talk_default_mean_center_and_code_cosine(words_static_unit) -> None:
+    labels, unit = words_static_unit
+    at = open_page("quantization", {"quant_precision": "binary"})
+    assert at.selectbox(key="quant_center").value == "mean"
+    row = labels.index("queen")
+    bits = unit > unit.mean()
+    assert frames(at, "dim 0", "dim 7")[0].loc["bit"].astype(int).tolist() == (
+        bits[row, :8].astype(int).tolist()
+    )
+    cos = code_cosines(bits)
+    order = ranked(cos, True)
+    table = frames(show(at, TOP_K), "float", "binary", "mark")[0]
+    assert table["binary"].tolist() == [labels[i] for i in order[row, :10]]
+    np.testing.assert_allclose(table["binary score"], cos[row, order[row, :10]], rtol=1e-6)
+
+
 def test_binary_with_median_center(words_static_unit) -> None:
     labels, unit = words_static_unit
-    at = open_page("quantization")
+    at = open_page("quantization", {"quant_score": "native"})
     at.radio(key="quant_precision").set_value("binary").run()
     at.selectbox(key="quant_center").set_value("dim-median").run()
     assert not at.exception
@@ -137,7 +161,7 @@ def test_oversample_and_rescore_tables(words_static_unit) -> None:
     at.slider(key="quant_factor").set_value(3).run()
     assert not at.exception
     row = labels.index("queen")
-    order = ranked(int8_codes(unit) @ int8_codes(unit).T, True)[row]
+    order = ranked(code_cosines(int8_codes(unit)), True)[row]
     candidates = frames(at, "item", "int8 score", "after rescoring")[0]
     assert candidates["item"].tolist() == [labels[i] for i in order[:15]]
     cand_ids = order[:15]
@@ -157,7 +181,7 @@ def test_oversample_and_rescore_tables(words_static_unit) -> None:
     assert f"rescued** {expected.count('rescued ⬆')}" in texts(at)
     curve = next(f for f in figures(at) if "oversampling" in str(f["layout"]["xaxis"]))
     reference = ranked(unit @ unit.T, True)[:, :5]
-    full_order = ranked(int8_codes(unit) @ int8_codes(unit).T, True)
+    full_order = ranked(code_cosines(int8_codes(unit)), True)
     xs = list(range(1, 11))
     expected_curve = [overlap(reference, full_order[:, : 5 * f]) for f in xs]
     np.testing.assert_allclose(array(curve["data"][0]["y"]), expected_curve)
@@ -203,6 +227,7 @@ def test_deep_link_restores_the_view() -> None:
     params = {
         "quant_precision": "binary",
         "quant_center": "dim-mean",
+        "quant_score": "native",
         "quant_k": "4",
         "quant_factor": "2",
         "quant_target": "king",
@@ -211,6 +236,7 @@ def test_deep_link_restores_the_view() -> None:
     at = open_page("quantization", {**params, "quant_view": RESCORE})
     assert at.radio(key="quant_precision").value == "binary"
     assert at.selectbox(key="quant_center").value == "dim-mean"
+    assert at.selectbox(key="quant_score").value == "native"
     assert at.slider(key="quant_factor").value == 2
     assert at.text_input(key="quant_target").value == "king"
     assert len(frames(at, "item", "binary score", "after rescoring")[0]) == 8
@@ -246,15 +272,22 @@ def test_bad_deep_link_values_are_ignored_with_a_warning() -> None:
         "quantization",
         {
             "quant_precision": "int4",
+            "quant_score": "hamming-ish",
             "quant_factor": "99",
             "quant_calc_n": "-5",
             "quant_view": STORAGE,
         },
     )
     warnings = " ".join(w.value for w in at.warning)
-    for key in ("quant_precision='int4'", "quant_factor='99'", "quant_calc_n='-5'"):
+    for key in (
+        "quant_precision='int4'",
+        "quant_score='hamming-ish'",
+        "quant_factor='99'",
+        "quant_calc_n='-5'",
+    ):
         assert key in warnings
     assert at.radio(key="quant_precision").value == "int8"
+    assert at.selectbox(key="quant_score").value == "cosine"
     assert at.number_input(key="quant_calc_n").value == 1_000_000
     assert show(at, RESCORE).slider(key="quant_factor").value == 4
 

@@ -11,10 +11,12 @@ from core.errors import ExplorerError
 from core.metrics import cosine_similarity
 from core.quantize import (
     Center,
+    CodeScore,
     Precision,
     QuantizedIndex,
     ScalarQuantizer,
     binary_quantize,
+    code_search,
     hamming_distances,
     hamming_search,
     int8_search,
@@ -22,6 +24,7 @@ from core.quantize import (
     quantized_search,
     rescore,
     thresholds,
+    value_summary,
 )
 from core.search import exhaustive_search, recall_at_k
 
@@ -313,3 +316,103 @@ def test_quantized_search_clamps_candidates_and_rejects_bad_input():
         quantized_search(corpus[0], corpus, 5, "float32")
     with pytest.raises(ExplorerError, match="k=13 is larger than the 12"):
         quantized_search(corpus[0], corpus, 13)
+
+
+# ------------------------------------------------------------------------------ the talk's way
+
+
+def notebook_int8(x: np.ndarray) -> np.ndarray:
+    """The talk's notebook, written out: the global min and max of every number, scaled to
+    [0, 1], times 255, rounded, minus 128."""
+    low, high = x.min(), x.max()
+    return (np.round((x - low) / (high - low) * 255) - 128).astype(np.int8)
+
+
+def cosine_ranks(q: np.ndarray, c: np.ndarray, k: int, exclude: int | None = None) -> np.ndarray:
+    """Brute-force top k by cosine of float64 rows (a zero row scores 0), ties to the lower id."""
+    qn, cn = np.linalg.norm(q, axis=1), np.linalg.norm(c, axis=1)
+    sims = (q @ c.T) / np.where(np.outer(qn, cn) > 0, np.outer(qn, cn), np.inf)
+    if exclude is not None:
+        sims[:, exclude] = -np.inf
+    return by_full_sort(sims, k, higher_is_closer=True)
+
+
+def test_code_scores_rank_like_the_talks_notebooks():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, 24))
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    index = QuantizedIndex.build(x, "int8", score="cosine")
+    assert np.array_equal(index.codes, notebook_int8(unit))
+    found = index.search(x[:5], 7).candidates
+    assert np.array_equal(
+        found.ids,
+        cosine_ranks(notebook_int8(unit)[:5].astype(float), notebook_int8(unit).astype(float), 7),
+    )
+    # Binary with the global mean as centre, ranked by the cosine of the 0/1 vectors.
+    bits = (unit > unit.mean()).astype(float)
+    index = QuantizedIndex.build(x, "binary", "mean", score="cosine")
+    found = index.search(x[:5], 7).candidates
+    assert np.array_equal(found.ids, cosine_ranks(bits[:5], bits, 7))
+    shared = bits[:5] @ bits.T
+    expected = shared / np.sqrt(np.outer(bits[:5].sum(1), bits.sum(1)))
+    assert np.allclose(found.scores, np.take_along_axis(expected, found.ids, axis=1), atol=1e-6)
+
+
+def test_native_and_cosine_code_scores_can_disagree():
+    # Hamming counts the shared 0s, cosine only the shared 1s: [1,0,0,0] is 1 bit from
+    # [0,0,0,0] but shares no 1 (cosine 0), and 2 bits from [1,1,0,0] (cosine 0.71).
+    corpus = np.array([[0.0, 0, 0, 0], [1, 1, 0, 0]]) - 0.5
+    query = np.array([[1.0, 0, 0, 0]]) - 0.5
+    native = QuantizedIndex.build(corpus, "binary", metric="dot").search(query, 1)
+    cosine = QuantizedIndex.build(corpus, "binary", metric="dot", score="cosine").search(query, 1)
+    assert native.candidates.ids[0, 0] == 0 and cosine.candidates.ids[0, 0] == 1
+    assert cosine.candidates.scores[0, 0] == pytest.approx(1 / np.sqrt(2))
+
+
+def test_code_cosine_leave_one_out_matches_brute_force():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(120, 33))
+    for precision in ("int8", "binary"):
+        index = QuantizedIndex.build(x, precision, "dim-mean", score=CodeScore.COSINE)
+        rows = np.arange(len(x))
+        found = code_search(index, 5, rows)
+        unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+        codes = (
+            notebook_int8(unit).astype(float)
+            if precision == "int8"
+            else (unit > unit.mean(axis=0)).astype(float)
+        )
+        expected = [cosine_ranks(codes[[i]], codes, 5, exclude=i)[0] for i in rows]
+        assert np.array_equal(found.ids, np.array(expected))
+
+
+def test_code_cosine_in_blocks(monkeypatch):
+    rng = np.random.default_rng(9)
+    codes = rng.integers(-128, 128, size=(50, 10)).astype(np.int8)
+    whole = core.quantize.code_cosine_search(codes[:7], codes, 4, 10)
+    monkeypatch.setattr(core.quantize, "_SCORE_BLOCK", 64)
+    blocked = core.quantize.code_cosine_search(codes[:7], codes, 4, 10)
+    assert np.array_equal(whole.ids, blocked.ids)
+    assert np.allclose(whole.scores, blocked.scores)
+
+
+def test_code_cosine_zero_codes_and_errors():
+    zero = np.zeros((1, 2), dtype=np.uint8)  # 16 bits, all 0
+    ones = np.full((2, 2), 255, dtype=np.uint8)
+    found = core.quantize.code_cosine_search(zero, ones, 2, 16)
+    assert np.array_equal(found.scores, [[0.0, 0.0]]) and np.array_equal(found.ids, [[0, 1]])
+    with pytest.raises(ExplorerError, match="int8 or packed bits"):
+        core.quantize.code_cosine_search(zero, ones.astype(np.int8), 1, 16)
+    with pytest.raises(ExplorerError, match="k"):
+        core.quantize.code_cosine_search(zero, ones, 3, 16)
+
+
+def test_value_summary():
+    x = np.array([[3.0, 4.0], [0.0, -2.0]])
+    unit = np.array([[0.6, 0.8], [0.0, -1.0]])
+    s = value_summary(x)
+    assert (s.low, s.high, s.mean) == pytest.approx((-1.0, 0.8, unit.mean()))
+    raw = value_summary(x, "dot")
+    assert (raw.low, raw.high, raw.mean) == pytest.approx((-2.0, 4.0, 1.25))
+    with pytest.raises(ExplorerError, match="at least one vector"):
+        value_summary(np.zeros((0, 3)))

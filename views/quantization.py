@@ -15,12 +15,15 @@ from core.compare import compare_rankings
 from core.pipeline import PipelinePoint, pipeline_points
 from core.quantize import (
     Center,
+    CodeScore,
     CodeView,
     Precision,
     QuantizedIndex,
     RescoreResult,
+    ValueSummary,
     code_view,
     quantized_neighbors,
+    value_summary,
 )
 from core.search import exhaustive_search
 from core.storage import format_bytes, index_bytes
@@ -34,6 +37,10 @@ CENTERS = {
     Center.MEAN.value: "mean of all values",
     Center.DIM_MEAN.value: "each dimension's mean",
     Center.DIM_MEDIAN.value: "each dimension's median",
+}
+SCORES = {
+    CodeScore.COSINE.value: "cosine of the codes (the talk)",
+    CodeScore.NATIVE.value: "as a vector database (dot / Hamming)",
 }
 FACTORS = range(1, 11)
 FIRST = 8  # values listed in the before/after table
@@ -53,18 +60,18 @@ _ui.page_intro(
 
 @st.cache_resource(show_spinner="Quantizing the dataset…", max_entries=32)
 def _index(
-    vectors_key: str, precision: str, center: str, per_dim: bool, _vectors
+    vectors_key: str, precision: str, center: str, per_dim: bool, score: str, _vectors
 ) -> QuantizedIndex:
     """``_vectors`` quantized; ``vectors_key`` (``VectorSet.key``) names them by content."""
-    return QuantizedIndex.build(_vectors, precision, center, per_dimension=per_dim)
+    return QuantizedIndex.build(_vectors, precision, center, per_dimension=per_dim, score=score)
 
 
 @st.cache_data(show_spinner="Measuring recall with every item as a query…", max_entries=32)
 def _recall(
-    vectors_key: str, precision: str, center: str, per_dim: bool, k: int, _vectors
+    vectors_key: str, precision: str, center: str, per_dim: bool, score: str, k: int, _vectors
 ) -> list[PipelinePoint]:
     dims = _vectors.shape[1]
-    return pipeline_points(_vectors, k, [dims], [precision], FACTORS, center, per_dim)
+    return pipeline_points(_vectors, k, [dims], [precision], FACTORS, center, per_dim, score)
 
 
 ws = _ui.workspace()
@@ -72,7 +79,7 @@ labels = ws.dataset.labels
 n = len(labels)
 VIEWS = ("Before and after", "Top-k", "Oversample and rescore", "Storage")
 
-*row, c_precision, c_setting = st.columns([3, 3, 2, 2, 3])
+*row, c_precision, c_setting, c_score = st.columns([3, 3, 2, 2, 3, 3])
 model, target, k = _ui.target_controls("quant", ws, row)
 # str(): a radio or selectbox types its value Optional, but a bound key always holds an option.
 precision = str(
@@ -90,7 +97,7 @@ if binary:
             "Centre: a bit is 1 above",
             list(CENTERS),
             format_func=CENTERS.__getitem__,
-            key=_ui.bound("quant_center", Center.ZERO.value, valid=lambda v: v in CENTERS),
+            key=_ui.bound("quant_center", Center.MEAN.value, valid=lambda v: v in CENTERS),
         )
     )
     per_dim = False
@@ -101,8 +108,21 @@ else:
         help="Calibrate each dimension on its own min..max instead of one global range.",
     )
     center = Center.ZERO.value
+score = str(
+    c_score.selectbox(
+        "Rank the codes by",
+        list(SCORES),
+        format_func=SCORES.__getitem__,
+        key=_ui.bound("quant_score", CodeScore.COSINE.value, valid=lambda v: v in SCORES),
+        help="The talk's notebooks rank int8 codes and 0/1 bits by cosine similarity, like "
+        "any vectors; a vector database ranks int8 codes by their integer dot product and "
+        "bits by Hamming distance. The two can order neighbours differently: cosine divides "
+        "by each code vector's length, and Hamming also counts the 0s two vectors share.",
+    )
+)
+by_cosine = score == CodeScore.COSINE.value
 vs = ws.sets[model]
-key = (vs.key, precision, center, per_dim)
+key = (vs.key, precision, center, per_dim, score)
 
 index: QuantizedIndex | None = None
 with _ui.guard("Quantizing"):
@@ -184,10 +204,13 @@ def before_and_after() -> None:
         width="stretch",
         column_config={f"dim {d}": SCORE for d in range(FIRST)},
     )
+    stats = _summary(vs.key, vs.vectors)
     st.caption(
         _ui.md_text(
             f"The first {FIRST} of {view.values.shape[0]} values of {target.strip()!r}, "
-            "normalised to unit length before quantizing (rankings are by cosine)."
+            "normalised to unit length before quantizing (rankings are by cosine). Over all "
+            f"{vs.vectors.size:,} numbers of the dataset: min {stats.low:.4f}, max "
+            f"{stats.high:.4f} (int8's range), mean {stats.mean:.4f} (binary's \"mean\" centre)."
         )
     )
 
@@ -210,14 +233,13 @@ def top_k() -> None:
             width="stretch",
             column_config={"float score": SCORE},
         )
-        c_table.caption(
-            _ui.MARKS_LEGEND.format(reference="float")
-            + (
-                ". binary score: bits that differ (lower is closer)."
-                if binary
-                else ". int8 score: dot product of the codes."
-            )
-        )
+        if by_cosine:
+            scored = f". {precision} score: cosine similarity of the codes, as in the talk."
+        elif binary:
+            scored = ". binary score: bits that differ (Hamming distance, lower is closer)."
+        else:
+            scored = ". int8 score: integer dot product of the codes."
+        c_table.caption(_ui.MARKS_LEGEND.format(reference="float") + scored)
         c_stats.metric(f"overlap@{k}", f"{ranks.overlap_at_k:.0%}")
         c_stats.metric(
             "rank correlation", f"{ranks.spearman:.2f}", help="Spearman, over both lists."
@@ -230,6 +252,12 @@ def top_k() -> None:
                 help=f"Each of the {n:,} items searches the other {n - 1:,}; the mean share of "
                 f"its exact float top {k} that the {precision} search returns.",
             )
+
+
+@st.cache_data(max_entries=32)
+def _summary(vectors_key: str, _vectors: np.ndarray) -> ValueSummary:
+    """The global min, max and mean of the numbers quantized (unit-length vectors)."""
+    return value_summary(_vectors)
 
 
 def _recall_points() -> list[PipelinePoint]:
