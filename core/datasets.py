@@ -72,7 +72,7 @@ class Dataset:
     texts: tuple[str, ...] = field(repr=False)
     categories: tuple[str, ...] = field(repr=False)
     description: str = ""
-    extra: Mapping[str, tuple[str | int, ...]] = field(default_factory=dict, repr=False)
+    extra: Mapping[str, tuple[str | int | float, ...]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         n = len(self.labels)

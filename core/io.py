@@ -1,8 +1,11 @@
-"""Read and write user files: label->vector JSON, text CSV, TensorFlow Projector TSV, .npy.
+"""Read user files: label->vector JSON, tables (CSV, TSV, JSON Lines, parquet) with a vector or
+a text column, TensorFlow Projector TSV, ``.npy`` with a labels file.
 
-Every loader takes the file as ``bytes`` (an upload), ``str`` (its text) or a ``Path``, and
-every malformed input raises :class:`ExplorerError` naming the file, the line or label, and
-the problem, so a page can show the message as it is.
+Every reader takes the file as ``bytes`` (an upload), ``str`` (its text) or a ``Path``, and
+every malformed input raises :class:`ExplorerError` naming the file, the line (or row) and
+column or label, and the problem, so a page can show the message as it is. ``read_upload``
+picks the reader by the file's extension; ``combine_uploads`` makes several vector files of
+the same items into one dataset with one model per file. Writers live in ``core.exporters``.
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
 
-from core.datasets import Dataset, check_text, dataset_from_texts, quoted
+from core.datasets import UNCATEGORIZED, Dataset, check_text, dataset_from_texts, quoted
 from core.errors import ExplorerError
 from core.metrics import MAX_VALUE, MIN_ROW_VALUE, as_matrix, out_of_range
 
@@ -32,27 +35,40 @@ MAX_TEXT_ROWS = 20_000
 MAX_VECTOR_ROWS = 200_000
 # Items per upload: the pages compare each item with the others.
 MIN_ROWS = 2
-# Column names taken as the text to embed when none is named (compared without accents/case).
-TEXT_COLUMN_NAMES = ("text", "title", "sentence", "word", "texto", "titulo", "frase", "palabra")
+# Column names a table's roles are guessed from, best first (compared without accents/case).
+LABEL_COLUMN_NAMES = ("label", "title", "name", "titulo", "nombre", "etiqueta", "word", "id")
+TEXT_COLUMN_NAMES = (
+    "text", "content", "sentence", "document", "body", "texto", "frase", "contenido",
+    "title", "titulo", "word", "palabra",
+)  # fmt: skip
+VECTOR_COLUMN_NAMES = ("embedding", "embeddings", "vector", "vectors", "emb", "vec")
 CSV_DELIMITERS = (",", ";", "\t", "|")
+# Extensions read as tables (a .tsv/.tab is a table when its first line is a header).
+TABLE_SUFFIXES = (".csv", ".jsonl", ".ndjson", ".parquet", ".pq")
 
 Source = bytes | str | Path
+# A metadata value: text, or a number when every value of its column is one.
+Cell = str | int | float
 
 
 @dataclass(frozen=True)
 class ImportedVectors:
     """Vectors loaded from a file: ``vectors`` float32 ``(n, d)``, row ``i`` named
-    ``labels[i]``; ``metadata`` maps extra column names to ``n`` values each."""
+    ``labels[i]``; ``metadata`` maps extra column names to ``n`` values each; ``texts`` are
+    the texts the vectors were made from, when the file has them."""
 
     source: str
     labels: tuple[str, ...]
     vectors: np.ndarray
-    metadata: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    metadata: Mapping[str, tuple[Cell, ...]] = field(default_factory=dict)
+    texts: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.labels)
         if self.vectors.shape[0] != n:
             raise ExplorerError(f"{n} labels for {self.vectors.shape[0]} vectors.")
+        if self.texts is not None and len(self.texts) != n:
+            raise ExplorerError(f"{len(self.texts)} texts for {n} vectors.")
         for name, values in self.metadata.items():
             if len(values) != n:
                 raise ExplorerError(f"Metadata column {name!r} has {len(values)} values for {n}.")
@@ -65,17 +81,6 @@ class ImportedVectors:
 
     def __len__(self) -> int:
         return len(self.labels)
-
-
-@dataclass(frozen=True)
-class TextTable:
-    """Texts to embed, read from a CSV: ``labels`` and ``categories`` are None when the file
-    has no such column."""
-
-    name: str
-    texts: tuple[str, ...]
-    labels: tuple[str, ...] | None = None
-    categories: tuple[str, ...] | None = None
 
 
 # ---------------------------------------------------------------------------- reading text
@@ -278,13 +283,123 @@ def load_label_json(
     )
 
 
-# ---------------------------------------------------------------------------- text CSV
+# ---------------------------------------------------------------------------- tables
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table read from a CSV, TSV, JSON Lines or parquet file, before its columns get roles.
+
+    ``values[c]`` holds column ``c``'s ``len(table)`` raw values (str, int, float, bool, None,
+    list, dict); a numeric list column of a parquet file is kept as a float ``(n, d)`` matrix
+    in ``matrices[c]`` instead. Row ``i`` is ``{unit} {numbers[i]}`` in messages (a file line,
+    or a parquet row)."""
+
+    source: str
+    columns: tuple[str, ...]
+    values: Mapping[str, Sequence[object]]
+    numbers: tuple[int, ...]
+    unit: str = "line"
+    matrices: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+    def where(self, i: int, column: str) -> str:
+        """Where row ``i``'s value of ``column`` is, for a message."""
+        return f"{self.source}: {self.unit} {self.numbers[i]}, column {quoted(column)}"
+
+    def kind(self, column: str) -> str:
+        """ "vector" (lists of numbers, or JSON strings of them), "number" or "text", judged by
+        the column's values (the first non-empty one for vectors)."""
+        if column in self.matrices:
+            return "vector"
+        present = [v for v in self.values[column] if v is not None and v != ""]
+        first = present[0] if present else None
+        if type(first) is list or (isinstance(first, str) and first.lstrip().startswith("[")):
+            return "vector"
+        if present and all(_as_number(v) is not None for v in present):
+            return "number"
+        return "text"
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The roles of a table's columns: which names the items, which holds the text to embed
+    and which the vectors (None: no such column). Every other column is metadata."""
+
+    label: str | None = None
+    text: str | None = None
+    vector: str | None = None
 
 
 def _fold(name: str) -> str:
     """Case- and accent-insensitive form of a column name: 'Título' -> 'titulo'."""
     decomposed = unicodedata.normalize("NFKD", name.strip().casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+_INT = re.compile(r"[-+]?\d{1,18}")
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _as_number(value: object) -> int | float | None:
+    """``value`` as a number when it is one (ints, floats, or text like ``-2``/``0.5e3``;
+    not booleans, not "nan"), else None."""
+    if type(value) in (int, float):
+        return value  # type: ignore[return-value]
+    if isinstance(value, str):
+        text = value.strip()
+        if _INT.fullmatch(text):
+            return int(text)
+        if _NUMBER.fullmatch(text):
+            return float(text)
+    return None
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _named(table: Table, names: Sequence[str], kinds: Sequence[str]) -> str | None:
+    """The first column whose folded name is in ``names`` (in ``names`` order) and whose kind
+    is one of ``kinds``."""
+    folded = {_fold(c): c for c in reversed(table.columns)}
+    for name in names:
+        column = folded.get(name)
+        if column is not None and table.kind(column) in kinds:
+            return column
+    return None
+
+
+def guess_columns(table: Table) -> Columns:
+    """Default roles from the columns' names and values: the vector is a column named
+    embedding/vector/… holding lists, else the first list column; the text a column named
+    text/content/sentence/title/… (with no vector column: else the first column that is not
+    all numbers); the label a column named label/title/name/…"""
+    vector = _named(table, VECTOR_COLUMN_NAMES, ["vector"]) or next(
+        (c for c in table.columns if table.kind(c) == "vector"), None
+    )
+    text = _named(table, TEXT_COLUMN_NAMES, ["text"])
+    if text is None and vector is None:
+        text = next((c for c in table.columns if table.kind(c) == "text"), None)
+    label = _named(table, LABEL_COLUMN_NAMES, ["text", "number"])
+    return Columns(label=label, text=text, vector=vector)
+
+
+def _check_header(header: Sequence[str], source: str) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(header):
+        if not name.strip():
+            raise ExplorerError(f"{source}: column {i + 1} of the header has no name.")
+        check_text(name, f"{source}: the name of column {i + 1}")
+        if name in seen:
+            raise ExplorerError(f"{source}: the header names column {quoted(name)} twice.")
+        seen.add(name)
 
 
 def _delimiter(header_line: str) -> str:
@@ -299,56 +414,20 @@ def _delimiter(header_line: str) -> str:
     return max(CSV_DELIMITERS, key=fields)
 
 
-def _is_number(value: str) -> bool:
-    try:
-        float(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _columns(header: list[str]) -> str:
-    """The header's column names for a message, cut after about 200 characters."""
-    joined = ", ".join(header)
-    return joined if len(joined) <= 200 else joined[:200] + "…"
-
-
-def _column(header: list[str], wanted: str | None, role: str, source: str) -> int | None:
-    if wanted is None:
-        return None
-    if wanted in header:
-        return header.index(wanted)
-    folded = [_fold(h) for h in header]
-    if folded.count(_fold(wanted)) == 1:
-        return folded.index(_fold(wanted))
-    raise ExplorerError(
-        f"{source} has no {role} column {wanted!r}; its columns are: {_columns(header)}."
-    )
-
-
-def load_text_csv(
-    data: Source,
-    text_column: str | None = None,
-    label_column: str | None = None,
-    category_column: str | None = None,
-    name: str | None = None,
-    max_rows: int | None = None,
-) -> TextTable:
-    """Read texts to embed from a CSV with a header row (``,``/``;``/tab/``|`` separated).
-
-    Without ``text_column`` the text is the column named text/title/sentence/word (or the
-    Spanish texto/título/frase/palabra), else the first column that is not all numbers.
-    Column names match ignoring case and accents. Blank lines are skipped; more than
-    ``max_rows`` rows raise.
-    """
+def read_csv_table(
+    data: Source, name: str | None = None, delimiter: str | None = None, max_rows: int | None = None
+) -> Table:
+    """A CSV (``,``/``;``/tab/``|``, guessed from the header unless ``delimiter`` is given)
+    with a header row, as a table of strings. Blank lines are skipped; more than ``max_rows``
+    rows raise."""
     source = _source_name(data, name, "the CSV file")
     text = _read_text(data, source)
-    delimiter = _delimiter(text.split("\n", 1)[0])
+    delimiter = delimiter or _delimiter(text.split("\n", 1)[0])
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    rows: list[list[str]] = []
+    lines: list[int] = []
     try:
         header = [h.strip() for h in next(reader)]
-        rows: list[list[str]] = []
-        lines: list[int] = []
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue
@@ -361,47 +440,245 @@ def load_text_csv(
             lines.append(reader.line_num)
             if max_rows is not None and len(rows) > max_rows:
                 raise ExplorerError(
-                    f"{source} has more than {max_rows:,} rows of text; the limit is "
-                    f"{max_rows:,}. Upload a sample of the rows."
+                    f"{source} has more than {max_rows:,} rows; the limit is {max_rows:,}. "
+                    "Upload a sample of the rows."
                 )
     except csv.Error as exc:
         raise ExplorerError(f"{source}: line {reader.line_num} is not valid CSV: {exc}.") from None
-    for i, h in enumerate(header):
-        if not h:
-            raise ExplorerError(f"{source}: column {i + 1} of the header has no name.")
-        if header.index(h) != i:
-            raise ExplorerError(f"{source}: the header names column {quoted(h)} twice.")
+    _check_header(header, source)
     if not rows:
         raise ExplorerError(f"{source} has a header but no rows.")
+    values = {h: [row[c] for row in rows] for c, h in enumerate(header)}
+    return Table(source, tuple(header), values, tuple(lines))
 
-    text_at = _column(header, text_column, "text", source)
-    if text_at is None:
-        named = [i for i, h in enumerate(header) if _fold(h) in TEXT_COLUMN_NAMES]
-        wordy = [
-            i for i in range(len(header)) if not all(_is_number(r[i]) for r in rows if r[i].strip())
-        ]
-        if not named and not wordy:
+
+def read_jsonl_table(data: Source, name: str | None = None, max_rows: int | None = None) -> Table:
+    """JSON Lines: one JSON object per line (blank lines skipped); the columns are every key,
+    in the order first seen, and a key a line lacks reads as None."""
+    source = _source_name(data, name, "the JSON Lines file")
+    objects: list[dict[str, object]] = []
+    lines: list[int] = []
+    for number, line in enumerate(_lines(_read_text(data, source)), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line, parse_int=_json_int)
+        except json.JSONDecodeError as exc:
             raise ExplorerError(
-                f"{source}: every column holds numbers, so there is no text to embed; "
-                f"name the text column (columns: {_columns(header)})."
+                f"{source}: line {number} is not valid JSON: {exc.msg} at column {exc.colno}."
+            ) from None
+        except RecursionError:
+            raise ExplorerError(f"{source}: line {number} nests too deeply.") from None
+        if not isinstance(obj, dict):
+            raise ExplorerError(
+                f"{source}: line {number} is a JSON {_json_kind(obj)}; every line must be an "
+                'object like {"label": "cat", "embedding": [0.1, 0.2]}.'
             )
-        text_at = (named or wordy)[0]
+        objects.append(obj)
+        lines.append(number)
+        if max_rows is not None:
+            _check_rows(len(objects), max_rows, "lines", source)
+    columns = list(dict.fromkeys(key for obj in objects for key in obj))
+    _check_header(columns, source)
+    values = {c: [obj.get(c) for obj in objects] for c in columns}
+    return Table(source, tuple(columns), values, tuple(lines))
 
-    def values(at: int, role: str) -> tuple[str, ...]:
-        for row, line in zip(rows, lines, strict=True):
-            if not row[at].strip():
+
+def _arrow_matrix(column: object, n: int) -> np.ndarray | None:
+    """A parquet list-of-numbers column as an ``(n, d)`` array when no list is null and all
+    have one length ``d > 0``; None otherwise (then each row is checked, and named)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = column.combine_chunks()  # type: ignore[attr-defined]
+    kind = array.type
+    if not (
+        pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+    ):
+        return None
+    inner = kind.value_type
+    if not (pa.types.is_floating(inner) or pa.types.is_integer(inner)) or array.null_count:
+        return None
+    lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
+    if not n or lengths.min() != lengths.max() or lengths[0] == 0:
+        return None
+    flat = array.flatten().to_numpy(zero_copy_only=False)
+    return flat.reshape(n, int(lengths[0]))
+
+
+def read_parquet_table(
+    data: bytes | Path, name: str | None = None, max_rows: int | None = None
+) -> Table:
+    """A parquet file as a table; its row count is checked before the data is read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    source = _source_name(data, name, "the parquet file")
+    raw = _read_bytes(data, source)
+    try:
+        file = pq.ParquetFile(pa.BufferReader(raw))
+        n = int(file.metadata.num_rows)
+        if max_rows is not None:
+            _check_rows(n, max_rows, "rows", source)
+        arrow = file.read()
+    except (pa.ArrowException, OSError, ValueError, TypeError) as exc:
+        shown = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise ExplorerError(f"{source} is not a readable parquet file ({shown}).") from None
+    if not n:
+        raise ExplorerError(f"{source} has no rows.")
+    columns = [str(c) for c in arrow.column_names]
+    _check_header(columns, source)
+    values: dict[str, Sequence[object]] = {}
+    matrices: dict[str, np.ndarray] = {}
+    for column, chunks in zip(columns, arrow.columns, strict=True):
+        matrix = _arrow_matrix(chunks, n)
+        if matrix is None:
+            values[column] = chunks.to_pylist()
+        else:
+            matrices[column] = matrix
+            values[column] = ()
+    return Table(source, tuple(columns), values, tuple(range(1, n + 1)), "row", matrices)
+
+
+def _vector_column(table: Table, column: str) -> np.ndarray:
+    """Column ``column`` as a float32 ``(n, d)`` matrix: each value a list of numbers or a
+    JSON string of one, all of one length, finite and within float32 range."""
+    if column in table.matrices:
+        rows = table.matrices[column]
+    else:
+        parsed: list[list[object]] = []
+        for i, value in enumerate(table.values[column]):
+            if isinstance(value, str) and value.strip():
+                try:
+                    value = json.loads(value, parse_int=_json_int)
+                except json.JSONDecodeError as exc:
+                    raise ExplorerError(
+                        f"{table.where(i, column)} is not a JSON list of numbers like "
+                        f"[0.1, 0.2]: {exc.msg} at character {exc.pos + 1}."
+                    ) from None
+                except RecursionError:
+                    raise ExplorerError(f"{table.where(i, column)} nests too deeply.") from None
+            if type(value) is not list or not value:
+                shown = "empty" if value in (None, "", []) else f"a {_json_kind(value)}"
                 raise ExplorerError(
-                    f"{source}: line {line} has an empty {role} in column {quoted(header[at])}."
+                    f"{table.where(i, column)} is {shown}, not a vector (a list of numbers)."
                 )
-        return tuple(row[at].strip() for row in rows)
+            if not set(map(type, value)) <= {float, int}:
+                j, bad = next((j, v) for j, v in enumerate(value) if type(v) not in (float, int))
+                raise ExplorerError(
+                    f"{table.where(i, column)}: value {j + 1} is {_show(bad)}, not a number."
+                )
+            if parsed and len(value) != len(parsed[0]):
+                raise ExplorerError(
+                    f"{table.where(i, column)} has {len(value)} values, expected "
+                    f"{len(parsed[0])} like {table.unit} {table.numbers[0]}."
+                )
+            parsed.append(value)
+        rows = np.array(parsed, dtype=np.float64)
+    names = [table.where(i, column) for i in range(len(table))]
+    return _to_float32(rows, names)
 
-    label_at = _column(header, label_column, "label", source)
-    category_at = _column(header, category_column, "category", source)
-    return TextTable(
-        name=Path(source).stem,
-        texts=values(text_at, "text"),
-        labels=None if label_at is None else values(label_at, "label"),
-        categories=None if category_at is None else values(category_at, "category"),
+
+def _text_column(table: Table, column: str, role: str) -> tuple[str, ...]:
+    """Column ``column`` as stripped text; an empty value raises naming its row."""
+    out = []
+    for i, value in enumerate(table.values[column]):
+        text = "" if value is None else str(value).strip()
+        if not text:
+            raise ExplorerError(f"{table.where(i, column)}: the {role} is empty.")
+        check_text(text, f"{table.where(i, column)}: the {role}")
+        out.append(text)
+    return tuple(out)
+
+
+def _metadata_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def metadata_column(values: Sequence[object], where: str = "metadata") -> tuple[Cell, ...]:
+    """A metadata column as the map shows it: numbers when every value is one (int when all
+    are whole numbers written without a point), else text (missing values as "")."""
+    numbers = [_as_number(v) for v in values]
+    if values and all(v is not None for v in numbers):
+        if all(type(v) is int for v in numbers):
+            return tuple(int(v) for v in numbers)  # type: ignore[arg-type]
+        return tuple(float(v) for v in numbers)  # type: ignore[arg-type]
+    texts = tuple(_metadata_value(v) for v in values)
+    for text in texts:
+        check_text(text, where)
+    return texts
+
+
+def _check_columns(table: Table, columns: Columns) -> None:
+    for role in ("label", "text", "vector"):
+        chosen = getattr(columns, role)
+        if chosen is not None and chosen not in table.columns:
+            raise ExplorerError(
+                f"{table.source} has no {role} column {quoted(chosen)}; its columns are: "
+                f"{_names(table.columns)}."
+            )
+
+
+def _names(columns: Sequence[str]) -> str:
+    """Column names for a message, cut after about 200 characters."""
+    joined = ", ".join(columns)
+    return joined if len(joined) <= 200 else joined[:200] + "…"
+
+
+def table_upload(table: Table, columns: Columns | None = None) -> Dataset | ImportedVectors:
+    """The table with its columns' roles (guessed when ``columns`` is None): with a vector
+    column, :class:`ImportedVectors` (at most ``MAX_VECTOR_ROWS``); else a
+    :class:`~core.datasets.Dataset` of the text column to embed (at most ``MAX_TEXT_ROWS``).
+    Labels default to the texts, else the row numbers; every other column that does not hold
+    vectors becomes metadata (``extra``)."""
+    roles = guess_columns(table) if columns is None else columns
+    _check_columns(table, roles)
+    source = table.source
+    if roles.vector is None and roles.text is None:
+        raise ExplorerError(
+            f"{source}: no column holds text to embed or vectors (lists like [0.1, 0.2]), so "
+            f"there is nothing to show; choose one (columns: {_names(table.columns)})."
+        )
+    n = len(table)
+    _check_rows(n, MAX_VECTOR_ROWS if roles.vector else MAX_TEXT_ROWS, "rows", source)
+    texts = None if roles.text is None else _text_column(table, roles.text, "text")
+    if roles.label is not None:
+        labels = _text_column(table, roles.label, "label")
+        where = [f"{table.unit} {table.numbers[i]}" for i in range(n)]
+    elif texts is not None:
+        labels, where = texts, [f"{table.unit} {table.numbers[i]}" for i in range(n)]
+    else:
+        labels, where = tuple(str(i) for i in table.numbers), [f"{table.unit}"] * n
+    _check_labels(labels, where, source)
+    chosen = {roles.label, roles.text, roles.vector}
+    metadata = {
+        c: metadata_column(table.values[c], f"{source}: column {quoted(c)}")
+        for c in table.columns
+        if c not in chosen and table.kind(c) != "vector"
+    }
+    if roles.vector is not None:
+        vectors = _vector_column(table, roles.vector)
+        return _enough(ImportedVectors(source, labels, vectors, metadata, texts), source)
+    assert texts is not None  # one of the two roles is set
+    dataset = dataset_from_texts(Path(source).stem, texts, labels)
+    return _enough(replace(dataset, extra=metadata), source)
+
+
+def imported_dataset(name: str, imported: ImportedVectors) -> Dataset:
+    """The dataset that imported vectors show: their labels (trimmed), their texts when the
+    file had them (else the labels) and their metadata as ``extra``."""
+    labels = tuple(label.strip() for label in imported.labels)
+    return Dataset(
+        name=name,
+        labels=labels,
+        texts=labels if imported.texts is None else imported.texts,
+        categories=(UNCATEGORIZED,) * len(labels),
+        description=f"{len(labels):,} vectors of {imported.dims} dimensions from {name}.",
+        extra=dict(imported.metadata),
     )
 
 
@@ -431,32 +708,23 @@ def _parse_vector_lines(lines: list[str], source: str, max_rows: int | None) -> 
     return _to_float32(np.stack(rows), [f"{source}: line {i}" for i in range(1, len(rows) + 1)])
 
 
-def load_projector_tsv(
-    vectors_tsv: Source,
-    metadata_tsv: Source | None = None,
-    name: str | None = None,
-    metadata_name: str | None = None,
-    max_rows: int | None = None,
+def with_labels(
+    vectors: np.ndarray, source: str, labels_file: Source | None, labels_name: str | None = None
 ) -> ImportedVectors:
-    """Read TensorFlow Embedding Projector files.
-
-    ``vectors_tsv``: one vector per line, tab-separated numbers, no header. ``metadata_tsv``:
-    one label per line (no header) or, with several tab-separated columns, a header row then
-    one row per vector; the first column gives the labels, the others become ``metadata``.
-    Without metadata the labels are the line numbers "1", "2", ... More than ``max_rows``
-    vectors raise.
-    """
-    source = _source_name(vectors_tsv, name, "vectors.tsv")
-    vectors = _parse_vector_lines(_lines(_read_text(vectors_tsv, source)), source, max_rows)
+    """``vectors`` (read from ``source``) named by a Projector-style metadata file: one label
+    per line (no header) or, with several tab-separated columns, a header row then one row per
+    vector; the first column gives the labels, a column named "text" the texts, the others
+    become ``metadata``. Without a file the labels are the row numbers "1", "2", ..."""
     n = vectors.shape[0]
-    if metadata_tsv is None:
+    if labels_file is None:
         return ImportedVectors(source, tuple(str(i) for i in range(1, n + 1)), vectors)
-
-    meta_source = _source_name(metadata_tsv, metadata_name, "metadata.tsv")
-    meta_lines = _lines(_read_text(metadata_tsv, meta_source))
+    meta_source = _source_name(labels_file, labels_name, "metadata.tsv")
+    meta_lines = _lines(_read_text(labels_file, meta_source))
     header = meta_lines[0].split("\t")
     # The Projector's rule: a header row exists exactly when there are several columns.
     first_row = 2 if len(header) > 1 else 1
+    if first_row == 2:
+        _check_header(header, meta_source)
     rows = [line.split("\t") for line in meta_lines[first_row - 1 :]]
     if len(rows) != n:
         raise ExplorerError(
@@ -471,98 +739,185 @@ def load_projector_tsv(
             )
     labels = [row[0] for row in rows]
     _check_labels(labels, [f"line {i}" for i in range(first_row, first_row + n)], meta_source)
-    metadata = {h: tuple(row[c] for row in rows) for c, h in enumerate(header) if c > 0}
-    return ImportedVectors(source, tuple(labels), vectors, metadata)
+    columns = {h: [row[c] for row in rows] for c, h in enumerate(header) if c > 0}
+    texts = columns.pop("text", None)
+    metadata = {
+        h: metadata_column(v, f"{meta_source}: column {quoted(h)}") for h, v in columns.items()
+    }
+    return ImportedVectors(
+        source,
+        tuple(labels),
+        vectors,
+        metadata,
+        None if texts is None else tuple(texts),
+    )
 
 
-# Spreadsheets run a cell that starts with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@")
-_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-
-
-def neutralize_cell(text: str) -> str:
-    """``text`` with a leading ``'`` when a spreadsheet would run it as a formula
-    (it starts with = + - @); plain numbers such as ``-0.5`` are left as they are."""
-    if text.lstrip().startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text.strip()):
-        return "'" + text
-    return text
-
-
-def _tsv_cell(value: object) -> str:
-    # A tab or newline inside a cell would split it; the Projector has no quoting.
-    return neutralize_cell(" ".join(str(value).replace("\r", " ").replace("\t", " ").split("\n")))
-
-
-def export_projector_tsv(
-    labels: Sequence[str],
-    vectors: np.ndarray | list,
-    extra_columns: Mapping[str, Sequence[object]] | None = None,
-) -> tuple[str, str]:
-    """``(vectors.tsv, metadata.tsv)`` texts for projector.tensorflow.org.
-
-    Values are written as float32 with 9 significant digits, which reads back exactly.
-    With ``extra_columns`` the metadata gets a header ``label<TAB>name...``; tabs and
-    newlines inside labels or values become spaces, and a metadata cell a spreadsheet would
-    run as a formula gets a leading ``'`` (see :func:`neutralize_cell`).
-    """
-    matrix = as_matrix(vectors).astype(np.float32)
-    n = matrix.shape[0]
-    if n == 0:
-        raise ExplorerError("There are no vectors to export.")
-    if len(labels) != n:
-        raise ExplorerError(f"{len(labels)} labels for {n} vectors: give one label per vector.")
-    columns = dict(extra_columns or {})
-    for column, values in columns.items():
-        if len(values) != n:
-            raise ExplorerError(
-                f"Column {column!r} has {len(values)} values for {n} vectors: give one per vector."
-            )
-    out = io.StringIO()
-    np.savetxt(out, matrix, fmt="%.9g", delimiter="\t")
-    if columns:
-        head = ["label", *columns]
-        if len(set(head)) != len(head):
-            raise ExplorerError(f"Metadata column names repeat: {', '.join(head)}.")
-        table = [head] + [
-            [labels[i], *(values[i] for values in columns.values())] for i in range(n)
-        ]
-    else:
-        table = [[label] for label in labels]
-    metadata = "".join("\t".join(_tsv_cell(v) for v in row) + "\n" for row in table)
-    return out.getvalue(), metadata
+def load_projector_tsv(
+    vectors_tsv: Source,
+    metadata_tsv: Source | None = None,
+    name: str | None = None,
+    metadata_name: str | None = None,
+    max_rows: int | None = None,
+) -> ImportedVectors:
+    """Read TensorFlow Embedding Projector files: ``vectors_tsv`` has one vector per line,
+    tab-separated numbers, no header; ``metadata_tsv`` names them (see :func:`with_labels`).
+    More than ``max_rows`` vectors raise."""
+    source = _source_name(vectors_tsv, name, "vectors.tsv")
+    vectors = _parse_vector_lines(_lines(_read_text(vectors_tsv, source)), source, max_rows)
+    return with_labels(vectors, source, metadata_tsv, metadata_name)
 
 
 # ---------------------------------------------------------------------------- uploads
 
 
-def read_upload(
-    filename: str, data: bytes, metadata: bytes | None = None
-) -> Dataset | ImportedVectors:
-    """Read an uploaded file by its extension: ``.json`` label->vector and ``.tsv`` Projector
-    vectors (with an optional metadata TSV) give :class:`ImportedVectors`; a ``.csv`` of texts
-    gives a :class:`~core.datasets.Dataset` to embed. At most ``MAX_BYTES`` per file,
-    ``MAX_VECTOR_ROWS`` vectors and ``MAX_TEXT_ROWS`` texts."""
-    lower = filename.lower()
-    result: Dataset | ImportedVectors
-    if lower.endswith(".json"):
-        result = load_label_json(data, name=filename, max_rows=MAX_VECTOR_ROWS)
-    elif lower.endswith((".tsv", ".tab")):
-        result = load_projector_tsv(data, metadata, name=filename, max_rows=MAX_VECTOR_ROWS)
-    elif lower.endswith(".csv"):
-        table = load_text_csv(data, name=filename, max_rows=MAX_TEXT_ROWS)
-        result = dataset_from_texts(table.name, table.texts, table.labels, table.categories)
-    else:
-        raise ExplorerError(
-            f"{filename}: unknown file type. Upload .json ({{label: [floats]}}), .csv "
-            "(texts) or .tsv (Projector vectors, with an optional metadata .tsv)."
-        )
+def _enough(result: Dataset | ImportedVectors, source: str) -> Dataset | ImportedVectors:
     if len(result) < MIN_ROWS:
         what = "text" if isinstance(result, Dataset) else "vector"
         raise ExplorerError(
-            f"{filename} has {len(result)} {what}; upload at least {MIN_ROWS}, so that there "
+            f"{source} has {len(result)} {what}; upload at least {MIN_ROWS}, so that there "
             "is something to compare."
         )
     return result
+
+
+def _has_header(data: bytes) -> bool:
+    """True when a .tsv's first line names columns (every field holds a letter), as a
+    table's header does; a Projector vectors file starts with numbers."""
+    first = data[:4096].split(b"\n", 1)[0].decode("utf-8", "replace").removeprefix("\ufeff")
+    fields = first.rstrip("\r").split("\t")
+    return bool(first.strip()) and all(any(c.isalpha() for c in f) for f in fields)
+
+
+def is_table(filename: str, data: bytes) -> bool:
+    """True when ``read_upload`` reads the file as a table whose columns get roles (CSV,
+    JSON Lines, parquet, or a .tsv/.tab that starts with a header)."""
+    lower = filename.lower()
+    return lower.endswith(TABLE_SUFFIXES) or (
+        lower.endswith((".tsv", ".tab")) and _has_header(data)
+    )
+
+
+def read_table(filename: str, data: bytes) -> Table:
+    """An uploaded table (see :func:`is_table`) with at most ``MAX_VECTOR_ROWS`` rows."""
+    lower = filename.lower()
+    if lower.endswith((".parquet", ".pq")):
+        return read_parquet_table(data, filename, MAX_VECTOR_ROWS)
+    if lower.endswith((".jsonl", ".ndjson")):
+        return read_jsonl_table(data, filename, MAX_VECTOR_ROWS)
+    delimiter = "\t" if lower.endswith((".tsv", ".tab")) else None
+    return read_csv_table(data, filename, delimiter, MAX_VECTOR_ROWS)
+
+
+UPLOAD_TYPES = ("json", "csv", "tsv", "tab", "jsonl", "ndjson", "parquet", "pq", "npy")
+
+
+def read_upload(
+    filename: str,
+    data: bytes,
+    metadata: bytes | None = None,
+    columns: Columns | None = None,
+    metadata_name: str | None = None,
+) -> Dataset | ImportedVectors:
+    """Read an uploaded file by its extension.
+
+    ``.json`` label->vector and ``.tsv`` Projector vectors or ``.npy`` matrices (named by an
+    optional ``metadata`` file, see :func:`with_labels`) give :class:`ImportedVectors`;
+    tables (:func:`is_table`) give vectors or texts to embed by their ``columns`` (guessed
+    when None, see :func:`table_upload`). At most ``MAX_BYTES`` per file, ``MAX_VECTOR_ROWS``
+    vectors and ``MAX_TEXT_ROWS`` texts; at least ``MIN_ROWS`` items."""
+    lower = filename.lower()
+    _check_size(len(data), filename)
+    if is_table(filename, data):
+        return table_upload(read_table(filename, data), columns)
+    result: ImportedVectors
+    if lower.endswith(".json"):
+        result = load_label_json(data, name=filename, max_rows=MAX_VECTOR_ROWS)
+    elif lower.endswith((".tsv", ".tab")):
+        result = load_projector_tsv(data, metadata, filename, metadata_name, MAX_VECTOR_ROWS)
+    elif lower.endswith(".npy"):
+        matrix = load_matrix(data, filename)
+        _check_rows(matrix.shape[0], MAX_VECTOR_ROWS, "vectors", filename)
+        result = with_labels(matrix, filename, metadata, metadata_name)
+    else:
+        raise ExplorerError(
+            f"{filename}: unknown file type. Upload vectors (.json {{label: [floats]}}, "
+            ".npy, Projector .tsv), or a table (.csv, .tsv, .jsonl, .parquet) with a vector "
+            "or a text column."
+        )
+    return _enough(result, filename)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What the uploaded files give: a ``dataset`` and, for vector files, each file's vectors
+    of it (``models``: model name -> float32 ``(n, d)``, rows in dataset order). ``models``
+    is empty when the dataset's texts are to be embedded by the app's models."""
+
+    dataset: Dataset
+    models: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+def _few(labels: Sequence[str], limit: int = 3) -> str:
+    shown = ", ".join(quoted(x, 40) for x in labels[:limit])
+    return shown + (f" and {len(labels) - limit:,} more" if len(labels) > limit else "")
+
+
+def _order(first: ImportedVectors, other: ImportedVectors) -> list[int]:
+    """The rows of ``other`` in ``first``'s label order (labels compared trimmed); raises
+    saying which labels differ."""
+    want = [label.strip() for label in first.labels]
+    have = {label.strip(): i for i, label in enumerate(other.labels)}
+    missing = [x for x in want if x not in have]
+    extra = sorted(set(have) - set(want))
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(
+                f"{len(missing):,} of {first.source}'s labels are not in it ({_few(missing)})"
+            )
+        if extra:
+            parts.append(f"{len(extra):,} of its labels are not in {first.source} ({_few(extra)})")
+        raise ExplorerError(
+            f"{other.source} and {first.source} must name the same items: {'; '.join(parts)}."
+        )
+    return [have[x] for x in want]
+
+
+def combine_uploads(parts: Sequence[Dataset | ImportedVectors]) -> Upload:
+    """One dataset from the files read by :func:`read_upload`: a text file alone, or several
+    vector files of the same items (in any order), each becoming the model "uploaded:
+    <file name>". The dataset takes the first file's labels, its texts when a file has them,
+    and every file's metadata columns (the first file's win on a shared name)."""
+    if not parts:
+        raise ExplorerError("No file was uploaded.")
+    text_files = [p for p in parts if isinstance(p, Dataset)]
+    if text_files:
+        if len(parts) > 1:
+            raise ExplorerError(
+                f"{text_files[0].name} holds texts to embed: upload it alone, or upload only "
+                "vector files of the same items."
+            )
+        return Upload(text_files[0])
+    vectors = [p for p in parts if isinstance(p, ImportedVectors)]
+    first = vectors[0]
+    models: dict[str, np.ndarray] = {}
+    metadata: dict[str, tuple[Cell, ...]] = {}
+    texts: tuple[str, ...] | None = None
+    for part in vectors:
+        order = None if part is first else _order(first, part)
+        model, copy = f"uploaded: {part.source}", 2
+        while model in models:
+            model, copy = f"uploaded: {part.source} ({copy})", copy + 1
+        models[model] = part.vectors if order is None else part.vectors[order]
+        for column, values in part.metadata.items():
+            if column not in metadata:
+                metadata[column] = values if order is None else tuple(values[i] for i in order)
+        if texts is None and part.texts is not None:
+            texts = part.texts if order is None else tuple(part.texts[i] for i in order)
+    name = first.source if len(vectors) == 1 else f"{first.source} and {len(vectors) - 1} more"
+    merged = replace(first, metadata=metadata, texts=texts)
+    return Upload(imported_dataset(name, merged), models)
 
 
 # What a .npy dtype kind holds, for the message refusing it.

@@ -9,13 +9,17 @@ import pytest
 
 from core import io as explorer_io
 from core.errors import ExplorerError
+from core.datasets import Dataset
+from core.exporters import export_projector_tsv
 from core.io import (
+    Columns,
     ImportedVectors,
-    export_projector_tsv,
+    guess_columns,
     load_label_json,
     load_matrix,
     load_projector_tsv,
-    load_text_csv,
+    read_csv_table,
+    table_upload,
 )
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref" / "openai-peliculas"
@@ -144,25 +148,33 @@ def test_imported_vectors_checks_and_freezes_metadata():
 # ---------------------------------------------------------------------------- text CSV
 
 
+def texts_of(data: str | bytes, columns: Columns | None = None, name: str = "up.csv") -> Dataset:
+    result = table_upload(read_csv_table(data, name), columns)
+    assert isinstance(result, Dataset)
+    return result
+
+
 def test_reference_csv_guesses_the_accented_title_column():
     path = ref_file("peliculas.csv")
-    table = load_text_csv(path)
-    assert table.name == "peliculas"
-    assert len(table.texts) == 62 and table.texts[:2] == (
+    table = read_csv_table(path)
+    assert guess_columns(table) == Columns(label="Título", text="Título")
+    dataset = texts_of(path.read_bytes(), name="peliculas.csv")
+    assert dataset.name == "peliculas"
+    assert len(dataset) == 62 and dataset.texts[:2] == (
         "Blancanieves y los Siete Enanitos",
         "Pinocho",
     )
-    assert table.labels is None and table.categories is None
+    assert dataset.labels == dataset.texts and set(dataset.categories) == {"all"}
     vectors_json = ref_file("peliculas_text-embedding-3-small-256.json")
-    assert set(table.texts) == set(load_label_json(vectors_json).labels)
+    assert set(dataset.texts) == set(load_label_json(vectors_json).labels)
 
 
 def test_csv_with_named_columns():
     data = 'id,text,cat\r\n1,hello world,a\r\n\r\n2,"good, bye",b\r\n'
-    table = load_text_csv(data.encode(), label_column="id", category_column="CAT", name="up.csv")
-    assert table.name == "up"
-    assert table.texts == ("hello world", "good, bye")
-    assert table.labels == ("1", "2") and table.categories == ("a", "b")
+    dataset = texts_of(data.encode(), Columns(label="id", text="text"))
+    assert dataset.name == "up"
+    assert dataset.texts == ("hello world", "good, bye")
+    assert dataset.labels == ("1", "2") and dict(dataset.extra) == {"cat": ("a", "b")}
 
 
 @pytest.mark.parametrize(
@@ -175,37 +187,41 @@ def test_csv_with_named_columns():
     ],
 )
 def test_csv_guesses_the_text_column(data, texts):
-    assert load_text_csv(data).texts == texts
+    assert texts_of(data).texts == texts
 
 
-def test_csv_semicolon_with_accent_insensitive_names():
-    table = load_text_csv("texto;categoría\nhola;saludo\n", category_column="Categoria")
-    assert table.categories == ("saludo",)
+def test_csv_keeps_every_other_column_as_typed_metadata():
+    dataset = texts_of("texto;categoría;n;x\nhola;saludo;1;0.5\nadiós;despedida;2;-1\n")
+    assert dict(dataset.extra) == {
+        "categoría": ("saludo", "despedida"),
+        "n": (1, 2),
+        "x": (0.5, -1.0),
+    }
 
 
 @pytest.mark.parametrize(
-    ("data", "kwargs", "message"),
+    ("data", "columns", "message"),
     [
         (
             "id,text,cat\n1,a,b\n",
-            {"text_column": "body"},
+            Columns(text="body"),
             "no text column 'body'; its columns are: id, text, cat",
         ),
-        ("id,text\n1,a\n", {"label_column": "name"}, "no label column 'name'"),
-        ("a,b\n1,2\n3,4.5\n", {}, "every column holds numbers"),
-        ("id,text,cat\n1,a,b\n2,c\n", {}, "line 3 has 2 fields, expected 3 like the header"),
-        ("id,text\n1, \n", {}, "line 2 has an empty text in column 'text'"),
-        ("n,note\n1,\n2,hi\n", {}, "line 2 has an empty text in column 'note'"),
-        ("id,text\n", {}, "has a header but no rows"),
-        ("a,b,a\n1,x,2\n", {}, "names column 'a' twice"),
-        ("a,,c\n1,x,2\n", {}, "column 2 of the header has no name"),
-        ('text,b\n"abc"d,1\n', {}, "line 2 is not valid CSV"),
-        (b"T\xedtulo\nPinocho\n", {}, r"byte 1 \(0xed\) on line 1"),
+        ("id,text\n1,a\n", Columns(label="name", text="text"), "no label column 'name'"),
+        ("a,b\n1,2\n3,4.5\n", None, "no column holds text to embed or vectors"),
+        ("id,text,cat\n1,a,b\n2,c\n", None, "line 3 has 2 fields, expected 3 like the header"),
+        ("id,text\n1, \n", None, "line 2, column 'text': the text is empty"),
+        ("n,note\n1,\n2,hi\n", None, "line 2, column 'note': the text is empty"),
+        ("id,text\n", None, "has a header but no rows"),
+        ("a,b,a\n1,x,2\n", None, "names column 'a' twice"),
+        ("a,,c\n1,x,2\n", None, "column 2 of the header has no name"),
+        ('text,b\n"abc"d,1\n', None, "line 2 is not valid CSV"),
+        (b"T\xedtulo\nPinocho\n", None, r"byte 1 \(0xed\) on line 1"),
     ],
 )
-def test_bad_csv(data, kwargs, message):
+def test_bad_csv(data, columns, message):
     with pytest.raises(ExplorerError, match=message):
-        load_text_csv(data, **kwargs)
+        texts_of(data, columns)
 
 
 # ---------------------------------------------------------------------------- Projector TSV
@@ -231,8 +247,8 @@ def test_projector_round_trip(with_columns):
     assert loaded.labels == tuple(labels)
     assert loaded.vectors.dtype == np.float32
     np.testing.assert_array_equal(loaded.vectors, vectors)
-    expected = {k: tuple(str(v) for v in vs) for k, vs in extra.items()} if with_columns else {}
-    assert dict(loaded.metadata) == expected
+    expected = {k: tuple(vs) for k, vs in extra.items()} if with_columns else {}
+    assert dict(loaded.metadata) == expected  # numbers come back as numbers
 
 
 def test_projector_without_metadata_and_from_files(tmp_path):
@@ -297,7 +313,7 @@ def test_row_caps(monkeypatch):
         read_upload("v.json", b'{"a": [1], "b": [2], "c": [3]}')
     with pytest.raises(ExplorerError, match="v.tsv has 3 lines of vectors; the limit is 2"):
         read_upload("v.tsv", b"1\n2\n3\n")
-    with pytest.raises(ExplorerError, match="t.csv has more than 2 rows of text"):
+    with pytest.raises(ExplorerError, match="t.csv has more than 2 rows; the limit is 2"):
         read_upload("t.csv", b"text\na\nb\nc\n")
     assert len(read_upload("t.csv", b"text\na\n\n\nb\n")) == 2  # blank lines do not count
 
