@@ -75,15 +75,22 @@ def python_list_bytes(dims: int, include_floats: bool = True) -> int:
 
 
 def index_bytes(
-    n: int, dims: int, precision: str | Precision, keep_float_for_rescore: bool = False
+    n: int,
+    dims: int,
+    precision: str | Precision,
+    keep_float_for_rescore: bool = False,
+    overhead_per_vector: float = 0.0,
 ) -> int:
     """Bytes to store ``n`` vectors as one matrix at ``precision``, plus a float32 copy for
     rescoring when ``keep_float_for_rescore`` and the precision is int8 or binary. Counts the
-    numbers only (one array header is negligible); no graph or other index structure."""
+    numbers only (one array header is negligible), plus ``overhead_per_vector`` bytes for
+    what a vector database stores beside each vector (ids, graph links, bookkeeping)."""
     if n < 0:
         raise ExplorerError(f"n={n}: the number of vectors cannot be negative.")
+    if overhead_per_vector < 0:
+        raise ExplorerError(f"overhead_per_vector={overhead_per_vector}: it cannot be negative.")
     p = Precision.coerce(precision)
-    total = n * payload_bytes(dims, p)
+    total = n * payload_bytes(dims, p) + round(n * overhead_per_vector)
     if keep_float_for_rescore and p in (Precision.INT8, Precision.BINARY):
         total += n * payload_bytes(dims, Precision.FLOAT32)
     return total

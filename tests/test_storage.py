@@ -57,6 +57,10 @@ def test_index_bytes_and_table():
     assert index_bytes(1000, 100, "binary") == 13_000
     assert index_bytes(1000, 1536, "int8", keep_float_for_rescore=True) == 1_536_000 + 6_144_000
     assert index_bytes(10, 8, "float32", keep_float_for_rescore=True) == 320
+    # 1536 float32 numbers plus 27.5 B of index bookkeeping, per vector.
+    assert index_bytes(200_000, 1536, "float32", overhead_per_vector=27.5) == 1_234_300_000
+    with pytest.raises(ExplorerError, match="overhead"):
+        index_bytes(1, 8, "int8", overhead_per_vector=-1)
     table = {row.precision: row for row in storage_table(1000, 1536)}
     assert list(table) == list(Precision)
     assert table[Precision.INT8].saved_vs_float32 == pytest.approx(75.0)
