@@ -20,6 +20,12 @@ def _minilm() -> Embedder:
     return MiniLMEmbedder()
 
 
+def _mpnet() -> Embedder:
+    from core.embedders.mpnet import MPNetEmbedder
+
+    return MPNetEmbedder()
+
+
 def _glove() -> Embedder:
     from core.embedders.glove import GloveEmbedder
 
@@ -34,6 +40,7 @@ def _static() -> Embedder:
 
 LOCAL_FACTORIES: dict[str, Callable[[], Embedder]] = {
     "all-MiniLM-L6-v2": _minilm,
+    "all-mpnet-base-v2": _mpnet,
     "static-minilm-256": _static,
     "glove-6b-50d": _glove,
 }
