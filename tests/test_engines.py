@@ -13,6 +13,7 @@ import core
 from core.corpora import Cancelled
 from core.engines import get_engine, list_engines, registrations
 from core.engines.base import EngineInfo, ParamSpec, check_params, normalized
+from core.engines.faisslib import training_rows
 from core.errors import ExplorerError
 from core.search import exhaustive_search, recall_at_k
 
@@ -24,7 +25,15 @@ DIMS = 32
 RECALL_CASES: dict[str, tuple[dict[str, float], float]] = {
     "exhaustive": ({}, 1.0),
     "hnswlib": ({"M": 16, "ef_construction": 200, "ef": 100}, 0.95),
+    "faiss-flat": ({}, 1.0),
+    "faiss-hnsw": ({"M": 16, "efConstruction": 200, "efSearch": 100}, 0.95),
+    "faiss-ivfflat": ({"nlist": 64, "nprobe": 8}, 0.95),
+    # 16 codes of 6 bits (nbits lowered from 8 for 3,000 vectors) for 32 floats: 1/21 of the
+    # bytes, ranked by estimated scores, so well below exact (measured 0.70).
+    "faiss-ivfpq": ({"nlist": 64, "nprobe": 8, "m": 16}, 0.6),
 }
+# Engines whose scores are estimates from compressed codes, not exact similarities.
+ESTIMATED_SCORES = {"faiss-ivfpq"}
 
 AVAILABLE = [i.name for i in list_engines() if i.available]
 LOCAL = [name for name in AVAILABLE if name in RECALL_CASES]
@@ -109,10 +118,11 @@ def test_recall_against_exhaustive(name, data):
         assert found.ids.shape == found.scores.shape == (50, 10)
         assert found.ids.dtype == np.int64 and found.metric == "cosine" and found.higher_is_closer
         assert recall_at_k(truth.ids, found.ids) >= threshold
-        # Every returned score is the true cosine of that pair, best first.
+        # Every returned score is the true cosine of that pair (or near it), best first.
         unit_q, unit_x = normalized(queries), normalized(vectors)
         cosines = np.einsum("qd,qkd->qk", unit_q, unit_x[found.ids])
-        np.testing.assert_allclose(found.scores, cosines, atol=2e-3)
+        tolerance = 0.1 if name in ESTIMATED_SCORES else 2e-3
+        np.testing.assert_allclose(found.scores, cosines, atol=tolerance)
         assert (np.diff(found.scores, axis=1) <= 1e-6).all()
         assert found.seconds >= 0 and engine.build_seconds > 0
         assert engine.count == 3000 and engine.dims == DIMS
@@ -132,7 +142,8 @@ def test_other_metrics_match_exhaustive(name, metric, data):
     assert found.higher_is_closer == (metric == "dot")
     assert recall_at_k(truth.ids, found.ids) >= threshold - 0.05
     hit = found.ids[:, 0] == truth.ids[:, 0]
-    np.testing.assert_allclose(found.scores[hit, 0], truth.scores[hit, 0], rtol=1e-3, atol=1e-3)
+    tolerance = 0.3 if name in ESTIMATED_SCORES else 1e-3
+    np.testing.assert_allclose(found.scores[hit, 0], truth.scores[hit, 0], rtol=tolerance)
 
 
 @pytest.mark.parametrize("name", AVAILABLE)
@@ -177,9 +188,16 @@ def test_duplicates_come_back_in_id_order(name):
     vectors = np.concatenate([base, base[:5], base[:5]])  # rows 0-4 three times each
     with get_engine(name) as engine:
         found = engine.build(vectors).search(base[:5], k=3)
-    expected = [[i, 40 + i, 45 + i] for i in range(5)]
-    assert found.ids.tolist() == expected
-    np.testing.assert_allclose(found.scores, 1.0, atol=1e-5)
+        everything = engine.search(base[:5], k=50)
+    if name not in ESTIMATED_SCORES:
+        assert found.ids.tolist() == [[i, 40 + i, 45 + i] for i in range(5)]
+        np.testing.assert_allclose(found.scores, 1.0, atol=1e-5)
+    # Copies score alike and come back in id order.
+    for query in range(5):
+        ids, scores = everything.ids[query].tolist(), everything.scores[query]
+        for i in range(5):
+            at = [ids.index(i), ids.index(40 + i), ids.index(45 + i)]
+            assert at == sorted(at) and np.ptp(scores[at]) <= 1e-6
 
 
 @pytest.mark.parametrize("name", AVAILABLE)
@@ -209,7 +227,7 @@ def test_progress_reaches_one_and_close_is_safe_twice(name, data):
     assert fractions[-1] == 1.0 and fractions == sorted(fractions)
     # At least the float32 vectors or their codes, at most ten times the float32 vectors.
     floats = vectors.size * 4
-    minimum = floats // 16 if "pq" in name else floats
+    minimum = floats // 16 if name in ESTIMATED_SCORES else floats
     assert minimum <= engine.index_bytes <= 10 * floats
     engine.close()
     engine.close()
@@ -260,3 +278,50 @@ def test_exhaustive_engine_is_exhaustive_search(vectors, metric, k):
     truth = exhaustive_search(vectors[:3], vectors, k, metric)
     np.testing.assert_array_equal(found.ids, truth.ids)
     np.testing.assert_allclose(found.scores, truth.scores, rtol=1e-5, atol=1e-5)
+
+
+def test_ivf_trains_and_lowers_what_a_small_corpus_cannot_train(data):
+    vectors, queries = data
+    with get_engine("faiss-ivfpq", nlist=1000, m=30, nbits=10) as engine:
+        engine.build(vectors)
+        assert 0 < engine.train_seconds <= engine.build_seconds
+        assert engine.notes == [
+            "m lowered from 30 to 16, a divisor of 32 dimensions.",
+            "nbits lowered from 10 to 6: 1024 centres per sub-vector need 39,936 vectors "
+            "to train; there are 3,000.",
+            "nlist lowered from 1000 to 76: faiss's k-means wants at least 39 vectors per "
+            "cell and there are 3,000.",
+        ]
+        # Every cell probed: only the codes' error is left.
+        truth = exhaustive_search(queries, vectors, 10).ids
+        assert recall_at_k(truth, engine.search(queries, 10, nprobe=76).ids) >= 0.6
+    with get_engine("faiss-flat") as flat:
+        assert flat.build(vectors).train_seconds is None and flat.notes == []
+
+
+def test_ivf_recall_grows_with_nprobe(data):
+    vectors, queries = data
+    truth = exhaustive_search(queries, vectors, 10).ids
+    with get_engine("faiss-ivfflat", nlist=16) as engine:
+        engine.build(vectors)
+        recalls = [recall_at_k(truth, engine.search(queries, 10, nprobe=p).ids) for p in (1, 16)]
+    assert recalls[0] < recalls[1] == 1.0
+
+
+def test_training_rows_sample_or_repeat():
+    rows = np.arange(20, dtype=np.float32).reshape(10, 2)
+    tiled = training_rows(rows, 2)
+    assert tiled.shape == (78, 2) and (tiled[10:20] == rows).all()
+    many = np.arange(600, dtype=np.float32).reshape(300, 2)
+    assert training_rows(many, 1).shape == (256, 2)
+    assert training_rows(many, 2) is many
+
+
+def test_fewer_than_k_found_asks_for_a_wider_search():
+    rng = np.random.default_rng(5)
+    two_groups = np.concatenate([rng.normal(10, 1, (39, 4)), rng.normal(-10, 1, (39, 4))])
+    with get_engine("faiss-ivfflat", nlist=2) as engine:
+        engine.build(two_groups, "euclidean")
+        with pytest.raises(ExplorerError, match=r"fewer than k=50 .*'nprobe': 1.*search more"):
+            engine.search(two_groups[:1], 50)
+        assert engine.search(two_groups[:1], 50, nprobe=2).ids.shape == (1, 50)

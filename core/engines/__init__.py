@@ -49,6 +49,13 @@ from functools import cache
 
 from core.engines.base import Engine, EngineInfo, ParamSpec, Registration
 from core.engines.exact import ExhaustiveEngine
+from core.engines.faisslib import (
+    FaissFlatEngine,
+    FaissHnswEngine,
+    FaissIvfFlatEngine,
+    FaissIvfPqEngine,
+    faiss_reason,
+)
 from core.engines.hnsw import HnswlibEngine
 from core.errors import ExplorerError
 
@@ -57,6 +64,10 @@ log = logging.getLogger(__name__)
 _BUILTIN: tuple[Registration, ...] = (
     Registration(ExhaustiveEngine.info, ExhaustiveEngine),
     Registration(HnswlibEngine.info, HnswlibEngine),
+    *(
+        Registration(engine.info, engine, faiss_reason)
+        for engine in (FaissFlatEngine, FaissHnswEngine, FaissIvfFlatEngine, FaissIvfPqEngine)
+    ),
 )
 
 # Modules that add engines with a REGISTRATIONS tuple, imported on first use.

@@ -21,13 +21,24 @@ from core.errors import ExplorerError
 from core.metrics import Metric, as_matrix, check_same_width, row_norms
 from core.topk import SearchResult, check_k
 
-# Threads one engine may use to build or search: bounded so one user cannot take every core.
-THREADS = max(1, min(2, os.cpu_count() or 1))
+THREADS_ENV = "EXPLORER_ENGINE_THREADS"
 
 # Vectors added to an index at a time: progress is reported and cancel checked between chunks.
 CHUNK_ROWS = 8_192
 
 ParamValue = int | float
+
+
+def engine_threads() -> int:
+    """Threads one engine may use to build or search: ``$EXPLORER_ENGINE_THREADS`` clamped to
+    1 … CPU count, default 1, so one user cannot take every core of a shared server (on a
+    loaded 2-core machine, faiss's OpenMP threads waiting for each other made 2 threads about
+    4× slower than 1)."""
+    try:
+        wanted = int(os.environ.get(THREADS_ENV, "1"))
+    except ValueError:
+        wanted = 1
+    return max(1, min(wanted, os.cpu_count() or 1))
 
 
 @dataclass(frozen=True)
@@ -145,6 +156,8 @@ class Engine(ABC):
         self._build_seconds = 0.0
         self._train_seconds: float | None = None
         self.chunk_rows = CHUNK_ROWS
+        # What the last build changed or should be known about it (e.g. a lowered nlist).
+        self.notes: list[str] = []
 
     # ---------------------------------------------------------------- what subclasses write
 
@@ -238,6 +251,7 @@ class Engine(ABC):
             raise ExplorerError("The corpus is empty: there is nothing to index.")
         data = normalized(data) if m is Metric.COSINE else np.asarray(data, dtype=np.float32)
         self.close()
+        self.notes = []
         n = data.shape[0]
 
         def chunks() -> Iterator[slice]:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import hnswlib
 import numpy as np
 
-from core.engines.base import THREADS, Engine, EngineInfo, ParamSpec, ParamValue, library
+from core.engines.base import Engine, EngineInfo, ParamSpec, ParamValue, engine_threads, library
 from core.metrics import Metric
 from core.search import HnswIndex
 
@@ -38,7 +38,8 @@ EF_SPEC = ParamSpec(
 
 
 class HnswlibEngine(Engine):
-    """An hnswlib graph; vectors are inserted a chunk at a time with ``THREADS`` threads."""
+    """An hnswlib graph; vectors are inserted a chunk at a time with
+    :func:`~core.engines.base.engine_threads` threads."""
 
     info = EngineInfo(
         name="hnswlib",
@@ -66,9 +67,10 @@ class HnswlibEngine(Engine):
             ef_construction=int(self._params["ef_construction"]),
             random_seed=100,
         )
-        graph.set_num_threads(THREADS)
+        threads = engine_threads()
+        graph.set_num_threads(threads)
         for rows in chunks():
-            graph.add_items(vectors[rows], np.arange(rows.start, rows.stop), THREADS)
+            graph.add_items(vectors[rows], np.arange(rows.start, rows.stop), threads)
         self._index = HnswIndex(graph, metric, 0.0)
 
     def _search(
