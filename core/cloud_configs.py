@@ -560,7 +560,8 @@ def pgvector(s: CloudSettings) -> CloudConfig:
             f"for the {limit} candidates."
         )
         ef = min(limit, 1000)
-    index_name = f"{table}_{col}_{kind}_hnsw"
+    # PostgreSQL cuts identifiers at 63 bytes: keep the suffix that says what the index is.
+    index_name = f"{table}_{col}"[: 63 - len(kind) - 6] + f"_{kind}_hnsw"
     on = expr if expr == col else f"({expr})"
     steps = [
         Step("Once per database", "sql", "CREATE EXTENSION IF NOT EXISTS vector;"),
@@ -579,6 +580,8 @@ def pgvector(s: CloudSettings) -> CloudConfig:
     ]
     search = f"SELECT id FROM {table}\nORDER BY {expr} {qop} {qexpr}\nLIMIT {limit}"
     if reranked:
+        # The candidates carry their full vectors out of the subquery for the re-rank.
+        search = search.replace("SELECT id FROM", f"SELECT id, {col} FROM", 1)
         full = (
             f"SELECT id FROM (\n    {search.replace(chr(10), chr(10) + '    ')}\n) AS candidates\n"
             f"ORDER BY {col} {op} $1\nLIMIT {s.k};"
