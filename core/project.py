@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sys
+import time
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -31,6 +34,12 @@ DEFAULT_PERPLEXITY = 30.0
 # Inputs whose largest value is outside this range are rescaled first: t-SNE squares
 # distances in float32 (1e30 overflows, 1e-30 underflows) and crashes on NaN.
 SAFE_SCALE = (1e-6, 1e6)
+# t-SNE and UMAP fit at most this many rows (a seeded random sample above it): about a
+# minute each on one core of this machine at the cap. PCA fits every row.
+MAX_ROWS = {"pca": None, "tsne": 5_000, "umap": 20_000}
+
+# A progress report: what is happening now and the share of the job done (0..1).
+Progress = Callable[[str, float], None]
 
 
 class Projection(Mode):
@@ -66,6 +75,9 @@ class ProjectionResult:
     n_neighbors: int
     perplexity: float | None = None
     note: str = ""
+    rows: np.ndarray | None = None
+    """Dataset rows the coordinates belong to (int64, sorted) when only a sample was
+    projected; None when every row was."""
 
 
 def _perplexity(requested: float | None, n: int) -> float:
@@ -91,6 +103,32 @@ def _trustworthiness(vectors: np.ndarray, coords: np.ndarray, seed: int) -> tupl
     return float(trustworthiness(vectors, coords, n_neighbors=k, metric="cosine")), k
 
 
+def _cache_umap_functions() -> int:
+    """Let numba keep umap's compiled functions on disk, as pynndescent's already are: umap
+    compiles its own (layout, distances, fuzzy set) afresh in every process, about ten
+    seconds before the first map. Returns how many functions now use the cache; those
+    already compiled, or with nowhere writable to cache (numba tries the package folder, then
+    ``NUMBA_CACHE_DIR`` or the user's cache folder), stay as they were."""
+    from numba.core.dispatcher import Dispatcher
+
+    cached = 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("umap.") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if not isinstance(value, Dispatcher) or value.__module__ != name:
+                continue
+            if type(getattr(value, "_cache", None)).__name__ != "NullCache":
+                cached += 1
+            elif not value.overloads:
+                try:
+                    value.enable_caching()
+                except RuntimeError:  # no writable cache location for this function
+                    continue
+                cached += 1
+    return cached
+
+
 def _umap(vectors: np.ndarray, n_components: int, seed: int) -> np.ndarray:
     if Projection.UMAP not in available_projections():
         raise ExplorerError(
@@ -98,6 +136,8 @@ def _umap(vectors: np.ndarray, n_components: int, seed: int) -> np.ndarray:
             "pip install umap-learn, or choose pca or tsne."
         )
     import umap  # slow import (numba), so only when asked for
+
+    _cache_umap_functions()
 
     n = vectors.shape[0]
     # The spectral start solves for n_components + 1 eigenvectors, which needs more points.
@@ -188,3 +228,48 @@ def project(
         n_neighbors=k,
         perplexity=used_perplexity,
     )
+
+
+def project_bounded(
+    vectors: np.ndarray | list,
+    method: str | Projection,
+    n_components: int = 2,
+    seed: int = 0,
+    max_rows: int | None = None,
+    progress: Progress | None = None,
+) -> ProjectionResult:
+    """:func:`project`, fitting t-SNE and UMAP on a seeded random sample of at most
+    ``max_rows`` rows (default :data:`MAX_ROWS` of the method); ``rows`` of the result then
+    names the sampled rows. ``progress`` hears what is being done."""
+    method = Projection.coerce(method)
+    x = as_matrix(vectors)
+    cap = MAX_ROWS[method.value] if max_rows is None else max_rows
+    report = progress or (lambda _text, _share: None)
+    rows: np.ndarray | None = None
+    if cap is not None and x.shape[0] > cap:
+        if cap < 3:
+            raise ExplorerError(f"max_rows must be at least 3, got {cap}.")
+        rows = np.sort(np.random.default_rng(seed).choice(x.shape[0], cap, replace=False))
+        x = x[rows]
+    name = {Projection.PCA: "PCA", Projection.TSNE: "t-SNE", Projection.UMAP: "UMAP"}[method]
+    report(f"{name} of {x.shape[0]:,} vectors…", 0.05)
+    start = time.perf_counter()
+    result = project(x, method, n_components=n_components, seed=seed)
+    report(f"{name} done in {time.perf_counter() - start:.1f} s", 1.0)
+    return replace(result, rows=rows)
+
+
+def warm_up() -> float:
+    """Compile umap's numba functions into the on-disk cache by projecting a small random
+    set to 2-D and 3-D; returns the seconds it took (a second call only loads the cache)."""
+    start = time.perf_counter()
+    if Projection.UMAP in available_projections():
+        x = np.random.default_rng(0).normal(size=(300, 16)).astype(np.float32)
+        for n_components in (2, 3):
+            project(x, Projection.UMAP, n_components=n_components)
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":  # pragma: no cover - the set-up step, run by `make install`
+    logging.basicConfig(level=logging.INFO)
+    log.info("umap's functions compiled or loaded from numba's cache in %.1f s", warm_up())

@@ -1,5 +1,5 @@
 """AppTest of the Similarity page: pair cosine against the reference vectors, neighbours and
-threshold counts against a numpy brute force, the histogram and the projection."""
+threshold counts against a numpy brute force, the histogram (the Map tab: test_page_map.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.decomposition import PCA
 
-from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
-from tests.page_helpers import array, figures, frames, metrics, open_page, texts
+from tests.page_helpers import array, figures, frames, open_page, texts
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref"
 MODELS = ["static-minilm-256", "all-MiniLM-L6-v2"]
@@ -81,31 +79,6 @@ def test_histogram_and_threshold_counts_match_a_brute_force_count(words) -> None
     assert "Each model has its own range" in texts(at)
 
 
-def test_projection_pca_matches_sklearn_and_switches_to_3d(words) -> None:
-    labels, vectors = words
-    dataset = load_dataset("words")
-    at = open_page("similarity", {"sim_view": "Map"})
-    fig = figures(at)[-1]
-    categories = sorted(set(dataset.categories))
-    names = [t["name"] for t in fig["data"]]
-    assert names == [*categories, "neighbours", "target"]
-    coords = PCA(n_components=2, random_state=0).fit_transform(
-        vectors["static-minilm-256"].astype(np.float64)
-    )
-    first = fig["data"][0]
-    rows = [i for i, c in enumerate(dataset.categories) if c == categories[0]]
-    shown = np.stack([array(first["x"]), array(first["y"])], axis=1)
-    # PCA axes are defined up to sign.
-    np.testing.assert_allclose(np.abs(shown), np.abs(coords[rows]), atol=1e-4)
-    target = fig["data"][-1]
-    assert target["text"] == ["queen"]
-    trust = float(metrics(at)["trustworthiness"])
-    assert 0.5 < trust <= 1.0
-    at.radio(key="sim_proj_dims").set_value(3).run()
-    assert not at.exception
-    assert {t["type"] for t in figures(at)[-1]["data"]} == {"scatter3d"}
-
-
 def test_free_text_target_and_empty_target(words) -> None:
     labels, vectors = words
     at = open_page("similarity", {"sim_view": "Neighbours"})
@@ -117,15 +90,6 @@ def test_free_text_target_and_empty_target(words) -> None:
     sims = v @ query / np.linalg.norm(v, axis=1)
     most = _ranked(at)["all-MiniLM-L6-v2"]["most"]
     assert most["item"].tolist() == [labels[i] for i in np.argsort(-sims, kind="stable")[:10]]
-    # The typed target carries over to the map, which marks its neighbours but no target row.
-    at.session_state["sim_view"] = "Map"
-    at.run()
-    assert at.text_input(key="sim_target").value == "a small furry pet"
-    assert [t["name"] for t in figures(at)[-1]["data"]][-1] == "neighbours"
-    at.text_input(key="sim_target").input("").run()
-    assert not at.exception
-    assert any("target is empty" in w.value for w in at.warning)
-    assert figures(at)  # the map still renders
 
 
 def test_empty_pair_text_warns() -> None:
@@ -150,16 +114,13 @@ def test_only_the_open_tab_runs_and_the_tab_is_in_the_link() -> None:
 
 
 def test_deep_link_restores_target_k_threshold_and_projection() -> None:
-    link = {"sim_target": "cat", "sim_k": "3", "sim_threshold": "0.4", "sim_proj_dims": "3"}
+    link = {"sim_target": "cat", "sim_k": "3", "sim_threshold": "0.4"}
     at = open_page("similarity", {**link, "sim_view": "Neighbours"})
     assert at.text_input(key="sim_target").value == "cat"
     assert len(_ranked(at)["static-minilm-256"]["most"]) == 3
     assert at.query_params["sim_k"] == "3"
     at = open_page("similarity", {**link, "sim_view": "Spread"})
     assert at.slider(key="sim_threshold").value == 0.4
-    at = open_page("similarity", {**link, "sim_view": "Map"})
-    assert {t["type"] for t in figures(at)[-1]["data"]} == {"scatter3d"}
-    assert len(figures(at)[-1]["data"][-2]["text"]) == 3  # the target's 3 neighbours
 
 
 def test_movies_dataset_and_presenter_mode() -> None:
@@ -172,10 +133,3 @@ def test_movies_dataset_and_presenter_mode() -> None:
     at.session_state["sim_view"] = "Spread"
     at.run()
     assert figures(at)[0]["layout"]["font"]["size"] == 18
-
-
-@pytest.mark.slow
-def test_tsne_projection_on_movies() -> None:
-    at = open_page("similarity", {"dataset": "movies", "sim_proj": "tsne", "sim_view": "Map"})
-    assert 0.0 <= float(metrics(at)["trustworthiness"]) <= 1.0
-    assert len(figures(at)[-1]["data"]) >= 3

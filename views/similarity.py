@@ -5,94 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.datasets import Dataset
-from core.project import Projection, ProjectionResult, available_projections, project
 from core.similarity import TargetNeighbors, compare_pair, shared_histogram, target_neighbors
 from views import _ui
+from views._map import dataset_map
 
-PROJECTION_NAMES = {Projection.PCA: "PCA", Projection.TSNE: "t-SNE", Projection.UMAP: "UMAP"}
 NUMBER = st.column_config.NumberColumn(format="%.3f")
-# Fourteen colours that stay apart on white (the words dataset has 14 categories), then
-# plotly's 24-colour set for datasets with more.
-CATEGORY_COLOURS = [
-    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
-    "#469990", "#9a6324", "#800000", "#808000", "#000075", "#a9a9a9", "#bfef45",
-    *plotly.colors.qualitative.Dark24,
-]  # fmt: skip
-MAP_NAMED = 5
-
-
-@st.cache_data(show_spinner="Projecting the dataset (once per model and method)…", max_entries=32)
-def _projection(vectors: np.ndarray, method: str, n_components: int) -> ProjectionResult:
-    return project(vectors, method, n_components=n_components, seed=0)
-
-
-def _map_figure(
-    coords: np.ndarray, dataset: Dataset, near: list[int], target_row: int | None
-) -> go.Figure:
-    """Points coloured by category; the target and its neighbours drawn larger and labelled."""
-    three_d = coords.shape[1] == 3
-    scatter = go.Scatter3d if three_d else go.Scatter
-
-    def trace(rows: list[int], name: str, **style: object) -> go.BaseTraceType:
-        xyz = {"x": coords[rows, 0], "y": coords[rows, 1]}
-        if three_d:
-            xyz["z"] = coords[rows, 2]
-        return scatter(
-            **xyz,
-            name=name,
-            hovertext=[dataset.labels[i] for i in rows],
-            hoverinfo="text+name",
-            **style,
-        )
-
-    fig = go.Figure()
-    small = 3 if three_d else 6
-    for n, category in enumerate(sorted(set(dataset.categories))):
-        rows = [i for i, c in enumerate(dataset.categories) if c == category]
-        marker = {
-            "size": small,
-            "opacity": 0.75,
-            "color": CATEGORY_COLOURS[n % len(CATEGORY_COLOURS)],
-        }
-        fig.add_trace(trace(rows, category, mode="markers", marker=marker))
-    if near:
-        fig.add_trace(
-            trace(
-                near,
-                "neighbours",
-                mode="markers+text",
-                # Only the closest few are named (the others on hover), so names stay legible.
-                text=[dataset.labels[i] if n < MAP_NAMED else "" for n, i in enumerate(near)],
-                # A halo keeps names legible over points (3-D text has no shadow).
-                textfont={} if three_d else {"shadow": "auto"},
-                # Alternate above and below so that labels of close neighbours overlap less.
-                textposition=[("top center", "bottom center")[i % 2] for i in range(len(near))],
-                marker={"size": small + 6, "color": "rgba(0,0,0,0)", "line": {"width": 2}},
-            )
-        )
-    if target_row is not None:
-        fig.add_trace(
-            trace(
-                [target_row],
-                "target",
-                mode="markers+text",
-                text=[dataset.labels[target_row]],
-                textposition="bottom center",
-                marker={
-                    "size": small + (5 if three_d else 10),
-                    "symbol": "diamond",
-                    "color": "#111",
-                },
-            )
-        )
-    fig.update_layout(legend={"itemsizing": "constant"})
-    return fig
 
 
 _ui.page_intro(
@@ -275,72 +195,11 @@ def spread() -> None:
     _ui.code_expander(_sims_code(target) + f"passing = int((sims >= {threshold:.2f}).sum())\n")
 
 
-def dataset_map() -> None:
-    """The dataset projected to 2-D or 3-D, the target and its k neighbours marked."""
-    methods = [p.value for p in available_projections()]
-    c_target, c_k, c_model, c_method, c_dims = st.columns([3, 2, 3, 2, 2])
-    target, exclude = _target(c_target)
-    k = _ui.k_slider("sim_k", len(labels), where=c_k)
-    proj_model = _ui.model_choice("sim_proj_model", ws, where=c_model)
-    method = c_method.selectbox(
-        "Projection",
-        methods,
-        key=_ui.bound("sim_proj", Projection.PCA.value, valid=lambda v: v in methods),
-        format_func=lambda v: PROJECTION_NAMES[Projection(v)],
-        help="PCA is instant; t-SNE takes a few seconds the first time (then cached).",
-    )
-    n_components = c_dims.radio(
-        "Dimensions",
-        [2, 3],
-        horizontal=True,
-        key=_ui.bound("sim_proj_dims", 2, int, valid=lambda v: v in (2, 3)),
-    )
-    with _ui.guard("Projection"):
-        vs = ws.sets[proj_model]
-        result = _projection(vs.vectors, method, n_components)
-        if result.note:
-            st.info(result.note)
-        near: list[int] = []
-        if not target.strip():
-            st.warning("The target is empty: type a word, a title or a sentence to mark it.")
-        else:
-            with _ui.guard(proj_model):
-                q = vs.vector_for(target)
-                near = target_neighbors(q, vs.vectors, k, exclude).most.ids[0].tolist()
-        height = 420 if _ui.presenting() else 560
-        _ui.plot(
-            _map_figure(result.coords, ws.dataset, near, exclude), key="sim_map", height=height
-        )
-        trust, variance = st.columns(2)
-        trust.metric(
-            "trustworthiness",
-            f"{result.trustworthiness:.3f}",
-            help=f"1.0 when each point's {result.n_neighbors} nearest neighbours on the map are "
-            "also near it in the full space (sklearn.manifold.trustworthiness). Lower means the "
-            "flat picture invents neighbourhoods.",
-        )
-        if result.explained_variance is not None:
-            variance.metric("variance kept by the axes", f"{sum(result.explained_variance):.1%}")
-        st.caption(
-            f"{PROJECTION_NAMES[result.method]} of {len(labels)} "
-            f"{_ui.md_text(ws.dataset.name)} vectors ({vs.dims} dims) down to {n_components}. "
-            "Distances on the map are only "
-            "approximate: check the Neighbours tab for the real similarities."
-        )
-    _ui.code_expander(
-        "from sklearn.decomposition import PCA\n"
-        "from sklearn.manifold import TSNE, trustworthiness\n\n"
-        "# `vectors` holds the dataset's (n, d) embeddings.\n"
-        + (
-            f"coords = PCA(n_components={n_components}).fit_transform(vectors)\n"
-            if method == Projection.PCA.value
-            else f"coords = TSNE(n_components={n_components}, metric='cosine', init='pca', "
-            "random_state=0).fit_transform(vectors)\n"
-        )
-        + "print(trustworthiness(vectors, coords, n_neighbors=5, metric='cosine'))\n"
-    )
-
-
 view, tab = _ui.view_tabs("sim_view", VIEWS)
 with tab:
-    {"Two texts": two_texts, "Neighbours": neighbors, "Spread": spread, "Map": dataset_map}[view]()
+    {
+        "Two texts": two_texts,
+        "Neighbours": neighbors,
+        "Spread": spread,
+        "Map": lambda: dataset_map(ws),
+    }[view]()

@@ -1,0 +1,218 @@
+"""AppTest of the Similarity page's Map tab (views/_map.py): the projection against sklearn,
+WebGL traces, colour by a categorical or numeric column, hover columns, filters, clusters,
+the selection panel against a brute-force search, deep links and presenter mode."""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from streamlit.testing.v1 import AppTest
+
+from core.datasets import load_dataset
+from tests.page_helpers import array, figures, frames, open_page, texts
+
+MAP = {"sim_view": "Map"}
+
+
+def _map(at: AppTest) -> dict:
+    return figures(at)[-1]
+
+
+def _labels(trace: dict) -> list[str]:
+    """A trace's item labels as the user sees them (the figure escapes ``&``, ``<``, ``>``)."""
+    return [html.unescape(t) for t in trace["hovertext"]]
+
+
+def _xy_by_label(fig: dict) -> dict[str, np.ndarray]:
+    """label -> its (x, y) on the map, over the data traces (not the neighbour markers)."""
+    out = {}
+    for trace in fig["data"]:
+        if trace["name"] in ("neighbours", "target"):
+            continue
+        for label, x, y in zip(
+            _labels(trace), array(trace["x"]), array(trace["y"]), strict=True
+        ):
+            out[label] = np.array([x, y])
+    return out
+
+
+def test_default_map_is_pca_in_webgl_coloured_by_category(words) -> None:
+    labels, vectors = words
+    dataset = load_dataset("words")
+    at = open_page("similarity", MAP)
+    fig = _map(at)
+    counts = Counter(dataset.categories)
+    by_size = sorted(counts, key=lambda c: (-counts[c], c))
+    assert [t["name"] for t in fig["data"]] == [*by_size, "neighbours", "target"]
+    assert {t["type"] for t in fig["data"]} == {"scattergl"}
+    # Every point drawn, each once, in float32 typed arrays.
+    assert sum(len(t["hovertext"]) for t in fig["data"][:-2]) == len(labels)
+    assert fig["data"][0]["x"]["dtype"] == "f4"
+    coords = PCA(n_components=2, random_state=0).fit_transform(
+        vectors["static-minilm-256"].astype(np.float64)
+    )
+    shown = _xy_by_label(fig)
+    drawn = np.stack([shown[label] for label in labels])
+    # PCA axes are defined up to sign.
+    np.testing.assert_allclose(np.abs(drawn), np.abs(coords), atol=1e-4)
+    assert fig["data"][-1]["text"] == ["queen"]
+    assert "trustworthiness" in texts(at) and "of the variance" in texts(at)
+    at.radio(key="sim_proj_dims").set_value(3).run()
+    assert not at.exception
+    assert {t["type"] for t in _map(at)["data"]} == {"scatter3d"}
+    assert "Selection works on the 2-D map" in texts(at)
+
+
+def test_numeric_column_gets_a_colour_scale_and_categorical_an_other_group() -> None:
+    dataset = load_dataset("movies")
+    at = open_page("similarity", {**MAP, "dataset": "movies", "sim_target": "Moana"})
+    at.selectbox(key="sim_map_colour").set_value("year").run()
+    assert not at.exception
+    data = _map(at)["data"]
+    assert data[0]["name"] == "year"
+    marker = data[0]["marker"]
+    assert marker["colorbar"]["title"]["text"] == "year"
+    years = dict(zip(dataset.labels, dataset.extra["year"], strict=True))
+    colours = array(marker["color"])
+    assert [years[label] for label in _labels(data[0])] == colours.astype(int).tolist()
+    # 330 distinct descriptions: 20 colours and "other" for the other 310.
+    at.selectbox(key="sim_map_colour").set_value("description").run()
+    names = [t["name"] for t in _map(at)["data"]][:-2]
+    assert len(names) == 21 and names[-1] == "other"
+    assert "310 rarer values of description drawn as other" in texts(at)
+
+
+def test_hover_shows_the_chosen_columns() -> None:
+    dataset = load_dataset("movies")
+    at = open_page("similarity", {**MAP, "dataset": "movies", "sim_target": "Moana"})
+    at.multiselect(key="sim_map_hover").set_value(["studio", "year"]).run()
+    assert not at.exception
+    first = _map(at)["data"][0]
+    assert "studio: %{customdata[0]}" in first["hovertemplate"]
+    assert "year: %{customdata[1]}" in first["hovertemplate"]
+    row = dataset.index_of(_labels(first)[0])
+    assert first["customdata"][0] == [dataset.extra["studio"][row], dataset.extra["year"][row]]
+
+
+def test_filter_by_category_and_by_numeric_range() -> None:
+    dataset = load_dataset("movies")
+    at = open_page("similarity", {**MAP, "dataset": "movies", "sim_target": "Moana"})
+    at.selectbox(key="sim_map_filter").set_value("studio").run()
+    at.multiselect(key="sim_map_keep_studio").set_value(["Pixar"]).run()
+    assert not at.exception
+    shown = {label for t in _map(at)["data"][:-2] for label in _labels(t)}
+    pixar = {
+        lab for lab, s in zip(dataset.labels, dataset.extra["studio"], strict=True) if s == "Pixar"
+    }
+    assert shown == pixar
+    assert f"{len(pixar):,} points shown" in texts(at)
+    at.selectbox(key="sim_map_filter").set_value("year").run()
+    at.slider(key="sim_map_range_year").set_value((1990.0, 1999.0)).run()
+    assert not at.exception
+    shown = {label for t in _map(at)["data"][:-2] for label in _labels(t)}
+    nineties = {
+        lab
+        for lab, y in zip(dataset.labels, dataset.extra["year"], strict=True)
+        if 1990 <= y <= 1999
+    }
+    assert shown == nineties
+
+
+def test_clusters_on_the_map_colour_it_and_are_named_by_words() -> None:
+    at = open_page("similarity", MAP)
+    at.radio(key="sim_map_clusters").set_value("map").run()
+    assert not at.exception
+    assert at.selectbox(key="sim_map_colour").value == "cluster"
+    names = [t["name"] for t in _map(at)["data"]][:-2]
+    named = [n for n in names if n not in ("noise", "other")]
+    assert named and all(": " in n for n in named)
+    assert "clusters on the map" in texts(at)
+    at.radio(key="sim_map_clusters").set_value("off").run()
+    assert at.selectbox(key="sim_map_colour").value == "category"
+
+
+def test_free_text_target_and_empty_target() -> None:
+    at = open_page("similarity", {**MAP, "sim_target": "a small furry pet"})
+    # Free text: its neighbours are marked but there is no target row.
+    assert [t["name"] for t in _map(at)["data"]][-1] == "neighbours"
+    at.text_input(key="sim_target").input("").run()
+    assert not at.exception
+    assert any("target is empty" in w.value for w in at.warning)
+    assert figures(at)  # the map still renders
+
+
+def test_deep_link_restores_the_map_settings() -> None:
+    link = {
+        **MAP,
+        "dataset": "movies",
+        "sim_target": "Moana",
+        "sim_k": "3",
+        "sim_proj_dims": "3",
+        "sim_map_colour": "studio",
+        "sim_map_hover": ["year"],
+    }
+    at = open_page("similarity", link)
+    fig = _map(at)
+    assert {t["type"] for t in fig["data"]} == {"scatter3d"}
+    assert len(fig["data"][-2]["text"]) == 3  # the target's 3 neighbours
+    assert at.selectbox(key="sim_map_colour").value == "studio"
+    assert at.multiselect(key="sim_map_hover").value == ["year"]
+    assert "year: %{customdata[0]}" in fig["data"][0]["hovertemplate"]
+    bad = open_page("similarity", {**MAP, "sim_map_colour": "nowhere"})
+    assert any("sim_map_colour" in w.value for w in bad.warning)
+
+
+def test_presenter_mode_uses_a_shorter_map() -> None:
+    at = open_page("similarity", {**MAP, "present": "1"})
+    assert _map(at)["layout"]["height"] == 400
+    assert _map(at)["layout"]["font"]["size"] == 18
+
+
+def _selection_script() -> None:
+    """Renders the selection panel for rows 0..9 of the words dataset, and the export."""
+    import numpy as np
+    import streamlit as st
+
+    from core.mapview import dataset_columns
+    from views import _map, _ui
+
+    ws = _ui.workspace()
+    vs = ws.first()
+    rows = np.arange(10)
+    _map.selection_panel(ws, vs, rows, dict(dataset_columns(ws.dataset)), 5)
+    st.write(sorted(_map.current_map(vs)))
+
+
+def test_selection_panel_lists_items_and_searches_like_brute_force(words) -> None:
+    labels, vectors = words
+    at = AppTest.from_function(_selection_script, default_timeout=120)
+    at.session_state["models"] = ["static-minilm-256"]
+    at.run()
+    assert not at.exception
+    listed = frames(at, "item", "category")[0]
+    assert listed["item"].tolist() == list(labels[:10])
+    assert "10 selected" in texts(at)
+    v = vectors["static-minilm-256"].astype(np.float64)
+    unit = v / np.linalg.norm(v, axis=1, keepdims=True)
+    mean = unit[:10].mean(axis=0)
+    sims = unit @ (mean / np.linalg.norm(mean))
+    centroid = frames(at, "rank", "item", "selected")[0]
+    expected = np.argsort(-sims, kind="stable")[:5]
+    assert centroid["item"].tolist() == [labels[i] for i in expected]
+    np.testing.assert_allclose(centroid["similarity"], sims[expected], atol=1e-5)
+    assert centroid["selected"].tolist() == [bool(i < 10) for i in expected]
+    at.text_input(key="sim_map_query").input(labels[3]).run()
+    within = frames(at, "rank", "item", "similarity")[0]
+    assert within["item"].tolist()[0] == labels[3]
+    assert set(within["item"]) <= set(labels[:10])
+
+
+@pytest.mark.slow
+def test_umap_projection_on_movies() -> None:
+    at = open_page("similarity", {**MAP, "dataset": "movies", "sim_proj": "umap"})
+    assert "UMAP of 330" in texts(at)
+    assert len(_map(at)["data"]) >= 3

@@ -1,0 +1,556 @@
+"""The Similarity page's Map tab: every point of the dataset on a 2-D/3-D WebGL map, coloured
+by any column, filtered, clustered, with box and lasso selection.
+
+The computation lives in ``core.project`` (projections), ``core.mapview`` (colours, sampling,
+filters, selection) and ``core.clusters`` (HDBSCAN and c-TF-IDF names); this module only lays
+out widgets and figures. Projections and clusterings are kept per server in a small LRU keyed
+by content (``VectorSet.key`` and the settings), filled with a progress bar on a miss.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+import plotly.colors
+import plotly.graph_objects as go
+import streamlit as st
+
+from core.clusters import Clustering, ClusterSpace, cluster
+from core.datasets import Dataset
+from core.mapview import (
+    MAX_POINTS,
+    Colouring,
+    ColumnKind,
+    MapRows,
+    category_mask,
+    centroid,
+    colour_by,
+    dataset_columns,
+    distinct_values,
+    range_mask,
+    rows_to_draw,
+    selected_rows,
+)
+from core.project import (
+    MAX_ROWS,
+    Projection,
+    ProjectionResult,
+    available_projections,
+    project_bounded,
+)
+from core.search import exhaustive_search
+from core.similarity import target_neighbors
+from core.vectors import VectorSet
+from views import _ui
+
+PROJECTION_NAMES = {Projection.PCA: "PCA", Projection.TSNE: "t-SNE", Projection.UMAP: "UMAP"}
+# Fourteen colours that stay apart on white (the words dataset has 14 categories), then
+# plotly's 24-colour set for columns with more.
+CATEGORY_COLOURS = [
+    "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6",
+    "#469990", "#9a6324", "#800000", "#808000", "#000075", "#a9a9a9", "#bfef45",
+    *plotly.colors.qualitative.Dark24,
+]  # fmt: skip
+GREY = "#b0b0b0"  # "other", "(missing)" and noise
+MAP_NAMED = 5  # neighbours named on the map; the others on hover
+CLUSTER_COLUMN = "cluster"
+CLUSTER_CHOICES = ("off", ClusterSpace.MAP.value, ClusterSpace.VECTORS.value)
+NO_FILTER = "(none)"
+SELECTION_SHOWN = 500  # rows of the selection table
+_LAST_MAP = "_sim_map_last"  # session state: what the map drew last, for exports
+
+T = TypeVar("T")
+
+
+class _Memo:
+    """A small thread-safe LRU shared by every session of the server (keys name content)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple, compute: Callable[[], T]) -> T:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = compute()
+        with self.lock:
+            self.items[key] = value
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
+@st.cache_resource
+def _memo() -> _Memo:
+    return _Memo(32)
+
+
+def _with_progress(label: str, job: Callable[[Callable[[str, float], None]], T]) -> T:
+    """Run ``job(progress)`` under a progress bar that disappears when it is done."""
+    slot = st.empty()
+    bar = slot.progress(0.0, text=label)
+
+    def progress(text: str, share: float) -> None:
+        bar.progress(min(max(share, 0.0), 1.0), text=_ui.md_text(text))
+
+    try:
+        return job(progress)
+    finally:
+        slot.empty()
+
+
+def _projection(vs: VectorSet, method: str, n_components: int) -> ProjectionResult:
+    """``vs`` projected (cached per server by content); a progress bar while it runs."""
+    key = ("projection", vs.key, method, n_components)
+    return _memo().get(
+        key,
+        lambda: _with_progress(
+            "Projecting…",
+            lambda p: project_bounded(vs.vectors, method, n_components, seed=0, progress=p),
+        ),
+    )
+
+
+def _clustering(vs: VectorSet, result: ProjectionResult, space: str, min_size: int) -> Clustering:
+    """HDBSCAN of the projected rows (their vectors or their map coordinates), cached."""
+    rows = _projected_rows(result, len(vs.dataset))
+    key = ("clusters", vs.key, result.method.value, result.coords.shape[1], space, min_size)
+
+    def run(progress: Callable[[str, float], None]) -> Clustering:
+        progress(f"HDBSCAN on the {space} of {rows.size:,} points…", 0.1)
+        points = result.coords if space == ClusterSpace.MAP.value else vs.vectors[rows]
+        texts = [vs.dataset.texts[i] for i in rows]
+        return cluster(points, texts, space, min_cluster_size=min_size)
+
+    return _memo().get(key, lambda: _with_progress("Clustering…", run))
+
+
+def _projected_rows(result: ProjectionResult, n: int) -> np.ndarray:
+    return np.arange(n) if result.rows is None else result.rows
+
+
+@dataclass(frozen=True)
+class _Trace:
+    """One drawn trace: its name and the dataset rows of its points, in order."""
+
+    name: str
+    rows: np.ndarray
+
+
+def _hover(dataset: Dataset, columns: dict[str, Sequence[Any]], hover: list[str]) -> str:
+    """A hover template: the label, then each chosen column (names escaped: they are user
+    text inside the app's own markup)."""
+    lines = ["<b>%{hovertext}</b>"]
+    for i, name in enumerate(hover):
+        shown = html.escape(name, quote=False).replace("%", "&#37;")
+        lines.append(f"{shown}: %{{customdata[{i}]}}")
+    return "<br>".join(lines) + "<extra>%{fullData.name}</extra>"
+
+
+def map_figure(
+    coords: np.ndarray,
+    dataset: Dataset,
+    rows: np.ndarray,
+    colouring: Colouring,
+    columns: dict[str, Sequence[Any]],
+    hover: list[str],
+    near: list[int],
+    target_row: int | None,
+    big: bool = False,
+) -> tuple[go.Figure, list[_Trace]]:
+    """The WebGL map of dataset ``rows`` (``coords`` holds one row of coordinates per dataset
+    row, NaN where not projected): one trace per colour (or one with a colour scale), the
+    target's ``near`` neighbours and the target on top. Returns the figure and the data
+    traces, in order, for reading a selection."""
+    three_d = coords.shape[1] == 3
+    scatter = go.Scatter3d if three_d else go.Scattergl
+    size = (3 if three_d else 5) if rows.size > 5_000 else (4 if three_d else 7)
+    template = _hover(dataset, columns, hover)
+    labels = np.asarray(dataset.labels, dtype=object)
+    hover_values = (
+        np.column_stack([np.asarray(columns[c], dtype=object) for c in hover]) if hover else None
+    )
+
+    def trace(picked: np.ndarray, name: str, **style: Any) -> go.BaseTraceType:
+        xyz = {"x": coords[picked, 0].astype(np.float32), "y": coords[picked, 1].astype(np.float32)}
+        if three_d:
+            xyz["z"] = coords[picked, 2].astype(np.float32)
+        extra = {} if hover_values is None else {"customdata": hover_values[picked]}
+        return scatter(
+            **xyz, name=name, hovertext=labels[picked], hovertemplate=template, **extra, **style
+        )
+
+    groups: list[_Trace] = []
+    fig = go.Figure()
+    if colouring.kind is ColumnKind.NUMERIC:
+        numbers = colouring.numbers if colouring.numbers is not None else np.empty(0)
+        finite = rows[~np.isnan(numbers[rows])]
+        marker = {
+            "size": size,
+            "color": numbers[finite].astype(np.float32),
+            "colorscale": "Viridis",
+            "colorbar": {"title": {"text": colouring.column}, "thickness": 12},
+            "opacity": 0.8,
+        }
+        groups.append(_Trace(colouring.column, finite))
+        fig.add_trace(trace(finite, colouring.column, mode="markers", marker=marker))
+        missing = rows[np.isnan(numbers[rows])]
+        if missing.size:
+            groups.append(_Trace("(missing)", missing))
+            fig.add_trace(
+                trace(missing, "(missing)", mode="markers", marker={"size": size, "color": GREY})
+            )
+    else:
+        codes = colouring.codes[rows]
+        for code, name in enumerate(colouring.names):
+            picked = rows[codes == code]
+            if not picked.size:
+                continue
+            grey = name.startswith(("other", "(missing)", "noise"))
+            colour = GREY if grey else CATEGORY_COLOURS[code % len(CATEGORY_COLOURS)]
+            groups.append(_Trace(name, picked))
+            fig.add_trace(
+                trace(
+                    picked,
+                    name,
+                    mode="markers",
+                    marker={"size": size, "color": colour, "opacity": 0.75},
+                )
+            )
+    if near:
+        near_rows = np.asarray(near)
+        fig.add_trace(
+            trace(
+                near_rows,
+                "neighbours",
+                mode="markers+text",
+                # Only the closest few are named (the others on hover), so names stay legible.
+                text=[dataset.labels[i] if n < MAP_NAMED else "" for n, i in enumerate(near)],
+                textfont={"size": 15 if big else 12},
+                # Alternate above and below so that labels of close neighbours overlap less.
+                textposition=[("top center", "bottom center")[i % 2] for i in range(len(near))],
+                marker={"size": size + 6, "color": "rgba(0,0,0,0)", "line": {"width": 2}},
+            )
+        )
+    if target_row is not None:
+        fig.add_trace(
+            trace(
+                np.asarray([target_row]),
+                "target",
+                mode="markers+text",
+                text=[dataset.labels[target_row]],
+                textposition="bottom center",
+                marker={
+                    "size": size + (5 if three_d else 10),
+                    "symbol": "diamond",
+                    "color": "#111",
+                },
+            )
+        )
+    fig.update_layout(
+        legend={"itemsizing": "constant", "font": {"size": 15 if big else 11}},
+        dragmode="lasso" if not three_d else "orbit",
+        uirevision="map",  # keep the user's zoom across reruns
+    )
+    return fig, groups
+
+
+def _colour_controls(
+    ws: _ui.Workspace, columns: dict[str, Sequence[Any]], where: Sequence[Any]
+) -> tuple[str, list[str], np.ndarray]:
+    """Colour column, hover columns and the filter; returns them and the filter's mask."""
+    c_colour, c_hover, c_filter = where
+    names = list(columns)
+    colour_key = _ui.bound("sim_map_colour", names[0], valid=lambda v: v in names)
+    _ui.keep_choice(colour_key, names)
+    colour = str(c_colour.selectbox("Colour by", names, key=colour_key))
+    hover = c_hover.multiselect(
+        "Show on hover",
+        names,
+        key=_ui.bound("sim_map_hover", [], valid=lambda v: all(c in names for c in v)),
+    )
+    hover = [c for c in hover if c in columns]
+    mask = np.ones(len(ws.dataset), dtype=bool)
+    with c_filter.popover("Filter", width="stretch"):
+        choices = [NO_FILTER, *names]
+        filter_key = _ui.bound("sim_map_filter", NO_FILTER, valid=lambda v: v in choices)
+        _ui.keep_choice(filter_key, choices)
+        column = str(st.selectbox("Filter by column", choices, key=filter_key))
+        if column != NO_FILTER:
+            values = columns[column]
+            numbers = colour_by(column, values).numbers
+            if numbers is not None:
+                low, high = float(np.nanmin(numbers)), float(np.nanmax(numbers))
+                if low < high:
+                    chosen = st.slider(
+                        "Range", low, high, (low, high), key=f"sim_map_range_{column}"
+                    )
+                    mask = range_mask(numbers, *chosen)
+            else:
+                options = distinct_values(values)
+                keep = st.multiselect(
+                    "Keep the items whose value is", options, key=f"sim_map_keep_{column}"
+                )
+                if keep:
+                    mask = category_mask(values, keep)
+    return colour, hover, mask
+
+
+def _cluster_controls(where: Any) -> tuple[str, int]:
+    """Where HDBSCAN runs (or off) and its smallest cluster size."""
+    with where.popover("Clusters", width="stretch"):
+        space = st.radio(
+            "HDBSCAN on",
+            CLUSTER_CHOICES,
+            key=_ui.bound("sim_map_clusters", "off", valid=lambda v: v in CLUSTER_CHOICES),
+            horizontal=True,
+            help="The map is fast at any size; the vectors are truer but slow past a few "
+            "thousand points. Each cluster is named by its most distinctive words (c-TF-IDF).",
+            # Turning clusters on shows them at once.
+            on_change=lambda: st.session_state.update(
+                {"sim_map_colour": CLUSTER_COLUMN}
+                if st.session_state.get("sim_map_clusters") != "off"
+                else {}
+            ),
+        )
+        min_size = st.slider(
+            "Smallest cluster",
+            2,
+            100,
+            key=_ui.bound("sim_map_min_size", 5, int, valid=lambda v: 2 <= v <= 100),
+        )
+    return str(space), int(min_size)
+
+
+def dataset_map(ws: _ui.Workspace) -> None:
+    """The dataset projected to 2-D or 3-D: coloured by a column, filtered, clustered; the
+    target and its k neighbours marked; a box or lasso selection listed below."""
+    labels = ws.dataset.labels
+    methods = [p.value for p in available_projections()]
+    c_target, c_k, c_model, c_method, c_dims = st.columns([3, 2, 3, 2, 2])
+    target = _ui.target_input("sim_target", ws, c_target)
+    exclude = _ui.target_index(ws.dataset, target)
+    k = _ui.k_slider("sim_k", len(labels), where=c_k)
+    proj_model = _ui.model_choice("sim_proj_model", ws, where=c_model)
+    caps = {m: MAX_ROWS[m] for m in methods}
+    method = c_method.selectbox(
+        "Projection",
+        methods,
+        key=_ui.bound("sim_proj", Projection.PCA.value, valid=lambda v: v in methods),
+        format_func=lambda v: PROJECTION_NAMES[Projection(v)],
+        help="PCA is instant at any size. t-SNE and UMAP run on demand (a progress bar, then "
+        f"cached) on at most {caps.get('tsne') or 0:,} and {caps.get('umap') or 0:,} points.",
+    )
+    n_components = int(
+        c_dims.radio(
+            "Dimensions",
+            [2, 3],
+            horizontal=True,
+            key=_ui.bound("sim_proj_dims", 2, int, valid=lambda v: v in (2, 3)),
+        )
+    )
+    vs = ws.sets[proj_model]
+    c_colour, c_hover, c_filter, c_clusters = st.columns([3, 4, 2, 2])
+    space, min_size = _cluster_controls(c_clusters)
+    with _ui.guard("Projection"):
+        result = _projection(vs, method, n_components)
+        columns: dict[str, Sequence[Any]] = dict(dataset_columns(ws.dataset))
+        clusters = None
+        if space != "off":
+            with _ui.guard("Clusters"):
+                clusters = _clustering(vs, result, space, min_size)
+                columns[CLUSTER_COLUMN] = _cluster_column(clusters, result, len(labels))
+        colour, hover, mask = _colour_controls(ws, columns, (c_colour, c_hover, c_filter))
+        _draw(ws, vs, result, columns, colour, hover, mask, target, exclude, k, clusters)
+    _ui.code_expander(_code(method, n_components))
+
+
+def _cluster_column(clusters: Clustering, result: ProjectionResult, n: int) -> tuple[str, ...]:
+    """Every dataset row's cluster name ("not projected" for rows outside a sample)."""
+    names = np.full(n, "not projected", dtype=object)
+    names[_projected_rows(result, n)] = clusters.names()
+    return tuple(names)
+
+
+def _draw(
+    ws: _ui.Workspace,
+    vs: VectorSet,
+    result: ProjectionResult,
+    columns: dict[str, Sequence[Any]],
+    colour: str,
+    hover: list[str],
+    mask: np.ndarray,
+    target: str,
+    exclude: int | None,
+    k: int,
+    clusters: Clustering | None,
+) -> None:
+    """The map, its notes and the selection panel."""
+    n = len(ws.dataset)
+    projected = _projected_rows(result, n)
+    coords = np.full((n, result.coords.shape[1]), np.nan)
+    coords[projected] = result.coords
+    in_sample = np.zeros(n, dtype=bool)
+    in_sample[projected] = True
+    colouring = colour_by(colour, columns[colour])
+    shown: MapRows = rows_to_draw(mask & in_sample, colouring.codes)
+    near: list[int] = []
+    if not target.strip():
+        st.warning("The target is empty: type a word, a title or a sentence to mark it.")
+    else:
+        with _ui.guard(vs.model):
+            q = vs.vector_for(target)
+            near = target_neighbors(q, vs.vectors, k, exclude).most.ids[0].tolist()
+    big = _ui.presenting()
+    fig, groups = map_figure(
+        coords, ws.dataset, shown.rows, colouring, columns, hover, near, exclude, big
+    )
+    three_d = result.coords.shape[1] == 3
+    figure = _ui.style_figure(_ui.escape_figure_text(fig), 400 if big else 540)
+    event = st.plotly_chart(
+        figure,
+        key="sim_map",
+        width="stretch",
+        config={"displaylogo": False, "modeBarButtonsToRemove": ["toImage", "autoScale2d"]},
+        on_select="ignore" if three_d else "rerun",
+        selection_mode=("box", "lasso"),
+    )
+    st.session_state[_LAST_MAP] = {
+        "key": vs.key,
+        "coords": coords,
+        "cluster": None if clusters is None else _cluster_ids(clusters, result, n),
+    }
+    st.caption(_ui.md_text(_notes(ws, vs, result, shown, colouring, clusters, three_d)))
+    # A 2-D map with on_select returns its selection state; a 3-D one, a plain element.
+    selection = event.get("selection", {}) if isinstance(event, dict) else {}
+    points = list(selection.get("points", []))
+    rows = selected_rows(points, [g.rows for g in groups])
+    if rows.size:
+        selection_panel(ws, vs, rows, columns, k)
+
+
+def _cluster_ids(clusters: Clustering, result: ProjectionResult, n: int) -> np.ndarray:
+    ids = np.full(n, -1, dtype=np.int64)
+    ids[_projected_rows(result, n)] = clusters.ids
+    return ids
+
+
+def _notes(
+    ws: _ui.Workspace,
+    vs: VectorSet,
+    result: ProjectionResult,
+    shown: MapRows,
+    colouring: Colouring,
+    clusters: Clustering | None,
+    three_d: bool,
+) -> str:
+    """One caption: what is drawn, how faithful it is, and what was sampled or grouped."""
+    n = len(ws.dataset)
+    name = PROJECTION_NAMES[result.method]
+    parts = [
+        f"{name} of {n:,} {ws.dataset.name} vectors ({vs.dims} dims) to "
+        f"{result.coords.shape[1]}-D; trustworthiness {result.trustworthiness:.3f}"
+    ]
+    if result.explained_variance is not None:
+        parts.append(f"the axes keep {sum(result.explained_variance):.1%} of the variance")
+    if result.rows is not None:
+        parts.append(f"{name} ran on a random sample of {result.rows.size:,} of the {n:,} points")
+    if shown.sampled:
+        parts.append(
+            f"showing a sample of {shown.rows.size:,} of {shown.matching:,} points, stratified "
+            f"by {colouring.column} (the map draws at most {MAX_POINTS:,})"
+        )
+    elif shown.matching < n:
+        parts.append(f"{shown.matching:,} points shown")
+    if colouring.grouped:
+        parts.append(f"{colouring.grouped:,} rarer values of {colouring.column} drawn as other")
+    if clusters is not None:
+        noise = int((clusters.ids == -1).sum())
+        parts.append(
+            f"{clusters.count} clusters on the {clusters.space.value}, {noise:,} points noise "
+            f"({clusters.seconds:.1f} s)"
+        )
+    if result.note:
+        parts.append(result.note)
+    tail = (
+        "Drag a box or a lasso to list points."
+        if not three_d
+        else "Selection works on the 2-D map."
+    )
+    return "; ".join(parts) + ". Distances on the map are approximate. " + tail
+
+
+def selection_panel(
+    ws: _ui.Workspace, vs: VectorSet, rows: np.ndarray, columns: dict[str, Sequence[Any]], k: int
+) -> None:
+    """The selected items with their metadata, a search within them and the neighbours of
+    their centroid (exact cosine search, as on the Search page)."""
+    labels = ws.dataset.labels
+    st.markdown(f"**{rows.size:,} selected**")
+    table = pd.DataFrame(
+        {"item": [labels[i] for i in rows[:SELECTION_SHOWN]]}
+        | {c: [v[i] for i in rows[:SELECTION_SHOWN]] for c, v in columns.items()}
+    )
+    st.dataframe(table, key="sim_map_selected", hide_index=True, height=210)
+    if rows.size > SELECTION_SHOWN:
+        st.caption(f"The first {SELECTION_SHOWN:,} of {rows.size:,} selected items.")
+    left, right = st.columns(2)
+    query = left.text_input("Search within the selection", key="sim_map_query")
+    ranked_k = min(k, rows.size)
+    if query.strip():
+        with _ui.guard(vs.model):
+            found = exhaustive_search(vs.vector_for(query), vs.vectors[rows], ranked_k)
+            left.dataframe(
+                _ui.ranking_frame(rows[found.ids[0]], found.scores[0], labels),
+                key="sim_map_within",
+                hide_index=True,
+            )
+    right.markdown("Neighbours of the selection's centroid")
+    with _ui.guard("Centroid"):
+        nearest = exhaustive_search(centroid(vs.vectors, rows), vs.vectors, min(k, len(labels)))
+        frame = _ui.ranking_frame(nearest.ids[0], nearest.scores[0], labels)
+        frame["selected"] = np.isin(nearest.ids[0], rows)
+        right.dataframe(frame, key="sim_map_centroid", hide_index=True)
+
+
+def current_map(vs: VectorSet) -> dict[str, np.ndarray]:
+    """The last map this session drew of ``vs``, as export columns: ``x``, ``y`` (and ``z``)
+    float64 ``(n,)``, NaN for rows not projected, and ``cluster`` int64 ``(n,)`` (``-1``
+    noise) when clusters were on. Empty when this session has not drawn ``vs``."""
+    last = st.session_state.get(_LAST_MAP)
+    if not last or last["key"] != vs.key:
+        return {}
+    coords = last["coords"]
+    out = {axis: coords[:, i] for i, axis in enumerate("xyz"[: coords.shape[1]])}
+    if last["cluster"] is not None:
+        out[CLUSTER_COLUMN] = last["cluster"]
+    return out
+
+
+def _code(method: str, n_components: int) -> str:
+    """Python for the current projection and its trustworthiness."""
+    fit = {
+        Projection.PCA.value: f"PCA(n_components={n_components}).fit_transform(vectors)",
+        Projection.TSNE.value: f"TSNE(n_components={n_components}, metric='cosine', "
+        "init='pca', random_state=0).fit_transform(vectors)",
+        Projection.UMAP.value: f"umap.UMAP(n_components={n_components}, metric='cosine', "
+        "random_state=0).fit_transform(vectors)",
+    }[method]
+    return (
+        "from sklearn.decomposition import PCA\n"
+        "from sklearn.manifold import TSNE, trustworthiness\n"
+        "import umap\n\n"
+        "# `vectors` holds the dataset's (n, d) embeddings.\n"
+        f"coords = {fit}\n"
+        "print(trustworthiness(vectors, coords, n_neighbors=5, metric='cosine'))\n"
+    )
