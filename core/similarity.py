@@ -61,10 +61,13 @@ def parse_vector(text: str, name: str = "vector") -> np.ndarray:
 @dataclass(frozen=True)
 class PairMetrics:
     """Every measure between two vectors ``a`` and ``b`` (as compared, i.e. after the optional
-    normalisation). Distances are in the vectors' units; the angle is in degrees."""
+    normalisation). Distances are in the vectors' units; the angle is in degrees.
+    ``magnitude_a``/``magnitude_b`` are the lengths as given, before any normalisation."""
 
     a: np.ndarray
     b: np.ndarray
+    magnitude_a: float
+    magnitude_b: float
     norm_a: float
     norm_b: float
     dot: float
@@ -98,6 +101,7 @@ def compare_pair(
     """Dot, norms, cosine similarity/distance, euclidean and manhattan distance of ``a`` and
     ``b`` (each ``(d,)`` or ``(1, d)``), after scaling both to unit length when ``normalize``."""
     a2, b2 = _two_rows(a, b)
+    magnitude_a, magnitude_b = float(np.linalg.norm(a2)), float(np.linalg.norm(b2))
     if normalize:
         a2, b2 = metrics.normalize(a2), metrics.normalize(b2)
     cos = float(cosine_similarity(a2, b2)[0, 0])
@@ -105,6 +109,8 @@ def compare_pair(
     return PairMetrics(
         a=a2[0],
         b=b2[0],
+        magnitude_a=magnitude_a,
+        magnitude_b=magnitude_b,
         norm_a=float(np.linalg.norm(a2)),
         norm_b=float(np.linalg.norm(b2)),
         dot=float(dot(a2, b2)[0, 0]),

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.page_helpers import array, figures, frames, metrics, open_page, plain, show_tab
+from tests.page_helpers import array, figures, frames, metrics, open_page, plain, show_tab, texts
 
 METRICS = ["cosine", "dot", "euclidean", "manhattan"]
 
@@ -26,6 +26,7 @@ def test_default_vectors_normalized_show_the_talk_numbers() -> None:
     assert shown["cosine distance"] == "0.214"
     code = at.get("code")[0].proto.code_text
     assert "# 0.655" in code and "# 0.214" in code
+    assert "‖a‖ = 3.7416573867739413, ‖b‖ = 3.7416573867739413" in texts(at)
 
 
 def test_unnormalized_vectors_and_the_3d_drawing() -> None:
@@ -37,6 +38,7 @@ def test_unnormalized_vectors_and_the_3d_drawing() -> None:
     assert shown["manhattan"] == "4"
     assert shown["dot product"] == "11"
     assert shown["cosine similarity"] == "0.786"  # the angle does not depend on length
+    assert "‖a‖ = 3.7416573867739413" in texts(at)
     fig = figures(at)[0]
     assert {t["type"] for t in fig["data"]} == {"scatter3d"}
     by_name = {t["name"]: t for t in fig["data"]}

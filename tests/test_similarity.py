@@ -87,6 +87,8 @@ def test_compare_pair_normalized_gives_the_talk_numbers() -> None:
     assert f"{m.cosine_distance:.3g}" == "0.214"
     np.testing.assert_allclose(m.a, np.array([1, 2, 3]) / math.sqrt(14))
     assert m.norm_a == pytest.approx(1.0)
+    # The talk's magnitude of [1, 2, 3], before normalising: sqrt(14).
+    assert m.magnitude_a == m.magnitude_b == 3.7416573867739413
 
 
 def test_compare_pair_errors_name_the_problem() -> None:

@@ -159,12 +159,18 @@ def two_vectors() -> None:
             )
             cells[4].metric("cosine distance", f"{pair.cosine_distance:.3g}", help="1 − cosine")
             _range_warning(pair)
+            lengths = (
+                f"Magnitudes as typed: ‖a‖ = {pair.magnitude_a!r}, ‖b‖ = {pair.magnitude_b!r}."
+            )
             if normalize:
                 shown = [", ".join(f"{v:.3f}" for v in x) for x in (pair.a, pair.b)]
                 st.caption(
-                    f"Compared as a = [{shown[0]}], b = [{shown[1]}], each of length 1. Then "
-                    "the dot product equals the cosine and euclidean² = 2 − 2·cosine."
+                    f"{lengths} Compared as a = [{shown[0]}], b = [{shown[1]}], each divided by "
+                    "its magnitude to length 1. Then the dot product equals the cosine and "
+                    "euclidean² = 2 − 2·cosine."
                 )
+            else:
+                st.caption(lengths)
         with drawing:
             if pair.a.size in (2, 3):
                 with _ui.guard("Drawing"):
