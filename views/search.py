@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.search import HnswIndex, SearchComparison, compare_search, hnsw_recall
 from views import _ui
+from views._engines import render_engines
 from views._scale_lab import render_scale_lab
 
 FIRST = 6  # query vector values listed in step 1
@@ -31,7 +32,7 @@ HNSW_SETTINGS = {
         "Candidates kept while searching (raised to k if smaller): slower, more exact.",
     ),
 }
-VIEWS = ("1 · Embed the query", "2 · Search", "3 · Results", "Scale lab")
+VIEWS = ("1 · Embed the query", "2 · Search", "3 · Results", "Scale lab", "Engines")
 
 _ui.page_intro(
     "Search",
@@ -239,6 +240,8 @@ view, tab = _ui.view_tabs("search_view", VIEWS, default="3 · Results")
 with tab:
     if view == "Scale lab":
         render_scale_lab(ws)
+    elif view == "Engines":
+        render_engines(ws)
     else:
         inputs = _query_row()
         steps = {VIEWS[0]: embed_step, VIEWS[1]: search_step, VIEWS[2]: results_step}
