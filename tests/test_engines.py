@@ -3,6 +3,8 @@ and the interface's rules (parameters, metrics, k, cancel, sizes, close)."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -31,6 +33,7 @@ RECALL_CASES: dict[str, tuple[dict[str, float], float]] = {
     # 16 codes of 6 bits (nbits lowered from 8 for 3,000 vectors) for 32 floats: 1/21 of the
     # bytes, ranked by estimated scores, so well below exact (measured 0.70).
     "faiss-ivfpq": ({"nlist": 64, "nprobe": 8, "m": 16}, 0.6),
+    "diskann": ({"graph_degree": 32, "complexity": 64, "search_complexity": 100}, 0.95),
 }
 # Engines whose scores are estimates from compressed codes, not exact similarities.
 ESTIMATED_SCORES = {"faiss-ivfpq"}
@@ -168,7 +171,7 @@ def test_k_larger_than_n_is_the_exhaustive_error(name):
         engine.build(vectors).search(queries, 6)
     assert "k=6 is larger than the 5" in str(ours.value)
     assert str(exact.value).split(":")[0] == str(ours.value).split(":")[0]
-    with pytest.raises(ExplorerError, match="k=0"):
+    with engine, pytest.raises(ExplorerError, match="k=0"):
         engine.build(vectors).search(queries, 0)
 
 
@@ -325,3 +328,55 @@ def test_fewer_than_k_found_asks_for_a_wider_search():
         with pytest.raises(ExplorerError, match=r"fewer than k=50 .*'nprobe': 1.*search more"):
             engine.search(two_groups[:1], 50)
         assert engine.search(two_groups[:1], 50, nprobe=2).ids.shape == (1, 50)
+
+
+def test_diskann_defaults_are_the_library_defaults():
+    defaults = pytest.importorskip("diskannpy").defaults
+    info = registrations()["diskann"].info
+    assert info.defaults() == {
+        "graph_degree": defaults.GRAPH_DEGREE,
+        "complexity": defaults.COMPLEXITY,
+        "alpha": pytest.approx(defaults.ALPHA),
+        "search_complexity": defaults.COMPLEXITY,
+    }
+
+
+def test_diskann_keeps_its_files_in_the_cache_until_closed(tmp_path, monkeypatch, data):
+    if "diskann" not in AVAILABLE:
+        pytest.skip(registrations()["diskann"].current().reason or "")
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
+    vectors, _ = data
+    with get_engine("diskann", graph_degree=16, complexity=32) as engine:
+        engine.build(vectors)
+        (folder,) = (tmp_path / "engines").iterdir()
+        files = {f.name: f.stat().st_size for f in folder.iterdir()}
+        assert set(files) == {"ann", "ann.data", "ann_metadata.bin"}
+        assert engine.index_bytes == sum(files.values())
+        assert files["ann.data"] >= vectors.nbytes
+    assert not list((tmp_path / "engines").iterdir())
+    dropped = get_engine("diskann", graph_degree=16, complexity=32).build(vectors[:200])
+    assert len(list((tmp_path / "engines").iterdir())) == 1
+    del dropped
+    gc.collect()
+    assert not list((tmp_path / "engines").iterdir())
+
+
+def test_diskann_without_the_library_says_why(monkeypatch):
+    import core.engines.diskann as module
+
+    def refuse(name):
+        raise ImportError(f"No module named {name!r}")
+
+    monkeypatch.setattr(module.importlib, "import_module", refuse)
+    try:
+        for version, reason in [
+            ((3, 12, 0), "diskannpy 0.7.0 ships wheels for CPython ≤ 3.11 only; this is 3.12."),
+            ((3, 11, 7), "diskannpy does not import (No module named 'diskannpy'); install"),
+        ]:
+            module.diskann_reason.cache_clear()
+            monkeypatch.setattr(module.sys, "version_info", version)
+            assert (module.diskann_reason() or "").startswith(reason)
+        with pytest.raises(ExplorerError, match="diskann engine cannot run here: diskannpy does"):
+            get_engine("diskann")
+    finally:
+        module.diskann_reason.cache_clear()

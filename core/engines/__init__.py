@@ -48,6 +48,7 @@ import logging
 from functools import cache
 
 from core.engines.base import Engine, EngineInfo, ParamSpec, Registration
+from core.engines.diskann import DiskannEngine, diskann_reason
 from core.engines.exact import ExhaustiveEngine
 from core.engines.faisslib import (
     FaissFlatEngine,
@@ -68,6 +69,7 @@ _BUILTIN: tuple[Registration, ...] = (
         Registration(engine.info, engine, faiss_reason)
         for engine in (FaissFlatEngine, FaissHnswEngine, FaissIvfFlatEngine, FaissIvfPqEngine)
     ),
+    Registration(DiskannEngine.info, DiskannEngine, diskann_reason),
 )
 
 # Modules that add engines with a REGISTRATIONS tuple, imported on first use.
