@@ -11,6 +11,7 @@ the same items into one dataset with one model per file. Writers live in ``core.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import math
@@ -648,12 +649,9 @@ def table_upload(table: Table, columns: Columns | None = None) -> Dataset | Impo
     texts = None if roles.text is None else _text_column(table, roles.text, "text")
     if roles.label is not None:
         labels = _text_column(table, roles.label, "label")
-        where = [f"{table.unit} {table.numbers[i]}" for i in range(n)]
-    elif texts is not None:
-        labels, where = texts, [f"{table.unit} {table.numbers[i]}" for i in range(n)]
-    else:
-        labels, where = tuple(str(i) for i in table.numbers), [f"{table.unit}"] * n
-    _check_labels(labels, where, source)
+    else:  # the texts, else the row numbers 1..n
+        labels = texts or tuple(str(i) for i in range(1, n + 1))
+    _check_labels(labels, [f"{table.unit} {number}" for number in table.numbers], source)
     chosen = {roles.label, roles.text, roles.vector}
     metadata = {
         c: metadata_column(table.values[c], f"{source}: column {quoted(c)}")
@@ -782,11 +780,14 @@ def _enough(result: Dataset | ImportedVectors, source: str) -> Dataset | Importe
 
 
 def _has_header(data: bytes) -> bool:
-    """True when a .tsv's first line names columns (every field holds a letter), as a
-    table's header does; a Projector vectors file starts with numbers."""
+    """True when a .tsv's first line names columns (every field holds a letter and is not a
+    number such as 1e-05 or nan), as a table's header does; a Projector vectors file starts
+    with numbers."""
     first = data[:4096].split(b"\n", 1)[0].decode("utf-8", "replace").removeprefix("\ufeff")
     fields = first.rstrip("\r").split("\t")
-    return bool(first.strip()) and all(any(c.isalpha() for c in f) for f in fields)
+    return bool(first.strip()) and all(
+        any(c.isalpha() for c in f) and not _is_number(f) for f in fields
+    )
 
 
 def is_table(filename: str, data: bytes) -> bool:
@@ -846,6 +847,16 @@ def read_upload(
             "or a text column."
         )
     return _enough(result, filename)
+
+
+def nearest_labels(labels: Sequence[str], text: str, n: int = 3) -> list[str]:
+    """Up to ``n`` of ``labels`` spelled most like ``text`` (ignoring case), best first: what
+    to offer instead of free text that imported vectors cannot embed."""
+    folded: dict[str, str] = {}
+    for label in labels:
+        folded.setdefault(label.casefold(), label)
+    close = difflib.get_close_matches(text.strip().casefold(), folded, n=n, cutoff=0.5)
+    return [folded[c] for c in close]
 
 
 @dataclass(frozen=True)

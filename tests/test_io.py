@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from core import io as explorer_io
-from core.errors import ExplorerError
 from core.datasets import Dataset
+from core.errors import ExplorerError
 from core.exporters import export_projector_tsv
 from core.io import (
     Columns,
