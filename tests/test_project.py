@@ -9,7 +9,7 @@ from sklearn.manifold import trustworthiness
 
 from core import project as project_module
 from core.errors import ExplorerError
-from core.project import Projection, available_projections, project
+from core.project import Projection, available_projections, project, project_bounded
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -159,3 +159,36 @@ def test_huge_and_tiny_values_project_like_ordinary_ones(blobs, scale):
     assert scaled.note == ""
     tsne = project((blobs * scale).astype(np.float32) if scale == 1e30 else blobs * scale, "tsne")
     assert np.all(np.isfinite(tsne.coords)) and tsne.trustworthiness > 0.9
+
+
+def test_bounded_projection_samples_above_the_cap(blobs):
+    heard: list[tuple[str, float]] = []
+    result = project_bounded(
+        blobs, "tsne", max_rows=25, seed=4, progress=lambda t, s: heard.append((t, s))
+    )
+    expected_rows = np.sort(np.random.default_rng(4).choice(40, 25, replace=False))
+    np.testing.assert_array_equal(result.rows, expected_rows)
+    np.testing.assert_array_equal(
+        result.coords, project(blobs[expected_rows], "tsne", seed=4).coords
+    )
+    assert heard[0] == ("t-SNE of 25 vectors…", 0.05) and heard[-1][1] == 1.0
+    # PCA has no cap: every row, rows None.
+    whole = project_bounded(blobs, "pca")
+    assert whole.rows is None and whole.coords.shape == (40, 2)
+    assert project_module.MAX_ROWS["pca"] is None
+    assert project_module.MAX_ROWS["tsne"] <= project_module.MAX_ROWS["umap"]
+    with pytest.raises(ExplorerError, match="max_rows must be at least 3, got 2"):
+        project_bounded(blobs, "tsne", max_rows=2)
+
+
+@pytest.mark.slow
+def test_umap_functions_use_numba_cache_and_warm_up_runs():
+    pytest.importorskip("umap")
+    assert project_module.warm_up() > 0
+    import umap.layouts  # imported by the warm-up
+
+    assert project_module._cache_umap_functions() > 0
+    # The layout optimiser (the slowest to compile) is kept on disk.
+    epoch = umap.layouts._nb_optimize_layout_euclidean_single_epoch
+    assert type(epoch._cache).__name__ != "NullCache"
+    assert epoch.stats.cache_hits or epoch.stats.cache_misses

@@ -1,0 +1,87 @@
+"""core.clusters: c-TF-IDF against a hand-computed case, cluster names, and HDBSCAN finding
+known groups by direction (vectors) or by place (map)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from core import clusters as clusters_module
+from core.clusters import NOISE, ClusterSpace, class_tfidf, cluster, distinctive_words
+from core.errors import ExplorerError
+
+
+def test_class_tfidf_by_hand() -> None:
+    scores, vocab = class_tfidf(["apple apple banana", "banana cherry"])
+    assert vocab.tolist() == ["apple", "banana", "cherry"]
+    # A = (3 + 2) / 2 terms per class; f = apple 2, banana 2, cherry 1 over both classes.
+    idf_common, idf_cherry = math.log(1 + 2.5 / 2), math.log(1 + 2.5 / 1)
+    expected = [
+        [2 / 3 * idf_common, 1 / 3 * idf_common, 0.0],
+        [0.0, 1 / 2 * idf_common, 1 / 2 * idf_cherry],
+    ]
+    np.testing.assert_allclose(scores.toarray(), expected)
+
+
+def test_class_tfidf_edge_cases() -> None:
+    scores, vocab = class_tfidf(["the and of", "a"])  # only stop words and one letter
+    assert scores.shape == (2, 0) and vocab.size == 0
+    with pytest.raises(ExplorerError, match="at least one class"):
+        class_tfidf([])
+
+
+def test_distinctive_words_per_cluster_without_noise() -> None:
+    texts = ["apple", "apple banana", "banana cherry", "cherry pie the"]
+    ids = np.array([0, 0, 1, -1])
+    assert distinctive_words(texts, ids, top=2) == {0: ("apple", "banana"), 1: ("cherry", "banana")}
+    assert distinctive_words(texts, np.full(4, -1)) == {}
+    with pytest.raises(ExplorerError, match="3 texts for 4 cluster ids"):
+        distinctive_words(texts[:3], ids)
+
+
+def _groups(rng: np.random.Generator, dims: int, per: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    centres = np.eye(max(dims, 3))[:3, :dims] * 10
+    truth = np.repeat(np.arange(3), per)
+    return centres[truth] + rng.normal(scale=0.3, size=(3 * per, dims)), truth
+
+
+def test_hdbscan_on_the_map_finds_the_groups_and_names_them() -> None:
+    rng = np.random.default_rng(0)
+    points, truth = _groups(rng, 2)
+    words = np.array(["river boat", "mountain snow", "desert sand"])[truth].tolist()
+    found = cluster(points, words, "map", min_cluster_size=5)
+    assert found.space is ClusterSpace.MAP and found.count == 3
+    assert adjusted_rand_score(truth, found.ids) == 1.0
+    by_group = {
+        int(found.ids[truth == g][0]): set(words[int(np.flatnonzero(truth == g)[0])].split())
+        for g in range(3)
+    }
+    for cid, expected in by_group.items():
+        assert set(found.words[cid]) == expected
+        assert found.name(cid).startswith(f"{cid}: ")
+    assert found.seconds >= 0
+    assert len(found.names()) == 90 and found.name(-1) == NOISE
+
+
+def test_hdbscan_on_vectors_groups_by_direction_not_length() -> None:
+    rng = np.random.default_rng(1)
+    points, truth = _groups(rng, 12)
+    # Lengths from 0.1 to 10: Euclidean groups would split by length, angles do not.
+    scaled = points * rng.uniform(0.1, 10, size=(points.shape[0], 1))
+    found = cluster(scaled, ["x"] * 90, ClusterSpace.VECTORS, min_cluster_size=5)
+    assert adjusted_rand_score(truth, found.ids) == 1.0
+    assert found.name(0) == "0: no words"
+
+
+def test_cluster_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    points = np.random.default_rng(2).normal(size=(20, 3))
+    with pytest.raises(ExplorerError, match="between 2 and the 20 points, got 1"):
+        cluster(points, ["x"] * 20, "map", min_cluster_size=1)
+    monkeypatch.setattr(clusters_module, "MAX_VECTOR_ROWS", 10)
+    with pytest.raises(ExplorerError, match="20 rows of the vectors.*Cluster the map instead"):
+        cluster(points, ["x"] * 20, "vectors")
+    with pytest.raises(ExplorerError, match="Unknown cluster space 'tsne'"):
+        cluster(points, ["x"] * 20, "tsne")
