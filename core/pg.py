@@ -462,16 +462,22 @@ def run_watched(
     conn = db.connect(autocommit=True)
     watcher = db.connect(autocommit=True)
     outcome: dict[str, Any] = {}
+    stopping = threading.Event()
+
+    def run(text: sql.SQL | sql.Composed, params: tuple = ()) -> None:
+        if stopping.is_set():  # a cancel sent between two statements would be lost
+            raise Cancelled("The build was cancelled.")
+        conn.execute(text, params)
 
     def work() -> None:
         try:
             with conn.transaction():
                 if lock is not None:
-                    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock,))
+                    run(sql.SQL("SELECT pg_advisory_xact_lock(hashtext(%s))"), (lock,))
                 for text, params in setup or []:
-                    conn.execute(text, params)
+                    run(text, params)
                 start = time.perf_counter()
-                conn.execute(statement)
+                run(statement)
                 outcome["seconds"] = time.perf_counter() - start
                 if on_done is not None:
                     on_done(conn, outcome["seconds"])
@@ -497,14 +503,15 @@ def run_watched(
                     progress(min(1.0, done / total) if total else 0.0, str(phase))
             worker.join(poll)
     finally:
-        if worker.is_alive():  # cancelled or interrupted: stop the statement on the server
+        # Cancelled or interrupted: stop the statement on the server, again until the
+        # worker has seen it (a cancel that arrives between statements does nothing).
+        stopping.set()
+        while worker.is_alive():
             conn.cancel_safe()
-            worker.join()
+            worker.join(poll)
         watcher.close()
         conn.close()
     error = outcome.get("error")
-    if isinstance(error, psycopg.errors.QueryCanceled) and should_stop and should_stop():
-        raise Cancelled("The build was cancelled.")
     if error is not None:
         with refused():
             raise error
