@@ -10,6 +10,7 @@ import streamlit as st
 
 from core.similarity import TargetNeighbors, compare_pair, shared_histogram, target_neighbors
 from views import _ui
+from views._analogies import render_analogies
 from views._map import dataset_map
 
 NUMBER = st.column_config.NumberColumn(format="%.3f")
@@ -27,7 +28,7 @@ _ui.page_intro(
 
 ws = _ui.workspace()
 labels = ws.dataset.labels
-VIEWS = ("Two texts", "Neighbours", "Spread", "Map")
+VIEWS = ("Two texts", "Neighbours", "Spread", "Map", "Analogies")
 
 
 def _target(where: Any) -> tuple[str, int | None]:
@@ -202,4 +203,5 @@ with tab:
         "Neighbours": neighbors,
         "Spread": spread,
         "Map": lambda: dataset_map(ws),
+        "Analogies": render_analogies,
     }[view]()

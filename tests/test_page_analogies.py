@@ -1,0 +1,227 @@
+"""AppTest of Similarity's Analogies tab: answers against a numpy brute force over the candidate
+words, the drawing against core.analogy_map, every widget, deep links, presenter mode, unknown
+words, and the embed-once flow for a model whose candidates are not cached yet."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.analogy import analogy, analogy_map, candidate_dataset, frequent_words
+from core.embedders.glove import vocabulary
+from core.embedders.registry import get_embedder
+from core.vectors import load_cached
+from tests.page_helpers import (
+    APP,
+    array,
+    figures,
+    frames,
+    open_page,
+    plain,
+    presenter_styled,
+    texts,
+)
+from views import _analogies
+
+GLOVE = "glove-6b-50d"
+STATIC = "static-minilm-256"
+
+
+def open_tab(**params: str) -> object:
+    return open_page("similarity", {"sim_view": "Analogies", **params})
+
+
+def glove_brute_force(a: str, b: str, c: str) -> tuple[list[str], np.ndarray]:
+    """Float64 3CosAdd over the 20,000 candidate words, ranked by a full stable argsort."""
+    vocab = vocabulary()
+    words = frequent_words()
+    raw = np.asarray(vocab.vectors[[vocab.index[w] for w in words]], dtype=np.float64)
+    unit = raw / np.linalg.norm(raw, axis=1, keepdims=True)
+    q = np.asarray(vocab.vectors[[vocab.index[w] for w in (a, b, c)]], dtype=np.float64)
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    target = q[1] - q[0] + q[2]
+    sims = unit @ target / np.linalg.norm(target)
+    order = [i for i in np.argsort(-sims, kind="stable") if words[i] not in (a, b, c)][:5]
+    return [words[i] for i in order], sims[order]
+
+
+def answers(at) -> tuple[list[str], np.ndarray]:
+    table = frames(at, "answer", "cosine")[0]
+    return table["answer"].tolist(), table["cosine"].to_numpy()
+
+
+def test_default_question_is_answered_queen_like_brute_force():
+    at = open_tab()
+    words, scores = answers(at)
+    expected, expected_scores = glove_brute_force("man", "king", "woman")
+    assert words == expected and words[0] == "queen"
+    np.testing.assert_allclose(scores, expected_scores, atol=2e-6)
+    assert at.selectbox(key="ana_model").value == GLOVE
+    assert "king − man + woman ≈ **queen**" in texts(at)
+    assert "trained to place whole sentences by meaning" in texts(at)
+    assert not at.error
+
+
+def test_the_drawing_is_the_analogy_map():
+    at = open_tab()
+    fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("PCA"))
+    glove = get_embedder(GLOVE)
+    from core.analogy import glove_candidates
+
+    drawn = analogy_map(analogy("man", "king", "woman", glove.embed, glove_candidates()))
+    traces = {t["name"]: t for t in fig["data"]}
+    question, answers_trace = traces["the question"], traces["answers"]
+    np.testing.assert_allclose(array(question["x"]), drawn.coords[:3, 0], atol=1e-6)
+    np.testing.assert_allclose(array(answers_trace["y"]), drawn.coords[4:, 1], atol=1e-6)
+    assert question["text"] == ["man", "king", "woman"]
+    assert answers_trace["text"][0] == "queen"
+    arrows = fig["layout"]["annotations"]
+    (a_x, a_y), (b_x, b_y) = drawn.coords[0], drawn.coords[1]
+    assert (arrows[0]["ax"], arrows[0]["ay"]) == pytest.approx((a_x, a_y))
+    assert (arrows[0]["x"], arrows[0]["y"]) == pytest.approx((b_x, b_y))
+    c, target = drawn.coords[2], drawn.coords[3]
+    assert (arrows[1]["ax"], arrows[1]["x"]) == pytest.approx((c[0], target[0]))
+    assert {"a → b", "c → b − a + c"} <= set(traces)
+
+
+def test_other_local_models_answer_the_same_question():
+    at = open_tab()
+    others = frames(at, STATIC)[0]
+    static = get_embedder(STATIC)
+    cached = load_cached(candidate_dataset(), static)
+    if cached is None:
+        pytest.skip("the static model's candidate vectors are not cached (python -m core.analogy)")
+    from core.analogy import Candidates, unit_rows
+
+    expected = analogy(
+        "man", "king", "woman", static.embed, Candidates(frequent_words(), unit_rows(cached))
+    )
+    shown = [cell.rsplit(" (", 1)[0] for cell in others[STATIC]]
+    assert shown == list(expected.words)
+    assert others[STATIC].iloc[0].endswith(f"({expected.scores[0]:.2f})")
+    assert GLOVE not in others.columns
+
+
+def test_typing_new_words_and_switching_model():
+    at = open_tab()
+    at.text_input(key="ana_a").input("paris")
+    at.text_input(key="ana_b").input("france")
+    at.text_input(key="ana_c").input("Rome").run()
+    assert not at.exception
+    words, _ = answers(at)
+    assert words == glove_brute_force("paris", "france", "rome")[0] and words[0] == "italy"
+    at.selectbox(key="ana_model").set_value(STATIC).run()
+    assert not at.exception
+    assert GLOVE in frames(at, GLOVE)[0].columns  # GloVe now sits with the others
+    assert "france − paris + Rome ≈" in texts(at)
+
+
+def test_a_word_glove_does_not_know_is_named():
+    at = open_tab(ana_b="zqxvbw")
+    assert not at.exception
+    assert any("knows none of the words of 'zqxvbw'" in plain(e.value) for e in at.error)
+    assert not frames(at, "answer", "cosine")
+
+
+def test_skipped_words_of_a_phrase_are_listed():
+    at = open_tab(ana_c="young zqxvbw woman")
+    assert not at.exception and not at.error
+    assert "skipped words it does not know: zqxvbw" in texts(at)
+
+
+def test_an_empty_word_asks_for_three_words():
+    at = open_tab()
+    at.text_input(key="ana_b").input("  ").run()
+    assert not at.exception
+    assert any("Type three words" in w.value for w in at.warning)
+
+
+def test_deep_link_and_a_bad_model_in_the_link():
+    at = open_tab(ana_a="good", ana_b="better", ana_c="bad", ana_model=STATIC)
+    assert at.selectbox(key="ana_model").value == STATIC
+    assert at.text_input(key="ana_c").value == "bad"
+    assert at.query_params["ana_model"] == STATIC
+    at = open_tab(ana_model="no-such-model")
+    assert at.selectbox(key="ana_model").value == GLOVE
+    assert any("Ignored the link's" in w.value for w in at.warning)
+
+
+def test_presenter_mode_keeps_the_chart_and_drops_the_long_caption():
+    at = open_tab(present="1")
+    assert presenter_styled(at)
+    assert figures(at) and "Answers come from the" not in texts(at)
+    assert "Answers come from the 20,000" in texts(open_tab())
+
+
+def test_models_without_cached_candidates_wait_for_a_click(tmp_path, monkeypatch):
+    """With 300 candidate words nobody has embedded yet and a zero-second threshold, the
+    static model waits for the button; Cancel says so; the button embeds and answers."""
+    get_embedder(STATIC)  # loaded from the real cache before the cache moves
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_analogies, "CANDIDATES", 300)
+    monkeypatch.setattr(_analogies, "AT_ONCE_SECONDS", -1.0)
+    monkeypatch.setattr(_analogies, "local_models", lambda: [GLOVE, STATIC])
+    at = open_tab()
+    button = at.button(key="ana_embed")
+    assert "300 words for static" in button.label.replace("\\", "")
+    assert not frames(at, STATIC)
+    at.button(key="ana_cancel").click().run()
+    assert any("Embedding cancelled" in w.value for w in at.warning)
+    at.button(key="ana_embed").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert (
+        frames(at, STATIC) and load_cached(candidate_dataset(300), get_embedder(STATIC)) is not None
+    )
+    words, _ = answers(at)
+    assert len(words) == 5 and set(words) <= set(frequent_words(300))
+
+
+def page_views() -> list[tuple[str, str | None, str | None]]:
+    """(page, tab key, tab label) for every page and each of its tabs, read from views/."""
+    out: list[tuple[str, str | None, str | None]] = []
+    for page in ("home", "embed", "similarity", "search", "metrics", "quantization", "mrl"):
+        source = (APP.parent / "views" / f"{page}.py").read_text()
+        key = re.search(r'view_tabs\("(\w+)", VIEWS', source)
+        if key is None:
+            out.append((page, None, None))
+            continue
+        views = next(
+            ast.literal_eval(node.value)
+            for node in ast.parse(source).body
+            if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "VIEWS"
+        )
+        out.extend((page, key.group(1), view) for view in views)
+    return out
+
+
+BLIND_TITLES = "'Zootopia', 'Godmothered', 'Sneakerella'"
+
+
+@pytest.mark.parametrize("data", ["words", "movies:title", "movies:title+description"])
+def test_glove_alone_on_every_page_and_tab(data):
+    """GloVe is not unit length and cannot embed three made-up film titles: every page and
+    tab still runs, and on movie titles each says which titles, instead of failing."""
+    name, _, field = data.partition(":")
+    for page, key, view in page_views():
+        at = AppTest.from_file(str(APP), default_timeout=300)
+        at.query_params.update({"dataset": name, "models": [GLOVE]})
+        if field:
+            at.query_params["field"] = field
+        if key:
+            at.query_params[key] = view
+        at.switch_page(f"views/{page}.py").run()
+        where = f"{data} {page} {view}"
+        assert not at.exception, (where, [e.message for e in at.exception])
+        errors = [plain(e.value) for e in at.error]
+        if field == "title":  # pages that use the dataset's vectors name the three titles
+            assert all(BLIND_TITLES in e for e in errors), (where, errors)
+            assert errors or page != "similarity", where
+        else:
+            assert not errors, (where, errors)
+        if data == "words" and view == "Two texts":
+            pair = frames(at, "a · b")[0].set_index("model")
+            assert pair.loc[GLOVE, "cosine"] == pytest.approx(0.7839, abs=5e-5)

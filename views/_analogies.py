@@ -1,0 +1,259 @@
+"""The Analogies tab of the Similarity page: a : b :: c : ? answered by b − a + c, drawn in
+2-D, and the same question asked of the other local models. The maths is in
+``core.analogy``; this module draws widgets and figures."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+import core
+from core.analogy import (
+    CANDIDATES,
+    Analogy,
+    Candidates,
+    analogy,
+    analogy_map,
+    candidate_dataset,
+    glove_candidates,
+    unit_rows,
+)
+from core.embedders.glove import NAME as GLOVE
+from core.embedders.registry import LOCAL_FACTORIES
+from core.vectors import embed_dataset, embedding_seconds, is_cached
+from views import _ui
+
+NUMBER = st.column_config.NumberColumn(format="%.3f")
+ARROWS = {"a → b": "#1f4fd1", "c → b − a + c": "#d1451f"}
+_CANCELLED = "ana_embed_cancelled"
+# A model that embeds the candidate words in about this many seconds or less does so at once;
+# a slower one waits for a click (it runs once per model per server, then comes from disk).
+AT_ONCE_SECONDS = 5.0
+WHY = (
+    "Sentence models usually answer worse: they were trained to place whole sentences by "
+    "meaning, not to make the offset from man to king the same as from woman to queen, and a "
+    "single word is an unusual input for them."
+)
+
+
+def local_models() -> list[str]:
+    """Every model that runs here (hosted ones would be paid to embed 20,000 words)."""
+    return [m for m in core.list_embedders() if m in LOCAL_FACTORIES]
+
+
+@st.cache_resource(show_spinner="Reading the candidate words' vectors…", max_entries=8)
+def _candidates(fingerprint: str, model: str, version: str) -> Candidates:
+    """The candidate words under ``model`` (keyed by the words' fingerprint and the model's
+    version): GloVe's own rows, else the model's cached vectors of them."""
+    if model == GLOVE:
+        return glove_candidates(CANDIDATES)
+    dataset = candidate_dataset(CANDIDATES)
+    return Candidates(dataset.texts, unit_rows(embed_dataset(dataset, core.get_embedder(model))))
+
+
+@st.cache_data(show_spinner="Timing the model on a sample of the words…", max_entries=8)
+def _seconds(fingerprint: str, model: str, version: str) -> float:
+    """Estimated seconds for ``model`` to embed every candidate word (timed on a sample)."""
+    return embedding_seconds(candidate_dataset(CANDIDATES), core.get_embedder(model))
+
+
+def _ready(model: str) -> Candidates | None:
+    """``model``'s candidates when GloVe's, cached on disk, or quick to embed; else None."""
+    dataset = candidate_dataset(CANDIDATES)
+    emb = core.get_embedder(model)
+    quick = model == GLOVE or is_cached(dataset, emb)
+    if quick or _seconds(dataset.fingerprint, model, emb.version) <= AT_ONCE_SECONDS:
+        return _candidates(dataset.fingerprint, model, emb.version)
+    return None
+
+
+def _embed_missing(missing: list[str]) -> None:
+    """Offer to embed the candidate words for ``missing`` models, with progress and Cancel."""
+    dataset = candidate_dataset(CANDIDATES)
+    seconds = sum(_seconds(dataset.fingerprint, m, core.get_embedder(m).version) for m in missing)
+    start_col, cancel_col = st.columns([3, 1])
+    start = start_col.button(
+        _ui.md_text(f"Embed {len(dataset):,} words for {', '.join(missing)} (~{seconds:,.0f} s)"),
+        key="ana_embed",
+        help="Once per model on this server; the vectors are then cached on disk.",
+    )
+    cancel_col.button(
+        "Cancel",
+        key="ana_cancel",
+        on_click=lambda: st.session_state.update({_CANCELLED: True}),
+    )
+    if st.session_state.pop(_CANCELLED, False) and not start:
+        st.warning("Embedding cancelled; models already finished keep their vectors.")
+    if not start:
+        return
+    bar = st.progress(0.0)
+    for model in missing:
+
+        def progress(done: int, total: int, model: str = model) -> None:
+            bar.progress(done / total, text=_ui.md_text(f"{model}: {done:,} of {total:,} words"))
+
+        embed_dataset(dataset, core.get_embedder(model), on_progress=progress)
+    bar.empty()
+    st.rerun()
+
+
+def _figure(result: Analogy) -> go.Figure:
+    """The question, b − a + c and the answers in the 2-D PCA of those points, with the
+    arrows a → b and c → b − a + c (equal on the map, as in the full space)."""
+    drawn = analogy_map(result)
+    xy = drawn.coords
+    fig = go.Figure()
+    for (tail, head), (name, colour) in zip(((0, 1), (2, 3)), ARROWS.items(), strict=True):
+        fig.add_annotation(
+            x=xy[head, 0],
+            y=xy[head, 1],
+            ax=xy[tail, 0],
+            ay=xy[tail, 1],
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=3,
+            arrowwidth=2.5,
+            arrowcolor=colour,
+            text="",
+        )
+        fig.add_trace(
+            go.Scatter(x=[None], y=[None], mode="lines", line={"color": colour}, name=name)
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=xy[:3, 0],
+            y=xy[:3, 1],
+            mode="markers+text",
+            text=list(drawn.labels[:3]),
+            textposition="top center",
+            marker={"size": 12, "color": "#111"},
+            name="the question",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=xy[3:4, 0],
+            y=xy[3:4, 1],
+            mode="markers",
+            marker={"size": 14, "symbol": "x", "color": "#d1451f"},
+            name=drawn.labels[3],
+            hovertext=[drawn.labels[3]],
+            hoverinfo="text",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=xy[4:, 0],
+            y=xy[4:, 1],
+            mode="markers+text",
+            text=list(drawn.labels[4:]),
+            textposition=[("bottom center", "top center")[i % 2] for i in range(len(xy) - 4)],
+            textfont={"shadow": "auto"},
+            marker={"size": 9, "color": "#11853b"},
+            name="answers",
+        )
+    )
+    fig.update_layout(
+        xaxis_title=f"PCA axis 1 ({drawn.variance[0]:.0%} of these points' spread)",
+        yaxis_title=f"axis 2 ({drawn.variance[1]:.0%})",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    )
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def _answers_frame(results: dict[str, Analogy]) -> pd.DataFrame:
+    """One column per model: its answers, best first, each with its cosine."""
+    return pd.DataFrame(
+        {
+            model: [f"{w} ({s:.2f})" for w, s in zip(r.words, r.scores, strict=True)]
+            for model, r in results.items()
+        },
+        index=pd.RangeIndex(1, len(next(iter(results.values())).words) + 1, name="#"),
+    )
+
+
+def _code(question: tuple[str, str, str], model: str) -> str:
+    a, b, c = question
+    return (
+        "import numpy as np\n\n"
+        "# `words`: the candidate words; `unit`: their (n, d) vectors, each scaled to length 1.\n"
+        + _ui.embed_code(model, list(question), var="abc")
+        + "a, b, c = abc / np.linalg.norm(abc, axis=1, keepdims=True)\n"
+        + "target = b - a + c\n"
+        + "cosines = unit @ target / np.linalg.norm(target)\n"
+        + f"asked = {{{a.lower()!r}, {b.lower()!r}, {c.lower()!r}}}\n"
+        + "answers = [words[i] for i in np.argsort(-cosines) if words[i] not in asked][:5]\n"
+    )
+
+
+def render_analogies() -> None:
+    """The tab: three words and a model in, the top-5 answers, the drawing and other models'
+    answers to the same question out."""
+    models = local_models()
+    c_a, c_b, c_c, c_model = st.columns([2, 2, 2, 3])
+    a = c_a.text_input("a", key=_ui.bound("ana_a", "man"), help="a is to b …")
+    b = c_b.text_input("is to b", key=_ui.bound("ana_b", "king"))
+    c = c_c.text_input("as c is to ?", key=_ui.bound("ana_c", "woman"))
+    _ui.keep_choice(
+        _ui.bound("ana_model", GLOVE if GLOVE in models else models[0], valid=models.__contains__),
+        models,
+    )
+    model = str(c_model.selectbox("Model", models, key="ana_model"))
+    question = (a, b, c)
+    if not all(w.strip() for w in question):
+        st.warning("Type three words: a is to b as c is to ?")
+        return
+    answers: dict[str, Analogy] = {}
+    missing = []
+    for m in [model, *(o for o in models if o != model)]:
+        with _ui.guard(m):
+            candidates = _ready(m)
+            if candidates is None:
+                missing.append(m)
+            else:
+                answers[m] = analogy(*question, core.get_embedder(m).embed, candidates)
+    main = answers.get(model)
+    if main is None:
+        if missing:
+            _embed_missing(missing)
+        return
+    unknown = [w for q in question for w in core.get_embedder(model).unknown_words(q)]
+    if unknown:
+        st.caption(_ui.md_text(f"{model} skipped words it does not know: {', '.join(unknown)}."))
+    st.markdown(
+        _ui.md_text(f"{b.strip()} − {a.strip()} + {c.strip()} ≈ ")
+        + f"**{_ui.md_text(main.words[0])}** (cosine {main.scores[0]:.3f} under "
+        + f"{_ui.md_text(model)})"
+    )
+    left, right = st.columns([3, 2])
+    with left:
+        _ui.plot(_figure(main), key="ana_map", height=380 if _ui.presenting() else 420)
+    with right:
+        st.dataframe(
+            pd.DataFrame({"answer": main.words, "cosine": main.scores}),
+            key="ana_top",
+            hide_index=True,
+            column_config={"cosine": NUMBER},
+        )
+        others = {m: r for m, r in answers.items() if m != model}
+        if others:
+            st.caption("The same question asked of the other local models:")
+            st.dataframe(_answers_frame(others), key="ana_others")
+        if missing:
+            _embed_missing(missing)
+        st.caption(WHY)
+    if not _ui.presenting():  # the presenter says it; the screen keeps the chart
+        st.caption(
+            _ui.md_text(
+                f"Answers come from the {CANDIDATES:,} most frequent a–z words of GloVe's "
+                "vocabulary, the question's words left out, ranked by cosine with "
+                "b̂ − â + ĉ (each input scaled to length 1 first: 3CosAdd). The map is a PCA of "
+                "just these points, so the two arrows are equal there as in the full space."
+            )
+        )
+    _ui.code_expander(_code(question, model))
