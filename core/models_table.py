@@ -1,5 +1,5 @@
-"""Facts about embedding models: one row per model usable here (description, dimensions,
-token limit, whether it normalizes, supports MRL and runs locally, or why it cannot load),
+"""Facts about embedding models: one row per model the app knows (local ones with their size
+on disk, hosted ones configured here, uploaded vector files, and the talk's reference rows),
 one text's vector under a model with its measurements (dimensions, norm, tokens,
 truncation), and vectors as ``{label: [floats]}`` JSON.
 """
@@ -7,45 +7,140 @@ truncation), and vectors as ``{label: [floats]}`` JSON.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from core.embedders.base import Embedder
+from core.embedders.providers import MODELS, OPENAI_MAX_TOKENS
+from core.embedders.remote import RemoteEmbedder
 from core.errors import ExplorerError
 from core.metrics import as_matrix
+from core.modes import Mode
+from core.storage import format_bytes
+
+
+class ModelKind(Mode):
+    """Where a row of the model table comes from."""
+
+    LOCAL = "local"
+    HOSTED = "hosted (configured)"
+    UPLOADED = "uploaded"
+    REFERENCE = "reference (the talk)"
 
 
 @dataclass(frozen=True)
 class ModelRow:
-    """One model as the model table shows it; ``error`` says why it cannot load here (then
-    the other fields are unknown and left at their defaults)."""
+    """One model as the model table shows it. ``None`` means unknown or not applicable;
+    ``error`` says why a model cannot load here (its other facts are then unknown).
+
+    ``dims`` is the native length and ``min_dims`` the shortest the model offers when it
+    offers several (Matryoshka APIs); ``size_bytes`` what its files take on this disk;
+    ``mteb`` its MTEB average in percent, as the talk quotes it."""
 
     name: str
+    kind: ModelKind = ModelKind.LOCAL
     description: str = ""
+    encodes: str | None = None
     dims: int | None = None
+    min_dims: int | None = None
     max_tokens: int | None = None
     supports_mrl: bool | None = None
     normalized: bool | None = None
-    local: bool | None = None
+    runs: str | None = None
+    size_bytes: int | None = None
+    mteb: float | None = None
     error: str | None = None
 
     @property
     def available(self) -> bool:
         return self.error is None
 
+    @property
+    def dims_text(self) -> str:
+        """``"50"``, ``"256–1536"`` for a range, ``"–"`` when unknown."""
+        if self.dims is None:
+            return "–"
+        if self.min_dims is not None and self.min_dims != self.dims:
+            return f"{self.min_dims}–{self.dims}"
+        return str(self.dims)
 
-def model_row(embedder: Embedder) -> ModelRow:
-    """The table row of a loaded model, from its attributes."""
+
+# What a local model's input is, for the models whose unit is not running text in context.
+# A model missing here encodes "text".
+_LOCAL_INPUT = {
+    "glove-6b-50d": "words (a phrase: the mean of its words)",
+    "static-minilm-256": "word pieces (a text: their weighted mean, no context)",
+}
+
+
+def _folder_of(name: str) -> Path | None:
+    """The folder a local model's files are read from, for the models that say where."""
+    if name == "all-MiniLM-L6-v2":
+        from core.embedders import minilm
+
+        return minilm.model_dir()
+    if name == "all-mpnet-base-v2":
+        from core.embedders import mpnet
+
+        return mpnet.default_folder()
+    if name == "glove-6b-50d":
+        from core.embedders import glove
+
+        return glove.data_dir()
+    if name == "static-minilm-256":
+        from core.embedders import static
+
+        return static.default_folder()
+    return None
+
+
+def disk_bytes(path: Path) -> int:
+    """Bytes the files under ``path`` take (a file's own size; links not followed);
+    0 when it does not exist."""
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            file = Path(root) / name
+            if not file.is_symlink():
+                total += file.stat().st_size
+    return total
+
+
+def model_row(embedder: Embedder, folder: Path | None = None) -> ModelRow:
+    """The table row of a loaded model, from its attributes; ``folder`` (default: where the
+    model's files are known to live) is measured for the size on disk. A hosted model's
+    length is left unknown rather than asked of the server."""
+    if isinstance(embedder, RemoteEmbedder):
+        config = embedder.config
+        return ModelRow(
+            name=embedder.name,
+            kind=ModelKind.HOSTED,
+            description=embedder.description,
+            encodes="text",
+            dims=embedder.known_dims,
+            max_tokens=embedder.max_tokens,
+            supports_mrl=embedder.supports_mrl,
+            normalized=embedder.normalized,
+            runs=f"{config.spec.label} at {config.endpoint}",
+        )
+    folder = folder or _folder_of(embedder.name)
     return ModelRow(
         name=embedder.name,
+        kind=ModelKind.LOCAL if embedder.local else ModelKind.HOSTED,
         description=embedder.description,
+        encodes=_LOCAL_INPUT.get(embedder.name, "text"),
         dims=embedder.dims,
         max_tokens=embedder.max_tokens,
         supports_mrl=embedder.supports_mrl,
         normalized=embedder.normalized,
-        local=embedder.local,
+        runs="here (numpy, no network)" if embedder.local else "remote API",
+        size_bytes=disk_bytes(folder) if folder is not None else None,
     )
 
 
@@ -59,6 +154,142 @@ def model_table(names: Iterable[str], load: Callable[[str], Embedder]) -> tuple[
         except ExplorerError as exc:
             rows.append(ModelRow(name=name, error=str(exc)))
     return tuple(rows)
+
+
+# Unit-length test for uploaded vectors: float32 rounding leaves norms within ~1e-6 of 1.
+UNIT_TOLERANCE = 1e-3
+
+
+def uploaded_row(name: str, vectors: np.ndarray | list) -> ModelRow:
+    """The row of vectors uploaded under ``name``: their length and whether every one is
+    unit length are measured; no model is at hand to embed new text."""
+    rows = as_matrix(vectors)
+    norms = np.linalg.norm(rows.astype(np.float64), axis=1)
+    return ModelRow(
+        name=name,
+        kind=ModelKind.UPLOADED,
+        description=f"{rows.shape[0]:,} vectors from an uploaded file.",
+        encodes="the file's items only (no model here to embed new text)",
+        dims=int(rows.shape[1]),
+        normalized=bool(np.all(np.abs(norms - 1.0) <= UNIT_TOLERANCE)),
+        runs="uploaded file",
+    )
+
+
+@dataclass(frozen=True)
+class TalkModel:
+    """A model the talk compares, as facts (not run here): its MTEB average in percent
+    and, for Matryoshka models, the shortest length the talk lists."""
+
+    name: str
+    encodes: str
+    dims: int
+    description: str
+    min_dims: int | None = None
+    mteb: float | None = None
+    max_tokens: int | None = None
+    supports_mrl: bool = False
+    normalized: bool | None = None
+
+
+def _openai(name: str, mteb: float, min_dims: int | None = None) -> TalkModel:
+    """An OpenAI row of the talk; length, limit and MRL from the hosted-model catalogue."""
+    info = MODELS[name]
+    return TalkModel(
+        name,
+        "text",
+        info.dims,
+        info.description,
+        min_dims=min_dims,
+        mteb=mteb,
+        max_tokens=OPENAI_MAX_TOKENS,
+        supports_mrl=info.supports_dimensions,
+        normalized=info.normalized,
+    )
+
+
+TALK_MODELS: tuple[TalkModel, ...] = (
+    TalkModel(
+        "word2vec",
+        "words",
+        300,
+        "Mikolov et al. (Google, 2013): one fixed vector per word, learnt by predicting a "
+        "word's neighbours.",
+        max_tokens=1,
+        normalized=False,
+    ),
+    TalkModel(
+        "Sentence-Transformers",
+        "text",
+        768,
+        "SBERT models (2019 on), e.g. all-mpnet-base-v2: a transformer's token vectors, "
+        "mean-pooled, trained on sentence pairs.",
+    ),
+    _openai("text-embedding-ada-002", 61.0),
+    _openai("text-embedding-3-small", 62.3, min_dims=256),
+    _openai("text-embedding-3-large", 64.6, min_dims=256),
+)
+
+
+def talk_rows() -> tuple[ModelRow, ...]:
+    """The talk's model table as reference rows: facts quoted, not models run here."""
+    return tuple(
+        ModelRow(
+            name=m.name,
+            kind=ModelKind.REFERENCE,
+            description=m.description,
+            encodes=m.encodes,
+            dims=m.dims,
+            min_dims=m.min_dims,
+            max_tokens=m.max_tokens,
+            supports_mrl=m.supports_mrl,
+            normalized=m.normalized,
+            runs="not run here (facts from the talk)",
+            mteb=m.mteb,
+        )
+        for m in TALK_MODELS
+    )
+
+
+# The model table's columns; the compact set fits a projected 1280x720 screen.
+COLUMNS = (
+    "model",
+    "kind",
+    "encodes",
+    "dimensions",
+    "max input (tokens)",
+    "MRL (truncatable)",
+    "unit length",
+    "runs",
+    "size on disk",
+    "MTEB avg",
+)
+COMPACT_COLUMNS = ("model", "kind", "dimensions", "MRL (truncatable)", "MTEB avg")
+
+
+def _yes_no(value: bool | None) -> str:
+    return "–" if value is None else ("yes" if value else "no")
+
+
+def table_records(rows: Sequence[ModelRow], compact: bool = False) -> list[dict[str, str]]:
+    """The rows as text cells under :data:`COLUMNS` (``compact``: :data:`COMPACT_COLUMNS`);
+    "–" marks what is unknown or does not apply."""
+    records = []
+    for r in rows:
+        cells = {
+            "model": r.name,
+            "kind": r.kind.value,
+            "encodes": r.encodes or "–",
+            "dimensions": r.dims_text,
+            "max input (tokens)": "–" if r.max_tokens is None else f"{r.max_tokens:,}",
+            "MRL (truncatable)": _yes_no(r.supports_mrl),
+            "unit length": _yes_no(r.normalized),
+            "runs": (r.runs or "–") if r.available else "cannot load here",
+            "size on disk": "–" if r.size_bytes is None else format_bytes(r.size_bytes),
+            "MTEB avg": "–" if r.mteb is None else f"{r.mteb:.1f} %",
+        }
+        records.append({c: cells[c] for c in (COMPACT_COLUMNS if compact else COLUMNS)})
+    return records
 
 
 @dataclass(frozen=True)

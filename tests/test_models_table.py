@@ -1,4 +1,5 @@
-"""core.models_table: model rows from attributes, one text's measurements, JSON export."""
+"""core.models_table: model rows (local, hosted, uploaded, the talk's), the table's cells, one
+text's measurements, JSON export."""
 
 from __future__ import annotations
 
@@ -9,8 +10,23 @@ import numpy as np
 import pytest
 
 from core.embedders.base import Embedder
+from core.embedders.providers import Provider, RemoteConfig
+from core.embedders.remote import RemoteEmbedder
 from core.errors import ExplorerError
-from core.models_table import embed_text, model_row, model_table, vectors_json
+from core.models_table import (
+    COLUMNS,
+    COMPACT_COLUMNS,
+    ModelKind,
+    ModelRow,
+    disk_bytes,
+    embed_text,
+    model_row,
+    model_table,
+    table_records,
+    talk_rows,
+    uploaded_row,
+    vectors_json,
+)
 
 
 class _Toy(Embedder):
@@ -38,16 +54,92 @@ def test_model_table_reads_attributes_and_keeps_failures_as_rows() -> None:
     rows = model_table(["toy-3", "missing"], _load)
     toy, missing = rows
     assert toy == model_row(_Toy())
-    assert (toy.dims, toy.max_tokens, toy.supports_mrl, toy.normalized, toy.local) == (
-        3,
-        2,
-        True,
-        False,
-        False,
-    )
+    assert (toy.dims, toy.max_tokens, toy.supports_mrl, toy.normalized) == (3, 2, True, False)
+    assert toy.kind is ModelKind.HOSTED and toy.runs == "remote API" and toy.size_bytes is None
     assert toy.description == "Counts characters." and toy.available
     assert not missing.available and "Unknown model 'missing'" in (missing.error or "")
-    assert missing.dims is None
+    assert missing.dims is None and missing.dims_text == "–"
+
+
+def test_a_local_model_is_measured_on_disk(tmp_path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "a.bin").write_bytes(b"x" * 1000)
+    (tmp_path / "sub" / "b.bin").write_bytes(b"y" * 234)
+    (tmp_path / "link").symlink_to(tmp_path / "a.bin")  # not counted twice
+    assert disk_bytes(tmp_path) == 1234
+    assert disk_bytes(tmp_path / "a.bin") == 1000
+    assert disk_bytes(tmp_path / "absent") == 0
+    toy = _Toy()
+    toy.local = True
+    row = model_row(toy, folder=tmp_path)
+    assert row.kind is ModelKind.LOCAL and row.size_bytes == 1234 and row.encodes == "text"
+    assert row.runs == "here (numpy, no network)"
+
+
+def test_a_hosted_model_row_never_asks_the_server() -> None:
+    # Port 9 on loopback answers nothing: reading the row must not send a probe.
+    unknown = RemoteEmbedder(RemoteConfig(Provider.OLLAMA, "m", None, "http://127.0.0.1:9/v1"))
+    row = model_row(unknown)
+    assert row.kind is ModelKind.HOSTED and row.dims is None and row.dims_text == "–"
+    assert row.runs == "Ollama at http://127.0.0.1:9/v1"
+    known = RemoteConfig(Provider.OPENAI, "text-embedding-3-small", "sk-x", dimensions=256)
+    row = model_row(RemoteEmbedder(known))
+    assert (row.name, row.dims, row.supports_mrl, row.max_tokens) == (
+        "openai:text-embedding-3-small@256",
+        256,
+        True,
+        8191,
+    )
+    assert row.runs == "OpenAI at https://api.openai.com/v1"
+
+
+def test_the_talks_rows_are_reference_facts() -> None:
+    rows = {r.name: r for r in talk_rows()}
+    assert list(rows) == [
+        "word2vec",
+        "Sentence-Transformers",
+        "text-embedding-ada-002",
+        "text-embedding-3-small",
+        "text-embedding-3-large",
+    ]
+    assert all(r.kind is ModelKind.REFERENCE and r.size_bytes is None for r in rows.values())
+    facts = {n: (r.encodes, r.dims_text, r.mteb, r.supports_mrl) for n, r in rows.items()}
+    assert facts == {
+        "word2vec": ("words", "300", None, False),
+        "Sentence-Transformers": ("text", "768", None, False),
+        "text-embedding-ada-002": ("text", "1536", 61.0, False),
+        "text-embedding-3-small": ("text", "256–1536", 62.3, True),
+        "text-embedding-3-large": ("text", "256–3072", 64.6, True),
+    }
+    assert rows["text-embedding-ada-002"].max_tokens == 8191
+
+
+def test_uploaded_vectors_are_measured() -> None:
+    unit = np.array([[0.6, 0.8, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
+    row = uploaded_row("ada-002.json", unit)
+    assert row.kind is ModelKind.UPLOADED and row.dims == 3 and row.normalized is True
+    assert row.supports_mrl is None and "2 vectors" in row.description
+    assert uploaded_row("raw", unit * 2).normalized is False
+    with pytest.raises(ExplorerError):
+        uploaded_row("empty", np.zeros((2, 0)))
+
+
+def test_table_cells_full_and_compact() -> None:
+    rows = [
+        ModelRow("glove", dims=50, max_tokens=10000, supports_mrl=False, size_bytes=83_700_000),
+        ModelRow("3-small", ModelKind.REFERENCE, dims=1536, min_dims=256, mteb=62.3),
+        ModelRow("broken", error="no weights"),
+    ]
+    full = table_records(rows)
+    assert [list(r) for r in full] == [list(COLUMNS)] * 3
+    assert full[0]["size on disk"] == "83.7 MB" and full[0]["max input (tokens)"] == "10,000"
+    assert full[0]["MRL (truncatable)"] == "no" and full[0]["unit length"] == "–"
+    assert full[1]["dimensions"] == "256–1536" and full[1]["MTEB avg"] == "62.3 %"
+    assert full[1]["kind"] == "reference (the talk)"
+    assert full[2]["runs"] == "cannot load here"
+    compact = table_records(rows, compact=True)
+    assert [list(r) for r in compact] == [list(COMPACT_COLUMNS)] * 3
+    assert len(COMPACT_COLUMNS) < len(COLUMNS)
 
 
 def test_embed_text_measures_the_vector() -> None:

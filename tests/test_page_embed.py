@@ -1,5 +1,5 @@
 """AppTest of the Embed page: each model's numbers and bars, checked against the reference
-MiniLM vectors and against the models called directly."""
+MiniLM vectors and against the models called directly; the table of every model."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from core.embedders.registry import get_embedder
-from tests.page_helpers import array, figures, open_page, plain, plain_table
+from core.embedders.registry import LOCAL_FACTORIES, get_embedder
+from tests.page_helpers import array, figures, open_page, plain
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref"
-MODELS = ["static-minilm-256", "all-MiniLM-L6-v2"]
+MODELS = ["static-minilm-256", "all-MiniLM-L6-v2"]  # the sidebar's default choice
+# Every local model, shortest vectors first, as the page orders them by default.
+LOCAL = sorted(LOCAL_FACTORIES, key=lambda m: get_embedder(m).dims)
+TWO = {"embed_all": "0"}  # only the sidebar's models
 # First values of sentence-transformers' all-MiniLM-L6-v2 vector for "queen", rounded to 5
 # decimals from ../shared/ref/minilm_reference.json, so a check runs without ../shared too.
 QUEEN_MINILM_FIRST = [0.03549, -0.0656, -0.00993, 0.03159, -0.01339, 0.02889]
@@ -31,26 +35,45 @@ def _bars(at) -> dict[str, np.ndarray]:
     return {t["name"]: array(t["y"]) for t in figures(at)[0]["data"]}
 
 
-def test_default_shows_queen_in_both_models_side_by_side() -> None:
+def test_default_shows_queen_in_every_local_model() -> None:
     at = open_page("embed")
     assert at.text_input(key="embed_text").value == "queen"
-    dims = [m.value for m in at.metric if m.label == "dimensions"]
-    norms = [m.value for m in at.metric if m.label == "norm ‖v‖"]
-    assert dims == ["256", "384"]
-    assert norms == ["1.0000", "1.0000"]
+    assert at.toggle(key="embed_all").value is True
+    dims = [int(m.value) for m in at.metric if m.label == "dimensions"]
+    assert dims == sorted(get_embedder(m).dims for m in LOCAL)
+    assert {50, 256, 384} <= set(dims)
     bars = _bars(at)
-    assert list(bars) == MODELS
+    assert list(bars) == LOCAL
     for model, values in bars.items():
         direct = get_embedder(model).embed(["queen"])[0]
         np.testing.assert_allclose(values, direct, rtol=1e-6)
-    assert [plain(s.value) for s in at.subheader][:2] == MODELS
+        norm = next(
+            m.value
+            for i, m in enumerate(at.metric)
+            if m.label == "norm ‖v‖" and i // 3 == LOCAL.index(model)
+        )
+        assert float(norm) == pytest.approx(np.linalg.norm(direct), abs=1e-4)
+    assert [plain(s.value) for s in at.subheader][: len(LOCAL)] == LOCAL
+    timing = next(plain(c.value) for c in at.caption if c.value.startswith("Time to embed"))
+    assert all(f"{m} " in timing for m in LOCAL)
+
+
+def test_the_toggle_limits_the_page_to_the_sidebars_models() -> None:
+    at = open_page("embed")
+    at.toggle(key="embed_all").set_value(False).run()
+    assert not at.exception
+    assert list(_bars(at)) == MODELS
+    assert [m.value for m in at.metric if m.label == "norm ‖v‖"] == ["1.0000", "1.0000"]
+    at.sidebar.multiselect(key="models").set_value([]).run()
+    assert not at.exception
+    assert any("turn on every local model" in i.value for i in at.info)
 
 
 def test_minilm_first_values_match_sentence_transformers() -> None:
     at = open_page("embed")
     np.testing.assert_allclose(_bars(at)["all-MiniLM-L6-v2"][:6], QUEEN_MINILM_FIRST, atol=2e-4)
     listed = [m.value for m in at.markdown if m.value.startswith("First 8 values")]
-    assert "+0.0355, -0.0656, -0.0099, +0.0316" in listed[1]
+    assert "+0.0355, -0.0656, -0.0099, +0.0316" in listed[LOCAL.index("all-MiniLM-L6-v2")]
 
 
 def test_minilm_bars_match_the_reference_vector(reference) -> None:
@@ -61,7 +84,7 @@ def test_minilm_bars_match_the_reference_vector(reference) -> None:
 
 
 def test_json_copy_holds_the_same_vector() -> None:
-    at = open_page("embed")
+    at = open_page("embed", TWO)
     payloads = [json.loads(c.proto.code_text) for c in at.get("code") if c.proto.language == "json"]
     assert [list(p) for p in payloads] == [["queen"], ["queen"]]
     bars = _bars(at)
@@ -72,7 +95,7 @@ def test_json_copy_holds_the_same_vector() -> None:
 
 def test_long_text_warns_about_truncation(reference) -> None:
     long_text = next(t for t in reference if len(t) > 1000)
-    at = open_page("embed")
+    at = open_page("embed", TWO)
     at.text_input(key="embed_text").input(long_text).run()
     assert not at.exception
     assert any("only read the first 256" in w.value for w in at.warning)
@@ -81,27 +104,40 @@ def test_long_text_warns_about_truncation(reference) -> None:
     assert shown @ ref / np.linalg.norm(ref) >= 0.9999
 
 
+def _table(at) -> pd.DataFrame:
+    return at.dataframe[0].value.set_index("model")
+
+
 def test_empty_text_warns_and_the_model_table_still_shows() -> None:
     at = open_page("embed")
     at.text_input(key="embed_text").input("  ").run()
     assert not at.exception
     assert any("text is empty" in w.value for w in at.warning)
     assert not at.get("plotly_chart")
-    table = plain_table(at)
-    assert set(MODELS) <= set(table["model"])
+    assert set(LOCAL) <= set(_table(at).index)
 
 
-def test_model_table_describes_each_model() -> None:
+def test_model_table_lists_every_model_with_its_facts() -> None:
     at = open_page("embed")
-    table = plain_table(at).set_index("model")
+    table = _table(at)
     assert table.loc["static-minilm-256", "dimensions"] == "256"
     assert table.loc["all-MiniLM-L6-v2", "max input (tokens)"] == "256"
     assert table.loc["static-minilm-256", "MRL (truncatable)"] == "yes"
-    assert "MiniLM" in table.loc["static-minilm-256", "what it encodes"]
+    for model in LOCAL:
+        assert table.loc[model, "kind"] == "local"
+        assert table.loc[model, "size on disk"].endswith("MB")
+    talk = table[table["kind"] == "reference (the talk)"]
+    assert talk.loc["text-embedding-3-large", "dimensions"] == "256–3072"
+    assert talk.loc["text-embedding-ada-002", "MTEB avg"] == "61.0 %"
+    assert talk.loc["word2vec", "dimensions"] == "300"
+    about = " ".join(m.value for m in at.markdown)
+    assert "MiniLM" in about and "not run here" in talk.loc["word2vec", "runs"]
+    if "glove-6b-50d" in table.index:
+        assert table.loc["glove-6b-50d", "encodes"].startswith("words")
 
 
 def test_one_model_from_a_deep_link() -> None:
-    at = open_page("embed", {"embed_text": "king", "models": "all-MiniLM-L6-v2"})
+    at = open_page("embed", {"embed_text": "king", "models": "all-MiniLM-L6-v2", **TWO})
     assert at.text_input(key="embed_text").value == "king"
     bars = _bars(at)
     assert list(bars) == ["all-MiniLM-L6-v2"]
@@ -114,5 +150,17 @@ def test_one_model_from_a_deep_link() -> None:
 
 def test_presenter_mode() -> None:
     at = open_page("embed", {"present": "1"})
-    assert figures(at)[0]["layout"]["font"]["size"] == 18
+    figure = figures(at)[0]["layout"]
+    assert figure["font"]["size"] == 18
+    # Every model's bars share the screen: at most ~580 px for the chart.
+    assert figure["height"] <= 100 + max(80 * len(LOCAL), 480)
     assert any("<style>" in m.value for m in at.markdown)
+    # Fewer columns (the browser test measures the height); descriptions in an expander.
+    assert list(at.dataframe[0].value.columns) == [
+        "model",
+        "kind",
+        "dimensions",
+        "MRL (truncatable)",
+        "MTEB avg",
+    ]
+    assert "What each model is" in [e.label for e in at.expander]

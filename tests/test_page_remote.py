@@ -192,7 +192,7 @@ def test_private_addresses_are_refused_when_served_to_others(
 
 def test_a_hanging_model_is_paused_on_the_embed_page_too(short_budget):
     injector, url = short_budget
-    at = _add_hanging(open_page("embed", {"models": "static-minilm-256"}), url)
+    at = _add_hanging(open_page("embed", {"models": "static-minilm-256", "embed_all": "0"}), url)
     assert not at.exception, [e.message for e in at.exception]
     assert any("did not answer in time" in plain(e.value) for e in at.error)
     sent = injector.embedding_requests
@@ -201,3 +201,20 @@ def test_a_hanging_model_is_paused_on_the_embed_page_too(short_budget):
     assert not at.exception and injector.embedding_requests == sent
     assert any("compatible:toy is paused" in plain(w.value) for w in at.warning)
     assert [m.value for m in at.metric if m.label == "dimensions"] == ["256"]
+
+
+def test_a_hosted_model_added_in_the_sidebar_joins_the_model_table(server_url):
+    at = _add_model(open_page("home"), server_url, SERVER_KEY)
+    assert not at.exception
+    name = f"compatible:{MODEL}"
+    table = at.dataframe[0].value.set_index("model")
+    assert table.loc[name, "kind"] == "hosted (configured)"
+    assert table.loc[name, "runs"] == f"OpenAI-compatible server at {server_url}/v1"
+    # Its length is unknown until it answers: the table never sends a probe to find out.
+    assert table.loc[name, "dimensions"] == "–"
+    at.switch_page("views/embed.py").run()
+    assert not at.exception
+    shown = [plain(s.value) for s in at.subheader]
+    assert name in shown
+    table = at.dataframe[0].value.set_index("model")
+    assert table.loc[name, "dimensions"] == "256"  # learnt from its first answer

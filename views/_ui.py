@@ -24,7 +24,7 @@ from core.compare import RankComparison
 from core.datasets import Dataset, TextField, dataset_from_texts, list_datasets, load_dataset
 from core.errors import ExplorerError, ProviderError
 from core.io import MAX_BYTES, MAX_TEXT_ROWS, MAX_VECTOR_ROWS, read_upload
-from core.models_table import ModelRow, model_table
+from core.models_table import ModelRow, model_table, table_records, talk_rows
 from core.vectors import BATCH, VectorSet, array_digest, embed_dataset, embedding_seconds, is_cached
 from views._remote import (
     Paused,
@@ -604,25 +604,21 @@ def ranking_frame(
     return frame
 
 
-def show_models(names: list[str]) -> tuple[ModelRow, ...]:
-    """Draw the table of models (what each encodes, dims, max input, MRL, where it runs);
-    returns its rows."""
-    rows = model_table(names, embedder)
-    yes_no = {True: "yes", False: "no", None: "–"}
-    frame = pd.DataFrame(
-        [
-            {
-                "model": md_text(r.name),
-                "runs": "–" if r.local is None else ("here (local)" if r.local else "remote API"),
-                "dimensions": "–" if r.dims is None else str(r.dims),
-                "max input (tokens)": "–" if r.max_tokens is None else str(r.max_tokens),
-                "MRL (truncatable)": yes_no[r.supports_mrl],
-                "unit length": yes_no[r.normalized],
-                "what it encodes": md_text(r.description if r.available else f"⚠️ {r.error}"),
-            }
-            for r in rows
-        ]
-    )
-    # A static table wraps the long descriptions instead of cutting them off.
-    st.table(frame, hide_index=True)
+def show_models(extra: Sequence[ModelRow] = ()) -> tuple[ModelRow, ...]:
+    """Draw the table of every model the app knows: local ones, hosted ones (configured in
+    the environment or added with this session's sidebar form), ``extra`` rows (uploaded
+    files), then the talk's models as reference facts; descriptions and load errors in an
+    expander. Presenter mode shows fewer columns in a shorter, scrolling table. Returns
+    the rows."""
+    names = [*core.list_embedders(), *session_models()]
+    rows = (*model_table(dict.fromkeys(names), embedder), *extra, *talk_rows())
+    compact = presenting()
+    frame = pd.DataFrame(table_records(rows, compact=compact))
+    # 35 px a row and 38 for the header: the whole table when it fits, else a scroll.
+    height = min(38 + 35 * len(rows), 260 if compact else 460)
+    st.dataframe(frame, hide_index=True, height=height, width="stretch")
+    with st.expander("What each model is"):
+        for r in rows:
+            about = r.description if r.available else f"⚠️ cannot load here: {r.error}"
+            st.markdown(f"**{md_text(r.name)}** ({r.kind.value}): {md_text(about)}")
     return rows

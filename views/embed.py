@@ -1,18 +1,36 @@
-"""Embed: one text in, one vector out per model, side by side."""
+"""Embed: one text in, one vector out per model, side by side (every local model by default:
+vectors vary across models), and the table of every model the app knows."""
 
 from __future__ import annotations
 
 import re
+import time
 
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from core.embedders.registry import list_embedders
+from core.embedders.base import Embedder
+from core.embedders.registry import LOCAL_FACTORIES
 from core.models_table import EmbeddedText, embed_text
 from views import _ui
 
 FIRST = 8  # values listed under each model
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _local_embedding(model: str, version: str, text: str) -> EmbeddedText:
+    """``text`` under the local ``model`` at ``version``, once per server process: the key is
+    the model's identity and the text, never a session's state."""
+    return embed_text(_ui.embedder(model), text)
+
+
+def _embedding(emb: Embedder, text: str) -> EmbeddedText:
+    """``text`` under ``emb``: local models from the cache above, hosted ones through their
+    own disk cache (and this session's time budget)."""
+    if emb.local:
+        return _local_embedding(emb.name, emb.version, text)
+    return embed_text(emb, text)
 
 
 def _bars(results: list[EmbeddedText]) -> go.Figure:
@@ -80,28 +98,44 @@ _ui.page_intro(
     r"\lVert \mathbf{v} \rVert = \sqrt{v_1^2 + \dots + v_d^2}",
 )
 
-text = st.text_input(
+c_text, c_all = st.columns([3, 1], vertical_alignment="bottom")
+text = c_text.text_input(
     "Text to embed",
     key=_ui.bound("embed_text", "queen"),
-    help="A word, a title or a sentence; each model in the sidebar embeds it.",
+    help="A word, a title or a sentence; each model embeds it.",
 )
-models = list(st.session_state.get("models") or [])
+every_local = c_all.toggle(
+    "Every local model",
+    key=_ui.bound("embed_all", True, _ui.as_bool),
+    help="On: every model on this machine, plus the sidebar's hosted ones. "
+    "Off: only the models chosen in the sidebar.",
+)
+chosen = list(st.session_state.get("models") or [])
+models = list(dict.fromkeys([*LOCAL_FACTORIES, *chosen] if every_local else chosen))
 
 results: list[EmbeddedText] = []
+seconds: dict[str, float] = {}
 if not text.strip():
     st.warning("The text is empty: type a word or a sentence to see its vector.")
 elif not models:
-    st.info("Choose at least one model in the sidebar.")
+    st.info("Choose at least one model in the sidebar, or turn on every local model.")
 else:
     for model in models:
         with _ui.guard(model):
-            results.append(embed_text(_ui.embedder(model), text))
+            emb = _ui.embedder(model)  # loaded once per server, not timed
+            started = time.perf_counter()
+            results.append(_embedding(emb, text))
+            seconds[model] = time.perf_counter() - started
+    # Shortest vectors first: the lengths differ as much as the values.
+    results.sort(key=lambda r: r.dims)
 
 
 if results:
-    # Compact in presenter mode so that two models' bars fit a 1280x720 screen.
-    per_model = 125 if _ui.presenting() else 170
+    # In presenter mode every model's bars share about 480 px, so the chart fits 1280x720.
+    per_model = max(80, 480 // len(results)) if _ui.presenting() else 170
     _ui.plot(_bars(results), key="embed_bars", height=100 + per_model * len(results))
+    timings = " · ".join(f"{r.model} {1000 * seconds[r.model]:,.1f} ms" for r in results)
+    st.caption(_ui.md_text(f"Time to embed: {timings} (local models: once per text, then cached)."))
     for start in range(0, len(results), 3):
         row = results[start : start + 3]
         for column, r in zip(st.columns(len(row)), row, strict=True):
@@ -112,8 +146,8 @@ if results:
             st.caption(_ui.md_text(r.model))
             st.code(r.to_json(), language="json", wrap_lines=True, height=160)
 
-st.subheader("The models")
-_ui.show_models(list_embedders())
+st.subheader("Every model, one table")
+_ui.show_models()
 
 _ui.code_expander(
     "import numpy as np\n\n"

@@ -22,15 +22,16 @@ for i, entry in enumerate(p for p in PAGES if not p.default):
         st.page_link(entry.path, label=f"**{entry.title}**", icon=entry.icon)
         st.caption(entry.summary)
 
-st.subheader("Models on this machine")
-names = list_embedders()
-_ui.show_models(names)
+st.subheader("Every model, one table")
+_ui.show_models()
 st.caption(
-    "Local models run here on numpy with no network. Remote models (OpenAI, Azure OpenAI, "
-    "GitHub Models, Ollama) appear when configured in the environment or a .env file; see "
-    ".env.sample."
+    "Local models run here on numpy with no network. Hosted models (OpenAI, Azure OpenAI, "
+    "GitHub Models, Ollama) appear when configured in the environment or a .env file (see "
+    ".env.sample) or added with the sidebar's form. The talk's models are listed as the facts "
+    "it quotes; they are not run here."
 )
 
+names = list_embedders()
 _ui.code_expander(
     "from core.embedders.registry import get_embedder, list_embedders\n\n"
     f"print(list_embedders())  # {names}\n"

@@ -541,6 +541,11 @@ class RemoteEmbedder(Embedder):
         # Embedder declares dims as a plain attribute, so the property must be writable.
         self._dims = value
 
+    @property
+    def known_dims(self) -> int | None:
+        """The output length when it is known without asking the server, else None."""
+        return self._dims
+
     def __repr__(self) -> str:
         # Not self.dims: showing an embedder must not send a probe request.
         return f"RemoteEmbedder(name={self.name!r}, dims={self._dims})"
