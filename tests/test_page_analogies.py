@@ -225,3 +225,16 @@ def test_glove_alone_on_every_page_and_tab(data):
         if data == "words" and view == "Two texts":
             pair = frames(at, "a · b")[0].set_index("model")
             assert pair.loc[GLOVE, "cosine"] == pytest.approx(0.7839, abs=5e-5)
+
+
+def test_spread_of_dog_shows_each_model_its_own_range():
+    """Issue 13's lesson: GloVe's similarities to "dog" reach below 0, MiniLM's sit between
+    about 0.1 and 0.8 (the words dataset, Similarity's Spread tab)."""
+    at = open_page(
+        "similarity",
+        {"sim_view": "Spread", "sim_target": "dog", "models": [GLOVE, "all-MiniLM-L6-v2"]},
+    )
+    table = frames(at, "lowest", "highest")[0].set_index("model")
+    assert table.loc[GLOVE, "lowest"] < 0 < table.loc["all-MiniLM-L6-v2", "lowest"]
+    assert 0.05 < table.loc["all-MiniLM-L6-v2", "lowest"] < 0.15
+    assert 0.75 < table.loc["all-MiniLM-L6-v2", "highest"] < 0.85
