@@ -179,14 +179,14 @@ def _data(source: str, n: int, vs) -> _Data:
     return _Data(corpus, key, lambda i: labels[i] if i < m else f"{labels[i % m]}′")
 
 
-def _choose_source(ws: _ui.Workspace) -> tuple[str, int, str]:
-    c_source, c_n, c_model = st.columns([2, 2, 1])
-    source = c_source.radio(
+def _choose_source(ws: _ui.Workspace) -> tuple[str, int, str, int]:
+    """Vectors, N, model and k, on one row."""
+    c_source, c_n, c_model, c_k = st.columns([3, 2, 2, 2])
+    source = c_source.selectbox(
         "Vectors",
         list(SOURCES),
-        format_func=SOURCES.get,
+        format_func=lambda v: SOURCES[v],
         key=_ui.bound("engines_source", AS_IS, valid=lambda v: v in SOURCES),
-        horizontal=True,
     )
     n = len(ws.dataset.labels)
     if source != AS_IS:
@@ -199,7 +199,8 @@ def _choose_source(ws: _ui.Workspace) -> tuple[str, int, str]:
     else:
         c_n.metric("N (vectors)", f"{n:,}")
     model = _ui.model_choice("engines_model", ws, where=c_model)
-    return str(source), int(n), model
+    k = _ui.k_slider("engines_k", n, default=10, where=c_k)
+    return str(source), int(n), model, k
 
 
 def _engine_table(infos: list[EngineInfo]) -> None:
@@ -489,7 +490,7 @@ def _pgvector_section(data: _Data, k: int) -> None:
 def render_engines(ws: _ui.Workspace) -> None:
     """Draw the Engines tab for the workspace's dataset and models."""
     st.subheader("Engines: the talk's ANN table, measured here")
-    source, n, model = _choose_source(ws)
+    source, n, model, k = _choose_source(ws)
     vs = ws.sets[model]
     infos = list_engines()
     available = [i.name for i in infos if i.available]
@@ -500,7 +501,6 @@ def render_engines(ws: _ui.Workspace) -> None:
         help="Engines that cannot run here are listed, with the reason, under 'Every engine'.",
     )
     chosen = [i for i in infos if i.name in names]
-    k = _ui.k_slider("engines_k", min(n, 101), default=10)
     with st.expander("Every engine, and its parameters"):
         _engine_table(infos)
         _param_widgets(chosen)
@@ -521,10 +521,11 @@ def render_engines(ws: _ui.Workspace) -> None:
         f"{n:,} vectors × {vs.dims} dims, {N_QUERIES} held-out queries; estimated peak "
         f"memory {format_bytes(estimate.total, 1)}."
     )
-    if st.session_state.pop(CANCELLED, False) and not build:
-        st.warning("Build cancelled; the engines built before it are kept.")
     if build:
-        _build_all(data, chosen)
+        _build_all(data, chosen)  # its cancel check reads the flag Cancel sets
+    elif st.session_state.get(CANCELLED):
+        st.warning("Build cancelled; the engines built before it are kept.")
+    st.session_state.pop(CANCELLED, None)
     rows = _measure_all(data, chosen, k)
     if not rows:
         st.info("Press **Build engines**: built indexes are kept on this server for these choices.")

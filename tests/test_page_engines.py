@@ -1,0 +1,208 @@
+"""AppTest of the Search page's Engines tab (``?search_view=Engines``): the engine list with
+reasons, building with progress and Cancel, the measurements table against brute force,
+the recall-against-latency sweep, one query's top-k with marks, the scale-lab corpora and
+their memory guard, the cloud settings and presenter mode.
+
+Built engines are kept per server, i.e. per test process; tests that must build choose
+parameters no other test uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from core import storage
+from core.datasets import load_dataset
+from core.embedders.registry import get_embedder
+from core.errors import ExplorerError
+from core.storage import MemInfo
+from core.vectors import embed_dataset
+from tests.page_helpers import array, figures, frames, open_page, plain, texts
+from views import _engines
+
+MODEL = "static-minilm-256"  # the sidebar's first default model: the tab's default
+FEW = ["exhaustive", "hnswlib"]
+
+
+def engines(params: dict | None = None, chosen: list[str] = FEW):
+    return open_page(
+        "search", {"search_view": "Engines", "engines_chosen": chosen, **(params or {})}
+    )
+
+
+def build(at):
+    at.button(key="engines_build").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def brute_force_top(query: str, k: int) -> list[str]:
+    """The words dataset's top-k for ``query`` under the static model, by numpy alone."""
+    words = load_dataset("words")
+    model = get_embedder(MODEL)
+    vectors = embed_dataset(words, model).astype(np.float64)
+    q = model.embed([query])[0].astype(np.float64)
+    cos = vectors @ q / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(q))
+    return [words.labels[i] for i in np.argsort(-cos, kind="stable")[:k]]
+
+
+def test_the_tab_lists_every_engine_and_waits_for_a_build(monkeypatch):
+    real = _engines.list_engines
+
+    def one_missing():
+        infos = real()
+        gone = dataclasses.replace(infos[-1], available=False, reason="not installed here")
+        return [*infos[:-1], gone]
+
+    monkeypatch.setattr(_engines, "list_engines", one_missing)
+    at = engines()
+    at.multiselect(key="engines_chosen").set_value([]).run()
+    assert [i.value for i in at.info] == ["Choose at least one engine."]
+    catalogue = frames(at, "engine", "runs here")[0]
+    assert catalogue["runs here"].tolist()[-1] == "no: not installed here"
+    assert set(catalogue["runs here"].tolist()[:-1]) == {"yes"}
+    # Unavailable engines are not offered; available ones are preselected by default.
+    offered = at.multiselect(key="engines_chosen").options
+    assert catalogue["engine"].tolist()[-1] not in offered
+    default = open_page("search", {"search_view": "Engines"})
+    assert default.multiselect(key="engines_chosen").value == [
+        i.name for i in _engines.list_engines() if i.available
+    ]
+    assert "Press **Build engines**" in default.info[0].value
+
+
+def test_build_measures_every_engine_against_exhaustive():
+    at = engines({"engines_k": "5"})
+    at = build(at)
+    assert not at.error
+    table = frames(at, "engine", "ms/query")[0]
+    assert table["engine"].tolist() == FEW
+    exact = table.iloc[0]
+    assert exact["recall@5"] == 1.0
+    # 1,114 words × 256 float32 values: 1,024 bytes each, about 1.14 MB.
+    assert exact["B/vector"] == 1024 and exact["index MB"] == pytest.approx(1.14, abs=0.01)
+    hnsw = table.iloc[1]
+    assert hnsw["parameters"] == "M=16, ef_construction=200, ef=50"  # the talk's values
+    assert 0.9 <= hnsw["recall@5"] <= 1.0 and hnsw["B/vector"] > 1024
+    (fig,) = figures(at)
+    traces = {t["name"]: t for t in fig["data"]}
+    assert array(traces["exhaustive"]["y"]).tolist() == [1.0]
+    assert traces["hnswlib"]["text"] == [f"ef={v}" for v in (12, 25, 50, 100, 200, 400)]
+    assert all(0 <= r <= 1 for r in array(traces["hnswlib"]["y"]))
+    # One query's top-k: the exhaustive column is numpy's brute force; hnswlib marked.
+    topk = frames(at, "rank", "exhaustive")[0]
+    assert topk["exhaustive"].tolist() == brute_force_top("a loyal dog", 5)
+    assert all(cell[0] in "✅↕❌" for cell in topk["hnswlib"])
+    assert "Top 5 for 'a loyal dog'" in texts(at)
+
+    # A search parameter changes the measurement without a rebuild; the build is reused.
+    at.number_input(key="engines_hnswlib_ef").set_value(5).run()
+    again = frames(at, "engine", "ms/query")[0]
+    assert again["parameters"].tolist()[1] == "M=16, ef_construction=200, ef=5"
+    assert again["build s"].tolist() == table["build s"].tolist()
+
+    # The query box is the Search page's; an empty one warns.
+    at.text_input(key="search_query").set_value("   ").run()
+    assert any("The query is empty" in w.value for w in at.warning)
+
+
+def test_cancel_keeps_nothing_and_says_so():
+    at = engines({"engines_hnswlib_M": "7"}, chosen=["hnswlib"])
+    at.button(key="engines_cancel").click().run()
+    assert at.warning[0].value == "Build cancelled; the engines built before it are kept."
+    # A cancel that arrives while building stops it between chunks: nothing is kept.
+    at.session_state[_engines.CANCELLED] = True
+    at = build(at)
+    assert "Build cancelled" in at.warning[0].value
+    assert "Press **Build engines**" in at.info[0].value
+    assert not frames(at, "engine", "ms/query")
+
+
+def test_synthetic_corpus_and_held_out_queries():
+    at = engines({"engines_source": "synthetic", "engines_n": "1000"}, chosen=["exhaustive"])
+    at = build(at)
+    table = frames(at, "engine", "ms/query")[0]
+    assert table["B/vector"].tolist() == [1024] and table["recall@10"].tolist() == [1.0]
+    first = frames(at, "rank", "exhaustive")[0]["exhaustive"].tolist()
+    assert all(label.startswith("#") for label in first)
+    at.slider(key="engines_query").set_value(2).run()
+    second = frames(at, "rank", "exhaustive")[0]["exhaustive"].tolist()
+    assert second != first
+    assert "held-out query 2" in texts(at)
+
+
+def test_tiled_corpus_marks_the_copies():
+    at = engines({"engines_source": "tiled", "engines_n": "2000"}, chosen=["exhaustive"])
+    at = build(at)
+    assert frames(at, "engine", "ms/query")[0]["B/vector"].tolist() == [1024]
+    labels = frames(at, "rank", "exhaustive")[0]["exhaustive"].tolist()
+    assert len(labels) == 10 and all(isinstance(x, str) and x for x in labels)
+
+
+def test_memory_guard_refuses_what_would_not_fit(monkeypatch):
+    tiny = MemInfo(total=2 << 30, available=1 << 30)
+    monkeypatch.setattr(storage, "read_meminfo", lambda: tiny)
+    at = engines({"engines_source": "synthetic", "engines_n": "1000000"})
+    assert at.error and plain(at.error[0].value).startswith("Refused: N = 1,000,000")
+    assert "engines_build" not in [b.key for b in at.button]  # nothing to build
+
+
+def test_a_failing_engine_is_reported_and_the_rest_measured(monkeypatch):
+    real = _engines.get_engine
+
+    def refusing(name, **params):
+        if name == "hnswlib":
+            raise ExplorerError("hnswlib refuses for this test.")
+        return real(name, **params)
+
+    monkeypatch.setattr(_engines, "get_engine", refusing)
+    at = engines({"engines_hnswlib_M": "9"})
+    at = build(at)
+    assert [plain(e.value) for e in at.error] == ["hnswlib: hnswlib refuses for this test."]
+    assert frames(at, "engine", "ms/query")[0]["engine"].tolist() == ["exhaustive"]
+
+
+def test_bad_deep_links_are_ignored_with_a_warning():
+    at = engines({"engines_k": "0", "engines_source": "nowhere"})
+    shown = " ".join(w.value for w in at.warning)
+    assert "engines_k" in shown and "engines_source" in shown
+    assert at.selectbox(key="engines_source").value == "as-is"
+
+
+def test_cloud_settings_follow_the_choices():
+    at = engines()
+    code = [c.value for c in at.code]
+    assert any('"hnswParameters"' in c and '"m": 10' in c for c in code)  # M=16 moved into 4…10
+    assert any("USING hnsw (embedding vector_cosine_ops)" in c for c in code)
+    at.radio(key="engines_cloud_quant").set_value("binary")
+    at.selectbox(key="engines_cloud_mrl").set_value(128)
+    at.slider(key="engines_cloud_over").set_value(8).run()
+    code = [c.value for c in at.code]
+    azure = next(c for c in code if "vectorSearch" in c)
+    assert '"kind": "binaryQuantization"' in azure and '"truncationDimension": 128' in azure
+    assert '"defaultOversampling": 8.0' in azure
+    pg = next(c for c in code if "CREATE TABLE" in c)
+    assert "bit_hamming_ops" in pg and "LIMIT 80" in pg
+    at.toggle(key="engines_cloud_rescore").set_value(False)
+    at.selectbox(key="engines_cloud_metric").set_value("manhattan").run()
+    refused = [plain(w.value) for w in at.warning if "cannot express" in plain(w.value)]
+    assert [r.split(" cannot")[0] for r in refused] == ["Azure AI Search", "Azure Cosmos DB"]
+    downloads = [b for b in at.get("download_button") if b.key.startswith("engines_download")]
+    assert [b.label for b in downloads] == [
+        "Download qdrant.txt",
+        "Download weaviate.txt",
+        "Download pgvector.sql",
+    ]  # the systems that have a manhattan metric
+    assert "PostgreSQL + pgvector, step by step" in " ".join(e.label for e in at.expander)
+
+
+def test_presenter_mode_draws_the_chart_first():
+    at = engines({"present": "1", "engines_hnswlib_ef": "60"}, chosen=["exhaustive"])
+    at = build(at)
+    (fig,) = figures(at)
+    assert fig["layout"]["height"] == 330
+    labels = [e.label for e in at.expander]
+    assert "The table" in labels and "What this page shows" in labels
