@@ -13,6 +13,7 @@ model embeds the same candidate words once (:func:`candidate_dataset`, cached on
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -58,6 +59,7 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return rows / norms
 
 
+@functools.cache
 def frequent_words(n: int = CANDIDATES) -> tuple[str, ...]:
     """GloVe's ``n`` most frequent words made only of the letters a–z (no numbers,
     punctuation, clitics or accents), most frequent first."""
@@ -77,8 +79,10 @@ def glove_candidates(n: int | None = CANDIDATES) -> Candidates:
     return Candidates(words, vocab.unit[[vocab.index[w] for w in words]])
 
 
+@functools.cache
 def candidate_dataset(n: int = CANDIDATES) -> Dataset:
-    """The candidate words as a dataset, so any model embeds and caches them like a dataset."""
+    """The candidate words as a dataset, so any model embeds and caches them like a dataset
+    (built once per process: pages ask for it on every rerun)."""
     return dataset_from_texts(
         f"glove-common-{n}", frequent_words(n), description=f"GloVe's {n:,} most common words."
     )
