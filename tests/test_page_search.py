@@ -60,7 +60,7 @@ def show(at, view: str):
 def test_default_render_shows_three_steps_and_exact_results(words) -> None:
     labels, vectors = words
     at = open_page("search")
-    assert [t.label for t in at.tabs] == [STEP1, STEP2, RESULTS, "Scale lab"]
+    assert [t.label for t in at.tabs] == [STEP1, STEP2, RESULTS, "Scale lab", "Engines"]
     shown = metrics(at)
     table = results(at)
     query = get_embedder(MINILM).embed(["a loyal dog"])
