@@ -1,4 +1,5 @@
-"""Run every benchmark: embedders, search at 100k, then the scale lab's kernels against faiss.
+"""Run every benchmark: embedders, search at 100k, the scale lab's kernels against faiss, then
+every nearest-neighbour engine on 100k real MiniLM embeddings.
 
 ``python -m bench`` (or ``make bench``) runs them with their default sizes; each module also
 runs alone with its own flags (``python -m bench.bench_scale --help``).
@@ -6,7 +7,7 @@ runs alone with its own flags (``python -m bench.bench_scale --help``).
 
 from __future__ import annotations
 
-from bench import bench_embedders, bench_scale, bench_search
+from bench import bench_embedders, bench_engines, bench_scale, bench_search
 
 
 def main() -> None:
@@ -17,6 +18,10 @@ def main() -> None:
     # The real-embedding recall check embeds 100k sentences with MiniLM (minutes, cached
     # afterwards); ask for it with `python -m bench.bench_scale`.
     bench_scale.main(["--real-n", "0"])
+    print()
+    # Embeds the same 100k sentences as bench_scale's recall check (one shared cache entry):
+    # minutes the first time.
+    bench_engines.main([])
 
 
 if __name__ == "__main__":

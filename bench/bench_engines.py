@@ -1,0 +1,201 @@
+"""Every nearest-neighbour engine of ``core.engines`` on real MiniLM embeddings.
+
+Run ``python -m bench.bench_engines [--n 100000]``. The corpus is ``n`` generated sentences
+plus held-out query sentences (bench_scale's generator, seed 1), embedded once with
+all-MiniLM-L6-v2 and cached on disk like a dataset's vectors, keyed by their content (minutes
+for 100k on two shared cores the first time, seconds afterwards). Every available engine is
+built with its library's defaults (cosine); queries run one at a time through
+``engine.search`` and the median wall-clock milliseconds per call are reported; recall@k is
+against exhaustive search. Then each engine's first search parameter is raised step by step
+until recall@k reaches the goal (0.95), and that setting is reported too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.engines import get_engine, list_engines
+from core.engines.base import THREADS_ENV, Engine, EngineInfo, ParamSpec
+from core.errors import ExplorerError
+from core.search import exhaustive_search, recall_at_k
+
+GOAL = 0.95
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One engine at one search setting."""
+
+    setting: str
+    ms_per_query: float
+    recall: float
+
+
+@dataclass(frozen=True)
+class EngineRow:
+    name: str
+    build_params: str
+    build_s: float
+    train_s: float | None
+    index_bytes: int
+    n: int
+    default: Measured
+    goal: Measured | None
+    note: str
+
+
+def embedded_sentences(n: int, n_queries: int, model_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """float32 unit ``(n, d)`` corpus and ``(n_queries, d)`` query embeddings of generated
+    sentences, from the vector cache or embedded (and cached) now."""
+    from bench.bench_scale import generated_sentences
+    from core.datasets import dataset_from_texts
+    from core.embedders.registry import get_embedder
+    from core.vectors import embed_dataset
+
+    texts = generated_sentences(n + n_queries, seed=1)
+    vectors = embed_dataset(dataset_from_texts("bench-sentences", texts), get_embedder(model_name))
+    vectors = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors[:n].astype(np.float32), vectors[n:].astype(np.float32)
+
+
+def measure(
+    engine: Engine, queries: np.ndarray, truth: np.ndarray, k: int, **params: float
+) -> Measured:
+    """Median ms per one-query ``engine.search`` call and recall@k over all queries."""
+    seconds, ids = [], []
+    for i in range(len(queries)):
+        start = time.perf_counter()
+        found = engine.search(queries[i : i + 1], k, **params)
+        seconds.append(time.perf_counter() - start)
+        ids.append(found.ids)
+    setting = ", ".join(f"{name}={value}" for name, value in params.items()) or "-"
+    return Measured(setting, 1000 * statistics.median(seconds), recall_at_k(truth, np.vstack(ids)))
+
+
+def ladder(spec: ParamSpec) -> list[int]:
+    """Search settings to try: the default, then doubling up to the parameter's maximum."""
+    steps = [int(spec.default)]
+    while steps[-1] < spec.max:
+        steps.append(min(int(spec.max), 2 * steps[-1]))
+    return steps
+
+
+def sweep(
+    engine: Engine, info: EngineInfo, queries: np.ndarray, truth: np.ndarray, k: int, cap: int
+) -> Measured | None:
+    """The first setting of the engine's first search parameter reaching ``GOAL``, trying at
+    most ``cap`` settings; None when it has no search parameter or none reaches it."""
+    if not info.search_params:
+        return None
+    spec = info.search_params[0]
+    for value in ladder(spec)[:cap]:
+        try:
+            result = measure(engine, queries, truth, k, **{spec.name: value})
+        except ExplorerError:  # e.g. IVF found fewer than k with few cells probed
+            continue
+        if result.recall >= GOAL:
+            return result
+    return None
+
+
+def bench_engine(
+    info: EngineInfo, corpus: np.ndarray, queries: np.ndarray, truth: np.ndarray, k: int
+) -> EngineRow:
+    with get_engine(info.name) as engine:
+        engine.build(corpus, "cosine")
+        defaults = {p.name: p.default for p in info.search_params}
+        try:
+            default = measure(engine, queries, truth, k, **defaults)
+        except ExplorerError as exc:  # e.g. IVF found fewer than k in the cells probed
+            print(f"    {exc}")
+            default = Measured("fewer than k found", float("nan"), 0.0)
+        goal = default if default.recall >= GOAL else sweep(engine, info, queries, truth, k, 12)
+        built_with = {p.name: engine.params[p.name] for p in info.build_params}
+        return EngineRow(
+            info.name,
+            ", ".join(f"{name}={value}" for name, value in built_with.items()) or "-",
+            engine.build_seconds,
+            engine.train_seconds,
+            engine.index_bytes,
+            engine.count,
+            default,
+            goal,
+            "; ".join(engine.notes),
+        )
+
+
+def table(rows: list[EngineRow], k: int) -> str:
+    """The rows as a markdown table."""
+    lines = [
+        f"| engine | build params | build s | train s | index MB | B/vector | search default "
+        f"| ms/query | recall@{k} | setting for ≥ {GOAL} | ms/query | recall@{k} |",
+        "|---|---|---:|---:|---:|---:|---|---:|---:|---|---:|---:|",
+    ]
+    for r in rows:
+        goal = (
+            f"{r.goal.setting} | {r.goal.ms_per_query:.3f} | {r.goal.recall:.3f}"
+            if r.goal
+            else "not reached | - | -"
+        )
+        train = "-" if r.train_s is None else f"{r.train_s:.1f}"
+        lines.append(
+            f"| {r.name} | {r.build_params} | {r.build_s:.1f} | {train} | "
+            f"{r.index_bytes / 1e6:.1f} | {r.index_bytes / r.n:.0f} | {r.default.setting} | "
+            f"{r.default.ms_per_query:.3f} | {r.default.recall:.3f} | {goal} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_engines", description=__doc__)
+    parser.add_argument("--n", type=int, default=100_000, help="corpus sentences")
+    parser.add_argument("--queries", type=int, default=200, help="held-out query sentences")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--threads", type=int, default=1, help="threads per engine")
+    parser.add_argument("--model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--engines", default="", help="comma-separated names (default: all)")
+    args = parser.parse_args(argv)
+    os.environ[THREADS_ENV] = str(args.threads)
+
+    start = time.perf_counter()
+    corpus, queries = embedded_sentences(args.n, args.queries, args.model)
+    print(
+        f"{args.n:,} generated sentences + {args.queries} held-out queries, {args.model} "
+        f"({corpus.shape[1]} dims), embedded or read from the cache in "
+        f"{time.perf_counter() - start:.1f} s; {args.threads} thread(s) per engine",
+        flush=True,
+    )
+    truth = exhaustive_search(queries, corpus, args.k, "cosine").ids
+    wanted = {name for name in args.engines.split(",") if name}
+    rows, skipped = [], []
+    for info in list_engines():
+        if wanted and info.name not in wanted:
+            continue
+        if not info.available:
+            skipped.append(f"{info.name}: {info.reason}")
+            continue
+        print(f"  {info.name} …", flush=True)
+        rows.append(bench_engine(info, corpus, queries, truth, args.k))
+    print()
+    print(table(rows, args.k))
+    print()
+    print(
+        f"ms/query: median wall-clock time of one-query engine.search calls; recall@{args.k} "
+        "against exhaustive cosine search; defaults are the libraries' own. The sweep doubles "
+        "the first search parameter from its default."
+    )
+    for row in rows:
+        if row.note:
+            print(f"{row.name}: {row.note}")
+    for line in skipped:
+        print(f"not run: {line}")
+
+
+if __name__ == "__main__":
+    main()
