@@ -238,3 +238,12 @@ def test_spread_of_dog_shows_each_model_its_own_range():
     assert table.loc[GLOVE, "lowest"] < 0 < table.loc["all-MiniLM-L6-v2", "lowest"]
     assert 0.05 < table.loc["all-MiniLM-L6-v2", "lowest"] < 0.15
     assert 0.75 < table.loc["all-MiniLM-L6-v2", "highest"] < 0.85
+
+
+def test_embed_page_lists_the_words_glove_left_out():
+    at = open_page("embed", {"embed_text": "the queen of zqxvbw", "models": [GLOVE]})
+    assert "Not in its vocabulary, left out of the average: zqxvbw." in texts(at)
+    assert texts(at).count("Not in its vocabulary") == 1  # only GloVe skips words
+    at.text_input(key="embed_text").input("zqxvbw").run()
+    assert not at.exception
+    assert any("knows none of the words of 'zqxvbw'" in plain(e.value) for e in at.error)

@@ -76,6 +76,11 @@ def _details(r: EmbeddedText, key: str) -> None:
             f"{r.tokens} tokens: the model only read the first {r.max_tokens}; the rest of the "
             "text did not change the vector."
         )
+    unknown = _ui.embedder(r.model).unknown_words(r.text)
+    if unknown:
+        st.caption(
+            _ui.md_text(f"Not in its vocabulary, left out of the average: {', '.join(unknown)}.")
+        )
     first = ", ".join(f"{v:+.4f}" for v in r.vector[:FIRST])
     st.markdown(f"First {FIRST} values: `[{first}, …]`")
     slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{r.text[:40]}-{r.model}").strip("-")
