@@ -107,7 +107,7 @@ def test_only_the_open_tab_runs_and_the_tab_is_in_the_link() -> None:
     at.session_state["sim_view"] = "Spread"
     at.run()
     assert at.query_params["sim_view"] == "Spread"
-    assert len(figures(at)) == 1 and not frames(at, "a · b")
+    assert len(figures(at)) == 2 and not frames(at, "a · b")  # ranges and histogram
     bad = open_page("similarity", {"sim_view": "Nowhere"})
     assert any("sim_view" in w.value for w in bad.warning)
     assert frames(bad, "a · b")

@@ -132,6 +132,45 @@ def neighbors() -> None:
     )
 
 
+def _ranges(found: dict[str, TargetNeighbors], hist: Any, threshold: float, target: str) -> None:
+    """One row per model on one cosine axis: the box holds the middle half of the target's
+    similarities, the whiskers reach the lowest and highest item (named on hover)."""
+    fig = go.Figure()
+    for s in hist.series:
+        nb = found[s.name]
+        lowest, highest = labels[int(nb.least.ids[0, 0])], labels[int(nb.most.ids[0, 0])]
+        fig.add_trace(
+            go.Box(
+                x=s.values,
+                name=s.name,
+                orientation="h",
+                boxpoints=False,
+                hoverinfo="x",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[s.low, s.high],
+                y=[s.name, s.name],
+                mode="markers+text",
+                text=[lowest, highest],
+                textposition=["middle left", "middle right"],
+                marker={"size": 9, "color": "#111", "symbol": "line-ns-open"},
+                hovertemplate="%{text}: %{x:.3f}<extra>%{y}</extra>",
+                showlegend=False,
+            )
+        )
+    fig.add_vline(x=0, line_width=1, line_color="#888")
+    fig.add_vline(x=threshold, line_dash="dash", line_width=2)
+    fig.update_layout(
+        showlegend=False,
+        xaxis_title=f"range per model: {target.strip()!r} against every other item (cosine)",
+        xaxis_range=[min(-0.3, hist.edges[0]) - 0.25, 1.25],
+        yaxis={"autorange": "reversed"},
+    )
+    _ui.plot(fig, key="sim_ranges", height=90 + 60 * len(hist.series))
+
+
 def spread() -> None:
     """Histogram of the target's similarity to every item per model, with a threshold."""
     left, right = st.columns([2, 1])
@@ -147,6 +186,7 @@ def spread() -> None:
     if not found:
         return
     hist = shared_histogram({m: nb.others for m, nb in found.items()})
+    _ranges(found, hist, threshold, target)
     fig = go.Figure(
         [go.Bar(x=hist.centers, y=s.counts, name=s.name, opacity=0.65) for s in hist.series]
     )

@@ -1,0 +1,53 @@
+"""AppTest of Similarity's Spread tab, range chart: one row per model on one cosine axis, its
+ends at the lowest and highest similarity of the target to every other item, checked against a
+brute-force cosine over the models' own vectors (issue 13 §4: similarity ranges differ)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.datasets import load_dataset
+from core.embedders.registry import LOCAL_FACTORIES, get_embedder
+from core.vectors import embed_dataset
+from tests.page_helpers import array, figures, open_page
+
+MODELS = [
+    m for m in ("glove-6b-50d", "static-minilm-256", "all-MiniLM-L6-v2") if m in LOCAL_FACTORIES
+]
+
+
+def _ranges(at) -> dict[str, tuple[np.ndarray, list[str]]]:
+    fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("range"))
+    return {t["y"][0]: (array(t["x"]), t["text"]) for t in fig["data"] if t["type"] == "scatter"}
+
+
+def test_each_model_spans_its_own_range_of_dog() -> None:
+    at = open_page("similarity", {"sim_view": "Spread", "sim_target": "dog", "models": MODELS})
+    assert not at.exception
+    ranges = _ranges(at)
+    assert list(ranges) == MODELS
+    dataset = load_dataset("words")
+    row = dataset.index_of("dog")
+    for model in MODELS:
+        vectors = embed_dataset(dataset, get_embedder(model)).astype(np.float64)
+        unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        sims = np.delete(unit @ unit[row], row)
+        others = [label for i, label in enumerate(dataset.labels) if i != row]
+        (low, high), (lowest, highest) = ranges[model]
+        np.testing.assert_allclose([low, high], [sims.min(), sims.max()], atol=1e-5)
+        assert [lowest, highest] == [others[int(sims.argmin())], others[int(sims.argmax())]]
+    # The talk's lesson: MiniLM's similarities stay positive, GloVe's go below zero.
+    minilm_low, minilm_high = ranges["all-MiniLM-L6-v2"][0]
+    assert 0.0 < minilm_low < 0.2 and 0.7 < minilm_high < 0.9
+    if "glove-6b-50d" in ranges:
+        assert ranges["glove-6b-50d"][0][0] < 0
+
+
+def test_the_range_chart_marks_zero_and_the_threshold_and_fits_presenter_mode() -> None:
+    at = open_page(
+        "similarity",
+        {"sim_view": "Spread", "sim_target": "dog", "sim_threshold": "0.4", "present": "1"},
+    )
+    fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("range"))
+    assert [shape["x0"] for shape in fig["layout"]["shapes"]] == [0, 0.4]
+    assert fig["layout"]["height"] <= 90 + 60 * 2 and fig["layout"]["font"]["size"] == 18
