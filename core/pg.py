@@ -24,7 +24,7 @@ import re
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -368,19 +368,33 @@ class Loaded:
     fresh: bool
 
 
+def _chunks(n: int, progress: Progress | None, should_stop: ShouldStop | None) -> Iterator[slice]:
+    """Row ranges of ``COPY_ROWS``: ``should_stop`` polled before each, ``progress`` after."""
+    for lo in range(0, n, COPY_ROWS):
+        check_stop(should_stop)
+        yield slice(lo, min(n, lo + COPY_ROWS))
+        if progress is not None:
+            done = min(n, lo + COPY_ROWS)
+            progress(done / n, f"Copied {done:,} of {n:,} rows")
+
+
 def load_vectors(
     conn: psycopg.Connection,
     vectors: np.ndarray,
     schema: str = SCHEMA,
     progress: Progress | None = None,
     should_stop: ShouldStop | None = None,
+    chunks: Iterable[slice] | None = None,
 ) -> Loaded:
     """Copy an ``(n, d)`` matrix into its content-named table (:func:`table_name`) with binary
     COPY, ``COPY_ROWS`` rows per chunk; reuse the table when it is already there.
 
     ``progress(fraction, text)`` follows the chunks; ``should_stop()`` is polled between them
-    and makes the load roll back and raise :class:`core.corpora.Cancelled`. ``conn`` must be
-    in autocommit mode (the load is its own transaction).
+    and makes the load roll back and raise :class:`core.corpora.Cancelled`. ``chunks``, row
+    ranges that report and poll themselves, replaces both (an engine's chunking). A table
+    already there is not copied again, but its chunks are still walked, so progress and
+    cancel behave alike. ``conn`` must be in autocommit mode (the load is its own
+    transaction).
     """
     data = as_matrix(vectors, "vectors").astype(np.float32, copy=False)
     n, d = data.shape
@@ -388,15 +402,16 @@ def load_vectors(
         raise ExplorerError(f"{n:,} vectors: the database demo loads 1 to {MAX_ROWS:,}.")
     if d > 16_000:
         raise ExplorerError(f"{d} dimensions: pgvector's vector type holds at most 16,000.")
-    if not np.isfinite(data).all():
-        raise ExplorerError("The vectors contain NaN or infinity: PostgreSQL refuses them.")
     table = table_name(data)
     with refused():
         ensure_schema(conn, schema)
         start = time.perf_counter()
+        parts = chunks if chunks is not None else _chunks(n, progress, should_stop)
         with _locked(conn, table):
             known = created(conn, schema).get(table)
             if known is not None:
+                for _ in parts:
+                    pass
                 return Loaded(schema, table, int(known.rows or 0), d, known.seconds, fresh=False)
             refuse_foreign(conn, schema, table)
             target = qualified(schema, table)
@@ -408,13 +423,9 @@ def load_vectors(
             copy = sql.SQL("COPY {} (id, embedding) FROM STDIN WITH (FORMAT BINARY)").format(target)
             with conn.cursor() as cur, cur.copy(copy) as out:
                 out.set_types(["int4", "vector"])
-                for lo in range(0, n, COPY_ROWS):
-                    check_stop(should_stop)
-                    for i in range(lo, min(n, lo + COPY_ROWS)):
+                for rows in parts:
+                    for i in range(rows.start, rows.stop):
                         out.write_row((i, data[i]))
-                    if progress is not None:
-                        done = min(n, lo + COPY_ROWS)
-                        progress(done / n, f"Copied {done:,} of {n:,} rows")
             conn.execute(sql.SQL("ANALYZE {}").format(target))
             seconds = time.perf_counter() - start
             record(conn, Created(table, "table", None, n, d, seconds), schema)

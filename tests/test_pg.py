@@ -216,7 +216,7 @@ def test_load_copies_rows_in_chunks_then_reuses_the_table(pg_db, monkeypatch):
         ours = pg.created(conn)
     assert first.fresh and not again.fresh and again.table == first.table
     assert (first.rows, first.dims) == (30, 5)
-    assert seen == pytest.approx([7 / 30, 14 / 30, 21 / 30, 28 / 30, 1.0])
+    assert seen == pytest.approx([7 / 30, 14 / 30, 21 / 30, 28 / 30, 1.0] + [-1] * 5)
     assert [r[0] for r in stored] == list(range(30))
     np.testing.assert_array_equal(np.stack([r[1].to_numpy() for r in stored]), vectors)
     assert ours[first.table].kind == "table" and ours[first.table].rows == 30
@@ -239,7 +239,7 @@ def test_cancelled_load_leaves_nothing(pg_db, monkeypatch):
     ("vectors", "message"),
     [
         (np.zeros((0, 3), dtype=np.float32), "loads 1 to"),
-        (np.full((2, 3), np.nan, dtype=np.float32), "NaN"),
+        (np.full((2, 3), np.nan, dtype=np.float32), "row 0 contains NaN"),
         (np.ones((1, 16_001), dtype=np.float32), "16,000"),
     ],
 )
