@@ -203,3 +203,33 @@ def test_imported_vectors() -> None:
     assert "uploaded: vecs.json (imported)" in curves(at)
     table = frames(show(at, PIPELINE), "dims", "precision", "bytes per vector")[0]
     assert sorted(set(table["dims"])) == [8, 16, 32, 48]
+
+
+def test_curves_add_every_local_model_so_mpnet_sits_next_to_the_static_model() -> None:
+    from core.datasets import load_dataset
+    from core.embedders.registry import LOCAL_FACTORIES, get_embedder
+    from core.vectors import embed_dataset
+
+    mpnet = "all-mpnet-base-v2"
+    if mpnet not in LOCAL_FACTORIES:
+        pytest.skip("all-mpnet-base-v2 is not registered")
+    at = open_page("mrl", {"mrl_view": CURVES})
+    assert at.toggle(key="mrl_all").value is True
+    traces = curves(at)
+    assert set(traces) >= {f"{STATIC} (ordered dims, MRL)", f"{mpnet} (not ordered)"}
+    assert len(traces) == len(LOCAL_FACTORIES)
+    vectors = embed_dataset(load_dataset("words"), get_embedder(mpnet)).astype(np.float64)
+    line = traces[f"{mpnet} (not ordered)"]
+    assert array(line["x"]).tolist() == [8, 16, 32, 64, 128, 256, 512, 768]
+    expected = [truncated_recall(vectors, d, 10) for d in (16, 64, 768)]
+    np.testing.assert_allclose(array(line["y"])[[1, 3, 7]], expected, atol=1e-12)
+    # mpnet was not trained for truncation: cut to 64 of its 768 values it keeps far fewer
+    # neighbours than the PCA-ordered static model keeps with 64 of 256.
+    static = traces[f"{STATIC} (ordered dims, MRL)"]
+    assert array(static["y"])[3] > array(line["y"])[3] + 0.15
+    assert metrics(at)[f"{mpnet} at 64 dims"] == f"{expected[1]:.1%}"
+
+    at.toggle(key="mrl_all").set_value(False).run()
+    assert not at.exception
+    assert set(curves(at)) == {f"{STATIC} (ordered dims, MRL)", f"{MINILM} (not ordered)"}
+    assert at.query_params["mrl_all"] == "0"

@@ -9,11 +9,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.compare import compare_rankings
+from core.datasets import Dataset, list_datasets
+from core.embedders.registry import LOCAL_FACTORIES
 from core.mrl import CurvePoint, ranking_at_dims, recall_curve, standard_dims
 from core.pipeline import PIPELINE_PRECISIONS, PipelinePoint, pipeline_points
 from core.quantize import Precision
 from core.storage import payload_bytes
-from core.vectors import VectorSet
+from core.vectors import VectorSet, embed_dataset
 from views import _ui
 
 FACTORS = range(1, 11)
@@ -46,6 +48,38 @@ def _curve(vectors_key: str, k: int, sizes: tuple[int, ...], _vectors) -> list:
 def _pipelines(vectors_key: str, k: int, _vectors) -> list[PipelinePoint]:
     sizes = standard_dims(_vectors.shape[1])
     return pipeline_points(_vectors, k, sizes, PIPELINE_PRECISIONS, FACTORS)
+
+
+@st.cache_resource(show_spinner="Embedding the dataset with another model (once)…", max_entries=16)
+def _local_vectors(key: str, _dataset: Dataset, model: str):
+    """``_dataset`` under the local ``model``; ``key`` names both by content (the dataset's
+    fingerprint, the model's name and version)."""
+    vectors = embed_dataset(_dataset, _ui.embedder(model))
+    vectors.flags.writeable = False
+    return vectors
+
+
+def _curve_sets() -> dict[str, VectorSet]:
+    """The sidebar's models and, when the toggle is on, every other local model: the models
+    the recall curves compare. Bundled datasets only (an upload would be embedded again)."""
+    sets = dict(ws.sets)
+    if ws.dataset.name not in list_datasets():
+        return sets
+    if not st.toggle(
+        "Every local model",
+        key=_ui.bound("mrl_all", True, _ui.as_bool),
+        help="Add the local models the sidebar did not choose, e.g. all-mpnet-base-v2 (not "
+        "MRL-trained) next to the PCA-ordered static model.",
+    ):
+        return sets
+    for name in LOCAL_FACTORIES:
+        if name not in sets:
+            with _ui.guard(name):
+                emb = _ui.embedder(name)
+                key = f"{ws.dataset.fingerprint}:{emb.name}@{emb.version}"
+                vectors = _local_vectors(key, ws.dataset, name)
+                sets[name] = VectorSet(ws.dataset, name, vectors, emb)
+    return sets
 
 
 def _kind(vs: VectorSet) -> str:
@@ -119,9 +153,10 @@ def one_ranking() -> None:
 
 def recall_curves() -> None:
     """Recall@k against dimensions kept, one curve per model, the current cut marked."""
+    sets = _curve_sets()
     fig = go.Figure()
     marks = []
-    for name, other in ws.sets.items():
+    for name, other in sets.items():
         with _ui.guard(name):
             sizes = standard_dims(other.dims)
             curve: list[CurvePoint] = _curve(other.key, k, sizes, other.vectors)
@@ -144,7 +179,7 @@ def recall_curves() -> None:
     fig.add_annotation(
         x=math.log10(dims), y=0.03, text=f"{dims} dims kept", showarrow=False, xanchor="left"
     )
-    ticks = sorted({d for s in ws.sets.values() for d in standard_dims(s.dims)})
+    ticks = sorted({d for s in sets.values() for d in standard_dims(s.dims)})
     fig.update_xaxes(title_text="dimensions kept (log scale)", type="log", tickvals=ticks)
     fig.update_yaxes(title_text=f"recall@{k}", tickformat=".0%", range=[0, 1.02])
     fig.update_layout(
