@@ -24,7 +24,7 @@ def _map(at: AppTest) -> dict:
 
 def _labels(trace: dict) -> list[str]:
     """A trace's item labels as the user sees them (the figure escapes ``&``, ``<``, ``>``)."""
-    return [html.unescape(t) for t in trace["hovertext"]]
+    return [html.unescape(t.split("<br>")[0]) for t in trace["hovertext"]]
 
 
 def _xy_by_label(fig: dict) -> dict[str, np.ndarray]:
@@ -33,9 +33,7 @@ def _xy_by_label(fig: dict) -> dict[str, np.ndarray]:
     for trace in fig["data"]:
         if trace["name"] in ("neighbours", "target"):
             continue
-        for label, x, y in zip(
-            _labels(trace), array(trace["x"]), array(trace["y"]), strict=True
-        ):
+        for label, x, y in zip(_labels(trace), array(trace["x"]), array(trace["y"]), strict=True):
             out[label] = np.array([x, y])
     return out
 
@@ -92,10 +90,12 @@ def test_hover_shows_the_chosen_columns() -> None:
     at.multiselect(key="sim_map_hover").set_value(["studio", "year"]).run()
     assert not at.exception
     first = _map(at)["data"][0]
-    assert "studio: %{customdata[0]}" in first["hovertemplate"]
-    assert "year: %{customdata[1]}" in first["hovertemplate"]
-    row = dataset.index_of(_labels(first)[0])
-    assert first["customdata"][0] == [dataset.extra["studio"][row], dataset.extra["year"][row]]
+    assert first["hovertemplate"] == "%{hovertext}<extra>%{fullData.name}</extra>"
+    for text in first["hovertext"][:20]:
+        label, studio, year = text.split("<br>")
+        row = dataset.index_of(html.unescape(label))
+        assert studio == f"studio: {dataset.extra['studio'][row]}"
+        assert year == f"year: {dataset.extra['year'][row]}"
 
 
 def test_filter_by_category_and_by_numeric_range() -> None:
@@ -161,7 +161,7 @@ def test_deep_link_restores_the_map_settings() -> None:
     assert len(fig["data"][-2]["text"]) == 3  # the target's 3 neighbours
     assert at.selectbox(key="sim_map_colour").value == "studio"
     assert at.multiselect(key="sim_map_hover").value == ["year"]
-    assert "year: %{customdata[0]}" in fig["data"][0]["hovertemplate"]
+    assert fig["data"][0]["hovertext"][0].split("<br>")[1].startswith("year: ")
     bad = open_page("similarity", {**MAP, "sim_map_colour": "nowhere"})
     assert any("sim_map_colour" in w.value for w in bad.warning)
 
@@ -216,3 +216,31 @@ def test_umap_projection_on_movies() -> None:
     at = open_page("similarity", {**MAP, "dataset": "movies", "sim_proj": "umap"})
     assert "UMAP of 330" in texts(at)
     assert len(_map(at)["data"]) >= 3
+
+
+def test_user_text_in_the_map_is_escaped() -> None:
+    from core.datasets import Dataset
+    from views._map import _Columns, hover_texts, map_figure
+
+    dataset = Dataset(
+        "markup",
+        ("<b>bold</b>", "a&b", "plain"),
+        ("x", "y", "z"),
+        ("<i>c</i>", "<i>c</i>", "d"),
+        extra={"%{x}<s>": ("<a href=x>link</a>", "q", "r")},
+    )
+    columns = _Columns(dataset, {"category": dataset.categories, **dataset.extra})
+    texts = hover_texts(columns, ["%{x}<s>"])
+    assert (
+        texts.tolist()[0]
+        == "&lt;b&gt;bold&lt;/b&gt;<br>%{x}&lt;s&gt;: &lt;a href=x&gt;link&lt;/a&gt;"
+    )
+    assert texts.tolist()[1].startswith("a&amp;b<br>")
+    coords = np.arange(6, dtype=np.float64).reshape(3, 2)
+    fig, groups = map_figure(
+        coords, np.arange(3), columns.colouring("category"), texts, near=[1], target_row=0
+    )
+    assert [t.name for t in fig.data] == ["&lt;i&gt;c&lt;/i&gt;", "d", "neighbours", "target"]
+    assert list(fig.data[-1].text) == ["&lt;b&gt;bold&lt;/b&gt;"]
+    assert list(fig.data[-2].text) == ["a&amp;b"]
+    assert [g.rows.tolist() for g in groups] == [[0, 1], [2]]

@@ -46,7 +46,6 @@ from core.project import (
     project_bounded,
 )
 from core.search import exhaustive_search
-from core.similarity import target_neighbors
 from core.vectors import VectorSet
 from views import _ui
 
@@ -147,47 +146,80 @@ class _Trace:
     rows: np.ndarray
 
 
-def _hover(dataset: Dataset, columns: dict[str, Sequence[Any]], hover: list[str]) -> str:
-    """A hover template: the label, then each chosen column (names escaped: they are user
-    text inside the app's own markup)."""
-    lines = ["<b>%{hovertext}</b>"]
-    for i, name in enumerate(hover):
-        shown = html.escape(name, quote=False).replace("%", "&#37;")
-        lines.append(f"{shown}: %{{customdata[{i}]}}")
-    return "<br>".join(lines) + "<extra>%{fullData.name}</extra>"
+def _escaped(values: Sequence[Any]) -> np.ndarray:
+    """``values`` as text plotly shows as text (``&``, ``<``, ``>`` escaped), a str array."""
+    return np.array([html.escape(str(v), quote=False) for v in values], dtype=str)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """The columns the map can use (``values``: name -> one value per row) and what names
+    their content for caches: the dataset's fingerprint, plus ``cluster_key`` (the vectors
+    and settings HDBSCAN ran with) for the cluster column."""
+
+    dataset: Dataset
+    values: dict[str, Sequence[Any]]
+    cluster_key: tuple = ()
+
+    def key(self, name: str) -> tuple:
+        return (self.dataset.fingerprint, name, self.cluster_key if name == CLUSTER_COLUMN else ())
+
+    def colouring(self, name: str) -> Colouring:
+        """How column ``name`` colours the map (computed once per content)."""
+        return _memo().get(("colour", *self.key(name)), lambda: colour_by(name, self.values[name]))
+
+
+def hover_texts(columns: _Columns, hover: list[str]) -> np.ndarray:
+    """Every row's hover text, a str array ``(n,)``: its label, then one line per ``hover``
+    column, all escaped. Each part is built once per content and joined with numpy: one
+    string per point is far cheaper to send than a table of hover values."""
+    memo = _memo()
+    dataset = columns.dataset
+    text = memo.get(("labels", dataset.fingerprint), lambda: _escaped(dataset.labels))
+    for name in hover:
+
+        def line(name: str = name) -> np.ndarray:
+            head = f"<br>{html.escape(name, quote=False)}: "
+            return np.char.add(head, _escaped(columns.values[name]))
+
+        text = np.char.add(text, memo.get(("hover", *columns.key(name)), line))
+    return text
 
 
 def map_figure(
     coords: np.ndarray,
-    dataset: Dataset,
     rows: np.ndarray,
     colouring: Colouring,
-    columns: dict[str, Sequence[Any]],
-    hover: list[str],
+    texts: np.ndarray,
     near: list[int],
     target_row: int | None,
     big: bool = False,
 ) -> tuple[go.Figure, list[_Trace]]:
     """The WebGL map of dataset ``rows`` (``coords`` holds one row of coordinates per dataset
-    row, NaN where not projected): one trace per colour (or one with a colour scale), the
-    target's ``near`` neighbours and the target on top. Returns the figure and the data
-    traces, in order, for reading a selection."""
+    row, NaN where not projected; ``texts`` each row's escaped hover text, its label first):
+    one trace per colour (or one with a colour scale), the target's ``near`` neighbours and
+    the target on top. Every string in it is escaped here, so the figure needs no
+    :func:`views._ui.escape_figure_text`. Returns the figure and its data traces, in order,
+    for reading a selection."""
     three_d = coords.shape[1] == 3
     scatter = go.Scatter3d if three_d else go.Scattergl
     size = (3 if three_d else 5) if rows.size > 5_000 else (4 if three_d else 7)
-    template = _hover(dataset, columns, hover)
-    labels = np.asarray(dataset.labels, dtype=object)
-    hover_values = (
-        np.column_stack([np.asarray(columns[c], dtype=object) for c in hover]) if hover else None
+    template = "%{hovertext}<extra>%{fullData.name}</extra>"
+    labels = np.array(
+        [t.split("<br>", 1)[0] for t in texts[near + ([] if target_row is None else [target_row])]],
+        dtype=str,
     )
 
     def trace(picked: np.ndarray, name: str, **style: Any) -> go.BaseTraceType:
         xyz = {"x": coords[picked, 0].astype(np.float32), "y": coords[picked, 1].astype(np.float32)}
         if three_d:
             xyz["z"] = coords[picked, 2].astype(np.float32)
-        extra = {} if hover_values is None else {"customdata": hover_values[picked]}
         return scatter(
-            **xyz, name=name, hovertext=labels[picked], hovertemplate=template, **extra, **style
+            **xyz,
+            name=html.escape(name, quote=False),
+            hovertext=texts[picked],
+            hovertemplate=template,
+            **style,
         )
 
     groups: list[_Trace] = []
@@ -199,7 +231,7 @@ def map_figure(
             "size": size,
             "color": numbers[finite].astype(np.float32),
             "colorscale": "Viridis",
-            "colorbar": {"title": {"text": colouring.column}, "thickness": 12},
+            "colorbar": {"title": {"text": html.escape(colouring.column)}, "thickness": 12},
             "opacity": 0.8,
         }
         groups.append(_Trace(colouring.column, finite))
@@ -235,7 +267,7 @@ def map_figure(
                 "neighbours",
                 mode="markers+text",
                 # Only the closest few are named (the others on hover), so names stay legible.
-                text=[dataset.labels[i] if n < MAP_NAMED else "" for n, i in enumerate(near)],
+                text=[str(labels[n]) if n < MAP_NAMED else "" for n in range(len(near))],
                 textfont={"size": 15 if big else 12},
                 # Alternate above and below so that labels of close neighbours overlap less.
                 textposition=[("top center", "bottom center")[i % 2] for i in range(len(near))],
@@ -248,7 +280,7 @@ def map_figure(
                 np.asarray([target_row]),
                 "target",
                 mode="markers+text",
-                text=[dataset.labels[target_row]],
+                text=[str(labels[-1])],
                 textposition="bottom center",
                 marker={
                     "size": size + (5 if three_d else 10),
@@ -265,12 +297,10 @@ def map_figure(
     return fig, groups
 
 
-def _colour_controls(
-    ws: _ui.Workspace, columns: dict[str, Sequence[Any]], where: Sequence[Any]
-) -> tuple[str, list[str], np.ndarray]:
+def _colour_controls(columns: _Columns, where: Sequence[Any]) -> tuple[str, list[str], np.ndarray]:
     """Colour column, hover columns and the filter; returns them and the filter's mask."""
     c_colour, c_hover, c_filter = where
-    names = list(columns)
+    names = list(columns.values)
     colour_key = _ui.bound("sim_map_colour", names[0], valid=lambda v: v in names)
     _ui.keep_choice(colour_key, names)
     colour = str(c_colour.selectbox("Colour by", names, key=colour_key))
@@ -279,16 +309,16 @@ def _colour_controls(
         names,
         key=_ui.bound("sim_map_hover", [], valid=lambda v: all(c in names for c in v)),
     )
-    hover = [c for c in hover if c in columns]
-    mask = np.ones(len(ws.dataset), dtype=bool)
+    hover = [c for c in hover if c in columns.values]
+    mask = np.ones(len(columns.dataset), dtype=bool)
     with c_filter.popover("Filter", width="stretch"):
         choices = [NO_FILTER, *names]
         filter_key = _ui.bound("sim_map_filter", NO_FILTER, valid=lambda v: v in choices)
         _ui.keep_choice(filter_key, choices)
         column = str(st.selectbox("Filter by column", choices, key=filter_key))
         if column != NO_FILTER:
-            values = columns[column]
-            numbers = colour_by(column, values).numbers
+            values = columns.values[column]
+            numbers = columns.colouring(column).numbers
             if numbers is not None:
                 low, high = float(np.nanmin(numbers)), float(np.nanmax(numbers))
                 if low < high:
@@ -364,13 +394,16 @@ def dataset_map(ws: _ui.Workspace) -> None:
     space, min_size = _cluster_controls(c_clusters)
     with _ui.guard("Projection"):
         result = _projection(vs, method, n_components)
-        columns: dict[str, Sequence[Any]] = dict(dataset_columns(ws.dataset))
+        values: dict[str, Sequence[Any]] = dict(dataset_columns(ws.dataset))
         clusters = None
+        cluster_key: tuple = ()
         if space != "off":
             with _ui.guard("Clusters"):
                 clusters = _clustering(vs, result, space, min_size)
-                columns[CLUSTER_COLUMN] = _cluster_column(clusters, result, len(labels))
-        colour, hover, mask = _colour_controls(ws, columns, (c_colour, c_hover, c_filter))
+                values[CLUSTER_COLUMN] = _cluster_column(clusters, result, len(labels))
+                cluster_key = (vs.key, method, n_components, space, min_size)
+        columns = _Columns(ws.dataset, values, cluster_key)
+        colour, hover, mask = _colour_controls(columns, (c_colour, c_hover, c_filter))
         _draw(ws, vs, result, columns, colour, hover, mask, target, exclude, k, clusters)
     _ui.code_expander(_code(method, n_components))
 
@@ -386,7 +419,7 @@ def _draw(
     ws: _ui.Workspace,
     vs: VectorSet,
     result: ProjectionResult,
-    columns: dict[str, Sequence[Any]],
+    columns: _Columns,
     colour: str,
     hover: list[str],
     mask: np.ndarray,
@@ -402,7 +435,7 @@ def _draw(
     coords[projected] = result.coords
     in_sample = np.zeros(n, dtype=bool)
     in_sample[projected] = True
-    colouring = colour_by(colour, columns[colour])
+    colouring = columns.colouring(colour)
     shown: MapRows = rows_to_draw(mask & in_sample, colouring.codes)
     near: list[int] = []
     if not target.strip():
@@ -410,13 +443,12 @@ def _draw(
     else:
         with _ui.guard(vs.model):
             q = vs.vector_for(target)
-            near = target_neighbors(q, vs.vectors, k, exclude).most.ids[0].tolist()
+            near = exhaustive_search(q, vs.vectors, k, exclude=exclude).ids[0].tolist()
     big = _ui.presenting()
-    fig, groups = map_figure(
-        coords, ws.dataset, shown.rows, colouring, columns, hover, near, exclude, big
-    )
+    texts = hover_texts(columns, hover)
+    fig, groups = map_figure(coords, shown.rows, colouring, texts, near, exclude, big)
     three_d = result.coords.shape[1] == 3
-    figure = _ui.style_figure(_ui.escape_figure_text(fig), 400 if big else 540)
+    figure = _ui.style_figure(fig, 400 if big else 540)
     event = st.plotly_chart(
         figure,
         key="sim_map",
@@ -436,7 +468,7 @@ def _draw(
     points = list(selection.get("points", []))
     rows = selected_rows(points, [g.rows for g in groups])
     if rows.size:
-        selection_panel(ws, vs, rows, columns, k)
+        selection_panel(ws, vs, rows, columns.values, k)
 
 
 def _cluster_ids(clusters: Clustering, result: ProjectionResult, n: int) -> np.ndarray:

@@ -1,0 +1,140 @@
+"""How fast the map is at 100k points: its reruns (headless, and in Chromium from the key
+press to the drawn chart), and the engines behind it (PCA, UMAP, HDBSCAN) at 10k and 100k.
+
+``python -m bench.bench_map`` runs the headless reruns and the Chromium timing at 100k;
+``--engines`` adds the projection and clustering timings (UMAP at 100k takes minutes);
+``--n`` changes the size. Numbers are wall-clock seconds on this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from bench.classroom_client import REPO, StreamlitServer
+from core.clusters import MAX_VECTOR_ROWS
+
+APP = REPO / "bench" / "map_app.py"
+
+
+def _timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def headless(n: int) -> None:
+    """A cold first run (embedding-free: PCA of n vectors), then reruns of each widget."""
+    os.environ["MAP_BENCH_N"] = str(n)
+    at = AppTest.from_file(str(APP), default_timeout=600)
+    print(f"headless, {n:,} points: first run (PCA, cold) {_timed(at.run):.2f} s")
+    assert not at.exception, at.exception
+    spec = len(at.get("plotly_chart")[0].proto.spec)
+    print(f"  figure JSON {spec / 2**20:.1f} MB")
+    steps: list[tuple[str, Callable[[], object]]] = [
+        ("rerun, nothing changed", lambda: None),
+        (
+            "colour by a numeric column",
+            lambda: at.selectbox(key="sim_map_colour").set_value("score"),
+        ),
+        (
+            "colour by category (30 values)",
+            lambda: at.selectbox(key="sim_map_colour").set_value("category"),
+        ),
+        ("k 10 -> 11", lambda: at.slider(key="sim_k").set_value(11)),
+        ("hover shows score", lambda: at.multiselect(key="sim_map_hover").set_value(["score"])),
+        ("clusters on the map (cold)", lambda: at.radio(key="sim_map_clusters").set_value("map")),
+        ("rerun with clusters", lambda: None),
+    ]
+    for name, change in steps:
+        change()
+        runs = [_timed(at.run)] + ([_timed(at.run) for _ in range(2)] if "cold" not in name else [])
+        assert not at.exception, at.exception
+        each = ", ".join(f"{r:.2f}" for r in runs)
+        print(f"  {name:34} {statistics.median(runs):.2f} s  (runs: {each})", flush=True)
+
+
+def chromium(n: int, reruns: int = 5) -> None:
+    """The first draw and the rerun after a k-slider key press, in headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, rerun, wait_for_app
+
+    server = StreamlitServer(launcher="bench.map_server", env={"MAP_BENCH_N": str(n)})
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport=VIEWPORT)
+            start = time.perf_counter()
+            page.goto(server.url)
+            wait_for_app(page, timeout_ms=600_000)
+            cold = time.perf_counter() - start
+            print(f"chromium, {n:,} points: first draw (cold server) {cold:.2f} s", flush=True)
+            page.reload()
+            start = time.perf_counter()
+            wait_for_app(page, timeout_ms=600_000)
+            print(
+                f"  first draw, new session (projection cached) {time.perf_counter() - start:.2f} s"
+            )
+            slider = page.get_by_test_id("stSlider").get_by_role("slider")
+            times = [rerun(page, lambda: slider.press("ArrowRight")) for _ in range(reruns)]
+            finished = statistics.median(t.finished for t in times)
+            drawn = statistics.median(t.drawn for t in times)
+            print(
+                f"  rerun after a k key press: run done {finished:.2f} s, drawn {drawn:.2f} s "
+                f"(median of {reruns})"
+            )
+            browser.close()
+    finally:
+        server.close()
+
+
+def _engine_row(n: int, what: str, job: Callable[[], object]) -> None:
+    print(f"{n:>7,}: {what:24} {_timed(job):6.1f} s", flush=True)
+
+
+def engines(sizes: Sequence[int]) -> None:
+    """PCA, UMAP and HDBSCAN (map and vectors) on synthetic grouped vectors."""
+    from bench.map_app import DIMS, GROUPS
+    from core.clusters import cluster
+    from core.project import project, warm_up
+
+    print(f"umap warm-up (numba cache) {warm_up():.1f} s")
+    for n in sizes:
+        rng = np.random.default_rng(0)
+        groups = rng.integers(0, GROUPS, n)
+        x = rng.normal(size=(GROUPS, DIMS))[groups] + 1.5 * rng.normal(size=(n, DIMS))
+        x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+        texts = [f"group{g}" for g in groups]
+        coords = project(x, "pca").coords
+        _engine_row(n, "PCA", partial(project, x, "pca"))
+        _engine_row(n, "UMAP", partial(project, x, "umap"))
+        _engine_row(n, "HDBSCAN on the 2-D map", partial(cluster, coords, texts, "map", 10))
+        if n <= MAX_VECTOR_ROWS:
+            _engine_row(n, "HDBSCAN on the vectors", partial(cluster, x, texts, "vectors", 10))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="points on the map")
+    parser.add_argument("--no-browser", action="store_true", help="skip the Chromium timing")
+    parser.add_argument(
+        "--engines", type=int, nargs="*", help="time PCA/UMAP/HDBSCAN at these sizes"
+    )
+    args = parser.parse_args(argv)
+    headless(args.n)
+    if not args.no_browser:
+        chromium(args.n)
+    if args.engines:
+        engines(args.engines)
+
+
+if __name__ == "__main__":
+    main()
