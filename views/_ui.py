@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,11 +20,11 @@ import streamlit as st
 
 import core
 from core.compare import RankComparison
-from core.datasets import Dataset, TextField, dataset_from_texts, list_datasets, load_dataset
+from core.datasets import Dataset, TextField, list_datasets, load_dataset
 from core.errors import ExplorerError, ProviderError
-from core.io import MAX_BYTES, MAX_TEXT_ROWS, MAX_VECTOR_ROWS, read_upload
+from core.exporters import table_csv
 from core.models_table import ModelRow, model_table, table_records, talk_rows
-from core.vectors import BATCH, VectorSet, array_digest, embed_dataset, embedding_seconds, is_cached
+from core.vectors import VectorSet, embed_dataset
 from views._remote import (
     Paused,
     check_paused,
@@ -228,7 +227,7 @@ def guard(what: str = "") -> Iterator[None]:
 
 
 @st.cache_resource(show_spinner="Loading the model…")
-def _registry_model(name: str) -> core.Embedder:
+def registry_model(name: str) -> core.Embedder:
     """A model, loaded once per server process."""
     return core.get_embedder(name)
 
@@ -236,27 +235,9 @@ def _registry_model(name: str) -> core.Embedder:
 @st.cache_resource(show_spinner="Embedding the dataset (once; then cached on disk)…")
 def _bundled_vectors(dataset_name: str, text_field: str, model: str) -> np.ndarray:
     dataset = load_dataset(dataset_name, text_field)
-    vectors = embed_dataset(dataset, _registry_model(model))
+    vectors = embed_dataset(dataset, registry_model(model))
     vectors.flags.writeable = False
     return vectors
-
-
-@st.cache_resource(show_spinner="Embedding your texts…", max_entries=16)
-def _uploaded_text_vectors(fingerprint: str, _dataset: Dataset, model: str) -> np.ndarray:
-    """``_dataset`` (named by its content ``fingerprint``) embedded by the local ``model``."""
-    vectors = embed_dataset(_dataset, _registry_model(model))
-    vectors.flags.writeable = False
-    return vectors
-
-
-# cache_resource, not cache_data: the parsed result holds read-only mappings that do not
-# pickle, and it is frozen, so sharing one object is safe.
-@st.cache_resource(max_entries=8, show_spinner=False)
-def _parse_upload(name: str, data: bytes, meta: bytes | None) -> tuple[Any, str | None]:
-    """The parsed file and, for vectors, their content digest (computed once per upload, so
-    caches keyed on it never hash the matrix again on a rerun)."""
-    parsed = read_upload(name, data, meta)
-    return parsed, None if isinstance(parsed, Dataset) else array_digest(parsed.vectors)
 
 
 @dataclass(frozen=True)
@@ -294,14 +275,9 @@ def sidebar() -> None:
             help="The title alone (as in the talk) or the title with a one-line description.",
         )
     if st.session_state["dataset"] == UPLOAD:
-        sb.file_uploader(
-            "Vectors (.json, .tsv) or texts (.csv)",
-            type=["json", "csv", "tsv"],
-            key="upload_file",
-            help=f"Up to {MAX_BYTES // 2**20} MB: {MAX_VECTOR_ROWS:,} vectors or "
-            f"{MAX_TEXT_ROWS:,} texts.",
-        )
-        sb.file_uploader("Projector metadata .tsv (optional)", type=["tsv"], key="upload_meta")
+        from views import _upload  # it builds on this module
+
+        _upload.sidebar_uploads(sb)
     models_slot = sb.container()
     remote_form()
     available = [*core.list_embedders(), *session_models()]
@@ -323,16 +299,26 @@ def workspace() -> Workspace:
     is nothing usable yet (no upload, a bad file, no model)."""
     models = list(st.session_state.get("models") or [])
     name = st.session_state.get("dataset", "words")
+    from views import _upload  # it builds on this module
+
     if name == UPLOAD:
-        return _upload_workspace(models)
-    if not models:
-        st.info("Choose at least one model in the sidebar.")
-        stop()
-    field = st.session_state.get("field", TextField.TITLE.value)
-    dataset = load_dataset(name, field)
-    return Workspace(
-        dataset, _vector_sets(dataset, models, lambda m: _bundled_vectors(name, field, m))
-    )
+        ws = _upload.workspace(models)
+    else:
+        if not models:
+            st.info("Choose at least one model in the sidebar.")
+            stop()
+        field = st.session_state.get("field", TextField.TITLE.value)
+        dataset = load_dataset(name, field)
+        ws = Workspace(
+            dataset, vector_sets(dataset, models, lambda m: _bundled_vectors(name, field, m))
+        )
+    _upload.dataset_downloads(ws)
+    return ws
+
+
+# Uploaded texts a local model embeds in about this many seconds or less are embedded at once;
+# longer ones wait until the user has seen the estimate and pressed Embed.
+EMBED_AT_ONCE_SECONDS = 5.0
 
 
 def embedder(name: str) -> core.Embedder:
@@ -340,10 +326,10 @@ def embedder(name: str) -> core.Embedder:
     (loaded once per server). Raises :class:`Paused` for a hosted model set aside after a
     failure in this session."""
     check_paused(name)
-    return session_models().get(name) or _registry_model(name)
+    return session_models().get(name) or registry_model(name)
 
 
-def _vector_sets(
+def vector_sets(
     dataset: Dataset, models: list[str], local_vectors: Callable[[str], np.ndarray | None]
 ) -> dict[str, VectorSet]:
     """Each model's vectors of ``dataset``: local models at once (cached), hosted ones once the
@@ -358,95 +344,6 @@ def _vector_sets(
     if not sets:
         stop()
     return sets
-
-
-def _upload_workspace(models: list[str]) -> Workspace:
-    up = st.session_state.get("upload_file")
-    if up is None:
-        st.info("Upload a file in the sidebar: seed JSON, CSV of texts, or Projector TSV.")
-        stop()
-    meta = st.session_state.get("upload_meta")
-    try:
-        parsed, digest = _parse_upload(up.name, up.getvalue(), meta.getvalue() if meta else None)
-    except ExplorerError as exc:
-        st.error(md_text(f"Could not read {up.name}: {exc}"))
-        stop()
-    if isinstance(parsed, Dataset):
-        if not models:
-            st.info("Choose at least one model in the sidebar to embed your texts.")
-            stop()
-        return Workspace(parsed, _vector_sets(parsed, models, lambda m: _text_vectors(parsed, m)))
-    dataset = dataset_from_texts(up.name, parsed.labels)
-    model = f"uploaded: {up.name}"
-    return Workspace(dataset, {model: VectorSet(dataset, model, parsed.vectors, digest=digest)})
-
-
-# Uploads a local model embeds in about this many seconds or less are embedded at once; longer
-# ones wait until the user has seen the estimate and pressed Embed.
-EMBED_AT_ONCE_SECONDS = 5.0
-_EMBED_CANCELLED = "upload_embed_cancelled"
-
-
-@st.cache_resource(show_spinner=False)
-def _embed_slot() -> threading.Semaphore:
-    """One long upload embedding at a time per server: a second one waits its turn instead of
-    halving the speed of the first (and of every other session)."""
-    return threading.Semaphore(1)
-
-
-@st.cache_data(show_spinner="Timing the model on a sample of your texts…", max_entries=16)
-def _embedding_seconds(fingerprint: str, _dataset: Dataset, model: str) -> float:
-    return embedding_seconds(_dataset, _registry_model(model))
-
-
-def _text_vectors(dataset: Dataset, model: str) -> np.ndarray | None:
-    """An uploaded text list's vectors under local ``model``: at once when cached or quick;
-    otherwise after the user has seen the estimated time and pressed Embed, with a progress
-    bar and Cancel. None until then."""
-    emb = _registry_model(model)
-    quick = len(dataset) <= BATCH or is_cached(dataset, emb)
-    seconds = 0.0 if quick else _embedding_seconds(dataset.fingerprint, dataset, model)
-    if seconds <= EMBED_AT_ONCE_SECONDS:
-        return _uploaded_text_vectors(dataset.fingerprint, dataset, model)
-    prompt = st.empty()  # the estimate, the buttons and the bar, cleared once it is done
-    with prompt.container():
-        st.info(
-            md_text(
-                f"{model}: {len(dataset):,} texts to embed, about {seconds:,.0f} s on this "
-                f"server (timed on a sample). An upload holds at most {MAX_TEXT_ROWS:,} texts."
-            )
-        )
-        c_start, c_cancel = st.columns(2)
-        start = c_start.button(
-            md_text(f"Embed {len(dataset):,} texts with {model}"),
-            key=f"upload_embed_{model}",
-            type="primary",
-        )
-        c_cancel.button(
-            "Cancel",
-            key=f"upload_cancel_{model}",
-            # Any click stops the running embedding at its next batch (Streamlit interrupts
-            # the run); the flag tells the next run to say so.
-            on_click=lambda: st.session_state.update({_EMBED_CANCELLED: True}),
-        )
-        if st.session_state.pop(_EMBED_CANCELLED, False) and not start:
-            st.warning("Embedding cancelled; nothing was kept.")
-        if not start:
-            return None
-        if not _embed_slot().acquire(blocking=False):
-            st.info("Another upload is being embedded on this server: press Embed when it ends.")
-            return None
-        try:
-            bar = st.progress(0.0, text=md_text(f"Embedding with {model}…"))
-
-            def on_progress(done: int, total: int) -> None:
-                bar.progress(done / total, text=md_text(f"{model}: {done:,} of {total:,} texts"))
-
-            embed_dataset(dataset, emb, on_progress=on_progress)
-        finally:
-            _embed_slot().release()
-    prompt.empty()
-    return _uploaded_text_vectors(dataset.fingerprint, dataset, model)
 
 
 # ---------------------------------------------------------------- helpers several pages use
@@ -506,14 +403,19 @@ def target_controls(
 def target_input(key: str, ws: Workspace, where: Any = st) -> str:
     """A URL-bound text box for the target: an item of the dataset ("queen" when it has one)
     or any text."""
+    from views import _upload  # it builds on this module
+
     labels = ws.dataset.labels
-    return str(
+    target = str(
         where.text_input(
             "Target",
             key=bound(key, "queen" if "queen" in labels else labels[0]),
             help=md_text(f"An item of {ws.dataset.name} (e.g. {', '.join(labels[:3])}) or text."),
         )
     )
+    with where:
+        _upload.free_text_notice(ws, key, target)
+    return target
 
 
 def target_query(vs: VectorSet, target: str) -> tuple[np.ndarray | None, int | None]:
@@ -602,6 +504,19 @@ def ranking_frame(
     if marks is not None:
         frame["mark"] = list(marks)
     return frame
+
+
+def download_table(frame: pd.DataFrame, name: str, where: Any = st) -> None:
+    """A button that downloads ``frame`` as ``<name>.csv``, its text cells neutralised so a
+    spreadsheet shows formulas as text (``core.exporters.table_csv``); written on click."""
+    where.download_button(
+        "Download CSV",
+        lambda: table_csv([str(c) for c in frame.columns], frame.to_numpy().tolist()),
+        file_name=f"{name}.csv",
+        mime="text/csv",
+        key=f"download_{name}",
+        on_click="ignore",
+    )
 
 
 def show_models(extra: Sequence[ModelRow] = ()) -> tuple[ModelRow, ...]:

@@ -125,10 +125,11 @@ def one_ranking() -> None:
         short = ranking_at_dims(vs.vectors, query, dims, k, exclude)
         ranks = compare_rankings(full.ids[0].tolist(), short.ids[0].tolist(), labels)
         c_table, c_stats = st.columns([3, 1])
+        table = _ui.comparison_frame(
+            ranks, full.scores[0], short.scores[0], f"{vs.dims} dims", f"{dims} dims"
+        )
         c_table.dataframe(
-            _ui.comparison_frame(
-                ranks, full.scores[0], short.scores[0], f"{vs.dims} dims", f"{dims} dims"
-            ),
+            table,
             key="mrl_ranking",
             hide_index=True,
             width="stretch",
@@ -141,6 +142,7 @@ def one_ranking() -> None:
             f"Top {k} at {dims} dimensions against all {vs.dims}. "
             + _ui.MARKS_LEGEND.format(reference=f"{vs.dims}-dimension")
         )
+        _ui.download_table(table, "mrl_ranking", c_table)
         c_stats.metric(f"overlap@{k}", f"{ranks.overlap_at_k:.0%}")
         c_stats.metric(
             "float32 bytes per vector",

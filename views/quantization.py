@@ -224,15 +224,17 @@ def top_k() -> None:
             exact.ids[0].tolist(), quantized.quantized_top_k[0].tolist(), labels
         )
         c_table, c_stats = st.columns([3, 1])
+        table = _ui.comparison_frame(
+            ranks, exact.scores[0], quantized.candidates.scores[0, :k], "float", precision
+        )
         c_table.dataframe(
-            _ui.comparison_frame(
-                ranks, exact.scores[0], quantized.candidates.scores[0, :k], "float", precision
-            ),
+            table,
             key="quant_topk",
             hide_index=True,
             width="stretch",
             column_config={"float score": SCORE},
         )
+        _ui.download_table(table, "quantization_top_k", c_table)
         if by_cosine:
             scored = f". {precision} score: cosine similarity of the codes, as in the talk."
         elif binary:

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.search import HnswIndex, SearchComparison, compare_search, hnsw_recall
-from views import _ui
+from views import _ui, _upload
 from views._engines import render_engines
 from views._scale_lab import render_scale_lab
 
@@ -78,6 +78,8 @@ def _query_row() -> tuple[str, str, int]:
         help=_ui.md_text(f"Any text; an item of {ws.dataset.name} uses its stored vector."),
     )
     k = _ui.k_slider("search_k", n, default=5, where=c_k)
+    with c_query:
+        _upload.free_text_notice(ws, "search_query", query, model)
     return model, query, k
 
 
@@ -181,10 +183,11 @@ def results_step(model: str, query: str, k: int) -> None:
         st.info("Results appear once the query has a vector.")
         return
     m, efc, ef = (_hnsw_setting(key) for key in HNSW_SETTINGS)
+    table = _ui.comparison_frame(
+        found.ranks, found.exact.scores[0], found.approx.scores[0], "exhaustive", "HNSW"
+    )
     st.dataframe(
-        _ui.comparison_frame(
-            found.ranks, found.exact.scores[0], found.approx.scores[0], "exhaustive", "HNSW"
-        ),
+        table,
         key="search_results",
         hide_index=True,
         width="stretch",
@@ -197,6 +200,7 @@ def results_step(model: str, query: str, k: int) -> None:
         _ui.MARKS_LEGEND.format(reference="exhaustive")
         + f" · HNSW with M = {m}, ef_construction = {efc}, ef = {max(ef, k)} (see step 2)"
     )
+    _ui.download_table(table, "search_results")
     r_query, r_all = st.columns(2)
     r_query.metric(
         f"recall@{k}, this query",
