@@ -164,7 +164,7 @@ def uploaded_row(name: str, vectors: np.ndarray | list) -> ModelRow:
     """The row of vectors uploaded under ``name``: their length and whether every one is
     unit length are measured; no model is at hand to embed new text."""
     rows = as_matrix(vectors)
-    norms = np.linalg.norm(rows.astype(np.float64), axis=1)
+    norms = np.sqrt(np.einsum("ij,ij->i", rows, rows, dtype=np.float64))
     return ModelRow(
         name=name,
         kind=ModelKind.UPLOADED,
@@ -295,14 +295,15 @@ def table_records(rows: Sequence[ModelRow], compact: bool = False) -> list[dict[
 @dataclass(frozen=True)
 class EmbeddedText:
     """One text's vector under one model: ``vector`` is float32 ``(dims,)``, ``norm`` its L2
-    length, ``tokens`` the tokens the text uses (before truncation to ``max_tokens``)."""
+    length, ``tokens`` the tokens the text uses (before truncation to ``max_tokens``); both
+    None for a vector read from an uploaded file (no model read the text here)."""
 
     model: str
     text: str
     vector: np.ndarray
     norm: float
-    tokens: int
-    max_tokens: int
+    tokens: int | None
+    max_tokens: int | None
 
     @property
     def dims(self) -> int:
@@ -311,7 +312,14 @@ class EmbeddedText:
     @property
     def truncated(self) -> bool:
         """True when the model only read the first ``max_tokens`` tokens."""
+        if self.tokens is None or self.max_tokens is None:
+            return False
         return self.tokens > self.max_tokens
+
+    @property
+    def stored(self) -> bool:
+        """True for a vector read from an uploaded file rather than computed here."""
+        return self.tokens is None
 
     def to_json(self) -> str:
         """The vector as ``{"<text>": [floats]}``, the seed notebooks' import format."""
@@ -329,6 +337,22 @@ def embed_text(embedder: Embedder, text: str) -> EmbeddedText:
         tokens=embedder.count_tokens(text),
         max_tokens=embedder.max_tokens,
     )
+
+
+def stored_text(
+    model: str, labels: Sequence[str], vectors: np.ndarray, text: str
+) -> EmbeddedText | None:
+    """The uploaded vector of item ``text`` (stripped) among ``labels`` (rows of ``vectors``,
+    ``(n, d)``) under ``model``, measured; None when the file has no such item (uploaded
+    vectors cannot embed new text)."""
+    label = text.strip()
+    try:
+        row = list(labels).index(label)
+    except ValueError:
+        return None
+    vector = np.asarray(vectors[row], dtype=np.float32)
+    norm = float(np.linalg.norm(vector.astype(np.float64)))
+    return EmbeddedText(model, label, vector, norm, tokens=None, max_tokens=None)
 
 
 def vectors_json(labels: Sequence[str], vectors: np.ndarray | list) -> str:

@@ -22,6 +22,7 @@ from core.models_table import (
     embed_text,
     model_row,
     model_table,
+    stored_text,
     table_records,
     talk_rows,
     uploaded_row,
@@ -167,3 +168,14 @@ def test_vectors_json_errors() -> None:
         vectors_json(["a"], np.ones((2, 3)))
     with pytest.raises(ExplorerError, match="repeat"):
         vectors_json(["a", "a"], np.ones((2, 3)))
+
+
+def test_stored_text_reads_an_uploaded_item() -> None:
+    vectors = np.array([[3.0, 4.0], [1.0, 0.0]], dtype=np.float32)
+    found = stored_text("uploaded: v.json", ["cat", "dog"], vectors, " cat ")
+    assert found is not None and found.stored and not found.truncated
+    np.testing.assert_array_equal(found.vector, [3.0, 4.0])
+    assert (found.text, found.norm, found.dims, found.tokens) == ("cat", 5.0, 2, None)
+    assert json.loads(found.to_json()) == {"cat": [3.0, 4.0]}
+    assert stored_text("uploaded: v.json", ["cat", "dog"], vectors, "queen") is None
+    assert not embed_text(_Toy(), "hi").stored

@@ -164,3 +164,36 @@ def test_presenter_mode() -> None:
         "MTEB avg",
     ]
     assert "What each model is" in [e.label for e in at.expander]
+
+
+def _vector_file(name: str, labels: list[str], dims: int, unit: bool, seed: int):
+    rng = np.random.default_rng(seed)
+    rows = rng.normal(size=(len(labels), dims)).astype(np.float32)
+    if unit:
+        rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    data = {label: [float(v) for v in row] for label, row in zip(labels, rows, strict=True)}
+    return (name, json.dumps(data).encode(), "application/json"), rows
+
+
+def test_uploaded_vector_files_show_their_stored_vectors_and_join_the_table() -> None:
+    labels = ["queen", "king", "dog", "cat"]
+    small, small_rows = _vector_file("small.json", labels, 8, unit=True, seed=1)
+    raw, raw_rows = _vector_file("raw.json", labels, 12, unit=False, seed=2)
+    at = open_page("embed", {"dataset": "upload", "embed_all": "0"})
+    at.sidebar.file_uploader(key="upload_file").set_value([small, raw]).run()
+    assert not at.exception, [e.message for e in at.exception]
+    bars = _bars(at)
+    uploaded = [m for m in bars if "small.json" in m or "raw.json" in m]
+    assert len(uploaded) == 2
+    shown = {("small" if "small" in m else "raw"): bars[m] for m in uploaded}
+    np.testing.assert_array_equal(shown["small"], small_rows[0])
+    np.testing.assert_array_equal(shown["raw"], raw_rows[0])
+    table = _table(at)
+    rows = table[table["kind"] == "uploaded"]
+    assert sorted(rows["dimensions"]) == ["12", "8"]
+    assert sorted(rows["unit length"]) == ["no", "yes"]
+    # Free text is not an item of the files: said, not faked.
+    at.text_input(key="embed_text").input("a royal woman").run()
+    assert not at.exception
+    assert any("cannot embed new text" in plain(i.value) for i in at.info)
+    assert not [m for m in _bars(at) if "json" in m]

@@ -12,7 +12,8 @@ from plotly.subplots import make_subplots
 
 from core.embedders.base import Embedder
 from core.embedders.registry import LOCAL_FACTORIES
-from core.models_table import EmbeddedText, embed_text
+from core.models_table import EmbeddedText, ModelRow, embed_text, stored_text, uploaded_row
+from core.vectors import VectorSet
 from views import _ui
 
 FIRST = 8  # values listed under each model
@@ -23,6 +24,20 @@ def _local_embedding(model: str, version: str, text: str) -> EmbeddedText:
     """``text`` under the local ``model`` at ``version``, once per server process: the key is
     the model's identity and the text, never a session's state."""
     return embed_text(_ui.embedder(model), text)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _uploaded_row(key: str, model: str, _vectors) -> ModelRow:
+    """The table row of an uploaded model; ``key`` is its vectors' content key."""
+    return uploaded_row(model, _vectors)
+
+
+def _uploaded() -> dict[str, VectorSet]:
+    """The sidebar's uploaded vector files, one model each (none unless the dataset is an
+    upload with files in it; a file that cannot be read stops the page with its error)."""
+    if st.session_state.get("dataset") != _ui.UPLOAD or not st.session_state.get("upload_file"):
+        return {}
+    return {m: vs for m, vs in _ui.workspace().sets.items() if vs.embedder is None}
 
 
 def _embedding(emb: Embedder, text: str) -> EmbeddedText:
@@ -42,7 +57,7 @@ def _bars(results: list[EmbeddedText]) -> go.Figure:
         vertical_spacing=0.12 / len(results),
         subplot_titles=[
             f"{r.model}: {r.dims} values, norm {r.norm:.3f}, "
-            f"{r.tokens} token{'s' if r.tokens != 1 else ''}"
+            + ("from the file" if r.stored else f"{r.tokens} token{'s' if r.tokens != 1 else ''}")
             for r in results
         ],
     )
@@ -70,13 +85,16 @@ def _details(r: EmbeddedText, key: str) -> None:
     dims, norm, tokens = st.columns(3)
     dims.metric("dimensions", r.dims)
     norm.metric("norm ‖v‖", f"{r.norm:.4f}")
-    tokens.metric("tokens", r.tokens, help=f"The model reads up to {r.max_tokens}.")
+    if r.stored:
+        tokens.metric("tokens", "–", help="A vector from the uploaded file: no model read it here.")
+    else:
+        tokens.metric("tokens", r.tokens, help=f"The model reads up to {r.max_tokens}.")
     if r.truncated:
         st.warning(
             f"{r.tokens} tokens: the model only read the first {r.max_tokens}; the rest of the "
             "text did not change the vector."
         )
-    unknown = _ui.embedder(r.model).unknown_words(r.text)
+    unknown = [] if r.stored else _ui.embedder(r.model).unknown_words(r.text)
     if unknown:
         st.caption(
             _ui.md_text(f"Not in its vocabulary, left out of the average: {', '.join(unknown)}.")
@@ -117,12 +135,13 @@ every_local = c_all.toggle(
 )
 chosen = list(st.session_state.get("models") or [])
 models = list(dict.fromkeys([*LOCAL_FACTORIES, *chosen] if every_local else chosen))
+uploaded = _uploaded()
 
 results: list[EmbeddedText] = []
 seconds: dict[str, float] = {}
 if not text.strip():
     st.warning("The text is empty: type a word or a sentence to see its vector.")
-elif not models:
+elif not models and not uploaded:
     st.info("Choose at least one model in the sidebar, or turn on every local model.")
 else:
     for model in models:
@@ -131,6 +150,22 @@ else:
             started = time.perf_counter()
             results.append(_embedding(emb, text))
             seconds[model] = time.perf_counter() - started
+    missing = []
+    for model, vs in uploaded.items():
+        found = stored_text(model, vs.dataset.labels, vs.vectors, text)
+        if found is None:
+            missing.append(model)
+        else:
+            results.append(found)
+            seconds[model] = 0.0
+    if missing:
+        st.info(
+            _ui.md_text(
+                f"{text.strip()!r} is not an item of {', '.join(missing)}: uploaded vectors "
+                "cannot embed new text (no model here made them). Type one of the file's items "
+                "to see its stored vector."
+            )
+        )
     # Shortest vectors first: the lengths differ as much as the values.
     results.sort(key=lambda r: r.dims)
 
@@ -152,7 +187,7 @@ if results:
             st.code(r.to_json(), language="json", wrap_lines=True, height=160)
 
 st.subheader("Every model, one table")
-_ui.show_models()
+_ui.show_models([_uploaded_row(vs.key, m, vs.vectors) for m, vs in uploaded.items()])
 
 _ui.code_expander(
     "import numpy as np\n\n"
@@ -162,5 +197,6 @@ _ui.code_expander(
         + "print(len(vector), np.linalg.norm(vector), vector[:8])"
         + f"  # {r.dims} {r.norm:.4f} …\n"
         for r in results
+        if not r.stored
     )
 )
