@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.page_helpers import open_page, presenter_styled
 
 PAGES = {"embed", "similarity", "search", "metrics", "quantization", "mrl"}
@@ -35,3 +37,15 @@ def test_home_in_presenter_mode_from_a_link() -> None:
     assert not at.exception
     assert not presenter_styled(at)
     assert "encodes" in at.dataframe[0].value.columns
+
+
+def test_an_uploaded_vector_file_is_a_row_of_the_table() -> None:
+    data = {"queen": [0.6, 0.8, 0.0], "king": [0.0, 1.0, 0.0]}
+    at = open_page("home", {"dataset": "upload"})
+    upload = ("ada.json", json.dumps(data).encode(), "application/json")
+    at.sidebar.file_uploader(key="upload_file").set_value([upload]).run()
+    assert not at.exception, [e.message for e in at.exception]
+    table = at.dataframe[0].value
+    row = table[table["kind"] == "uploaded"].iloc[0]
+    assert "ada.json" in row["model"]
+    assert (row["dimensions"], row["unit length"]) == ("3", "yes")

@@ -12,9 +12,8 @@ from plotly.subplots import make_subplots
 
 from core.embedders.base import Embedder
 from core.embedders.registry import LOCAL_FACTORIES
-from core.models_table import EmbeddedText, ModelRow, embed_text, stored_text, uploaded_row
-from core.vectors import VectorSet
-from views import _ui
+from core.models_table import EmbeddedText, embed_text, stored_text
+from views import _models, _ui
 
 FIRST = 8  # values listed under each model
 
@@ -24,20 +23,6 @@ def _local_embedding(model: str, version: str, text: str) -> EmbeddedText:
     """``text`` under the local ``model`` at ``version``, once per server process: the key is
     the model's identity and the text, never a session's state."""
     return embed_text(_ui.embedder(model), text)
-
-
-@st.cache_data(max_entries=32, show_spinner=False)
-def _uploaded_row(key: str, model: str, _vectors) -> ModelRow:
-    """The table row of an uploaded model; ``key`` is its vectors' content key."""
-    return uploaded_row(model, _vectors)
-
-
-def _uploaded() -> dict[str, VectorSet]:
-    """The sidebar's uploaded vector files, one model each (none unless the dataset is an
-    upload with files in it; a file that cannot be read stops the page with its error)."""
-    if st.session_state.get("dataset") != _ui.UPLOAD or not st.session_state.get("upload_file"):
-        return {}
-    return {m: vs for m, vs in _ui.workspace().sets.items() if vs.embedder is None}
 
 
 def _embedding(emb: Embedder, text: str) -> EmbeddedText:
@@ -135,7 +120,7 @@ every_local = c_all.toggle(
 )
 chosen = list(st.session_state.get("models") or [])
 models = list(dict.fromkeys([*LOCAL_FACTORIES, *chosen] if every_local else chosen))
-uploaded = _uploaded()
+uploaded = _models.uploaded_sets()
 
 results: list[EmbeddedText] = []
 seconds: dict[str, float] = {}
@@ -187,7 +172,7 @@ if results:
             st.code(r.to_json(), language="json", wrap_lines=True, height=160)
 
 st.subheader("Every model, one table")
-_ui.show_models([_uploaded_row(vs.key, m, vs.vectors) for m, vs in uploaded.items()])
+_ui.show_models(_models.uploaded_rows(uploaded))
 
 _ui.code_expander(
     "import numpy as np\n\n"

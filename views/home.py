@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.embedders.registry import list_embedders
-from views import _ui
+from views import _models, _ui
 from views.registry import PAGES
 
 _ui.page_intro(
@@ -23,12 +23,12 @@ for i, entry in enumerate(p for p in PAGES if not p.default):
         st.caption(entry.summary)
 
 st.subheader("Every model, one table")
-_ui.show_models()
+_ui.show_models(_models.uploaded_rows(_models.uploaded_sets()))
 st.caption(
     "Local models run here on numpy with no network. Hosted models (OpenAI, Azure OpenAI, "
     "GitHub Models, Ollama) appear when configured in the environment or a .env file (see "
-    ".env.sample) or added with the sidebar's form. The talk's models are listed as the facts "
-    "it quotes; they are not run here."
+    ".env.sample) or added with the sidebar's form; uploaded vector files, one model each. "
+    "The talk's models are listed as the facts it quotes; they are not run here."
 )
 
 names = list_embedders()
