@@ -214,7 +214,13 @@ def _engine_table(infos: list[EngineInfo]) -> None:
         }
         for i in infos
     ]
-    st.dataframe(pd.DataFrame(rows), key="engines_catalogue", hide_index=True, width="stretch")
+    _static_table(pd.DataFrame(rows))
+
+
+def _static_table(frame: pd.DataFrame) -> None:
+    """A table drawn at once (also inside a closed expander, where a data grid waits to be
+    shown): ``st.table``, its text cells escaped because they are markdown there."""
+    st.table(frame.map(lambda v: _ui.md_text(v) if isinstance(v, str) else v))
 
 
 def _param_widgets(chosen: list[EngineInfo]) -> None:
@@ -402,7 +408,7 @@ def _side_by_side(data: _Data, chosen: list[EngineInfo], k: int, source: str, vs
             shown: dict[Hashable, str] = {int(i): data.label(int(i)) for i in (*exact, *ids[0])}
             ranks = compare_rankings(exact.tolist(), ids[0].tolist(), shown)
             columns[info.name] = [f"{r.mark.value} {r.variant_label}" for r in ranks.rows]
-    st.dataframe(pd.DataFrame(columns), key="engines_topk", hide_index=True, width="stretch")
+    _static_table(pd.DataFrame(columns))
     st.caption(_ui.md_text(f"Top {k} for {what}. ") + _ui.MARKS_LEGEND.format(reference=REFERENCE))
 
 
@@ -474,17 +480,16 @@ def _cloud_settings(dims: int) -> None:
                 )
 
 
-def _pgvector_section(data: _Data, k: int) -> None:
-    """The pgvector steps, drawn by ``views/_pgvector.py`` when that module is present."""
+def _pgvector_section(data: _Data, source: str, vs) -> None:
+    """The pgvector steps, drawn by ``views/_pgvector.py`` (its own module, imported only
+    here: the tab works without it)."""
     try:
-        from views import _pgvector  # type: ignore[attr-defined]
-    except ImportError:
-        st.info(
-            "PostgreSQL + pgvector, step by step (views/_pgvector.py), is not part of this "
-            "build yet: its place is here."
-        )
+        from views import _pgvector
+    except ImportError as exc:
+        st.info(_ui.md_text(f"PostgreSQL + pgvector, step by step, is not available: {exc}"))
         return
-    _pgvector.render_pgvector(data.corpus.vectors, data.corpus.queries, k, data.key)
+    labels = vs.dataset.labels if source == AS_IS else None
+    _pgvector.pgvector_section(data.corpus.vectors, labels, key="engines_pg")
 
 
 def render_engines(ws: _ui.Workspace) -> None:
@@ -534,7 +539,7 @@ def render_engines(ws: _ui.Workspace) -> None:
     if _ui.presenting():
         _ui.plot(_tradeoff_figure(data, chosen, k), key="engines_tradeoff", height=330)
         with st.expander("The table"):
-            st.dataframe(table, key="engines_table", hide_index=True, width="stretch")
+            _static_table(table)
     else:
         st.dataframe(table, key="engines_table", hide_index=True, width="stretch")
         _ui.plot(_tradeoff_figure(data, chosen, k), key="engines_tradeoff")
@@ -547,4 +552,4 @@ def render_engines(ws: _ui.Workspace) -> None:
     with st.expander("Settings for the systems that only run in a cloud"):
         _cloud_settings(vs.dims)
     with st.expander("PostgreSQL + pgvector, step by step"):
-        _pgvector_section(data, k)
+        _pgvector_section(data, source, vs)
