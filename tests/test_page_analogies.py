@@ -165,12 +165,20 @@ def test_models_without_cached_candidates_wait_for_a_click(tmp_path, monkeypatch
     monkeypatch.setattr(_analogies, "CANDIDATES", 300)
     monkeypatch.setattr(_analogies, "AT_ONCE_SECONDS", -1.0)
     monkeypatch.setattr(_analogies, "local_models", lambda: [GLOVE, STATIC])
-    at = open_tab()
-    button = at.button(key="ana_embed")
-    assert "300 words for static" in button.label.replace("\\", "")
+    at = open_tab(ana_model=STATIC)  # the chosen model itself waits: no answers yet
+    assert not frames(at, "answer", "cosine") and at.button(key="ana_embed")
+    at.selectbox(key="ana_model").set_value(GLOVE).run()
+    assert "Not yet asked: static-minilm-256, which must first embed the 300" in texts(at)
     assert not frames(at, STATIC)
     at.button(key="ana_cancel").click().run()
     assert any("Embedding cancelled" in w.value for w in at.warning)
+    _analogies._embedding_now().acquire()  # another session is embedding
+    try:
+        at.button(key="ana_embed").click().run()
+    finally:
+        _analogies._embedding_now().release()
+    assert any("Another session is embedding" in i.value for i in at.info)
+    assert not frames(at, STATIC)
     at.button(key="ana_embed").click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert (

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -68,16 +70,24 @@ def _ready(model: str) -> Candidates | None:
     return None
 
 
+@st.cache_resource(show_spinner=False)
+def _embedding_now() -> threading.Lock:
+    """Held while a session embeds the candidate words: one such job per server at a time."""
+    return threading.Lock()
+
+
 def _embed_missing(missing: list[str]) -> None:
     """Offer to embed the candidate words for ``missing`` models, with progress and Cancel."""
     dataset = candidate_dataset(CANDIDATES)
     seconds = sum(_seconds(dataset.fingerprint, m, core.get_embedder(m).version) for m in missing)
-    start_col, cancel_col = st.columns([3, 1])
-    start = start_col.button(
-        _ui.md_text(f"Embed {len(dataset):,} words for {', '.join(missing)} (~{seconds:,.0f} s)"),
-        key="ana_embed",
-        help="Once per model on this server; the vectors are then cached on disk.",
+    st.caption(
+        _ui.md_text(
+            f"Not yet asked: {', '.join(missing)}, which must first embed the {len(dataset):,} "
+            f"candidate words (about {seconds:,.0f} s, once per server; then cached on disk)."
+        )
     )
+    start_col, cancel_col = st.columns(2)
+    start = start_col.button("Embed the words", key="ana_embed", type="primary")
     cancel_col.button(
         "Cancel",
         key="ana_cancel",
@@ -87,13 +97,20 @@ def _embed_missing(missing: list[str]) -> None:
         st.warning("Embedding cancelled; models already finished keep their vectors.")
     if not start:
         return
-    bar = st.progress(0.0)
-    for model in missing:
+    if not _embedding_now().acquire(blocking=False):
+        st.info("Another session is embedding the words: press again when it has finished.")
+        return
+    try:
+        bar = st.progress(0.0)
+        for model in missing:
 
-        def progress(done: int, total: int, model: str = model) -> None:
-            bar.progress(done / total, text=_ui.md_text(f"{model}: {done:,} of {total:,} words"))
+            def progress(done: int, total: int, model: str = model) -> None:
+                text = _ui.md_text(f"{model}: {done:,} of {total:,} words")
+                bar.progress(done / total, text=text)
 
-        embed_dataset(dataset, core.get_embedder(model), on_progress=progress)
+            embed_dataset(dataset, core.get_embedder(model), on_progress=progress)
+    finally:
+        _embedding_now().release()
     bar.empty()
     st.rerun()
 
@@ -129,9 +146,11 @@ def _figure(result: Analogy) -> go.Figure:
             y=xy[:3, 1],
             mode="markers+text",
             text=list(drawn.labels[:3]),
-            textposition="top center",
+            # b sits under the head of the a → b arrow: its name goes below, clear of it.
+            textposition=["top center", "bottom right", "top center"],
             marker={"size": 12, "color": "#111"},
             name="the question",
+            showlegend=False,  # named on the chart; the legend keeps to the arrows
         )
     )
     fig.add_trace(
@@ -155,6 +174,7 @@ def _figure(result: Analogy) -> go.Figure:
             textfont={"shadow": "auto"},
             marker={"size": 9, "color": "#11853b"},
             name="answers",
+            showlegend=False,
         )
     )
     fig.update_layout(
@@ -218,8 +238,8 @@ def render_analogies() -> None:
             else:
                 answers[m] = analogy(*question, core.get_embedder(m).embed, candidates)
     main = answers.get(model)
-    if main is None:
-        if missing:
+    if main is None:  # its error is shown; or its candidates wait for the button
+        if model in missing:
             _embed_missing(missing)
         return
     unknown = [w for q in question for w in core.get_embedder(model).unknown_words(q)]
@@ -230,23 +250,24 @@ def render_analogies() -> None:
         + f"**{_ui.md_text(main.words[0])}** (cosine {main.scores[0]:.3f} under "
         + f"{_ui.md_text(model)})"
     )
-    left, right = st.columns([3, 2])
-    with left:
+    # Three columns, so that in presenter mode the drawing and both tables fit one screen.
+    drawing, top, others_col = st.columns([5, 2, 4])
+    with drawing:
         _ui.plot(_figure(main), key="ana_map", height=380 if _ui.presenting() else 420)
-    with right:
-        st.dataframe(
-            pd.DataFrame({"answer": main.words, "cosine": main.scores}),
-            key="ana_top",
-            hide_index=True,
-            column_config={"cosine": NUMBER},
-        )
+    top.dataframe(
+        pd.DataFrame({"answer": main.words, "cosine": main.scores}),
+        key="ana_top",
+        hide_index=True,
+        column_config={"cosine": NUMBER},
+    )
+    with others_col:
         others = {m: r for m, r in answers.items() if m != model}
         if others:
-            st.caption("The same question asked of the other local models:")
+            st.caption("The same question, asked of the other local models:")
             st.dataframe(_answers_frame(others), key="ana_others")
+        st.caption(WHY)
         if missing:
             _embed_missing(missing)
-        st.caption(WHY)
     if not _ui.presenting():  # the presenter says it; the screen keeps the chart
         st.caption(
             _ui.md_text(
