@@ -334,10 +334,10 @@ def refuse_foreign(conn: psycopg.Connection, schema: str, name: str) -> None:
         )
 
 
-def table_name(vectors: np.ndarray) -> str:
-    """The table for a matrix, named from its content: ``vec_<16 hex of its digest>_<dims>``
+def table_name(vectors: np.ndarray, prefix: str = "vec") -> str:
+    """The table for a matrix, named from its content: ``<prefix>_<16 hex of its digest>_<dims>``
     (equal matrices share one table, different ones never do)."""
-    return identifier(f"vec_{array_digest(vectors)[:16]}_{vectors.shape[1]}")
+    return identifier(f"{prefix}_{array_digest(vectors)[:16]}_{vectors.shape[1]}")
 
 
 def qualified(schema: str, name: str) -> sql.Composed:
@@ -385,6 +385,7 @@ def load_vectors(
     progress: Progress | None = None,
     should_stop: ShouldStop | None = None,
     chunks: Iterable[slice] | None = None,
+    prefix: str = "vec",
 ) -> Loaded:
     """Copy an ``(n, d)`` matrix into its content-named table (:func:`table_name`) with binary
     COPY, ``COPY_ROWS`` rows per chunk; reuse the table when it is already there.
@@ -393,7 +394,8 @@ def load_vectors(
     and makes the load roll back and raise :class:`core.corpora.Cancelled`. ``chunks``, row
     ranges that report and poll themselves, replaces both (an engine's chunking). A table
     already there is not copied again, but its chunks are still walked, so progress and
-    cancel behave alike. ``conn`` must be in autocommit mode (the load is its own
+    cancel behave alike. ``prefix`` starts the table's name (a second copy of the same
+    vectors gets another). ``conn`` must be in autocommit mode (the load is its own
     transaction).
     """
     data = as_matrix(vectors, "vectors").astype(np.float32, copy=False)
@@ -402,7 +404,7 @@ def load_vectors(
         raise ExplorerError(f"{n:,} vectors: the database demo loads 1 to {MAX_ROWS:,}.")
     if d > 16_000:
         raise ExplorerError(f"{d} dimensions: pgvector's vector type holds at most 16,000.")
-    table = table_name(data)
+    table = table_name(data, prefix)
     with refused():
         ensure_schema(conn, schema)
         start = time.perf_counter()
@@ -440,16 +442,23 @@ def drop_created(conn: psycopg.Connection, name: str, schema: str = SCHEMA) -> N
     ours = created(conn, schema)
     if name not in ours:
         raise ExplorerError(f"{schema}.{name} was not created by the app: it will not drop it.")
-    kind = ours[name].kind
     with _locked(conn, name):
-        statement = "DROP TABLE IF EXISTS {}" if kind == "table" else "DROP INDEX IF EXISTS {}"
-        conn.execute(sql.SQL(statement).format(qualified(schema, name)))
-        conn.execute(
-            sql.SQL("DELETE FROM {}._created WHERE name = %s OR parent = %s").format(
-                sql.Identifier(schema)
-            ),
-            (name, name),
-        )
+        drop_ours(conn, ours[name], schema)
+
+
+def drop_ours(conn: psycopg.Connection, item: Created, schema: str = SCHEMA) -> None:
+    """Drop ``item`` (from :func:`created`) and forget it and its indexes, inside the
+    caller's transaction."""
+    kind = "TABLE" if item.kind == "table" else "INDEX"
+    conn.execute(
+        sql.SQL("DROP {} IF EXISTS {}").format(sql.SQL(kind), qualified(schema, item.name))
+    )
+    conn.execute(
+        sql.SQL("DELETE FROM {}._created WHERE name = %s OR parent = %s").format(
+            sql.Identifier(identifier(schema))
+        ),
+        (item.name, item.name),
+    )
 
 
 def run_watched(
@@ -457,6 +466,7 @@ def run_watched(
     statement: sql.SQL | sql.Composed,
     setup: list[tuple[sql.SQL | sql.Composed, tuple]] | None = None,
     on_done: Callable[[psycopg.Connection, float], None] | None = None,
+    before: Callable[[psycopg.Connection], None] | None = None,
     progress: Progress | None = None,
     should_stop: ShouldStop | None = None,
     lock: str | None = None,
@@ -467,7 +477,8 @@ def run_watched(
     it on the server when ``should_stop()`` says so (or when the caller is interrupted).
 
     ``setup`` statements (``SET LOCAL ...`` with bound parameters) run first in the same
-    transaction, and ``on_done(conn, seconds)`` after it, before the commit; ``lock`` names an
+    transaction, then ``before(conn)``, and ``on_done(conn, seconds)`` after it, before the
+    commit; ``lock`` names an
     advisory lock held for the transaction. Returns the statement's seconds.
     """
     conn = db.connect(autocommit=True)
@@ -487,6 +498,8 @@ def run_watched(
                     run(sql.SQL("SELECT pg_advisory_xact_lock(hashtext(%s))"), (lock,))
                 for text, params in setup or []:
                     run(text, params)
+                if before is not None:
+                    before(conn)
                 start = time.perf_counter()
                 run(statement)
                 outcome["seconds"] = time.perf_counter() - start

@@ -91,19 +91,29 @@ class Settings:
         _whole("oversample", self.oversample, 1, 100)
 
 
+def _family(demo: Demo, s: Settings, metric: Metric) -> str:
+    """What an index is built on (column or expression, and operator class). PostgreSQL picks
+    among indexes of one family by cost alone, so a table keeps one index per family."""
+    if demo is Demo.HALFVEC:
+        return "half"
+    if demo is Demo.BINARY:
+        return "bin"
+    if demo is Demo.MRL:
+        return f"mrl{s.mrl_dims}"
+    return {Metric.COSINE: "v", Metric.DOT: "vdot", Metric.EUCLIDEAN: "vl2"}[metric]
+
+
 def index_name(table: str, demo: Demo, s: Settings, metric: Metric = Metric.COSINE) -> str:
-    """The index of ``demo`` on ``table`` named from its build parameters (one index per
-    setting, shared by every session that asks for it)."""
-    graph = f"m{s.m}_efc{s.ef_construction}"
-    suffix = {
-        Demo.HNSW: f"hnsw_{graph}",
-        Demo.IVFFLAT: f"ivf_l{s.lists}",
-        Demo.HALFVEC: f"half_{graph}",
-        Demo.BINARY: f"bin_{graph}",
-        Demo.MRL: f"mrl{s.mrl_dims}_{graph}",
-    }[demo]
-    tag = "" if metric is Metric.COSINE else f"_{metric.name.lower()}"
-    return pg.identifier(f"{table}_{suffix}{tag}")
+    """The index of ``demo`` on ``table``: ``<table>_<family>_<method and build parameters>``
+    (shared by every session that asks for the same one)."""
+    method = f"ivf_l{s.lists}" if demo is Demo.IVFFLAT else f"hnsw_m{s.m}_efc{s.ef_construction}"
+    return pg.identifier(f"{table}_{_family(demo, s, metric)}_{method}")
+
+
+def table_prefix(demo: Demo) -> str:
+    """IVFFlat gets its own copy of the vectors: on one table, an HNSW and an IVFFlat index
+    on the same column would compete for every query (the planner takes the cheaper)."""
+    return "ivf" if demo is Demo.IVFFLAT else "vec"
 
 
 def _check_dims(demo: Demo, dims: int, s: Settings) -> None:
@@ -249,8 +259,10 @@ def build_index(
     should_stop: ShouldStop | None = None,
 ) -> Index:
     """Make ``demo``'s index on the loaded table, or reuse it when the app already made it
-    (another session with the same vectors and build settings). ``maintenance_work_mem`` is
-    raised for the build so a graph of this size fits in memory."""
+    (another session with the same vectors and build settings). Building replaces the app's
+    index of the same family with other settings (see :func:`_family`), so that the query
+    uses the index it asks for. ``maintenance_work_mem`` is raised for the build so a graph
+    of this size fits in memory."""
     ddl = index_ddl(loaded.schema, loaded.table, loaded.dims, demo, s, metric)
     if demo is Demo.IVFFLAT and s.lists > loaded.rows:
         raise ExplorerError(
@@ -264,26 +276,41 @@ def build_index(
         if known is None:
             pg.refuse_foreign(conn, loaded.schema, name)
     if known is None:
+        family = f"{loaded.table}_{_family(demo, s, metric)}_"
+
+        def replace_siblings(c: psycopg.Connection) -> None:
+            for item in pg.created(c, loaded.schema).values():
+                if item.kind == "index" and item.name.startswith(family) and item.name != name:
+                    pg.drop_ours(c, item, loaded.schema)
 
         def remember(c: psycopg.Connection, seconds: float) -> None:
             made = pg.Created(name, "index", loaded.table, None, None, seconds)
             pg.record(c, made, loaded.schema)
 
-        # A second session asking for the same index waits on the advisory lock, then finds
-        # it built (IF NOT EXISTS) and records nothing new.
+        # A second session asking for an index of this family waits on the advisory lock,
+        # then finds it built (IF NOT EXISTS) and records nothing new.
         pg.run_watched(
             db,
             ddl,
             setup=[(sql.SQL("SELECT set_config('maintenance_work_mem', %s, true)"), ("512MB",))],
+            before=replace_siblings,
             on_done=remember,
             progress=progress,
             should_stop=should_stop,
-            lock=name,
+            lock=family,
         )
     with db.connect() as conn:
         seconds = pg.created(conn, loaded.schema)[name].seconds
         size = pg.sizes(conn, loaded.schema, [name])[name]
     return Index(name, ddl_text, size, seconds, fresh=known is None)
+
+
+def _check_index(conn: psycopg.Connection, loaded: pg.Loaded, name: str) -> None:
+    if name not in pg.created(conn, loaded.schema):
+        raise ExplorerError(
+            f"The index {name} is not there: another build with other settings replaced it "
+            "(a table keeps one index per column or expression). Build it again."
+        )
 
 
 @dataclass(frozen=True)
@@ -339,6 +366,8 @@ def run_queries(
     ids = np.full((len(params), k), -1, dtype=np.int64)
     scores = np.full((len(params), k), np.nan)
     with pg.refused(), db.connect() as conn, conn.transaction():
+        if demo is not Demo.EXACT:
+            _check_index(conn, loaded, index_name(loaded.table, demo, s, metric))
         shown = ClientCursor(conn)
         lines = []
         for name, value in query_settings(demo, s, k):
@@ -368,11 +397,11 @@ class Step:
     outcome: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DemoResult:
     """A demo run: its steps, the first query's ``(id, score)`` rows, the plan, the index
-    (None for exact search), ms per query and recall@k against numpy's exhaustive search
-    over ``queries`` corpus rows."""
+    (None for exact search), ms per query, the corpus rows used as queries (the first is the
+    one shown), numpy's exact top-k ids for each ``(q, k)`` and recall@k against them."""
 
     demo: Demo
     settings: Settings
@@ -384,7 +413,12 @@ class DemoResult:
     index: Index | None
     ms_per_query: float
     recall: float
-    queries: int
+    query_ids: tuple[int, ...]
+    exact_ids: np.ndarray
+
+    @property
+    def queries(self) -> int:
+        return len(self.query_ids)
 
     @property
     def uses_index(self) -> bool:
@@ -413,7 +447,9 @@ def run_demo(
     data = np.asarray(vectors, dtype=np.float32)
     ids = list(query_ids)
     with db.connect() as conn:
-        loaded = pg.load_vectors(conn, data, progress=progress, should_stop=should_stop)
+        loaded = pg.load_vectors(
+            conn, data, progress=progress, should_stop=should_stop, prefix=table_prefix(chosen)
+        )
         target = pg.qualified(loaded.schema, loaded.table).as_string(conn)
         table_bytes = pg.sizes(conn, loaded.schema, [loaded.table])[loaded.table]
     load_sql = (
@@ -471,5 +507,16 @@ def run_demo(
         (int(i), float(v)) for i, v in zip(found.ids[0], found.scores[0], strict=True) if i >= 0
     )
     return DemoResult(
-        chosen, s, k, loaded.table, tuple(steps), rows, found.plan, index, ms, recall, len(ids)
+        chosen,
+        s,
+        k,
+        loaded.table,
+        tuple(steps),
+        rows,
+        found.plan,
+        index,
+        ms,
+        recall,
+        tuple(ids),
+        exact.ids,
     )

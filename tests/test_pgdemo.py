@@ -152,7 +152,7 @@ def test_index_ddl_for_every_demo():
     assert "((binary_quantize(embedding)::bit(384)) bit_hamming_ops)" in ddl[Demo.BINARY]
     assert "((subvector(embedding, 1, 64)::halfvec(64)) halfvec_cosine_ops)" in ddl[Demo.MRL]
     dot = pgdemo.index_ddl("explorer", "t", 8, Demo.HNSW, s, Metric.DOT).as_string(None)
-    assert "vector_ip_ops" in dot and '"t_hnsw_m8_efc32_dot"' in dot
+    assert "vector_ip_ops" in dot and '"t_vdot_hnsw_m8_efc32"' in dot
 
 
 @pytest.mark.parametrize(
@@ -226,3 +226,30 @@ def test_settings_follow_the_demo():
     assert ("hnsw.ef_search", "20") in pgdemo.query_settings(Demo.HNSW, s, 10)
     assert ("hnsw.ef_search", "30") in pgdemo.query_settings(Demo.HNSW, s, 30)
     assert ("hnsw.ef_search", "40") in pgdemo.query_settings(Demo.MRL, s, 10)
+
+
+def test_a_new_build_replaces_the_same_familys_index_only(pg_db, corpus, loaded):
+    small, large = (
+        pgdemo.Settings(m=8, ef_construction=16),
+        pgdemo.Settings(m=12, ef_construction=24),
+    )
+    first = pgdemo.build_index(pg_db, loaded, Demo.HNSW, small)
+    half = pgdemo.build_index(pg_db, loaded, Demo.HALFVEC, small)
+    second = pgdemo.build_index(pg_db, loaded, Demo.HNSW, large)
+    with pg_db.connect() as conn:
+        ours = pg.created(conn)
+        assert first.name not in ours and not pg._exists(conn, pg.SCHEMA, first.name)
+        assert {second.name, half.name} <= set(ours)  # another family stays
+    with pytest.raises(ExplorerError, match="another build with other settings replaced it"):
+        pgdemo.run_queries(pg_db, loaded, Demo.HNSW, small, 5, query_ids=[0])
+    again = pgdemo.run_demo(pg_db, corpus, Demo.HNSW, large, [0, 1])
+    assert again.uses_index and again.index is not None and again.index.name == second.name
+
+
+def test_hnsw_and_ivfflat_on_the_same_vectors_each_use_their_own_index(pg_db, corpus):
+    hnsw = pgdemo.run_demo(pg_db, corpus, Demo.HNSW, SETTINGS, QUERIES[:3])
+    ivf = pgdemo.run_demo(pg_db, corpus, Demo.IVFFLAT, SETTINGS, QUERIES[:3])
+    again = pgdemo.run_demo(pg_db, corpus, Demo.HNSW, SETTINGS, QUERIES[:3])
+    assert hnsw.uses_index and ivf.uses_index and again.uses_index
+    assert ivf.table.startswith("ivf_") and hnsw.table.startswith("vec_")
+    assert ivf.table[3:] == hnsw.table[3:]  # the same content, two copies

@@ -113,12 +113,15 @@ class _PgvectorEngine(Engine):
         self, vectors: np.ndarray, metric: Metric, chunks: Callable[[], Iterator[slice]]
     ) -> None:
         db = self._pg.database()
+        demo = self._pgdemo.Demo(self.demo)
         with db.connect() as conn:
-            loaded = self._pg.load_vectors(conn, vectors, chunks=chunks())
+            loaded = self._pg.load_vectors(
+                conn, vectors, chunks=chunks(), prefix=self._pgdemo.table_prefix(demo)
+            )
         self._index = self._pgdemo.build_index(
             db,
             loaded,
-            self._pgdemo.Demo(self.demo),
+            demo,
             self._settings(self._params),
             metric,
             progress=self._index_progress(),
