@@ -209,6 +209,6 @@ def test_presenter_mode_draws_the_chart_first():
     at = engines({"present": "1", "engines_hnswlib_ef": "60"}, chosen=["exhaustive"])
     at = build(at)
     (fig,) = figures(at)
-    assert fig["layout"]["height"] == 330
+    assert fig["layout"]["height"] == 300
     labels = [e.label for e in at.expander]
     assert "The table" in labels and "What this page shows" in labels

@@ -1,0 +1,43 @@
+"""The Search page's Engines tab in Chromium: open it from a deep link, build two engines,
+read the table, and screenshot it (normal and presenter mode) into ``tests/artifacts/``."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.helpers import assert_clean, open_page, rerun, shoot, tables
+
+pytestmark = pytest.mark.browser
+
+LINK = "/search?search_view=Engines&engines_chosen=exhaustive&engines_chosen=hnswlib"
+
+
+def build(page: Page) -> None:
+    rerun(page, page.get_by_role("button", name="Build engines").click, timeout_ms=120_000)
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(1)
+
+
+def test_engines_tab_builds_and_measures(page: Page, server_url: str) -> None:
+    open_page(page, server_url + LINK)
+    tab = page.get_by_test_id("stMain").get_by_role("tab", name="Engines", exact=True)
+    expect(tab).to_have_attribute("aria-selected", "true")
+    shoot(page, "engines_before_build")
+    build(page)
+    measured = next(t for t in tables(page) if "ms/query" in t.columns)
+    assert measured.column("engine") == ["exhaustive", "hnswlib"]
+    assert measured.column("recall@10")[0] == "1"
+    assert_clean(page)
+    shoot(page, "engines")
+    shoot(page, "engines_full", full_page=True)
+
+
+def test_engines_tab_fits_a_presenter_screen(page: Page, server_url: str) -> None:
+    open_page(page, server_url + LINK + "&present=1")
+    build(page)
+    shoot(page, "engines_present")
+    height = page.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
+    # The chart and its caption fit the 720-px screen; the rest folds into expanders.
+    chart = page.get_by_test_id("stPlotlyChart").bounding_box()
+    assert chart is not None and chart["y"] + chart["height"] <= 720, (chart, height)
+    assert_clean(page)
