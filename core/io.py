@@ -154,10 +154,10 @@ def _show(value: object) -> str:
 def _to_float32(rows: np.ndarray, names: Sequence[str]) -> np.ndarray:
     """``rows`` as float32, or raise naming the first NaN, infinity or float32 overflow."""
     with np.errstate(over="ignore"):
-        out = rows.astype(np.float32)
-    bad = np.argwhere(~np.isfinite(out))
-    if bad.size:
-        i, j = (int(v) for v in bad[0])
+        out = rows.astype(np.float32, copy=False)
+    finite = np.isfinite(out)
+    if not finite.all():
+        i, j = (int(v) for v in np.argwhere(~finite)[0])
         value = float(rows[i, j])
         # A number too long for a float64 (e.g. a 5,000-digit integer) was read as inf.
         hint = " (infinite, or too large to read)" if np.isinf(value) else ""
@@ -183,12 +183,24 @@ def _check_rows(n: int, cap: int, what: str, source: str) -> None:
         )
 
 
+def _encodable(texts: Sequence[str]) -> bool:
+    """True when every text encodes as UTF-8 (no lone surrogate): one fast check, so that
+    the per-text check naming the culprit runs only when one fails."""
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _check_labels(labels: Sequence[str], where: Sequence[str], source: str) -> None:
     """Raise on an empty, repeated or unencodable label; ``where[i]`` says where label ``i``
     came from. Labels are compared trimmed, as the pages show them."""
     first: dict[str, int] = {}
+    encodable = _encodable(labels)
     for i, label in enumerate(labels):
-        check_text(label, f"{source}: the label of {where[i]}")
+        if not encodable:
+            check_text(label, f"{source}: the label of {where[i]}")
         key = label.strip()
         if not key:
             raise ExplorerError(f"{source}: {where[i]} has an empty label.")
@@ -576,20 +588,32 @@ def _vector_column(table: Table, column: str) -> np.ndarray:
                 )
             parsed.append(value)
         rows = np.array(parsed, dtype=np.float64)
-    names = [table.where(i, column) for i in range(len(table))]
-    return _to_float32(rows, names)
+    return _to_float32(rows, _Where(table, column))
+
+
+class _Where(Sequence[str]):
+    """``table.where(i, column)`` for every row, built only for the row a message names."""
+
+    def __init__(self, table: Table, column: str) -> None:
+        self.table, self.column = table, column
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __getitem__(self, i: int) -> str:  # type: ignore[override]
+        return self.table.where(i, self.column)
 
 
 def _text_column(table: Table, column: str, role: str) -> tuple[str, ...]:
     """Column ``column`` as stripped text; an empty value raises naming its row."""
-    out = []
-    for i, value in enumerate(table.values[column]):
-        text = "" if value is None else str(value).strip()
+    out = tuple("" if value is None else str(value).strip() for value in table.values[column])
+    encodable = _encodable(out)
+    for i, text in enumerate(out):
         if not text:
             raise ExplorerError(f"{table.where(i, column)}: the {role} is empty.")
-        check_text(text, f"{table.where(i, column)}: the {role}")
-        out.append(text)
-    return tuple(out)
+        if not encodable:
+            check_text(text, f"{table.where(i, column)}: the {role}")
+    return out
 
 
 def _metadata_value(value: object) -> str:
@@ -603,15 +627,24 @@ def _metadata_value(value: object) -> str:
 def metadata_column(values: Sequence[object], where: str = "metadata") -> tuple[Cell, ...]:
     """A metadata column as the map shows it: numbers when every value is one (int when all
     are whole numbers written without a point), else text (missing values as "")."""
-    numbers = [_as_number(v) for v in values]
-    if values and all(v is not None for v in numbers):
+    kinds = set(map(type, values))
+    if kinds == {int}:
+        return tuple(values)  # type: ignore[arg-type]
+    numbers: list[int | float] = []
+    for value in values:  # stops at the first value that is not a number
+        number = _as_number(value)
+        if number is None:
+            break
+        numbers.append(number)
+    if values and len(numbers) == len(values):
         if all(type(v) is int for v in numbers):
-            return tuple(int(v) for v in numbers)  # type: ignore[arg-type]
-        return tuple(float(v) for v in numbers)  # type: ignore[arg-type]
-    texts = tuple(_metadata_value(v) for v in values)
-    for text in texts:
-        check_text(text, where)
-    return texts
+            return tuple(numbers)
+        return tuple(float(v) for v in numbers)
+    texts = tuple(_metadata_value(v) for v in values) if kinds != {str} else tuple(values)
+    if not _encodable(texts):  # type: ignore[arg-type]
+        for text in texts:
+            check_text(str(text), where)
+    return texts  # type: ignore[return-value]
 
 
 def _check_columns(table: Table, columns: Columns) -> None:
