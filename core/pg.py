@@ -48,6 +48,9 @@ URL_ENV = "DATABASE_URL"
 COPY_ROWS = 5_000
 # The most rows the app loads into one table (a long job must stay bounded).
 MAX_ROWS = 1_000_000
+# Tables of vectors kept in the schema; loading another drops the app's oldest (disk stays
+# bounded on a server many sessions share).
+KEEP_TABLES = 12
 # Seconds to wait for a server to answer a connection.
 CONNECT_TIMEOUT = 5
 # pgvector's limits on the dimensions an index can hold, by type.
@@ -221,16 +224,14 @@ _lock = threading.Lock()
 _current: tuple[Database, EmbeddedServer | None] | None = None
 
 
-def database(start_hook: Callable[[], None] | None = None) -> Database:
+def database() -> Database:
     """The app's database, started or connected on first use and shared by every caller in
     this process: ``$DATABASE_URL`` when set, else the embedded server in
-    ``<cache>/postgres``. ``start_hook`` runs just before a server is started (e.g. to show
-    a spinner). Thread-safe; the first connection is checked, so a bad URL fails here."""
+    ``<cache>/postgres``. Thread-safe; the first connection is checked, so a bad URL fails
+    here."""
     global _current
     with _lock:
         if _current is None:
-            if start_hook is not None:
-                start_hook()
             url = os.environ.get(URL_ENV, "").strip()
             server = None
             if url:
@@ -368,6 +369,26 @@ class Loaded:
     fresh: bool
 
 
+def prune(conn: psycopg.Connection, keep: int = KEEP_TABLES, schema: str = SCHEMA) -> list[str]:
+    """Drop the app's oldest tables (and their indexes) beyond the newest ``keep``; returns
+    their names. Only what the app recorded is touched."""
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT name FROM {}._created WHERE kind = 'table' "
+            "ORDER BY created_at DESC, name OFFSET %s"
+        ).format(sql.Identifier(identifier(schema))),
+        (keep,),
+    ).fetchall()
+    old = [r[0] for r in rows]
+    ours = created(conn, schema)
+    for name in old:
+        with _locked(conn, name):
+            drop_ours(conn, ours[name], schema)
+    if old:
+        log.info("Dropped the app's oldest tables: %s", ", ".join(old))
+    return old
+
+
 def _chunks(n: int, progress: Progress | None, should_stop: ShouldStop | None) -> Iterator[slice]:
     """Row ranges of ``COPY_ROWS``: ``should_stop`` polled before each, ``progress`` after."""
     for lo in range(0, n, COPY_ROWS):
@@ -431,6 +452,7 @@ def load_vectors(
             conn.execute(sql.SQL("ANALYZE {}").format(target))
             seconds = time.perf_counter() - start
             record(conn, Created(table, "table", None, n, d, seconds), schema)
+        prune(conn, keep=KEEP_TABLES, schema=schema)
     log.info("Loaded %d x %d vectors into %s.%s in %.2f s", n, d, schema, table, seconds)
     return Loaded(schema, table, n, d, seconds, fresh=True)
 

@@ -51,16 +51,20 @@ def still_running(pids: set[int], wait: float = 5.0) -> set[int]:
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[pg.EmbeddedServer]:
     """A running embedded server (its own data directory); stopped and removed afterwards,
-    failing the session if any of its processes outlives it."""
+    failing the session if any of its processes outlives it. The app's table limit is
+    lifted meanwhile: module fixtures keep tables that later tests' loads would prune."""
     root = Path(tempfile.mkdtemp(prefix="explorer-pg-"))
+    keep, pg.KEEP_TABLES = pg.KEEP_TABLES, 10_000
     server = pg.EmbeddedServer(root / "data")
     try:
         server.start()
     except ExplorerError as exc:
         shutil.rmtree(root, ignore_errors=True)
+        pg.KEEP_TABLES = keep
         pytest.skip(f"the embedded PostgreSQL cannot start here: {exc}")
     pids = server_pids(server.pid)
     yield server
+    pg.KEEP_TABLES = keep
     server.stop()
     left = still_running(pids)
     shutil.rmtree(root, ignore_errors=True)

@@ -187,9 +187,8 @@ def test_database_from_url_is_the_same_code_path(monkeypatch, pg_db, no_current)
 def test_embedded_singleton_starts_once_and_leaves_no_process(monkeypatch, tmp_path, no_current):
     monkeypatch.delenv(pg.URL_ENV, raising=False)
     monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
-    hooks: list[int] = []
-    db = pg.database(start_hook=lambda: hooks.append(1))
-    assert pg.database(start_hook=lambda: hooks.append(1)) is db and hooks == [1]
+    db = pg.database()
+    assert pg.database() is db
     assert db.embedded and str(tmp_path / "postgres") in db.label
     assert pg._current is not None and pg._current[1] is not None
     pids = server_pids(pg._current[1].pid)
@@ -366,3 +365,25 @@ def test_database_without_pgvector_rights_is_a_clear_error(pg_db):
     ) as err:
         db.connect()
     assert ":pw@" not in str(err.value)
+
+
+def test_prune_keeps_the_newest_tables_and_only_the_apps(pg_db, monkeypatch):
+    with pg_db.connect() as conn:
+        pg.ensure_schema(conn)
+        conn.execute("CREATE TABLE IF NOT EXISTS explorer.someone_elses (x int)")
+        monkeypatch.setattr(pg, "KEEP_TABLES", 1000)
+        names = [pg.load_vectors(conn, unit_rows(4, 3, seed=100 + i)).table for i in range(3)]
+        before = set(pg.created(conn))
+        dropped = pg.prune(
+            conn, keep=len([n for n in before if pg.created(conn)[n].kind == "table"]) - 2
+        )
+        assert dropped and names[-1] not in dropped
+        after = pg.created(conn)
+        assert not set(dropped) & set(after)
+        assert all(not pg._exists(conn, pg.SCHEMA, name) for name in dropped)
+        assert pg._exists(conn, pg.SCHEMA, "someone_elses")
+        monkeypatch.setattr(pg, "KEEP_TABLES", 1)
+        newest = pg.load_vectors(conn, unit_rows(4, 3, seed=200)).table
+        tables = [n for n, c in pg.created(conn).items() if c.kind == "table"]
+        assert tables == [newest]
+        conn.execute("DROP TABLE explorer.someone_elses")
