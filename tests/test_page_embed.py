@@ -152,8 +152,8 @@ def test_presenter_mode() -> None:
     at = open_page("embed", {"present": "1"})
     figure = figures(at)[0]["layout"]
     assert figure["font"]["size"] == 18
-    # Every model's bars share the screen: at most ~580 px for the chart.
-    assert figure["height"] <= 100 + max(80 * len(LOCAL), 480)
+    # Every model's bars share the screen: at most ~500 px for the chart.
+    assert figure["height"] <= 100 + max(60 * len(LOCAL), 400)
     assert any("<style>" in m.value for m in at.markdown)
     # Fewer columns (the browser test measures the height); descriptions in an expander.
     assert list(at.dataframe[0].value.columns) == [

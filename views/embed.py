@@ -156,8 +156,9 @@ else:
 
 
 if results:
-    # In presenter mode every model's bars share about 480 px, so the chart fits 1280x720.
-    per_model = max(80, 480 // len(results)) if _ui.presenting() else 170
+    # In presenter mode every model's bars share about 400 px: the chart fits 1280x720 below
+    # the text box.
+    per_model = max(60, 400 // len(results)) if _ui.presenting() else 170
     _ui.plot(_bars(results), key="embed_bars", height=100 + per_model * len(results))
     timings = " · ".join(f"{r.model} {1000 * seconds[r.model]:,.1f} ms" for r in results)
     st.caption(_ui.md_text(f"Time to embed: {timings} (local models: once per text, then cached)."))

@@ -135,19 +135,16 @@ def neighbors() -> None:
 def _ranges(found: dict[str, TargetNeighbors], hist: Any, threshold: float, target: str) -> None:
     """One row per model on one cosine axis: the box holds the middle half of the target's
     similarities, the whiskers reach the lowest and highest item (named on hover)."""
-    fig = go.Figure()
+    # Boxes first, so each model keeps the colour it has in the histogram below.
+    fig = go.Figure(
+        [
+            go.Box(x=s.values, name=s.name, orientation="h", boxpoints=False, hoverinfo="x")
+            for s in hist.series
+        ]
+    )
     for s in hist.series:
         nb = found[s.name]
         lowest, highest = labels[int(nb.least.ids[0, 0])], labels[int(nb.most.ids[0, 0])]
-        fig.add_trace(
-            go.Box(
-                x=s.values,
-                name=s.name,
-                orientation="h",
-                boxpoints=False,
-                hoverinfo="x",
-            )
-        )
         fig.add_trace(
             go.Scatter(
                 x=[s.low, s.high],
