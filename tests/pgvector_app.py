@@ -5,10 +5,13 @@ would."""
 from __future__ import annotations
 
 from core.datasets import load_dataset
-from core.vectors import embed_dataset
+from core.vectors import VectorSet, embed_dataset
 from views import _ui
 from views._pgvector import pgvector_section
 
+MODEL = "static-minilm-256"
+
 dataset = load_dataset("words")
-vectors = embed_dataset(dataset, _ui.embedder("static-minilm-256"))
-pgvector_section(vectors, dataset.labels)
+model = _ui.embedder(MODEL)
+vs = VectorSet(dataset, MODEL, embed_dataset(dataset, model), model)
+pgvector_section(vs.vectors, dataset.labels, vectors_key=vs.key)

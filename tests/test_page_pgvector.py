@@ -138,7 +138,9 @@ def test_cancel_says_nothing_was_kept(url):
     assert not at.warning
 
 
-def test_presenter_mode_renders(url):
+def test_presenter_mode_folds_the_prose(url):
     at = open_section({"present": "1"})
+    assert [e.label for e in at.expander] == ["What this demo does"]
+    assert not at.caption
     run(at)
-    assert metrics(at)["index used"] == "yes"
+    assert metrics(at)["index used"] == "yes" and not at.caption

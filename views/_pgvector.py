@@ -107,23 +107,30 @@ def _sample(n: int, first: int) -> list[int]:
 
 
 def pgvector_section(
-    vectors: np.ndarray, labels: Sequence[str] | None = None, key: str = "pg"
+    vectors: np.ndarray,
+    labels: Sequence[str] | None = None,
+    key: str = "pg",
+    vectors_key: str | None = None,
 ) -> None:
     """Draw the pgvector section for ``vectors``, an ``(n, d)`` float32 matrix whose row
     ``i`` is item ``labels[i]`` (row numbers when ``labels`` is None). ``key`` prefixes every
     widget key (and URL parameter): use a different one for a second section on a page.
+    ``vectors_key`` names the vectors' content (e.g. ``VectorSet.key``) so that a rerun does
+    not hash a large matrix again; without it the matrix's digest is used.
 
     The user picks a demo (exact, HNSW, IVFFlat, halfvec, binary + rerank, MRL + rerank),
     its parameters, a query row and k, and presses Run: the vectors are copied into the
     app's PostgreSQL (started on first use, or ``DATABASE_URL``) and the steps are shown,
     SQL beside result, with recall@k against numpy's exhaustive search."""
     n, dims = vectors.shape
+    big = _ui.presenting()
     st.subheader("PostgreSQL + pgvector: the same ideas inside a database")
-    st.caption(
-        "A real PostgreSQL 18 with pgvector 0.8 (or your own server from DATABASE_URL). The "
-        "app works in its own schema, names each table by its vectors' content and never "
-        "touches a table it did not create."
-    )
+    if not big:
+        st.caption(
+            "A real PostgreSQL 18 with pgvector 0.8 (or your own server from DATABASE_URL). "
+            "The app works in its own schema, names each table by its vectors' content and "
+            "never touches a table it did not create."
+        )
     c_demo, c_query, c_k = st.columns([2, 2, 1])
     demo = Demo.coerce(
         c_demo.selectbox(
@@ -136,10 +143,15 @@ def pgvector_section(
         row = _query_row(key, n, labels)
     with c_k:
         k = _ui.k_slider(f"{key}_k", n, default=10)
-    st.markdown(ABOUT[demo])
+    if big:
+        with st.expander("What this demo does"):
+            st.markdown(ABOUT[demo])
+    else:
+        st.markdown(ABOUT[demo])
     with _ui.guard("PostgreSQL"):
         settings = _settings(key, demo, n, dims)
-        run_key = (pg.table_name(vectors), demo, settings, row, k)
+        content = vectors_key or pg.table_name(vectors)
+        run_key = (content, n, dims, demo, settings, row, k)
         c_run, c_cancel = st.columns([1, 1])
         run = c_run.button("Run in PostgreSQL", key=f"{key}_run", type="primary")
         c_cancel.button("Cancel", key=f"{key}_cancel", on_click=_cancel, args=(key,))
@@ -199,11 +211,13 @@ def _show(result: DemoResult, labels: Sequence[str] | None) -> None:
     c2.metric("ms per query", f"{result.ms_per_query:.2f}")
     c3.metric("index MB", index_mb)
     c4.metric("index used", "yes" if result.uses_index else "no")
-    st.caption(
-        f"Recall over {result.queries} corpus rows as queries, against numpy's exhaustive "
-        "cosine search on the same vectors. Every index demo sets enable_seqscan = off: on a "
-        "small table PostgreSQL would rather read it all, and the demo is about the index."
-    )
+    if not _ui.presenting():
+        st.caption(
+            f"Recall over {result.queries} corpus rows as queries, against numpy's "
+            "exhaustive cosine search on the same vectors. Every index demo sets "
+            "enable_seqscan = off: on a small table PostgreSQL would rather read it all, and "
+            "the demo is about the index."
+        )
     tabs = st.tabs(STEP_TABS if result.index else ["Load", "Query", "EXPLAIN"])
     for tab, step in zip(tabs, result.steps, strict=True):
         with tab:
