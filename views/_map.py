@@ -297,6 +297,15 @@ def map_figure(
     return fig, groups
 
 
+def _panel(where: Any, label: str) -> Any:
+    """A popover named ``label`` in ``where``; a plain container when ``where`` is itself
+    presenter mode's popover (popovers do not nest)."""
+    if _ui.presenting():
+        where.caption(label)
+        return where.container()
+    return where.popover(label, width="stretch")
+
+
 def _colour_controls(columns: _Columns, where: Sequence[Any]) -> tuple[str, list[str], np.ndarray]:
     """Colour column, hover columns and the filter; returns them and the filter's mask."""
     c_colour, c_hover, c_filter = where
@@ -311,7 +320,7 @@ def _colour_controls(columns: _Columns, where: Sequence[Any]) -> tuple[str, list
     )
     hover = [c for c in hover if c in columns.values]
     mask = np.ones(len(columns.dataset), dtype=bool)
-    with c_filter.popover("Filter", width="stretch"):
+    with _panel(c_filter, "Filter"):
         choices = [NO_FILTER, *names]
         filter_key = _ui.bound("sim_map_filter", NO_FILTER, valid=lambda v: v in choices)
         _ui.keep_choice(filter_key, choices)
@@ -338,7 +347,7 @@ def _colour_controls(columns: _Columns, where: Sequence[Any]) -> tuple[str, list
 
 def _cluster_controls(where: Any) -> tuple[str, int]:
     """Where HDBSCAN runs (or off) and its smallest cluster size."""
-    with where.popover("Clusters", width="stretch"):
+    with _panel(where, "Clusters"):
         space = st.radio(
             "HDBSCAN on",
             CLUSTER_CHOICES,
@@ -367,7 +376,14 @@ def dataset_map(ws: _ui.Workspace) -> None:
     target and its k neighbours marked; a box or lasso selection listed below."""
     labels = ws.dataset.labels
     methods = [p.value for p in available_projections()]
-    c_target, c_k, c_model, c_method, c_dims = st.columns([3, 2, 3, 2, 2])
+    if _ui.presenting():
+        # One row, the rarer settings in a popover, so the map fits a 1280x720 screen.
+        c_target, c_k, c_method, c_colour, c_dims, c_more = st.columns([3, 2, 2, 3, 2, 2])
+        more: Any = c_more.popover("More", width="stretch")
+        c_model = c_hover = c_filter = c_clusters = more
+    else:
+        c_target, c_k, c_model, c_method, c_dims = st.columns([3, 2, 3, 2, 2])
+        c_colour, c_hover, c_filter, c_clusters = st.columns([3, 4, 2, 2])
     target = _ui.target_input("sim_target", ws, c_target)
     exclude = _ui.target_index(ws.dataset, target)
     k = _ui.k_slider("sim_k", len(labels), where=c_k)
@@ -390,7 +406,6 @@ def dataset_map(ws: _ui.Workspace) -> None:
         )
     )
     vs = ws.sets[proj_model]
-    c_colour, c_hover, c_filter, c_clusters = st.columns([3, 4, 2, 2])
     space, min_size = _cluster_controls(c_clusters)
     with _ui.guard("Projection"):
         result = _projection(vs, method, n_components)
