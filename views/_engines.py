@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -230,7 +230,8 @@ def _param_widgets(chosen: list[EngineInfo]) -> None:
     for info in chosen:
         if not info.params:
             continue
-        st.markdown(_ui.md_text(f"**{info.name}** ({info.algorithm}, {info.library})"))
+        name, about = _ui.md_text(info.name), _ui.md_text(f"{info.algorithm}, {info.library}")
+        st.markdown(f"**{name}** ({about})")
         for column, spec in zip(st.columns(max(3, len(info.params))), info.params, strict=False):
             _param_value(info, spec)
             column.number_input(
@@ -417,7 +418,7 @@ def _side_by_side(data: _Data, chosen: list[EngineInfo], k: int, source: str, vs
 
 def _cloud_settings(dims: int) -> None:
     """The current choices as each cloud system's configuration: code, notes, download."""
-    c_q, c_metric, c_over, c_mrl, c_rescore = st.columns([2, 2, 2, 2, 1])
+    c_q, c_metric, c_over, c_mrl, c_rescore = st.columns([2.4, 2, 2, 2, 1.6])
     quantization = c_q.radio(
         "Quantization",
         [q.value for q in Quantization],
@@ -524,6 +525,22 @@ def render_engines(ws: _ui.Workspace) -> None:
             _pgvector_section(data, source, vs)
 
 
+# Algorithms whose index is a graph (with its own vector copy); every other engine keeps at
+# least one normalised float32 copy of the vectors while it builds.
+GRAPHS = ("HNSW", "Vamana (DiskANN)")
+
+
+def _estimate(n: int, dims: int, chosen: list[EngineInfo]) -> storage.MemoryEstimate:
+    """The scale lab's memory estimate, with one part per chosen engine: a graph (at M = 32,
+    more than any default here) or a float32 copy."""
+    base = storage.estimate_memory(n, dims, [Method.EXACT])
+    graph, copy = n * storage.hnsw_bytes_per_vector(dims, 32), n * dims * 4
+    parts = tuple(
+        (Method.HNSW, graph) if i.algorithm in GRAPHS else (Method.EXACT, copy) for i in chosen
+    )
+    return replace(base, methods=parts)
+
+
 def _results(
     source: str, n: int, vs, k: int, chosen: list[EngineInfo], c_build, c_cancel
 ) -> _Data | None:
@@ -531,7 +548,7 @@ def _results(
     if not chosen:
         st.info("Choose at least one engine.")
         return None
-    estimate = storage.estimate_memory(n, vs.dims, [Method.EXACT, Method.HNSW])
+    estimate = _estimate(n, vs.dims, chosen)
     try:
         storage.check_fits(estimate, storage.read_meminfo())
         data = _data(source, n, vs)
