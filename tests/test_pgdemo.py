@@ -253,3 +253,30 @@ def test_hnsw_and_ivfflat_on_the_same_vectors_each_use_their_own_index(pg_db, co
     assert hnsw.uses_index and ivf.uses_index and again.uses_index
     assert ivf.table.startswith("ivf_") and hnsw.table.startswith("vec_")
     assert ivf.table[3:] == hnsw.table[3:]  # the same content, two copies
+
+
+def test_main_prints_one_row_per_measured_demo(pg_db, monkeypatch, capsys):
+    monkeypatch.setenv(pg.URL_ENV, pg_db.uri)
+    pg.shutdown()
+    try:
+        pgdemo.main(["--n", "600", "--dims", "32", "--queries", "20"])
+    finally:
+        pg.shutdown()
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("600 × 32 synthetic") and "pgvector 0.8.6" in lines[0]
+    header = [c.strip() for c in lines[1].split("|")]
+    assert header[:2] == ["demo", "build s"] and "recall@10" in header
+    rows = [[c.strip() for c in line.split("|")] for line in lines[2:]]
+    assert [r[0] for r in rows] == [
+        "exact (no index)",
+        "HNSW",
+        "IVFFlat",
+        "halfvec HNSW",
+        "binary HNSW + rerank ×1",
+        "binary HNSW + rerank ×4",
+        "MRL subvector HNSW + rerank ×4",
+    ]
+    recall = {r[0]: float(r[header.index("recall@10")]) for r in rows}
+    assert recall["exact (no index)"] == 1.0
+    assert recall["binary HNSW + rerank ×4"] >= recall["binary HNSW + rerank ×1"]
+    assert all(r[header.index("index used")] == "True" for r in rows[1:])
