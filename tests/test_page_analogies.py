@@ -255,3 +255,14 @@ def test_embed_page_lists_the_words_glove_left_out():
     at.text_input(key="embed_text").input("zqxvbw").run()
     assert not at.exception
     assert any("knows none of the words of 'zqxvbw'" in plain(e.value) for e in at.error)
+
+
+def test_the_python_shown_gives_the_same_answers():
+    from core.analogy import glove_candidates
+
+    at = open_tab(ana_c=" Woman ")
+    code = next(c.value for c in at.code if "target = b - a + c" in c.value)
+    candidates = glove_candidates()
+    scope = {"words": list(candidates.words), "unit": candidates.unit}
+    exec(code, scope)  # the page's own snippet, run on the same candidates
+    assert scope["answers"] == answers(at)[0]

@@ -198,7 +198,8 @@ def _answers_frame(results: dict[str, Analogy]) -> pd.DataFrame:
 
 
 def _code(question: tuple[str, str, str], model: str) -> str:
-    a, b, c = question
+    """Python for the same answer with numpy (given the candidates ``words`` and ``unit``)."""
+    a, b, c = (w.strip().lower() for w in question)
     return (
         "import numpy as np\n\n"
         "# `words`: the candidate words; `unit`: their (n, d) vectors, each scaled to length 1.\n"
@@ -206,7 +207,7 @@ def _code(question: tuple[str, str, str], model: str) -> str:
         + "a, b, c = abc / np.linalg.norm(abc, axis=1, keepdims=True)\n"
         + "target = b - a + c\n"
         + "cosines = unit @ target / np.linalg.norm(target)\n"
-        + f"asked = {{{a.lower()!r}, {b.lower()!r}, {c.lower()!r}}}\n"
+        + f"asked = {{{a!r}, {b!r}, {c!r}}}\n"
         + "answers = [words[i] for i in np.argsort(-cosines) if words[i] not in asked][:5]\n"
     )
 
