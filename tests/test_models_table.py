@@ -179,3 +179,36 @@ def test_stored_text_reads_an_uploaded_item() -> None:
     assert json.loads(found.to_json()) == {"cat": [3.0, 4.0]}
     assert stored_text("uploaded: v.json", ["cat", "dog"], vectors, "queen") is None
     assert not embed_text(_Toy(), "hi").stored
+
+
+# Bytes each local model's weights must at least take: float32 tables counted by hand
+# (GloVe 400,000 x 50; the static model's 30,522 word pieces x 256) and the safetensors sizes
+# of the published models.
+LEAST_BYTES = {
+    "glove-6b-50d": 400_000 * 50 * 4,
+    "static-minilm-256": 30_522 * 256 * 4,
+    "all-MiniLM-L6-v2": 90_000_000,
+    "all-mpnet-base-v2": 437_971_872,
+}
+
+
+@pytest.mark.parametrize("name", sorted(LEAST_BYTES))
+def test_local_models_are_measured_where_they_are_installed(name: str) -> None:
+    from core.models_table import _folder_of
+
+    try:
+        folder = _folder_of(name)
+    except ExplorerError as exc:
+        pytest.skip(f"{name} is not installed here: {exc}")
+    assert folder is not None
+    if not folder.exists():
+        pytest.skip(f"{name} is not built or extracted yet")
+    size = disk_bytes(folder)
+    assert LEAST_BYTES[name] <= size <= 1.25 * LEAST_BYTES[name], (name, size)
+
+
+def test_a_model_without_known_files_has_no_size() -> None:
+    from core.models_table import _folder_of
+
+    assert _folder_of("toy-3") is None
+    assert model_row(_Toy()).size_bytes is None

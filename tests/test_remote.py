@@ -1056,3 +1056,16 @@ def test_answers_in_any_index_order_are_put_back_in_input_order(server, cache):
     embedder = RemoteEmbedder(compatible(url), cache)
     np.testing.assert_array_equal(embedder.embed(["a", "b"]), [[1, 0], [0, 1]])
     assert embedder.tokens_spent == 7
+
+
+def test_attempts_are_read_from_the_sdks_retry_count_header():
+    import httpx2
+    import openai
+
+    def error(count: str) -> openai.APIError:
+        headers = {"x-stainless-retry-count": count}
+        request = httpx2.Request("POST", "http://h/v1/embeddings", headers=headers)
+        return openai.APIError("failed", request, body=None)
+
+    assert remote._attempts(error("2")) == 3
+    assert remote._attempts(error("not a number")) == 1

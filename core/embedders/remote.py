@@ -266,7 +266,7 @@ def _attempts(exc: openai.APIError) -> int:
     request (``x-stainless-retry-count``: 0 for the first)."""
     try:
         return int(exc.request.headers.get("x-stainless-retry-count", "0")) + 1
-    except (AttributeError, ValueError):
+    except ValueError:
         return 1
 
 
