@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -51,7 +52,7 @@ def _pipelines(vectors_key: str, k: int, _vectors) -> list[PipelinePoint]:
 
 
 @st.cache_resource(show_spinner="Embedding the dataset with another model (once)…", max_entries=16)
-def _local_vectors(key: str, _dataset: Dataset, model: str):
+def _local_vectors(key: str, _dataset: Dataset, model: str) -> np.ndarray:
     """``_dataset`` under the local ``model``; ``key`` names both by content (the dataset's
     fingerprint, the model's name and version)."""
     vectors = embed_dataset(_dataset, _ui.embedder(model))
