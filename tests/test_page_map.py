@@ -12,6 +12,7 @@ import pytest
 from sklearn.decomposition import PCA
 from streamlit.testing.v1 import AppTest
 
+from core import project as project_module
 from core.datasets import load_dataset
 from tests.page_helpers import array, figures, frames, open_page, texts
 
@@ -244,3 +245,56 @@ def test_user_text_in_the_map_is_escaped() -> None:
     assert list(fig.data[-1].text) == ["&lt;b&gt;bold&lt;/b&gt;"]
     assert list(fig.data[-2].text) == ["a&amp;b"]
     assert [g.rows.tolist() for g in groups] == [[0, 1], [2]]
+
+
+def test_above_the_caps_the_map_samples_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("core.mapview.MAX_POINTS", 500)
+    monkeypatch.setitem(project_module.MAX_ROWS, "tsne", 300)
+    dataset = load_dataset("words")
+    at = open_page("similarity", MAP)
+    drawn = [label for t in _map(at)["data"][:-2] for label in _labels(t)]
+    assert len(drawn) == len(set(drawn)) == 500
+    assert "showing a sample of 500 of 1,114 points, stratified by category" in texts(at)
+    # Every category keeps its share of the sample (within one point).
+    counts = Counter(dataset.categories)
+    for trace in _map(at)["data"][:-2]:
+        share = counts[trace["name"]] * 500 / len(dataset)
+        assert abs(len(trace["hovertext"]) - share) <= 1
+    at.selectbox(key="sim_proj").set_value("tsne").run()
+    assert not at.exception
+    assert "t-SNE ran on a random sample of 300 of the 1,114 points" in texts(at)
+    assert sum(len(t["hovertext"]) for t in _map(at)["data"][:-2]) == 300
+    at.radio(key="sim_map_clusters").set_value("map").run()
+    assert not at.exception
+    # Rows outside the t-SNE sample have no cluster and are not drawn.
+    names = [t["name"] for t in _map(at)["data"][:-2]]
+    assert "not projected" not in names and "clusters on the map" in texts(at)
+
+
+def _export_script() -> None:
+    """Draws the map with clusters, then shows what current_map hands an export."""
+    import pandas as pd
+    import streamlit as st
+
+    from views import _map, _ui
+
+    ws = _ui.workspace()
+    _map.dataset_map(ws)
+    st.dataframe(pd.DataFrame(_map.current_map(ws.first())), key="export")
+    st.write(f"other model: {sorted(_map.current_map(ws.sets['all-MiniLM-L6-v2']))}")
+
+
+def test_current_map_hands_the_drawn_coordinates_and_clusters_to_an_export(words) -> None:
+    labels, vectors = words
+    at = AppTest.from_function(_export_script, default_timeout=120)
+    at.session_state["models"] = ["static-minilm-256", "all-MiniLM-L6-v2"]
+    at.session_state["sim_map_clusters"] = "map"
+    at.run()
+    assert not at.exception
+    export = frames(at, "x", "y", "cluster")[0]
+    shown = _xy_by_label(_map(at))
+    np.testing.assert_allclose(
+        export[["x", "y"]].to_numpy(), [shown[label] for label in labels], atol=1e-5
+    )
+    assert export["cluster"].min() >= -1 and export["cluster"].max() >= 1
+    assert "other model: []" in texts(at)

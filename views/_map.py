@@ -22,10 +22,10 @@ import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
+from core import mapview
 from core.clusters import Clustering, ClusterSpace, cluster
 from core.datasets import Dataset
 from core.mapview import (
-    MAX_POINTS,
     Colouring,
     ColumnKind,
     MapRows,
@@ -451,7 +451,7 @@ def _draw(
     in_sample = np.zeros(n, dtype=bool)
     in_sample[projected] = True
     colouring = columns.colouring(colour)
-    shown: MapRows = rows_to_draw(mask & in_sample, colouring.codes)
+    shown: MapRows = rows_to_draw(mask & in_sample, colouring.codes, mapview.MAX_POINTS)
     near: list[int] = []
     if not target.strip():
         st.warning("The target is empty: type a word, a title or a sentence to mark it.")
@@ -515,7 +515,7 @@ def _notes(
     if shown.sampled:
         parts.append(
             f"showing a sample of {shown.rows.size:,} of {shown.matching:,} points, stratified "
-            f"by {colouring.column} (the map draws at most {MAX_POINTS:,})"
+            f"by {colouring.column} (the map draws at most {mapview.MAX_POINTS:,})"
         )
     elif shown.matching < n:
         parts.append(f"{shown.matching:,} points shown")
