@@ -507,7 +507,8 @@ def _one_of_each(cases: list[Case]) -> list[Case]:
 
 
 def _messages(at: AppTest) -> list[str]:
-    shown = [*at.error, *at.warning, *at.info]
+    # The map says why its points overlap in its caption.
+    shown = [*at.error, *at.warning, *at.info, *at.caption]
     # Pages escape markdown in user values; compare the plain text.
     return [str(m.value).replace("\\", "") for m in shown]
 

@@ -1,13 +1,15 @@
-"""A long upload in a real browser: the estimate first, then Embed with a progress bar, and
-Cancel stops it mid-way."""
+"""Uploads in a real browser: a long text upload shows the estimate first, then Embed with a
+progress bar, and Cancel stops it mid-way; four vector files compare as four models."""
 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.helpers import assert_clean, open_page, shoot
+from tests.browser.helpers import assert_clean, enter_text, open_page, settle, shoot, tables
 
 MINILM = "all-MiniLM-L6-v2"
 N = 6000  # about 10 s of MiniLM on two cores: long enough to be asked first, and to cancel
@@ -34,4 +36,34 @@ def test_long_upload_asks_first_shows_progress_and_cancels(page: Page, server_ur
     expect(main.get_by_text("Embedding cancelled; nothing was kept.")).to_be_visible()
     expect(bar).to_have_count(0)
     expect(start).to_be_visible()
+    assert_clean(page)
+
+
+REF = Path(__file__).resolve().parents[3] / "shared" / "ref" / "openai-peliculas"
+
+
+def test_four_openai_files_compare_as_models(page: Page, server_url: str) -> None:
+    """The peliculas files uploaded at once through the real file input: one "most similar"
+    table per file on Similarity, and the sidebar (roles folded, downloads) fits beside it."""
+    if not REF.is_dir():
+        pytest.skip(f"reference data not available: {REF}")
+    files = [
+        {"name": p.name, "mimeType": "application/json", "buffer": p.read_bytes()}
+        for p in sorted(REF.glob("*.json"))
+    ]
+    open_page(page, f"{server_url}/similarity?dataset=upload&sim_view=Neighbours&sim_target=Dumbo")
+    page.get_by_test_id("stSidebar").locator("input[type=file]").first.set_input_files(files)
+    main = page.get_by_test_id("stMain")
+    for p in files:
+        expect(main.get_by_text(f"uploaded: {p['name']}", exact=True)).to_be_visible(timeout=60_000)
+    settle(page)
+    assert len(tables(page)) == 2 * len(files)
+    assert_clean(page)
+    shoot(page, "upload-four-models")
+    enter_text(page, "sim_target", "dumbo el elefante")
+    expect(main.get_by_text("cannot embed new text")).to_be_visible()
+    main.get_by_role("button", name="Dumbo").click()
+    settle(page)
+    expect(main.get_by_text("cannot embed new text")).to_have_count(0)
+    shoot(page, "upload-nearest-item")
     assert_clean(page)
