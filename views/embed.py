@@ -162,8 +162,10 @@ if results:
     _ui.plot(_bars(results), key="embed_bars", height=100 + per_model * len(results))
     timings = " · ".join(f"{r.model} {1000 * seconds[r.model]:,.1f} ms" for r in results)
     st.caption(_ui.md_text(f"Time to embed: {timings} (local models: once per text, then cached)."))
-    for start in range(0, len(results), 3):
-        row = results[start : start + 3]
+    # Presenter mode's larger type needs wider columns for the three numbers.
+    per_row = 2 if _ui.presenting() else 3
+    for start in range(0, len(results), per_row):
+        row = results[start : start + per_row]
         for column, r in zip(st.columns(len(row)), row, strict=True):
             with column:
                 _details(r, key=f"embed_download_{r.model}")
