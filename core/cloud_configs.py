@@ -263,7 +263,9 @@ def azure_ai_search(s: CloudSettings) -> CloudConfig:
         (
             _json_step(f"PUT /indexes/{s.name}?api-version={AZURE_API_VERSION}", index),
             _json_step(
-                f"POST /indexes/{s.name}/docs/search?api-version={AZURE_API_VERSION}", query
+                f"POST /indexes/{s.name}/docs/search?api-version={AZURE_API_VERSION}"
+                f" ({QUERY_VECTOR}: the query's {s.dims} numbers)",
+                query,
             ),
         ),
         tuple(notes.items),

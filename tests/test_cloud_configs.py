@@ -595,6 +595,9 @@ def test_every_export_is_valid_or_refused(s: CloudSettings) -> None:
             continue
         config = export.config
         assert config.text.endswith("\n") and config.source
+        for step in config.steps:
+            # A template's placeholder is explained in its heading.
+            assert (QUERY_VECTOR in step.text) == (QUERY_VECTOR in step.title)
         if config.system in SCHEMAS:
             check_schemas(config)
         else:
