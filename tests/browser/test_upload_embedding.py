@@ -60,7 +60,7 @@ def test_four_openai_files_compare_as_models(page: Page, server_url: str) -> Non
     assert len(tables(page)) == 2 * len(files)
     assert_clean(page)
     shoot(page, "upload-four-models")
-    enter_text(page, "sim_target", "dumbo el elefante")
+    enter_text(page, "sim_target", "dumbbo")
     expect(main.get_by_text("cannot embed new text")).to_be_visible()
     main.get_by_role("button", name="Dumbo").click()
     settle(page)
