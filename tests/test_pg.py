@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import psycopg
@@ -416,3 +417,41 @@ def test_a_server_that_starts_but_refuses_connections_is_stopped(monkeypatch, tm
         pg.database()
     assert started and started[0] and not still_running(started[0])
     assert pg._current is None
+
+
+CHILD = """
+import sys
+from core import pg
+db = pg.database()
+print(pg._current[1].pid, flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_two_processes_on_one_cache_share_the_server(monkeypatch, tmp_path, no_current):
+    monkeypatch.delenv(pg.URL_ENV, raising=False)
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        assert child.stdout is not None and child.stdin is not None
+        child_pid = int(child.stdout.readline())
+        db = pg.database()  # attaches to the child's server instead of starting a second
+        assert pg._current is not None and pg._current[1] is not None
+        assert pg._current[1].pid == child_pid
+        pids = server_pids(child_pid)
+        pg.shutdown()  # the child still uses it: it keeps running
+        assert still_running(pids, wait=0) == pids
+        with db.connect() as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+        child.stdin.write("\n")
+        child.stdin.flush()
+        assert child.wait(30) == 0
+        assert not still_running(pids)  # the last process to leave stopped it
+    finally:
+        child.kill()
