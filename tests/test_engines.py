@@ -33,6 +33,7 @@ RECALL_CASES: dict[str, tuple[dict[str, float], float]] = {
     # 16 codes of 6 bits (nbits lowered from 8 for 3,000 vectors) for 32 floats: 1/21 of the
     # bytes, ranked by estimated scores, so well below exact (measured 0.70).
     "faiss-ivfpq": ({"nlist": 64, "nprobe": 8, "m": 16}, 0.6),
+    "chroma": ({"max_neighbors": 16, "ef_construction": 200, "ef_search": 100}, 0.95),
     "diskann": ({"graph_degree": 32, "complexity": 64, "search_complexity": 100}, 0.95),
 }
 # Engines whose scores are estimates from compressed codes, not exact similarities.
@@ -381,3 +382,16 @@ def test_diskann_without_the_library_says_why(monkeypatch):
             get_engine("diskann")
     finally:
         module.diskann_reason.cache_clear()
+
+
+def test_chroma_row_without_chromadb_gives_the_measured_reason(monkeypatch):
+    import core.engines.chroma as module
+
+    monkeypatch.setattr(module.importlib.util, "find_spec", lambda name: None)
+    (row,) = [i for i in list_engines() if i.name == "chroma"]
+    assert not row.available and row.reason == module.NOT_INSTALLED
+    assert "334 MB" in row.reason and row.talk_values() == {
+        "max_neighbors": 16,
+        "ef_construction": 200,
+        "ef_search": 50,
+    }

@@ -48,6 +48,7 @@ import logging
 from functools import cache
 
 from core.engines.base import Engine, EngineInfo, ParamSpec, Registration
+from core.engines.chroma import ChromaEngine, chroma_reason
 from core.engines.diskann import DiskannEngine, diskann_reason
 from core.engines.exact import ExhaustiveEngine
 from core.engines.faisslib import (
@@ -70,6 +71,7 @@ _BUILTIN: tuple[Registration, ...] = (
         for engine in (FaissFlatEngine, FaissHnswEngine, FaissIvfFlatEngine, FaissIvfPqEngine)
     ),
     Registration(DiskannEngine.info, DiskannEngine, diskann_reason),
+    Registration(ChromaEngine.info, ChromaEngine, chroma_reason),
 )
 
 # Modules that add engines with a REGISTRATIONS tuple, imported on first use.

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from importlib import metadata
+from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
@@ -19,6 +20,7 @@ import numpy as np
 from core.corpora import Progress, ShouldStop, check_stop
 from core.errors import ExplorerError
 from core.metrics import Metric, as_matrix, check_same_width, row_norms
+from core.paths import cache_dir
 from core.topk import SearchResult, check_k
 
 THREADS_ENV = "EXPLORER_ENGINE_THREADS"
@@ -39,6 +41,13 @@ def engine_threads() -> int:
     except ValueError:
         wanted = 1
     return max(1, min(wanted, os.cpu_count() or 1))
+
+
+def engines_dir() -> Path:
+    """Where engines keep their index files: ``<cache>/engines``."""
+    path = cache_dir() / "engines"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,17 @@ from typing import Any
 
 import numpy as np
 
-from core.engines.base import Engine, EngineInfo, ParamSpec, ParamValue, engine_threads, library
+from core.engines.base import (
+    Engine,
+    EngineInfo,
+    ParamSpec,
+    ParamValue,
+    engine_threads,
+    engines_dir,
+    library,
+)
 from core.errors import ExplorerError
 from core.metrics import Metric
-from core.paths import cache_dir
 
 _METRICS = {Metric.COSINE: "cosine", Metric.DOT: "mips", Metric.EUCLIDEAN: "l2"}
 PREFIX = "ann"
@@ -45,13 +52,6 @@ def diskann_reason() -> str | None:
             )
         return f"diskannpy does not import ({exc}); install it with pip install --no-deps."
     return None
-
-
-def engines_dir() -> Path:
-    """Where engines keep their index files: ``<cache>/engines``."""
-    path = cache_dir() / "engines"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 class DiskannEngine(Engine):
