@@ -69,7 +69,8 @@ def test_the_tab_lists_every_engine_and_waits_for_a_build(monkeypatch):
     assert [i.value for i in at.info] == ["Choose at least one engine."]
     catalogue = tables(at, "engine", "runs here")[0]
     assert catalogue["runs here"].tolist()[-1] == "no: not installed here"
-    assert set(catalogue["runs here"].tolist()[:-1]) == {"yes"}
+    expected = ["yes" if i.available else f"no: {i.reason}" for i in real()[:-1]]
+    assert catalogue["runs here"].tolist()[:-1] == expected
     # Unavailable engines are not offered; available ones are preselected by default.
     offered = at.multiselect(key="engines_chosen").options
     assert catalogue["engine"].tolist()[-1] not in offered
@@ -212,3 +213,16 @@ def test_presenter_mode_draws_the_chart_first():
     assert fig["layout"]["height"] == 300
     labels = [e.label for e in at.expander]
     assert "The table" in labels and "What this page shows" in labels
+
+
+def test_another_model_and_a_second_session_share_the_built_index():
+    at = engines({"engines_hnswlib_ef_construction": "90"})
+    at.selectbox(key="engines_model").set_value("all-MiniLM-L6-v2").run()
+    at = build(at)
+    table = frames(at, "engine", "ms/query")[0]
+    assert table["B/vector"].tolist()[0] == 384 * 4  # the float32 vectors of MiniLM
+    # A second session with the same choices finds the engines built (kept per server).
+    other = engines({"engines_hnswlib_ef_construction": "90", "engines_model": "all-MiniLM-L6-v2"})
+    again = frames(other, "engine", "ms/query")[0]
+    assert again["build s"].tolist() == table["build s"].tolist()
+    assert not [i.value for i in other.info if "Press **Build engines**" in i.value]
