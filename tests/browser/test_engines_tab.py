@@ -30,6 +30,16 @@ def test_engines_tab_builds_and_measures(page: Page, server_url: str) -> None:
     assert_clean(page)
     shoot(page, "engines")
     shoot(page, "engines_full", full_page=True)
+    # Every expander open: the engine list, one query's top-k, the cloud settings.
+    for label in (
+        "One query, every engine's top-k",
+        "Every engine, and its parameters",
+        "Settings for the systems that only run in a cloud",
+    ):
+        page.get_by_test_id("stExpander").filter(has_text=label).locator("summary").click()
+    expect(page.get_by_text("Format: Azure AI Search REST API 2025-09-01")).to_be_visible()
+    shoot(page, "engines_expanded", full_page=True)
+    assert_clean(page)
 
 
 def test_engines_tab_fits_a_presenter_screen(page: Page, server_url: str) -> None:
