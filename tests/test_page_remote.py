@@ -218,3 +218,22 @@ def test_a_hosted_model_added_in_the_sidebar_joins_the_model_table(server_url):
     assert name in shown
     table = at.dataframe[0].value.set_index("model")
     assert table.loc[name, "dimensions"] == "256"  # learnt from its first answer
+
+
+def test_an_openai_model_shows_its_exact_token_cost_before_anything_is_sent(server_url):
+    from core.datasets import load_dataset
+    from core.embedders.remote import load_offline_encoding
+
+    at = open_page("similarity")
+    at.selectbox(key="rf_provider").select("compatible")
+    at.text_input(key="rf_model").input("text-embedding-3-small")
+    at.text_input(key="rf_base_url").input(f"{server_url}/v1")
+    at.text_input(key="rf_key").input(SERVER_KEY)
+    next(b for b in at.button if b.label == "Add model").click()
+    at.run()
+    assert not at.exception
+    encoding = load_offline_encoding("cl100k_base")
+    texts = load_dataset("words").texts
+    tokens = sum(max(1, len(encoding.encode(t))) for t in texts)
+    cost = next(plain(i.value) for i in at.info if "text-embedding-3-small" in plain(i.value))
+    assert f"costs {tokens:,} tokens (counted exactly" in cost, cost

@@ -147,10 +147,16 @@ def remote_vectors(dataset: Dataset, model: Embedder) -> np.ndarray | None:
     if cached is not None:
         return cached
     estimate = model.estimate_tokens(list(dataset.texts))  # type: ignore[attr-defined]
+    how = (
+        "counted exactly with the model's tokenizer"
+        if estimate.exact
+        else "estimated from the text's length"
+    )
     st.info(
         md_text(
-            f"{model.name}: embedding {len(dataset)} texts of {dataset.name} costs about "
-            f"{estimate.tokens_to_send:,} tokens ({estimate.texts_to_send} texts not yet cached)."
+            f"{model.name}: embedding {len(dataset)} texts of {dataset.name} costs "
+            f"{'' if estimate.exact else 'about '}{estimate.tokens_to_send:,} tokens ({how}; "
+            f"{estimate.texts_to_send} texts not yet cached)."
         )
     )
     if not st.button(md_text(f"Embed with {model.name}"), key=f"remote_go_{model.name}"):
