@@ -263,3 +263,11 @@ def test_presenter_mode_keeps_the_roles_folded():
     assert not at.exception
     (box,) = [e for e in at.sidebar.expander if plain(e.label).startswith("Columns of")]
     assert not box.proto.expanded
+
+
+def test_ranking_csv_button_is_left_out_in_presenter_mode():
+    params = {"search_view": "3 · Results", "search_query": "dog"}
+    at = open_page("search", params)
+    assert "download_search_results" in [b.key for b in at.get("download_button")]
+    at = open_page("search", {**params, "present": "1"})
+    assert "download_search_results" not in [b.key for b in at.get("download_button")]

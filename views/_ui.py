@@ -508,7 +508,10 @@ def ranking_frame(
 
 def download_table(frame: pd.DataFrame, name: str, where: Any = st) -> None:
     """A button that downloads ``frame`` as ``<name>.csv``, its text cells neutralised so a
-    spreadsheet shows formulas as text (``core.exporters.table_csv``); written on click."""
+    spreadsheet shows formulas as text (``core.exporters.table_csv``); written on click. Not
+    in presenter mode, where the screen is for the room."""
+    if presenting():
+        return
     where.download_button(
         "Download CSV",
         lambda: table_csv([str(c) for c in frame.columns], frame.to_numpy().tolist()),
