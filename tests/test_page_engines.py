@@ -97,7 +97,8 @@ def test_build_measures_every_engine_against_exhaustive():
     (fig,) = figures(at)
     traces = {t["name"]: t for t in fig["data"]}
     assert array(traces["exhaustive"]["y"]).tolist() == [1.0]
-    assert traces["hnswlib"]["text"] == [f"ef={v}" for v in (12, 25, 50, 100, 200, 400)]
+    sweep = (12, 25, 50, 100, 200, 400, 800, 1600)  # 50 × ¼ … 32
+    assert traces["hnswlib"]["text"] == [f"ef={v}" for v in sweep]
     assert all(0 <= r <= 1 for r in array(traces["hnswlib"]["y"]))
     # One query's top-k: the exhaustive column is numpy's brute force; hnswlib marked.
     topk = tables(at, "rank", "exhaustive")[0]

@@ -46,7 +46,7 @@ N_QUERIES = 50
 REPEATS = 3
 # Values of an engine's first search parameter on the recall-against-latency curve, as
 # multiples of the current one (clipped to the parameter's range).
-SWEEP = (0.25, 0.5, 1, 2, 4, 8)
+SWEEP = (0.25, 0.5, 1, 2, 4, 8, 16, 32)
 CANCELLED = "engines_cancelled"
 CLOUD_TRUNCATE = (0, 64, 128, 256, 512, 768, 1024)
 
