@@ -14,7 +14,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from core import storage
+from core import corpora, storage
 from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
 from core.errors import ExplorerError
@@ -227,3 +227,12 @@ def test_another_model_and_a_second_session_share_the_built_index():
     again = frames(other, "engine", "ms/query")[0]
     assert again["build s"].tolist() == table["build s"].tolist()
     assert not [i.value for i in other.info if "Press **Build engines**" in i.value]
+
+
+def test_a_dataset_too_small_to_measure_points_to_the_corpora(monkeypatch):
+    monkeypatch.setattr(corpora, "MIN_N", 2000)  # words has 1,114 items
+    at = engines()
+    assert [plain(e.value) for e in at.error] == [
+        "words has 1114 items; measuring engines needs at least 2,000: choose a scale-lab "
+        "corpus under Vectors."
+    ]

@@ -21,7 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import storage
+from core import corpora, storage
 from core.cloud_configs import CloudSettings, Quantization, export_all
 from core.compare import compare_rankings
 from core.corpora import Cancelled, Corpus, synthetic_corpus, tiled_corpus
@@ -175,6 +175,11 @@ def _data(source: str, n: int, vs) -> _Data:
     if source == SYNTHETIC:
         key = f"synthetic:{n}:{vs.dims}"
         return _Data(_corpus(key, source, n, vs.dims, None), key, lambda i: f"#{i}")
+    if source == AS_IS and m < corpora.MIN_N:
+        raise ExplorerError(
+            f"{vs.dataset.name} has {m} items; measuring engines needs at least {corpora.MIN_N:,}: "
+            "choose a scale-lab corpus under Vectors."
+        )
     size = n if source == TILED else m
     key = f"{source}:{size}:{vs.key}"
     corpus = _corpus(key, source, size, vs.dims, vs.vectors)
