@@ -4,6 +4,7 @@ and the interface's rules (parameters, metrics, k, cancel, sizes, close)."""
 from __future__ import annotations
 
 import gc
+import os
 
 import numpy as np
 import pytest
@@ -12,9 +13,17 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import core
+import core.engines as engines
 from core.corpora import Cancelled
 from core.engines import get_engine, list_engines, registrations
-from core.engines.base import EngineInfo, ParamSpec, check_params, normalized
+from core.engines.base import (
+    THREADS_ENV,
+    EngineInfo,
+    ParamSpec,
+    check_params,
+    engine_threads,
+    normalized,
+)
 from core.engines.faisslib import training_rows
 from core.errors import ExplorerError
 from core.search import exhaustive_search, recall_at_k
@@ -395,3 +404,44 @@ def test_chroma_row_without_chromadb_gives_the_measured_reason(monkeypatch):
         "ef_construction": 200,
         "ef_search": 50,
     }
+
+
+def test_params_and_threads(monkeypatch):
+    engine = get_engine("hnswlib", ef=50)
+    assert engine.params == {"M": 16, "ef_construction": 200, "ef": 50}
+    assert engine.name == "hnswlib" and not engine.built
+    for raw, threads in [("abc", 1), ("0", 1), ("1", 1), ("64", os.cpu_count())]:
+        monkeypatch.setenv(THREADS_ENV, raw)
+        assert engine_threads() == threads
+
+
+def test_plugins_missing_or_broken(monkeypatch, tmp_path):
+    monkeypatch.setattr("core.engines._PLUGINS", ("core.engines.not_written_yet",))
+    engines._plugin_registrations.cache_clear()
+    try:
+        assert "exhaustive" in registrations() and "pgvector-hnsw" not in registrations()
+        # A plugin that is there but lacks its own dependency is an error, not a silent gap.
+        (tmp_path / "broken_engine_plugin.py").write_text("import no_such_dependency_xyz\n")
+        monkeypatch.syspath_prepend(str(tmp_path))
+        monkeypatch.setattr("core.engines._PLUGINS", ("broken_engine_plugin",))
+        engines._plugin_registrations.cache_clear()
+        with pytest.raises(ModuleNotFoundError, match="no_such_dependency_xyz"):
+            registrations()
+    finally:
+        engines._plugin_registrations.cache_clear()
+
+
+def test_diskann_that_stops_importing_is_a_clear_error(monkeypatch):
+    if "diskann" not in AVAILABLE:
+        pytest.skip(registrations()["diskann"].current().reason or "")
+    import core.engines.diskann as module
+
+    engine = get_engine("diskann")
+
+    def broken(name):
+        raise ImportError("libmkl_rt.so.2: cannot open shared object file")
+
+    monkeypatch.setattr(module.importlib, "import_module", broken)
+    with pytest.raises(ExplorerError, match="diskannpy cannot be imported: libmkl"):
+        engine.build(np.eye(4))
+    assert not engine.built
