@@ -6,7 +6,8 @@ a time per server, built indexes cached per server by content); then one table o
 time, index size, latency and recall@k against exhaustive search, a recall-against-latency
 chart over each engine's search parameter, one query's top-k from every engine beside the
 exhaustive one, and the same choices exported for the systems that only run in a cloud
-(:mod:`core.cloud_configs`). Computation lives in ``core``; this module draws.
+(:mod:`core.cloud_configs`). The numbers come from ``core`` (the engines, exhaustive search,
+recall, rank comparison, the cloud configurations); this module runs them and draws.
 """
 
 from __future__ import annotations
@@ -79,7 +80,6 @@ class _Row:
     index_bytes: int
     ms: float
     recall: float
-    ids: np.ndarray
 
 
 BuildKey = tuple[str, str, tuple[tuple[str, float], ...]]
@@ -137,10 +137,10 @@ def _measure(
 @st.cache_data(show_spinner=False, max_entries=512)
 def _point(
     data_key: str, name: str, build: tuple, search: tuple, k: int, _built: _Built, _data: Corpus
-) -> tuple[float, float, np.ndarray]:
-    """(ms per query, recall@k, ids) of a built engine at search parameters ``search``."""
+) -> tuple[float, float]:
+    """(ms per query, recall@k) of a built engine at search parameters ``search``."""
     ms, ids = _measure(_built, _data.queries, k, **dict(search))
-    return ms, recall_at_k(_truth(data_key, k, _data), ids), ids
+    return ms, recall_at_k(_truth(data_key, k, _data), ids)
 
 
 def _slug(name: str) -> str:
@@ -301,19 +301,11 @@ def _measure_all(data: _Data, chosen: list[EngineInfo], k: int) -> list[_Row]:
             continue
         build, search = _params(info, info.build_params), _params(info, info.search_params)
         with _ui.guard(info.name):
-            ms, recall, ids = _point(data.key, info.name, build, search, k, built, data.corpus)
-            size = built.engine.index_bytes
-            rows.append(
-                _Row(
-                    info.name,
-                    _describe(build + search),
-                    built.engine.build_seconds,
-                    size,
-                    ms,
-                    recall,
-                    ids,
-                )
-            )
+            ms, recall = _point(data.key, info.name, build, search, k, built, data.corpus)
+            engine = built.engine
+            params = _describe(build + search)
+            size = engine.index_bytes
+            rows.append(_Row(info.name, params, engine.build_seconds, size, ms, recall))
     return rows
 
 
@@ -353,7 +345,7 @@ def _tradeoff_figure(data: _Data, chosen: list[EngineInfo], k: int) -> go.Figure
         for value in values:
             point = dict(search) | ({first.name: value} if first else {})
             try:
-                ms, recall, _ = _point(
+                ms, recall = _point(
                     data.key, info.name, build, tuple(point.items()), k, built, data.corpus
                 )
             except ExplorerError:
