@@ -6,6 +6,7 @@ truncation), and vectors as ``{label: [floats]}`` JSON.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -77,25 +78,22 @@ _LOCAL_INPUT = {
 }
 
 
+# Where each local model's files are read from: module and function, imported only when
+# the model's row is drawn.
+_FOLDERS = {
+    "all-MiniLM-L6-v2": ("core.embedders.minilm", "model_dir"),
+    "all-mpnet-base-v2": ("core.embedders.mpnet", "default_folder"),
+    "glove-6b-50d": ("core.embedders.glove", "data_dir"),
+    "static-minilm-256": ("core.embedders.static", "default_folder"),
+}
+
+
 def _folder_of(name: str) -> Path | None:
     """The folder a local model's files are read from, for the models that say where."""
-    if name == "all-MiniLM-L6-v2":
-        from core.embedders import minilm
-
-        return minilm.model_dir()
-    if name == "all-mpnet-base-v2":
-        from core.embedders import mpnet
-
-        return mpnet.default_folder()
-    if name == "glove-6b-50d":
-        from core.embedders import glove
-
-        return glove.data_dir()
-    if name == "static-minilm-256":
-        from core.embedders import static
-
-        return static.default_folder()
-    return None
+    if name not in _FOLDERS:
+        return None
+    module, function = _FOLDERS[name]
+    return Path(getattr(importlib.import_module(module), function)())
 
 
 def disk_bytes(path: Path) -> int:
