@@ -665,7 +665,7 @@ class RemoteEmbedder(Embedder):
             return None
         # Each attempt may take the time left at most, so one attempt cannot outlive the call.
         timeout = min(self.config.timeout, left)
-        outcome = self._attempt(batch, timeout, left)
+        outcome = self._call(batch, timeout, left)
         if outcome is None:
             return None
         if isinstance(outcome, _Failure):
@@ -677,7 +677,7 @@ class RemoteEmbedder(Embedder):
         self.tokens_spent += used
         return vectors
 
-    def _attempt(
+    def _call(
         self, batch: list[str], timeout: float, left: float
     ) -> tuple[np.ndarray, int] | _Failure | None:
         """One request with the SDK's retries, made in a worker thread and waited for at most
