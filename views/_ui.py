@@ -515,11 +515,18 @@ def download_table(frame: pd.DataFrame, name: str, where: Any = st) -> None:
     where.download_button(
         "Download CSV",
         lambda: table_csv([str(c) for c in frame.columns], frame.to_numpy().tolist()),
-        file_name=f"{name}.csv",
+        file_name=f"{file_stem(name)}.csv",
         mime="text/csv",
         key=f"download_{name}",
         on_click="ignore",
     )
+
+
+def file_stem(text: str) -> str:
+    """``text`` as a safe file name stem: letters, digits, ``-``, ``_`` and ``.`` kept, any
+    other character a ``-``; at most 80 characters."""
+    kept = "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
+    return kept.strip("-.")[:80] or "table"
 
 
 def show_models(extra: Sequence[ModelRow] = ()) -> tuple[ModelRow, ...]:

@@ -336,7 +336,7 @@ def dataset_downloads(
         if len(ws.models) > 1:
             model = str(st.selectbox("Vectors of", ws.models, key=f"{key}_model"))
         vs = ws.sets[model]
-        stem = _file_stem(f"{ws.dataset.name}_{model}")
+        stem = _ui.file_stem(f"{ws.dataset.name}_{model}")
         st.download_button(
             "Projector vectors.tsv",
             lambda: projector_pair(vs.dataset, vs.vectors)[0],
@@ -362,9 +362,3 @@ def dataset_downloads(
             key=f"{key}_parquet",
             on_click="ignore",
         )
-
-
-def _file_stem(text: str) -> str:
-    """``text`` as a safe file name stem (letters, digits, ``-``, ``_``, ``.``)."""
-    kept = "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
-    return kept.strip("-.")[:80] or "dataset"

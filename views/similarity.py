@@ -110,8 +110,9 @@ def neighbors() -> None:
             most, least = st.columns(2)
             for where, name, ranked in ((most, "most", nb.most), (least, "least", nb.least)):
                 where.caption(f"{name} similar")
+                table = _ui.ranking_frame(ranked.ids[0], ranked.scores[0], labels)
                 where.dataframe(
-                    _ui.ranking_frame(ranked.ids[0], ranked.scores[0], labels),
+                    table,
                     key=f"sim_{name}_{model}",
                     hide_index=True,
                     column_config={
@@ -119,6 +120,7 @@ def neighbors() -> None:
                         "rank": st.column_config.NumberColumn("#"),
                     },
                 )
+                _ui.download_table(table, f"{name}_similar_{model}", where)
     if exclude is None and found:
         st.caption(
             _ui.md_text(
