@@ -152,6 +152,22 @@ def table(rows: list[EngineRow], k: int) -> str:
     return "\n".join(lines)
 
 
+def pgvector_sql_table(corpus: np.ndarray, n_queries: int, k: int) -> str:
+    """pgvector's SQL demos (:func:`core.pgdemo.measure`: HNSW, IVFFlat, halfvec, binary +
+    rerank ×1 and ×4, MRL + rerank) on ``corpus`` as a markdown table; their queries are
+    corpus rows, as on the page."""
+    from core import pg, pgdemo
+
+    try:
+        rows = pgdemo.measure(pg.database(), corpus, queries=n_queries, k=k)
+    finally:
+        pg.shutdown()
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_engines", description=__doc__)
     parser.add_argument("--n", type=int, default=100_000, help="corpus sentences")
@@ -174,7 +190,8 @@ def main(argv: list[str] | None = None) -> None:
     truth = exhaustive_search(queries, corpus, args.k, "cosine").ids
     wanted = {name for name in args.engines.split(",") if name}
     rows, skipped = [], []
-    for info in list_engines():
+    infos = list_engines()
+    for info in infos:
         if wanted and info.name not in wanted:
             continue
         if not info.available:
@@ -195,6 +212,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{row.name}: {row.note}")
     for line in skipped:
         print(f"not run: {line}")
+    if any(i.name == "pgvector-hnsw" and i.available for i in infos) and not wanted:
+        print()
+        print(f"pgvector in SQL, {args.queries} corpus rows as queries:")
+        print(pgvector_sql_table(corpus, args.queries, args.k))
 
 
 if __name__ == "__main__":

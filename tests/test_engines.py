@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -445,3 +446,20 @@ def test_diskann_that_stops_importing_is_a_clear_error(monkeypatch):
     with pytest.raises(ExplorerError, match="diskannpy cannot be imported: libmkl"):
         engine.build(np.eye(4))
     assert not engine.built
+
+
+@pytest.mark.parametrize("name", LOCAL)
+def test_threads_searching_at_once_each_get_their_own_parameters(name, data):
+    vectors, queries = data
+    info = registrations()[name].info
+    settings = [{}]
+    if info.search_params:
+        spec = info.search_params[0]
+        settings = [{spec.name: max(spec.min, 4)}, {spec.name: min(spec.max, 256)}]
+    with get_engine(name) as engine:
+        engine.build(vectors)
+        expected = [engine.search(queries, 10, **s).ids for s in settings]
+        with ThreadPoolExecutor(4) as pool:
+            runs = [pool.submit(engine.search, queries, 10, **s) for s in settings * 8]
+            for i, run in enumerate(runs):
+                np.testing.assert_array_equal(run.result().ids, expected[i % len(settings)])

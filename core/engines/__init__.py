@@ -33,7 +33,8 @@ The contract (:mod:`core.engines.base`):
   finds fewer than ``k`` neighbours raises ExplorerError asking for a wider search.
 - ``index_bytes`` is measured (serialised index or its files), ``build_seconds`` includes
   ``train_seconds`` (None where nothing trains). ``close()`` frees memory and files, may be
-  called twice, and engines are context managers.
+  called twice, and engines are context managers. A built engine may be searched from several
+  threads at once (e.g. shared by sessions), each call with its own search parameters.
 
 Adding engines from another module (e.g. pgvector): a module listed in ``_PLUGINS`` defines
 ``REGISTRATIONS``, a tuple of :class:`Registration` (``info``, ``factory``, ``check``). It is

@@ -186,7 +186,8 @@ class Engine(ABC):
 
     @abstractmethod
     def _release(self) -> None:
-        """Free the index (memory, files); called once per built index."""
+        """Free the index (memory, files); called on close and after a failed or cancelled
+        build, so it must cope with a partly built one."""
 
     @abstractmethod
     def _index_bytes(self) -> int:

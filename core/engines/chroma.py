@@ -18,6 +18,7 @@ import importlib
 import importlib.util
 import shutil
 import tempfile
+import threading
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -76,6 +77,8 @@ class ChromaEngine(Engine):
         self._client: Any = None
         self._collection: Any = None
         self._ef_search = 0
+        # ef_search is a collection setting: one search at a time, each with its own value.
+        self._lock = threading.Lock()
 
     def _build(
         self, vectors: np.ndarray, metric: Metric, chunks: Callable[[], Iterator[slice]]

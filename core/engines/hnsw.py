@@ -3,6 +3,7 @@ Weaviate's default vector index; searched through :class:`core.search.HnswIndex`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 
 import hnswlib
@@ -55,6 +56,8 @@ class HnswlibEngine(Engine):
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
         self._index: HnswIndex | None = None
+        # hnswlib keeps ef on the index: one search at a time, so no other caller's ef is used.
+        self._lock = threading.Lock()
 
     def _build(
         self, vectors: np.ndarray, metric: Metric, chunks: Callable[[], Iterator[slice]]
@@ -77,7 +80,8 @@ class HnswlibEngine(Engine):
         self, queries: np.ndarray, k: int, params: dict[str, ParamValue]
     ) -> tuple[np.ndarray, np.ndarray]:
         assert self._index is not None
-        found = self._index.search(queries, k, ef=int(params["ef"]))
+        with self._lock:
+            found = self._index.search(queries, k, ef=int(params["ef"]))
         return found.ids, found.scores
 
     def _index_bytes(self) -> int:
