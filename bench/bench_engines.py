@@ -198,7 +198,9 @@ def main(argv: list[str] | None = None) -> None:
             skipped.append(f"{info.name}: {info.reason}")
             continue
         print(f"  {info.name} …", flush=True)
-        rows.append(bench_engine(info, corpus, queries, truth, args.k))
+        row = bench_engine(info, corpus, queries, truth, args.k)
+        rows.append(row)
+        print(table([row], args.k).splitlines()[-1], flush=True)
     print()
     print(table(rows, args.k))
     print()
