@@ -19,7 +19,6 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from bench.classroom_client import REPO, StreamlitServer
-from core.clusters import MAX_VECTOR_ROWS
 
 APP = REPO / "bench" / "map_app.py"
 
@@ -117,8 +116,7 @@ def engines(sizes: Sequence[int]) -> None:
         _engine_row(n, "PCA", partial(project, x, "pca"))
         _engine_row(n, "UMAP", partial(project, x, "umap"))
         _engine_row(n, "HDBSCAN on the 2-D map", partial(cluster, coords, texts, "map", 10))
-        if n <= MAX_VECTOR_ROWS:
-            _engine_row(n, "HDBSCAN on the vectors", partial(cluster, x, texts, "vectors", 10))
+        _engine_row(n, "HDBSCAN on the vectors", partial(cluster, x, texts, "vectors", 10))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -76,12 +76,27 @@ def test_hdbscan_on_vectors_groups_by_direction_not_length() -> None:
     assert found.name(0) == "0: no words"
 
 
-def test_cluster_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cluster_bounds() -> None:
     points = np.random.default_rng(2).normal(size=(20, 3))
-    with pytest.raises(ExplorerError, match="between 2 and the 20 points, got 1"):
+    with pytest.raises(ExplorerError, match="between 2 and the 20 points clustered, got 1"):
         cluster(points, ["x"] * 20, "map", min_cluster_size=1)
-    monkeypatch.setattr(clusters_module, "MAX_VECTOR_ROWS", 10)
-    with pytest.raises(ExplorerError, match="20 rows of the vectors.*Cluster the map instead"):
-        cluster(points, ["x"] * 20, "vectors")
+    with pytest.raises(ExplorerError, match="between 2 and the 10 points clustered, got 11"):
+        cluster(points, ["x"] * 20, "map", min_cluster_size=11, max_rows=10)
     with pytest.raises(ExplorerError, match="Unknown cluster space 'tsne'"):
         cluster(points, ["x"] * 20, "tsne")
+    assert set(clusters_module.MAX_ROWS) == {s.value for s in ClusterSpace}
+
+
+def test_above_the_cap_a_sample_is_clustered_and_the_rest_join_the_nearest() -> None:
+    rng = np.random.default_rng(3)
+    points, truth = _groups(rng, 2, per=100)
+    found = cluster(points, ["x"] * 300, "map", min_cluster_size=5, max_rows=60, seed=1)
+    assert found.sampled == 60 and found.ids.shape == (300,)
+    sample = np.sort(np.random.default_rng(1).choice(300, 60, replace=False))
+    alone = cluster(points[sample], ["x"] * 60, "map", min_cluster_size=5)
+    np.testing.assert_array_equal(found.ids[sample], alone.ids)
+    # Every row carries the label of its nearest sampled row (brute force).
+    d = ((points[:, None, :] - points[sample][None, :, :]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(found.ids, alone.ids[d.argmin(axis=1)])
+    assert adjusted_rand_score(truth, found.ids) == 1.0
+    assert cluster(points, ["x"] * 300, "map", min_cluster_size=5).sampled is None

@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import mapview
+from core.clusters import MAX_ROWS as CLUSTER_ROWS
 from core.clusters import Clustering, ClusterSpace, cluster
 from core.datasets import Dataset
 from core.mapview import (
@@ -62,6 +63,7 @@ MAP_NAMED = 5  # neighbours named on the map; the others on hover
 CLUSTER_COLUMN = "cluster"
 CLUSTER_CHOICES = ("off", ClusterSpace.MAP.value, ClusterSpace.VECTORS.value)
 NO_FILTER = "(none)"
+MIN_SIZE_MAX = 500  # the largest "smallest cluster" on offer
 SELECTION_SHOWN = 500  # rows of the selection table
 _LAST_MAP = "_sim_map_last"  # session state: what the map drew last, for exports
 
@@ -345,16 +347,20 @@ def _colour_controls(columns: _Columns, where: Sequence[Any]) -> tuple[str, list
     return colour, hover, mask
 
 
-def _cluster_controls(where: Any) -> tuple[str, int]:
-    """Where HDBSCAN runs (or off) and its smallest cluster size."""
+def _cluster_controls(where: Any, n: int) -> tuple[str, int]:
+    """Where HDBSCAN runs (or off) and its smallest cluster size (by default about 1/200 of
+    the ``n`` points, so a big dataset is not cut into thousands of specks)."""
+    default = min(MIN_SIZE_MAX, max(5, min(n, CLUSTER_ROWS["map"]) // 200))
     with _panel(where, "Clusters"):
         space = st.radio(
             "HDBSCAN on",
             CLUSTER_CHOICES,
             key=_ui.bound("sim_map_clusters", "off", valid=lambda v: v in CLUSTER_CHOICES),
             horizontal=True,
-            help="The map is fast at any size; the vectors are truer but slow past a few "
-            "thousand points. Each cluster is named by its most distinctive words (c-TF-IDF).",
+            help="The map is faster; the vectors are truer. Above "
+            f"{CLUSTER_ROWS['map']:,} (map) or {CLUSTER_ROWS['vectors']:,} (vectors) points "
+            "HDBSCAN runs on a sample and the rest join their nearest point's cluster. Each "
+            "cluster is named by its most distinctive words (c-TF-IDF).",
             # Turning clusters on shows them at once.
             on_change=lambda: st.session_state.update(
                 {"sim_map_colour": CLUSTER_COLUMN}
@@ -365,8 +371,8 @@ def _cluster_controls(where: Any) -> tuple[str, int]:
         min_size = st.slider(
             "Smallest cluster",
             2,
-            100,
-            key=_ui.bound("sim_map_min_size", 5, int, valid=lambda v: 2 <= v <= 100),
+            MIN_SIZE_MAX,
+            key=_ui.bound("sim_map_min_size", default, int, valid=lambda v: 2 <= v <= MIN_SIZE_MAX),
         )
     return str(space), int(min_size)
 
@@ -406,7 +412,7 @@ def dataset_map(ws: _ui.Workspace) -> None:
         )
     )
     vs = ws.sets[proj_model]
-    space, min_size = _cluster_controls(c_clusters)
+    space, min_size = _cluster_controls(c_clusters, len(labels))
     with _ui.guard("Projection"):
         result = _projection(vs, method, n_components)
         values: dict[str, Sequence[Any]] = dict(dataset_columns(ws.dataset))
@@ -527,6 +533,11 @@ def _notes(
             f"{clusters.count} clusters on the {clusters.space.value}, {noise:,} points noise "
             f"({clusters.seconds:.1f} s)"
         )
+        if clusters.sampled is not None:
+            parts.append(
+                f"HDBSCAN ran on a random sample of {clusters.sampled:,} points; every other "
+                "point joined the cluster of its nearest sampled point"
+            )
     if result.note:
         parts.append(result.note)
     tail = (
