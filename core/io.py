@@ -17,7 +17,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -151,8 +151,9 @@ def _show(value: object) -> str:
     return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
-def _to_float32(rows: np.ndarray, names: Sequence[str]) -> np.ndarray:
-    """``rows`` as float32, or raise naming the first NaN, infinity or float32 overflow."""
+def _to_float32(rows: np.ndarray, name_of: Callable[[int], str]) -> np.ndarray:
+    """``rows`` as float32, or raise naming (``name_of(row)``) the first NaN, infinity or
+    float32 overflow."""
     with np.errstate(over="ignore"):
         out = rows.astype(np.float32, copy=False)
     finite = np.isfinite(out)
@@ -162,14 +163,14 @@ def _to_float32(rows: np.ndarray, names: Sequence[str]) -> np.ndarray:
         # A number too long for a float64 (e.g. a 5,000-digit integer) was read as inf.
         hint = " (infinite, or too large to read)" if np.isinf(value) else ""
         raise ExplorerError(
-            f"{names[i]} value {j + 1} is {value}{hint}: every value must be a finite number "
+            f"{name_of(i)} value {j + 1} is {value}{hint}: every value must be a finite number "
             "within float32 range (about ±3.4e38)."
         )
     where = out_of_range(out)
     if where is not None:
         i, j = where
         raise ExplorerError(
-            f"{names[i]} value {j + 1} is {float(rows[i, j]):g}: out of range for comparing "
+            f"{name_of(i)} value {j + 1} is {float(rows[i, j]):g}: out of range for comparing "
             f"vectors in float32 (values up to ±{MAX_VALUE:g}, and not every value of a row "
             f"below {MIN_ROW_VALUE:g}); divide all vectors by one common factor."
         )
@@ -292,7 +293,7 @@ def load_label_json(
     return ImportedVectors(
         source=source,
         labels=tuple(labels),
-        vectors=_to_float32(rows, [f"{source}: {n}" for n in names]),
+        vectors=_to_float32(rows, lambda i: f"{source}: {names[i]}"),
     )
 
 
@@ -588,20 +589,7 @@ def _vector_column(table: Table, column: str) -> np.ndarray:
                 )
             parsed.append(value)
         rows = np.array(parsed, dtype=np.float64)
-    return _to_float32(rows, _Where(table, column))
-
-
-class _Where(Sequence[str]):
-    """``table.where(i, column)`` for every row, built only for the row a message names."""
-
-    def __init__(self, table: Table, column: str) -> None:
-        self.table, self.column = table, column
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def __getitem__(self, i: int) -> str:  # type: ignore[override]
-        return self.table.where(i, self.column)
+    return _to_float32(rows, lambda i: table.where(i, column))
 
 
 def _text_column(table: Table, column: str, role: str) -> tuple[str, ...]:
@@ -736,7 +724,7 @@ def _parse_vector_lines(lines: list[str], source: str, max_rows: int | None) -> 
             raise ExplorerError(
                 f"{source}: line {i} has {len(fields)} values, expected {len(rows[0])} like line 1."
             )
-    return _to_float32(np.stack(rows), [f"{source}: line {i}" for i in range(1, len(rows) + 1)])
+    return _to_float32(np.stack(rows), lambda i: f"{source}: line {i + 1}")
 
 
 def with_labels(

@@ -201,6 +201,7 @@ BAD_TABLES = [
     ("f.jsonl", '{"": 1, "v": [1]}\n{"": 2, "v": [2]}\n', "column 1 of the header has no name"),
     ("f.parquet", b"PAR1 not really", "f.parquet is not a readable parquet file"),
     ("f.csv", "a,b\n1,2\n3,4\n", "no column holds text to embed or vectors"),
+    ("f.csv", "a\rb,c\nx,y\n", "line 2 has 2 fields, expected 1 like the header"),
 ]
 
 
@@ -489,5 +490,7 @@ def test_deep_nesting_and_mismatched_texts_are_refused():
     nested = "[" * 50_000 + "]" * 50_000  # within the CSV module's field limit
     with pytest.raises(ExplorerError, match="line 3, column 'v' nests too deeply"):
         read_upload("d.csv", f"name,v\na,[1]\nb,{nested}\n".encode())
+    with pytest.raises(ExplorerError, match=r"line 1, column 'text': the text holds '\\ud800'"):
+        read_upload("s.jsonl", b'{"text": "a\\ud800"}\n{"text": "b"}\n')
     with pytest.raises(ExplorerError, match="1 texts for 2 vectors"):
         ImportedVectors("f", ("a", "b"), np.zeros((2, 1), np.float32), texts=("x",))
