@@ -2,8 +2,11 @@
 models they give, embedding uploaded texts with an estimate, progress and Cancel) and the
 downloads of the current dataset.
 
-``views._ui`` calls :func:`sidebar_uploads` and :func:`workspace`; pages reach the rest
-through ``_ui`` (``free_text_notice``, ``dataset_downloads``).
+``views._ui`` calls :func:`sidebar_uploads` and :func:`workspace` (which ends with the
+sidebar's :func:`dataset_downloads`) and :func:`free_text_notice` under every target box; a
+page with its own query box calls :func:`free_text_notice` itself, and a page that draws a
+map can offer its coordinates and clusters with ``dataset_downloads(ws, where, coords,
+clusters, key=...)``.
 """
 
 from __future__ import annotations
