@@ -271,3 +271,8 @@ def test_ranking_csv_button_is_left_out_in_presenter_mode():
     assert "download_search_results" in [b.key for b in at.get("download_button")]
     at = open_page("search", {**params, "present": "1"})
     assert "download_search_results" not in [b.key for b in at.get("download_button")]
+
+
+def test_an_uploaded_metadata_column_colours_the_map():
+    at = upload("similarity", [FORMATS["parquet"][0]], params={"sim_view": "Map"})
+    assert "genre" in at.selectbox(key="sim_map_colour").options
