@@ -75,6 +75,7 @@ def test_hnsw_run_shows_sql_beside_results(url):
     assert table["item"].iloc[0] == "dog"  # the query row itself comes first
     assert table["cosine"].iloc[0] == pytest.approx(1.0, abs=1e-4)
     assert (table["in exact top-k"] == "✅").sum() >= 8
+    assert any(f"Ran on the {url}" in c.value for c in at.caption)  # a masked label
 
 
 @pytest.mark.parametrize(

@@ -148,11 +148,13 @@ def pgvector_section(
             st.markdown(ABOUT[demo])
     else:
         st.markdown(ABOUT[demo])
+    run_key = None
     with _ui.guard("PostgreSQL"):
         settings = _settings(key, demo, n, dims)
         content = vectors_key or pg.table_name(vectors)
         run_key = (content, n, dims, demo, settings, row, k)
-        c_run, c_cancel = st.columns([1, 1])
+        # The buttons share a row with the run's four numbers.
+        c_run, c_cancel, *numbers = st.columns([1.5, 1, 1, 1, 1, 1], vertical_alignment="bottom")
         run = c_run.button("Run in PostgreSQL", key=f"{key}_run", type="primary")
         c_cancel.button("Cancel", key=f"{key}_cancel", on_click=_cancel, args=(key,))
         if st.session_state.pop(f"{key}_cancelled", False) and not run:
@@ -160,12 +162,12 @@ def pgvector_section(
         if run:
             _run(key, vectors, demo, settings, row, k, run_key)
     kept = st.session_state.get(f"{key}_result")
-    if kept is None or kept[0] != run_key:
-        st.info(
-            "Press **Run in PostgreSQL**: the first run starts the server and copies the vectors."
-        )
+    if run_key is None:
         return
-    _show(kept[1], labels)
+    if kept is None or kept[0] != run_key:
+        st.info("Press **Run in PostgreSQL**: the first run starts the server and copies rows.")
+        return
+    _show(kept[1], kept[2], labels, numbers)
 
 
 def _run(
@@ -204,27 +206,30 @@ def _run(
     st.session_state[f"{key}_result"] = (run_key, result, db.label)
 
 
-def _show(result: DemoResult, labels: Sequence[str] | None) -> None:
+def _show(result: DemoResult, where: str, labels: Sequence[str] | None, numbers: list) -> None:
+    """The run's numbers (in the ``numbers`` columns), then its steps as tabs, the query's
+    open: SQL on the left, what came back on the right."""
     index_mb = f"{result.index.bytes / 1e6:.2f}" if result.index else "none"
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric(f"recall@{result.k}", f"{result.recall:.3f}")
-    c2.metric("ms per query", f"{result.ms_per_query:.2f}")
-    c3.metric("index MB", index_mb)
-    c4.metric("index used", "yes" if result.uses_index else "no")
+    numbers[0].metric(f"recall@{result.k}", f"{result.recall:.3f}")
+    numbers[1].metric("ms per query", f"{result.ms_per_query:.2f}")
+    numbers[2].metric("index MB", index_mb)
+    numbers[3].metric("index used", "yes" if result.uses_index else "no")
     if not _ui.presenting():
         st.caption(
-            f"Recall over {result.queries} corpus rows as queries, against numpy's "
-            "exhaustive cosine search on the same vectors. Every index demo sets "
-            "enable_seqscan = off: on a small table PostgreSQL would rather read it all, and "
-            "the demo is about the index."
+            f"Ran on the {where}. Recall over {result.queries} corpus rows as queries, "
+            "against numpy's exhaustive cosine search on the same vectors. Every index demo "
+            "sets enable_seqscan = off: on a small table PostgreSQL would rather read it all, "
+            "and the demo is about the index."
         )
-    tabs = st.tabs(STEP_TABS if result.index else ["Load", "Query", "EXPLAIN"])
+    names = STEP_TABS if result.index else ["Load", "Query", "EXPLAIN"]
+    tabs = st.tabs(names, default="Query")
     for tab, step in zip(tabs, result.steps, strict=True):
         with tab:
-            left, right = st.columns([3, 2])
-            left.code(step.sql, language="sql")
-            if step.title == "EXPLAIN ANALYZE":
-                right.code(step.outcome, language="text")
+            plan = step.title == "EXPLAIN ANALYZE"
+            left, right = st.columns([2, 3] if plan else [3, 2])  # plan lines are long
+            left.code(step.sql, language="sql", wrap_lines=True)
+            if plan:
+                right.code(step.outcome, language="text", wrap_lines=True, height=330)
                 continue
             right.text(step.outcome)
             if step.title == "Query":
