@@ -159,7 +159,7 @@ def _figure(result: Analogy) -> go.Figure:
             y=xy[3:4, 1],
             mode="markers",
             marker={"size": 14, "symbol": "x", "color": "#d1451f"},
-            name=drawn.labels[3],
+            name="b − a + c",
             hovertext=[drawn.labels[3]],
             hoverinfo="text",
         )
@@ -187,13 +187,12 @@ def _figure(result: Analogy) -> go.Figure:
 
 
 def _answers_frame(results: dict[str, Analogy]) -> pd.DataFrame:
-    """One column per model: its answers, best first, each with its cosine."""
+    """One column per model: its answers, best first, each followed by its cosine."""
     return pd.DataFrame(
         {
-            model: [f"{w} ({s:.2f})" for w, s in zip(r.words, r.scores, strict=True)]
+            model: [f"{w} {s:.2f}" for w, s in zip(r.words, r.scores, strict=True)]
             for model, r in results.items()
-        },
-        index=pd.RangeIndex(1, len(next(iter(results.values())).words) + 1, name="#"),
+        }
     )
 
 
@@ -251,10 +250,14 @@ def render_analogies() -> None:
         + f"**{_ui.md_text(main.words[0])}** (cosine {main.scores[0]:.3f} under "
         + f"{_ui.md_text(model)})"
     )
-    # Three columns, so that in presenter mode the drawing and both tables fit one screen.
-    drawing, top, others_col = st.columns([5, 2, 4])
+    presenting = _ui.presenting()
+    if presenting:  # three columns: the drawing and both tables on one 1280x720 screen
+        drawing, top, others_col = st.columns([4, 2, 5])
+    else:  # beside the sidebar: a wider drawing, the other models below
+        drawing, top = st.columns([3, 2])
+        others_col = st.container()
     with drawing:
-        _ui.plot(_figure(main), key="ana_map", height=380 if _ui.presenting() else 420)
+        _ui.plot(_figure(main), key="ana_map", height=380 if presenting else 420)
     top.dataframe(
         pd.DataFrame({"answer": main.words, "cosine": main.scores}),
         key="ana_top",
@@ -264,12 +267,13 @@ def render_analogies() -> None:
     with others_col:
         others = {m: r for m, r in answers.items() if m != model}
         if others:
-            st.caption("The same question, asked of the other local models:")
-            st.dataframe(_answers_frame(others), key="ana_others")
+            if not presenting:  # on a projector the models' names head the table
+                st.caption("The same question, asked of the other local models:")
+            st.dataframe(_answers_frame(others), key="ana_others", hide_index=True)
         st.caption(WHY)
         if missing:
             _embed_missing(missing)
-    if not _ui.presenting():  # the presenter says it; the screen keeps the chart
+    if not presenting:  # the presenter says it; the screen keeps the chart
         st.caption(
             _ui.md_text(
                 f"Answers come from the {CANDIDATES:,} most frequent a–z words of GloVe's "
