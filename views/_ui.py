@@ -256,7 +256,11 @@ class Workspace:
 
 
 def sidebar() -> None:
-    """Draw the shared sidebar (called by ``explorer_app.py`` before every page)."""
+    """Draw the shared sidebar (called by ``explorer_app.py`` before every page), after the
+    tour bar when the URL asks for a step of the talk."""
+    from views import _tour  # it builds on this module
+
+    _tour.bar()
     sb = st.sidebar
     choices = [*list_datasets(), UPLOAD]
     sb.selectbox(

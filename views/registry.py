@@ -38,6 +38,14 @@ PAGES = (
         default=True,
     ),
     PageEntry(
+        "views/talk.py",
+        "The talk",
+        "🎤",
+        "The talk, one step per slide: each step opens a page and tab with its settings; "
+        "Previous/Next (or the arrow keys) move through it.",
+        "talk",
+    ),
+    PageEntry(
         "views/embed.py",
         "Embed",
         "🔢",

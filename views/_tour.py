@@ -1,0 +1,66 @@
+"""The tour bar: with ``?tour=N`` in the URL, every page opens with one row above it (Previous,
+the step counter and caption, Next; the arrow keys press the buttons) and step N's settings.
+
+``_ui.sidebar()`` calls :func:`bar` before anything else of a run, so a step's settings are in
+place before any widget reads them. The steps themselves are ``core.talk.TOUR``.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import streamlit as st
+
+from core.errors import ExplorerError
+from core.talk import TOUR, URL_KEY, tour_step
+from views._text import md_text
+from views._ui import presenting
+from views.registry import PAGES
+
+_AT = "_tour_at"  # session state: the step whose settings were applied last
+_SCRIPTS = {entry.url_path: entry.path for entry in PAGES}
+
+
+def go(number: int) -> NoReturn:
+    """Open step ``number`` (from 1): its page with its settings. The step's keys are dropped
+    from this session first, so each page reads them from the step's URL, with its own
+    parsing and checks; every other choice (dataset, models, uploads) stays."""
+    step = TOUR[number - 1]
+    for key in step.params:
+        st.session_state.pop(key, None)
+    st.session_state[_AT] = number
+    st.switch_page(_SCRIPTS[step.page], query_params=step.query(number, presenting()))
+
+
+def bar() -> None:
+    """The tour bar, when the URL asks for a step; opens the step first when its settings are
+    not applied yet (a link such as ``?tour=7`` opened on any page resumes there)."""
+    try:
+        number = tour_step(st.query_params.get(URL_KEY))
+    except ExplorerError as exc:
+        st.warning(md_text(exc))
+        return
+    if number is None:
+        st.session_state.pop(_AT, None)
+        return
+    if st.session_state.get(_AT) != number:
+        go(number)
+    step = TOUR[number - 1]
+    back, text, ahead = st.columns([1, 14, 1], vertical_alignment="center", gap="small")
+    if back.button(
+        "◀", key="tour_prev", disabled=number == 1, shortcut="Left", help="Previous step (←)"
+    ):
+        go(number - 1)
+    if ahead.button(
+        "▶", key="tour_next", disabled=number == len(TOUR), shortcut="Right", help="Next step (→)"
+    ):
+        go(number + 1)
+    line = f"**{number} / {len(TOUR)}** · {md_text(step.section)} · **{md_text(step.title)}**: "
+    with text:
+        if step.needs:
+            caption, data = st.columns([6, 1], vertical_alignment="center")
+            caption.markdown(line + md_text(step.caption))
+            with data.popover("Talk data"):
+                st.markdown(md_text(step.needs))
+        else:
+            st.markdown(line + md_text(step.caption))
