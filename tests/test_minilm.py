@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from core.embedders import minilm
+from core.embedders import minilm, transformer
 from core.embedders.minilm import MiniLMEmbedder
 from core.errors import ExplorerError
 
@@ -92,6 +92,25 @@ def test_parallel_batches_restore_the_blas_thread_count(model):
         before = blas_threads()
         model.embed(texts)
         assert blas_threads() == before
+
+
+def test_a_small_lone_batch_runs_on_one_blas_thread(model, monkeypatch):
+    seen: list[tuple[int, list[int]]] = []
+    forward = model.encoder.forward
+
+    def spy(ids, mask):
+        seen.append((ids.size, blas_threads()))
+        return forward(ids, mask)
+
+    monkeypatch.setattr(model.encoder, "forward", spy)
+    with threadpool_limits(2, user_api="blas"):
+        model.embed("a short query")
+        model.embed("stone " * 200)
+        assert set(blas_threads()) == {2}
+        # A parallel run elsewhere holds the lock (BLAS on one thread): no waiting for it.
+        with transformer._PARALLEL_LOCK:
+            model.embed("another query")
+    assert [(n, set(threads)) for n, threads in seen] == [(5, {1}), (202, {2}), (4, {2})]
 
 
 def test_truncation_keeps_the_first_254_pieces(model):

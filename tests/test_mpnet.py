@@ -87,10 +87,10 @@ def test_shape_dtype_and_unit_norm(model):
 def test_batch_equals_one_by_one_in_input_order(model):
     rng = np.random.default_rng(11)
     words = "river stone light quiet market paper window orange teacher mountain".split()
-    texts = [" ".join(rng.choice(words, size=int(n))) for n in rng.integers(1, 30, size=40)]
-    # Long texts: padded beside short ones, with distances in every bucket.
-    texts[3] = "stone " * 200
-    texts[30] = "market paper " * 100
+    texts = [" ".join(rng.choice(words, size=int(n))) for n in rng.integers(1, 30, size=16)]
+    # Long texts: padded beside short ones, with distances in every bucket, two batches.
+    texts[3] = "stone " * 300
+    texts[12] = "market paper " * 100
     together = model.embed(texts)
     alone = np.vstack([model.embed(t) for t in texts])
     np.testing.assert_allclose(together, alone, atol=2e-6)
@@ -106,8 +106,9 @@ def test_truncation_keeps_the_first_382_pieces(model):
     # "dog" is one word piece: 500 of them are cut to <s> + 382 + </s>.
     assert model.count_tokens("dog " * 500) == 502
     assert len(model.token_ids(["dog " * 500])[0]) == 384
-    np.testing.assert_allclose(model.embed("dog " * 500), model.embed("dog " * 382), atol=1e-6)
-    assert not np.allclose(model.embed("dog " * 500), model.embed("dog " * 300), atol=1e-4)
+    cut, kept, shorter = model.embed(["dog " * 500, "dog " * 382, "dog " * 300])
+    np.testing.assert_allclose(cut, kept, atol=1e-6)
+    assert not np.allclose(cut, shorter, atol=1e-4)
 
 
 def test_pooled_rejects_bad_sequences(model):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -34,8 +34,13 @@ from core.errors import ExplorerError
 
 # Padded tokens per batch. Measured on 2 cores: 512-1024 is best both for short sentences
 # (~90 per batch) and for distilling 3-token sequences; 4096 leaves too few batches to share
-# between threads. It also bounds the attention scores of long texts to ~13 MB per head group.
+# between threads. It also bounds the attention scores (batch x heads x n x n float32) of
+# 256- or 384-token texts to ~13 MB.
 TOKENS_PER_BATCH = 1024
+# A lone batch smaller than this runs on one BLAS thread: its matrices are too small to split
+# well, and on a busy machine a second BLAS thread mostly waits. Measured with MPNet on 2 cores
+# at load 12: a 6-token query took 0.25 s on one thread and 1.9-3.4 s on two.
+SINGLE_THREAD_TOKENS = 128
 # threadpool_limits changes a process-wide setting: two overlapping parallel runs would
 # restore each other's limits in the wrong order and leave BLAS on one thread.
 _PARALLEL_LOCK = threading.Lock()
@@ -323,6 +328,22 @@ def _batches(lengths: np.ndarray) -> Iterator[np.ndarray]:
         start = stop
 
 
+def _run_alone(run: Callable[[np.ndarray], None], batch: np.ndarray, tokens: int) -> None:
+    """``run(batch)`` for the only batch of a call, which has ``tokens`` padded tokens.
+
+    A big batch gets every BLAS thread. A small one takes one thread, unless a parallel run
+    holds the lock: then BLAS is on one thread already, and waiting would cost its whole run.
+    """
+    if tokens >= SINGLE_THREAD_TOKENS or not _PARALLEL_LOCK.acquire(blocking=False):
+        run(batch)
+        return
+    try:
+        with _blas().limit(limits=1):
+            run(batch)
+    finally:
+        _PARALLEL_LOCK.release()
+
+
 class TransformerEmbedder(Embedder):
     """A sentence-transformers model: encoder, mean pooling over the tokens, L2 normalisation.
 
@@ -397,18 +418,16 @@ class TransformerEmbedder(Embedder):
             out[batch] = summed / lengths[batch][:, None].astype(np.float32)
 
         batches = list(_batches(lengths))
-        if len(batches) <= 1:
-            # A single batch gets every BLAS thread.
-            for batch in batches:
-                run(batch)
-            return out
-        # Batches side by side with one BLAS thread each: then the element-wise half of the
-        # work (softmax, GELU, LayerNorm) also uses every core, which BLAS alone can't.
-        # Measured for MiniLM: ~570 instead of ~450 sentences/s on 2 cores.
-        with _PARALLEL_LOCK:
-            workers = max((i["num_threads"] for i in _blas().info()), default=1)
-            with _blas().limit(limits=1), ThreadPoolExecutor(workers) as pool:
-                list(pool.map(run, batches))
+        if len(batches) == 1:
+            _run_alone(run, batches[0], int(lengths[batches[0][-1]]) * len(batches[0]))
+        elif batches:
+            # Batches side by side with one BLAS thread each: then the element-wise half of
+            # the work (softmax, GELU, LayerNorm) also uses every core, which BLAS alone
+            # can't. Measured for MiniLM: ~570 instead of ~450 sentences/s on 2 cores.
+            with _PARALLEL_LOCK:
+                workers = max((i["num_threads"] for i in _blas().info()), default=1)
+                with _blas().limit(limits=1), ThreadPoolExecutor(workers) as pool:
+                    list(pool.map(run, batches))
         return out
 
     def _embed(self, texts: list[str]) -> np.ndarray:
