@@ -172,8 +172,10 @@ def test_a_missing_package_is_a_clear_error(monkeypatch):
         glove.data_dir()
 
 
-def test_mismatched_files_are_refused(tmp_path):
+def test_mismatched_files_are_refused(tmp_path, monkeypatch):
     import pyarrow as pa
+
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path / "cache"))
     import pyarrow.parquet as pq
 
     pq.write_table(pa.table({"index": ["a", "b", "c"]}), tmp_path / "glove_6B_index.parquet")
@@ -198,3 +200,27 @@ def test_bundled_datasets(model, name, field):
     else:
         assert blind == []
         assert model.embed(list(dataset.texts)).shape == (len(dataset), 50)
+
+
+def test_word_list_is_kept_as_plain_text_and_matches_the_parquet(tmp_path):
+    import pyarrow.parquet as pq
+
+    folder = glove.data_dir()
+    expected = tuple(pq.read_table(folder / "glove_6B_index.parquet").column("index").to_pylist())
+    assert glove.word_list(folder, cache=tmp_path) == expected  # read from parquet, then kept
+    (copy,) = tmp_path.glob("words-*.txt")
+    copy.write_text("a\nb", encoding="utf-8")  # the copy is what a second call reads
+    assert glove.word_list(folder, cache=tmp_path) == ("a", "b")
+
+
+def test_an_unwritable_cache_only_costs_speed(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    words = glove.word_list(glove.data_dir(), cache=blocker / "sub")
+    assert len(words) == 400_000 and "Could not keep GloVe's word list" in caplog.text
+
+
+def test_main_reports_the_vocabulary(caplog):
+    with caplog.at_level("INFO", logger="core.embedders.glove"):
+        glove.main()
+    assert "glove-6b-50d: 400000 words ready" in caplog.text
