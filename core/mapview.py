@@ -164,8 +164,8 @@ def stratified_sample(strata: np.ndarray, size: int, seed: int = 0) -> np.ndarra
             take[s] += 1
             left -= 1
         step += 1
-    while left < 0:  # the one-row minimums overshot: trim the largest strata
-        s = int(np.argmax(take - exact))
+    while left < 0:  # the one-row minimums overshot: trim the most over-served stratum
+        s = int(np.argmax(np.where(take > 1, take - exact, -np.inf)))
         take[s] -= 1
         left += 1
     rng = np.random.default_rng(seed)

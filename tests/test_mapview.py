@@ -82,6 +82,9 @@ def test_stratified_sample_by_hand() -> None:
     # A rare stratum keeps one row even when its share rounds to zero.
     rare = np.array([0] * 999 + [1])
     assert np.bincount(rare[stratified_sample(rare, 10)]).tolist() == [9, 1]
+    # Three one-row strata take their minimum from the big one: 3.88 rounds down to 1.
+    minimums = np.array([0] * 97 + [1, 2, 3])
+    assert np.bincount(minimums[stratified_sample(minimums, 4)]).tolist() == [1, 1, 1, 1]
     np.testing.assert_array_equal(stratified_sample(strata, 500), np.arange(100))
     with pytest.raises(ExplorerError, match="cannot hold one row of each of 3 groups"):
         stratified_sample(strata, 2)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -192,3 +193,27 @@ def test_umap_functions_use_numba_cache_and_warm_up_runs():
     epoch = umap.layouts._nb_optimize_layout_euclidean_single_epoch
     assert type(epoch._cache).__name__ != "NullCache"
     assert epoch.stats.cache_hits or epoch.stats.cache_misses
+
+
+def test_umap_functions_without_a_writable_cache_stay_uncached(monkeypatch):
+    import types
+
+    import numba
+    from numba.core.dispatcher import Dispatcher
+
+    module = types.ModuleType("umap.fake_for_test")
+
+    def double(x):
+        return 2 * x
+
+    double.__module__ = module.__name__
+    module.double = numba.njit(double)
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+
+    def refuse(self):
+        raise RuntimeError("no locator available")
+
+    monkeypatch.setattr(Dispatcher, "enable_caching", refuse)
+    project_module._cache_umap_functions()
+    assert type(module.double._cache).__name__ == "NullCache"
+    assert module.double(2) == 4
