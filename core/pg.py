@@ -278,8 +278,11 @@ _REGISTRY = """CREATE TABLE IF NOT EXISTS {schema}._created (
 
 
 def ensure_schema(conn: psycopg.Connection, schema: str = SCHEMA) -> None:
-    """Create the app's schema and its list of created objects if they do not exist."""
-    s = sql.Identifier(identifier(schema))
+    """Create the app's schema and its list of created objects if they do not exist (checked
+    first: on a server where the schema was made for the app, no CREATE right is needed)."""
+    if _exists(conn, identifier(schema), "_created"):
+        return
+    s = sql.Identifier(schema)
     with conn.transaction():
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(s))
         conn.execute(sql.SQL(_REGISTRY).format(schema=s))

@@ -263,46 +263,49 @@ def build_index(
     index of the same family with other settings (see :func:`_family`), so that the query
     uses the index it asks for. ``maintenance_work_mem`` is raised for the build so a graph
     of this size fits in memory."""
-    ddl = index_ddl(loaded.schema, loaded.table, loaded.dims, demo, s, metric)
-    if demo is Demo.IVFFLAT and s.lists > loaded.rows:
-        raise ExplorerError(
-            f"lists={s.lists} is more than the {loaded.rows:,} rows: use at most one list per "
-            "row (pgvector suggests rows / 1000)."
-        )
-    name = index_name(loaded.table, demo, s, metric)
-    with db.connect() as conn:
-        ddl_text = ddl.as_string(conn)
-        known = pg.created(conn, loaded.schema).get(name)
+    with pg.refused():  # a server error is an ExplorerError, never a traceback
+        ddl = index_ddl(loaded.schema, loaded.table, loaded.dims, demo, s, metric)
+        if demo is Demo.IVFFLAT and s.lists > loaded.rows:
+            raise ExplorerError(
+                f"lists={s.lists} is more than the {loaded.rows:,} rows: use at most one list per "
+                "row (pgvector suggests rows / 1000)."
+            )
+        name = index_name(loaded.table, demo, s, metric)
+        with db.connect() as conn:
+            ddl_text = ddl.as_string(conn)
+            known = pg.created(conn, loaded.schema).get(name)
+            if known is None:
+                pg.refuse_foreign(conn, loaded.schema, name)
         if known is None:
-            pg.refuse_foreign(conn, loaded.schema, name)
-    if known is None:
-        family = f"{loaded.table}_{_family(demo, s, metric)}_"
+            family = f"{loaded.table}_{_family(demo, s, metric)}_"
 
-        def replace_siblings(c: psycopg.Connection) -> None:
-            for item in pg.created(c, loaded.schema).values():
-                if item.kind == "index" and item.name.startswith(family) and item.name != name:
-                    pg.drop_ours(c, item, loaded.schema)
+            def replace_siblings(c: psycopg.Connection) -> None:
+                for item in pg.created(c, loaded.schema).values():
+                    if item.kind == "index" and item.name.startswith(family) and item.name != name:
+                        pg.drop_ours(c, item, loaded.schema)
 
-        def remember(c: psycopg.Connection, seconds: float) -> None:
-            made = pg.Created(name, "index", loaded.table, None, None, seconds)
-            pg.record(c, made, loaded.schema)
+            def remember(c: psycopg.Connection, seconds: float) -> None:
+                made = pg.Created(name, "index", loaded.table, None, None, seconds)
+                pg.record(c, made, loaded.schema)
 
-        # A second session asking for an index of this family waits on the advisory lock,
-        # then finds it built (IF NOT EXISTS) and records nothing new.
-        pg.run_watched(
-            db,
-            ddl,
-            setup=[(sql.SQL("SELECT set_config('maintenance_work_mem', %s, true)"), ("512MB",))],
-            before=replace_siblings,
-            on_done=remember,
-            progress=progress,
-            should_stop=should_stop,
-            lock=family,
-        )
-    with db.connect() as conn:
-        seconds = pg.created(conn, loaded.schema)[name].seconds
-        size = pg.sizes(conn, loaded.schema, [name])[name]
-    return Index(name, ddl_text, size, seconds, fresh=known is None)
+            # A second session asking for an index of this family waits on the advisory lock,
+            # then finds it built (IF NOT EXISTS) and records nothing new.
+            pg.run_watched(
+                db,
+                ddl,
+                setup=[
+                    (sql.SQL("SELECT set_config('maintenance_work_mem', %s, true)"), ("512MB",))
+                ],
+                before=replace_siblings,
+                on_done=remember,
+                progress=progress,
+                should_stop=should_stop,
+                lock=family,
+            )
+        with db.connect() as conn:
+            seconds = pg.created(conn, loaded.schema)[name].seconds
+            size = pg.sizes(conn, loaded.schema, [name])[name]
+        return Index(name, ddl_text, size, seconds, fresh=known is None)
 
 
 def _check_index(conn: psycopg.Connection, loaded: pg.Loaded, name: str) -> None:
@@ -443,83 +446,84 @@ def run_demo(
     ``progress`` and ``should_stop`` follow the load and the index build (see
     :func:`core.pg.load_vectors` and :func:`core.pg.run_watched`).
     """
-    chosen = Demo.coerce(demo)
-    data = np.asarray(vectors, dtype=np.float32)
-    ids = list(query_ids)
-    with db.connect() as conn:
-        loaded = pg.load_vectors(
-            conn, data, progress=progress, should_stop=should_stop, prefix=table_prefix(chosen)
-        )
-        target = pg.qualified(loaded.schema, loaded.table).as_string(conn)
-        table_bytes = pg.sizes(conn, loaded.schema, [loaded.table])[loaded.table]
-    load_sql = (
-        f"CREATE TABLE {target} (id int4 PRIMARY KEY, embedding vector({loaded.dims}));\n"
-        f"COPY {target} (id, embedding) FROM STDIN WITH (FORMAT BINARY);"
-    )
-    how = "copied now" if loaded.fresh else "already loaded (the table is named by its content)"
-    steps = [
-        Step(
-            "Load the vectors",
-            load_sql,
-            f"{loaded.rows:,} rows × {loaded.dims} dims {how}; binary COPY took "
-            f"{loaded.seconds:.2f} s; table {table_bytes / 1e6:.1f} MB.",
-        )
-    ]
-    index = None
-    if chosen is not Demo.EXACT:
-        index = build_index(db, loaded, chosen, s, progress=progress, should_stop=should_stop)
+    with pg.refused():  # a server error is an ExplorerError, never a traceback
+        chosen = Demo.coerce(demo)
+        data = np.asarray(vectors, dtype=np.float32)
+        ids = list(query_ids)
         with db.connect() as conn:
-            named = pg.qualified(loaded.schema, index.name).as_string(conn)
-            size_sql = ClientCursor(conn).mogrify(pg.SIZE_SQL, (named,)) + ";"
+            loaded = pg.load_vectors(
+                conn, data, progress=progress, should_stop=should_stop, prefix=table_prefix(chosen)
+            )
+            target = pg.qualified(loaded.schema, loaded.table).as_string(conn)
+            table_bytes = pg.sizes(conn, loaded.schema, [loaded.table])[loaded.table]
+        load_sql = (
+            f"CREATE TABLE {target} (id int4 PRIMARY KEY, embedding vector({loaded.dims}));\n"
+            f"COPY {target} (id, embedding) FROM STDIN WITH (FORMAT BINARY);"
+        )
+        how = "copied now" if loaded.fresh else "already loaded (the table is named by its content)"
+        steps = [
+            Step(
+                "Load the vectors",
+                load_sql,
+                f"{loaded.rows:,} rows × {loaded.dims} dims {how}; binary COPY took "
+                f"{loaded.seconds:.2f} s; table {table_bytes / 1e6:.1f} MB.",
+            )
+        ]
+        index = None
+        if chosen is not Demo.EXACT:
+            index = build_index(db, loaded, chosen, s, progress=progress, should_stop=should_stop)
+            with db.connect() as conn:
+                named = pg.qualified(loaded.schema, index.name).as_string(conn)
+                size_sql = ClientCursor(conn).mogrify(pg.SIZE_SQL, (named,)) + ";"
+            steps += [
+                Step(
+                    "Build the index",
+                    index.ddl + ";",
+                    f"Built in {index.seconds:.2f} s"
+                    + ("." if index.fresh else " (earlier: the app reuses an index it made)."),
+                ),
+                Step(
+                    "Index size",
+                    size_sql,
+                    f"{index.bytes:,} bytes = {index.bytes / 1e6:.2f} MB, "
+                    f"{index.bytes / loaded.rows:.0f} B per vector (the table: "
+                    f"{table_bytes / loaded.rows:.0f} B per row).",
+                ),
+            ]
+        found = run_queries(db, loaded, chosen, s, k, query_ids=ids)
+        exact = exhaustive_search(data[ids], data, k, Metric.COSINE)
+        recall = recall_at_k(exact.ids, found.ids)
+        ms = 1000 * found.seconds / len(ids)
         steps += [
             Step(
-                "Build the index",
-                index.ddl + ";",
-                f"Built in {index.seconds:.2f} s"
-                + ("." if index.fresh else " (earlier: the app reuses an index it made)."),
+                "Query",
+                found.sql,
+                f"{ms:.2f} ms per query over {len(ids)} queries; recall@{k} {recall:.3f} against "
+                "numpy's exhaustive cosine search.",
             ),
             Step(
-                "Index size",
-                size_sql,
-                f"{index.bytes:,} bytes = {index.bytes / 1e6:.2f} MB, "
-                f"{index.bytes / loaded.rows:.0f} B per vector (the table: "
-                f"{table_bytes / loaded.rows:.0f} B per row).",
+                "EXPLAIN ANALYZE",
+                "\n".join([found.setup, "EXPLAIN (ANALYZE, COSTS OFF)", found.query]).lstrip(),
+                found.plan,
             ),
         ]
-    found = run_queries(db, loaded, chosen, s, k, query_ids=ids)
-    exact = exhaustive_search(data[ids], data, k, Metric.COSINE)
-    recall = recall_at_k(exact.ids, found.ids)
-    ms = 1000 * found.seconds / len(ids)
-    steps += [
-        Step(
-            "Query",
-            found.sql,
-            f"{ms:.2f} ms per query over {len(ids)} queries; recall@{k} {recall:.3f} against "
-            "numpy's exhaustive cosine search.",
-        ),
-        Step(
-            "EXPLAIN ANALYZE",
-            "\n".join([found.setup, "EXPLAIN (ANALYZE, COSTS OFF)", found.query]).lstrip(),
+        rows = tuple(
+            (int(i), float(v)) for i, v in zip(found.ids[0], found.scores[0], strict=True) if i >= 0
+        )
+        return DemoResult(
+            chosen,
+            s,
+            k,
+            loaded.table,
+            tuple(steps),
+            rows,
             found.plan,
-        ),
-    ]
-    rows = tuple(
-        (int(i), float(v)) for i, v in zip(found.ids[0], found.scores[0], strict=True) if i >= 0
-    )
-    return DemoResult(
-        chosen,
-        s,
-        k,
-        loaded.table,
-        tuple(steps),
-        rows,
-        found.plan,
-        index,
-        ms,
-        recall,
-        tuple(ids),
-        exact.ids,
-    )
+            index,
+            ms,
+            recall,
+            tuple(ids),
+            exact.ids,
+        )
 
 
 # Each demo at pgvector's defaults, and binary re-ranking without oversampling for contrast.

@@ -4,6 +4,8 @@ schema and list of what it made, binary COPY with progress and cancel, watched s
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -438,6 +440,7 @@ def test_two_processes_on_one_cache_share_the_server(monkeypatch, tmp_path, no_c
         text=True,
         cwd=Path(__file__).resolve().parents[1],
     )
+    child_pid = None
     try:
         assert child.stdout is not None and child.stdin is not None
         child_pid = int(child.stdout.readline())
@@ -446,7 +449,7 @@ def test_two_processes_on_one_cache_share_the_server(monkeypatch, tmp_path, no_c
         assert pg._current[1].pid == child_pid
         pids = server_pids(child_pid)
         pg.shutdown()  # the child still uses it: it keeps running
-        assert still_running(pids, wait=0) == pids
+        assert still_running({child_pid}, wait=0) == {child_pid}
         with db.connect() as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
         child.stdin.write("\n")
@@ -454,4 +457,29 @@ def test_two_processes_on_one_cache_share_the_server(monkeypatch, tmp_path, no_c
         assert child.wait(30) == 0
         assert not still_running(pids)  # the last process to leave stopped it
     finally:
-        child.kill()
+        pg.shutdown()
+        if child.poll() is None:  # a failed assertion: let the child leave, then make sure
+            child.communicate("\n", timeout=30)
+        if child_pid is not None and still_running({child_pid}, wait=0):
+            os.kill(child_pid, signal.SIGINT)  # the postmaster's fast shutdown
+            still_running({child_pid})
+
+
+def test_a_user_with_rights_on_the_apps_schema_only_can_load(pg_db):
+    with pg_db.connect() as conn:
+        conn.execute("DROP DATABASE IF EXISTS apponly")
+        conn.execute("CREATE DATABASE apponly")
+        conn.execute("DROP ROLE IF EXISTS app_user")
+        conn.execute("CREATE ROLE app_user LOGIN")
+    admin_uri = pg_db.uri.replace("@/postgres", "@/apponly")
+    with pg.Database(admin_uri, "admin", False).connect() as admin:
+        pg.ensure_schema(admin)  # the administrator prepares the schema once
+        admin.execute("GRANT USAGE, CREATE ON SCHEMA explorer TO app_user")
+        admin.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON explorer._created TO app_user")
+    user_uri = admin_uri.replace("postgresql://postgres:", "postgresql://app_user:")
+    with pg.Database(user_uri, "app_user", False).connect() as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("app_user",)
+        loaded = pg.load_vectors(conn, unit_rows(8, 4, seed=9))
+        assert loaded.fresh and pg.created(conn)[loaded.table].rows == 8
+        with pytest.raises(ExplorerError, match="PostgreSQL refused: .*permission denied"):
+            pg.load_vectors(conn, unit_rows(8, 4, seed=9), schema="elsewhere")  # no CREATE
