@@ -102,7 +102,7 @@ def test_empty_pair_text_warns() -> None:
 
 def test_only_the_open_tab_runs_and_the_tab_is_in_the_link() -> None:
     at = open_page("similarity")
-    assert [t.label for t in at.tabs] == ["Two texts", "Neighbours", "Spread", "Map"]
+    assert [t.label for t in at.tabs] == ["Two texts", "Neighbours", "Spread", "Map", "Analogies"]
     assert frames(at, "a · b") and not figures(at) and not frames(at, "rank")
     at.session_state["sim_view"] = "Spread"
     at.run()
