@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from core.engines import get_engine, list_engines
 from core.engines.base import THREADS_ENV, Engine, EngineInfo, ParamSpec
@@ -187,20 +188,22 @@ def main(argv: list[str] | None = None) -> None:
         f"{time.perf_counter() - start:.1f} s; {args.threads} thread(s) per engine",
         flush=True,
     )
-    truth = exhaustive_search(queries, corpus, args.k, "cosine").ids
-    wanted = {name for name in args.engines.split(",") if name}
-    rows, skipped = [], []
-    infos = list_engines()
-    for info in infos:
-        if wanted and info.name not in wanted:
-            continue
-        if not info.available:
-            skipped.append(f"{info.name}: {info.reason}")
-            continue
-        print(f"  {info.name} …", flush=True)
-        row = bench_engine(info, corpus, queries, truth, args.k)
-        rows.append(row)
-        print(table([row], args.k).splitlines()[-1], flush=True)
+    # BLAS (the exhaustive engine, k-means) gets the same thread budget as the engines.
+    with threadpool_limits(args.threads):
+        truth = exhaustive_search(queries, corpus, args.k, "cosine").ids
+        wanted = {name for name in args.engines.split(",") if name}
+        rows, skipped = [], []
+        infos = list_engines()
+        for info in infos:
+            if wanted and info.name not in wanted:
+                continue
+            if not info.available:
+                skipped.append(f"{info.name}: {info.reason}")
+                continue
+            print(f"  {info.name} …", flush=True)
+            row = bench_engine(info, corpus, queries, truth, args.k)
+            rows.append(row)
+            print(table([row], args.k).splitlines()[-1], flush=True)
     print()
     print(table(rows, args.k))
     print()
