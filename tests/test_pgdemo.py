@@ -44,7 +44,7 @@ def test_exact_query_equals_numpys_cosine_order(pg_db, corpus):
     exact = exhaustive_search(corpus[QUERIES[:20]], corpus, 10, Metric.COSINE)
     np.testing.assert_array_equal(found.ids, exact.ids)
     np.testing.assert_allclose(found.scores, exact.scores, atol=2e-6)
-    assert result.recall == 1.0 and result.index is None
+    assert result.recall == 1.0 and result.index is None and result.queries == 20
     assert "Seq Scan" in result.plan and "Index Scan using" not in result.plan
     assert [r[0] for r in result.rows] == list(exact.ids[0])
 
