@@ -490,7 +490,7 @@ def _pgvector_section(data: _Data, source: str, vs) -> None:
         st.info(_ui.md_text(f"PostgreSQL + pgvector, step by step, is not available: {exc}"))
         return
     labels = vs.dataset.labels if source == AS_IS else None
-    _pgvector.pgvector_section(data.corpus.vectors, labels, key="engines_pg")
+    _pgvector.pgvector_section(data.corpus.vectors, labels, key="engines_pg", vectors_key=data.key)
 
 
 def render_engines(ws: _ui.Workspace) -> None:
