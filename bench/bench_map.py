@@ -21,6 +21,9 @@ from streamlit.testing.v1 import AppTest
 from bench.classroom_client import REPO, StreamlitServer
 
 APP = REPO / "bench" / "map_app.py"
+# The synthetic vectors: 384 dimensions (MiniLM's), 30 groups.
+DIMS = 384
+GROUPS = 30
 
 
 def _timed(action: Callable[[], object]) -> float:
@@ -101,7 +104,6 @@ def _engine_row(n: int, what: str, job: Callable[[], object]) -> None:
 
 def engines(sizes: Sequence[int]) -> None:
     """PCA, UMAP and HDBSCAN (map and vectors) on synthetic grouped vectors."""
-    from bench.map_app import DIMS, GROUPS
     from core.clusters import cluster
     from core.project import project, warm_up
 

@@ -9,13 +9,11 @@ import os
 import numpy as np
 import streamlit as st
 
+from bench.bench_map import DIMS, GROUPS
 from core.datasets import Dataset
 from core.vectors import VectorSet, array_digest
 from views import _ui
 from views._map import dataset_map
-
-DIMS = 384
-GROUPS = 30
 
 
 @st.cache_resource

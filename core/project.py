@@ -34,9 +34,10 @@ DEFAULT_PERPLEXITY = 30.0
 # Inputs whose largest value is outside this range are rescaled first: t-SNE squares
 # distances in float32 (1e30 overflows, 1e-30 underflows) and crashes on NaN.
 SAFE_SCALE = (1e-6, 1e6)
-# t-SNE and UMAP fit at most this many rows (a seeded random sample above it): about a
-# minute each on one core of this machine at the cap. PCA fits every row.
-MAX_ROWS = {"pca": None, "tsne": 5_000, "umap": 20_000}
+# t-SNE and UMAP fit at most this many rows (a seeded random sample above it), so that one
+# projection takes minutes at most on a shared 2-core server (python -m bench.bench_map
+# --engines times them). PCA fits every row.
+MAX_ROWS = {"pca": None, "tsne": 5_000, "umap": 10_000}
 
 # A progress report: what is happening now and the share of the job done (0..1).
 Progress = Callable[[str, float], None]
