@@ -26,10 +26,11 @@ from core.modes import Mode
 
 NOISE = "noise"
 NOISE_ID = -1
-# HDBSCAN's time grows faster than the square of the rows (2-D here: 1 s at 10k, 4 s at 20k,
-# 17 s at 40k; the vectors are slower still). Above these many rows it clusters a seeded
-# random sample and every other row joins the cluster of its nearest sampled row.
-MAX_ROWS = {"map": 20_000, "vectors": 5_000}
+# HDBSCAN's time grows faster than the square of the rows (2-D here: 1 s at 10k, 4 s at
+# 20k, 17 s at 40k; 384-D vectors: 53 s for 5k on the loaded machine). Above these many
+# rows it clusters a seeded random sample and every other row joins the cluster of its
+# nearest sampled row.
+MAX_ROWS = {"map": 20_000, "vectors": 3_000}
 TOP_WORDS = 3
 
 
