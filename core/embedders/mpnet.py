@@ -46,6 +46,8 @@ FILES = ("model.safetensors", "tokenizer.json", "config.json")
 WEIGHTS_BYTES = 437_971_872
 WEIGHTS_SHA256 = "78c0197b6159d92658e319bc1d72e4c73a9a03dd03815e70e555c5ef05615658"
 _CHUNK = 1 << 20
+# A staging folder this old (s) was left by an extraction that died (one takes seconds).
+STALE_STAGING_S = 3600.0
 # Threads of one process wait for each other instead of extracting the same files twice.
 _EXTRACT_LOCK = threading.Lock()
 
@@ -119,6 +121,16 @@ def _extract(archive: Path, staging: Path) -> None:
         ) from err
 
 
+def _remove_stale_staging(folder: Path) -> None:
+    """Delete staging folders (~850 MB each) that killed extractions left next to ``folder``."""
+    for old in folder.parent.glob(f".{folder.name}-*"):
+        try:
+            if time.time() - old.stat().st_mtime > STALE_STAGING_S:
+                shutil.rmtree(old, ignore_errors=True)
+        except OSError:  # removed by another process meanwhile
+            continue
+
+
 def ensure_extracted(folder: Path | None = None) -> tuple[Path, bool]:
     """The model folder (default: the cache), extracted first if needed; and whether it was.
 
@@ -130,6 +142,7 @@ def ensure_extracted(folder: Path | None = None) -> tuple[Path, bool]:
             return folder, False
         slices = slice_paths()
         private_dir(folder.parent)
+        _remove_stale_staging(folder)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
         try:
             archive = staging / "weights.zip"
