@@ -25,7 +25,7 @@ from tests.page_helpers import (
     presenter_styled,
     texts,
 )
-from views import _analogies
+from views import _analogies, _ui
 
 GLOVE = "glove-6b-50d"
 STATIC = "static-minilm-256"
@@ -172,12 +172,12 @@ def test_models_without_cached_candidates_wait_for_a_click(tmp_path, monkeypatch
     assert not frames(at, STATIC)
     at.button(key="ana_cancel").click().run()
     assert any("Embedding cancelled" in w.value for w in at.warning)
-    _analogies._embedding_now().acquire()  # another session is embedding
+    _ui._jobs().slot.acquire()  # another session holds the server's long-job slot
     try:
         at.button(key="ana_embed").click().run()
     finally:
-        _analogies._embedding_now().release()
-    assert any("Another session is embedding" in i.value for i in at.info)
+        _ui._jobs().slot.release()
+    assert any("The server is busy with another long job" in i.value for i in at.info)
     assert not frames(at, STATIC)
     at.button(key="ana_embed").click().run()
     assert not at.exception, [e.message for e in at.exception]

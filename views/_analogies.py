@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -70,12 +68,6 @@ def _ready(model: str) -> Candidates | None:
     return None
 
 
-@st.cache_resource(show_spinner=False)
-def _embedding_now() -> threading.Lock:
-    """Held while a session embeds the candidate words: one such job per server at a time."""
-    return threading.Lock()
-
-
 def _embed_missing(missing: list[str]) -> None:
     """Offer to embed the candidate words for ``missing`` models, with progress and Cancel."""
     dataset = candidate_dataset(CANDIDATES)
@@ -97,10 +89,9 @@ def _embed_missing(missing: list[str]) -> None:
         st.warning("Embedding cancelled; models already finished keep their vectors.")
     if not start:
         return
-    if not _embedding_now().acquire(blocking=False):
-        st.info("Another session is embedding the words: press again when it has finished.")
-        return
-    try:
+    with _ui.server_job("embedding the analogy words") as mine:
+        if not mine:
+            return
         bar = st.progress(0.0)
         for model in missing:
 
@@ -109,8 +100,6 @@ def _embed_missing(missing: list[str]) -> None:
                 bar.progress(done / total, text=text)
 
             embed_dataset(dataset, core.get_embedder(model), on_progress=progress)
-    finally:
-        _embedding_now().release()
     bar.empty()
     st.rerun()
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import html
+import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -221,6 +222,51 @@ def guard(what: str = "") -> Iterator[None]:
         if isinstance(exc, ProviderError):
             pause(exc)
         st.error(md_text(f"{what}{': ' if what else ''}{exc}"))
+
+
+# ---------------------------------------------------------------- one long job per server
+
+
+@dataclass
+class _Jobs:
+    """The server's one slot for long CPU-heavy jobs, and what holds it."""
+
+    slot: threading.Lock = field(default_factory=threading.Lock)
+    running: str = ""
+
+
+@st.cache_resource(show_spinner=False)
+def _jobs() -> _Jobs:
+    return _Jobs()
+
+
+@contextlib.contextmanager
+def server_job(what: str) -> Iterator[bool]:
+    """Hold the server's slot for a long job (``what`` names it, e.g. "an engine build"):
+    yields True while this session holds it; when another session does, says which job
+    runs and yields False (the caller stops and the user presses again later).
+
+    Engine builds, pgvector runs and the embeddings of uploads and analogy candidates share
+    this one slot: on a 2-core server two of them at once would each run at half speed and
+    slow every other session down. The slot is freed however the block ends (an error, a
+    Cancel, Streamlit stopping the run)."""
+    jobs = _jobs()
+    if not jobs.slot.acquire(blocking=False):
+        busy = jobs.running or "another long job"
+        st.info(
+            md_text(
+                f"The server is busy with {busy} for another session: press again "
+                "when it ends (one long job runs at a time)."
+            )
+        )
+        yield False
+        return
+    jobs.running = what
+    try:
+        yield True
+    finally:
+        jobs.running = ""
+        jobs.slot.release()
 
 
 # ---------------------------------------------------------------- data and models

@@ -12,7 +12,6 @@ clusters, key=...)``.
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -228,13 +227,6 @@ def _uploaded_text_vectors(fingerprint: str, _dataset: Dataset, model: str) -> n
 _EMBED_CANCELLED = "upload_embed_cancelled"
 
 
-@st.cache_resource(show_spinner=False)
-def _embed_slot() -> threading.Semaphore:
-    """One long upload embedding at a time per server: a second one waits its turn instead of
-    halving the speed of the first (and of every other session)."""
-    return threading.Semaphore(1)
-
-
 @st.cache_data(show_spinner="Timing the model on a sample of your texts…", max_entries=16)
 def _embedding_seconds(fingerprint: str, _dataset: Dataset, model: str) -> float:
     return embedding_seconds(_dataset, _ui.registry_model(model))
@@ -274,18 +266,15 @@ def _text_vectors(dataset: Dataset, model: str) -> np.ndarray | None:
             st.warning("Embedding cancelled; nothing was kept.")
         if not start:
             return None
-        if not _embed_slot().acquire(blocking=False):
-            st.info("Another upload is being embedded on this server: press Embed when it ends.")
-            return None
-        try:
+        with _ui.server_job("embedding an upload") as mine:
+            if not mine:
+                return None
             bar = st.progress(0.0, text=md_text(f"Embedding with {model}…"))
 
             def on_progress(done: int, total: int) -> None:
                 bar.progress(done / total, text=md_text(f"{model}: {done:,} of {total:,} texts"))
 
             embed_dataset(dataset, emb, on_progress=on_progress)
-        finally:
-            _embed_slot().release()
     prompt.empty()
     return _uploaded_text_vectors(dataset.fingerprint, dataset, model)
 
