@@ -1,5 +1,5 @@
-"""The tour bar: with ``?tour=N`` in the URL, every page opens with one row above it (Previous,
-the step counter and caption, Next; the arrow keys press the buttons) and step N's settings.
+"""The tour bar: with ``?tour=N`` in the URL, every page opens with one row above it (Previous
+and Next, which the arrow keys press; the step counter and caption) and step N's settings.
 
 ``_ui.sidebar()`` calls :func:`bar` before anything else of a run, so a step's settings are in
 place before any widget reads them. The steps themselves are ``core.talk.TOUR``.
@@ -19,6 +19,12 @@ from views.registry import PAGES
 
 _AT = "_tour_at"  # session state: the step whose settings were applied last
 _SCRIPTS = {entry.url_path: entry.path for entry in PAGES}
+# The bar sits where presenter mode's see-through header is: above it, so that its buttons
+# take clicks (the header's toolbar would catch them).
+_CSS = """<style>
+.st-key-tour_bar { position: relative; z-index: 1000000; }
+.st-key-tour_bar p { margin: 0; }
+</style>"""
 
 
 def go(number: int) -> NoReturn:
@@ -46,21 +52,24 @@ def bar() -> None:
     if st.session_state.get(_AT) != number:
         go(number)
     step = TOUR[number - 1]
-    back, text, ahead = st.columns([1, 14, 1], vertical_alignment="center", gap="small")
-    if back.button(
-        "◀", key="tour_prev", disabled=number == 1, shortcut="Left", help="Previous step (←)"
-    ):
-        go(number - 1)
-    if ahead.button(
-        "▶", key="tour_next", disabled=number == len(TOUR), shortcut="Right", help="Next step (→)"
-    ):
-        go(number + 1)
+    row = st.container(key="tour_bar", horizontal=True, vertical_alignment="center", wrap=False)
+    back = row.button(
+        "Previous", key="tour_prev", disabled=number == 1, shortcut="Left", help="Previous step"
+    )
+    ahead = row.button(
+        "Next",
+        key="tour_next",
+        type="primary",
+        disabled=number == len(TOUR),
+        shortcut="Right",
+        help="Next step",
+    )
     line = f"**{number} / {len(TOUR)}** · {md_text(step.section)} · **{md_text(step.title)}**: "
-    with text:
-        if step.needs:
-            caption, data = st.columns([6, 1], vertical_alignment="center")
-            caption.markdown(line + md_text(step.caption))
-            with data.popover("Talk data"):
-                st.markdown(md_text(step.needs))
-        else:
-            st.markdown(line + md_text(step.caption))
+    row.markdown(line + md_text(step.caption) + _CSS, unsafe_allow_html=True, width="stretch")
+    if step.needs:
+        with row.popover("Talk data", key="tour_data"):
+            st.markdown(md_text(step.needs))
+    if back:
+        go(number - 1)
+    if ahead:
+        go(number + 1)
