@@ -24,6 +24,7 @@ import re
 import subprocess
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,18 +71,21 @@ def identifier(name: str) -> str:
     return name
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>://[^:/@?#]*:)(?P<secret>[^@/?#]*)(?=@)")
+# The secret runs to the last @ before the host (a password may hold an unencoded @).
+_URL_PASSWORD = re.compile(
+    r"(?P<head>://[^:/@?#\s]*:)(?P<secret>[^/?#\s]*)(?=@[^@/?#\s]*(?:[/?#\s]|$))"
+)
 _KV_PASSWORD = re.compile(
-    r"(?P<head>(?<![?&\w])password\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|\S+)", re.I
+    r"(?P<head>(?<![?&\w])(?:ssl)?password\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|\S+)", re.I
 )
 
 
 def mask_url(text: str) -> str:
     """``text`` (a connection URL or a message quoting one) with any password replaced by
-    ``***``: ``postgresql://user:***@host/db``, ``password=***`` (key=value form and query
-    parameters)."""
+    ``***``: ``postgresql://user:***@host/db`` (an unencoded ``@`` in the password too),
+    ``password=***`` and ``sslpassword=***`` (key=value form and query parameters)."""
     text = _URL_PASSWORD.sub(lambda m: m["head"] + ("***" if m["secret"] else ""), text)
-    text = re.sub(r"([?&]password=)[^&#\s]*", r"\1***", text, flags=re.I)
+    text = re.sub(r"([?&](?:ssl)?password=)[^&#\s]*", r"\1***", text, flags=re.I)
     return _KV_PASSWORD.sub(lambda m: m["head"] + "***", text)
 
 
@@ -372,9 +376,49 @@ class Loaded:
     fresh: bool
 
 
+# Tables and indexes this process is using (name: how many users), which prune() keeps.
+_HELD: Counter[str] = Counter()
+_HELD_LOCK = threading.Lock()
+
+
+@contextmanager
+def holding(*names: str) -> Iterator[None]:
+    """Mark tables or indexes (an index holds its table) as in use by this process for the
+    block: :func:`prune` keeps them. Blocks may nest and overlap."""
+    hold(*names)
+    try:
+        yield
+    finally:
+        release(*names)
+
+
+def hold(*names: str) -> None:
+    """Mark ``names`` in use until as many :func:`release` calls (see :func:`holding`)."""
+    with _HELD_LOCK:
+        _HELD.update(names)
+
+
+def release(*names: str) -> None:
+    """Undo one :func:`hold` of each of ``names``."""
+    with _HELD_LOCK:
+        _HELD.subtract(names)
+        for name in names:
+            if _HELD[name] <= 0:
+                del _HELD[name]
+
+
+def held() -> set[str]:
+    """The tables and indexes this process holds now."""
+    with _HELD_LOCK:
+        return set(_HELD)
+
+
 def prune(conn: psycopg.Connection, keep: int = KEEP_TABLES, schema: str = SCHEMA) -> list[str]:
     """Drop the app's oldest tables (and their indexes) beyond the newest ``keep``; returns
-    their names. Only what the app recorded is touched."""
+    their names. Only what the app recorded is touched, and never a table in use: held in
+    this process (:func:`holding`, directly or through one of its indexes) or locked by any
+    other connection, e.g. a query or an index build of another app process (the table
+    is taken with ``NOWAIT``). A table kept for that goes at a later prune."""
     rows = conn.execute(
         sql.SQL(
             "SELECT name FROM {}._created WHERE kind = 'table' "
@@ -382,14 +426,27 @@ def prune(conn: psycopg.Connection, keep: int = KEEP_TABLES, schema: str = SCHEM
         ).format(sql.Identifier(identifier(schema))),
         (keep,),
     ).fetchall()
-    old = [r[0] for r in rows]
     ours = created(conn, schema)
-    for name in old:
-        with _locked(conn, name):
-            drop_ours(conn, ours[name], schema)
-    if old:
-        log.info("Dropped the app's oldest tables: %s", ", ".join(old))
-    return old
+    busy = held()
+    busy |= {item.parent for item in ours.values() if item.name in busy and item.parent}
+    dropped = []
+    for name in (r[0] for r in rows):
+        if name in busy:
+            continue
+        try:
+            with _locked(conn, name):
+                conn.execute(
+                    sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE NOWAIT").format(
+                        qualified(schema, name)
+                    )
+                )
+                drop_ours(conn, ours[name], schema)
+        except psycopg.errors.LockNotAvailable:
+            continue  # another connection is using it
+        dropped.append(name)
+    if dropped:
+        log.info("Dropped the app's oldest tables: %s", ", ".join(dropped))
+    return dropped
 
 
 def _chunks(n: int, progress: Progress | None, should_stop: ShouldStop | None) -> Iterator[slice]:

@@ -52,6 +52,11 @@ def unit_rows(n: int, d: int, seed: int = 0) -> np.ndarray:
         ("host=h user=ann password=hunter2 dbname=x", "host=h user=ann password=*** dbname=x"),
         ("host=h password='a b\\'c' dbname=x", "host=h password=*** dbname=x"),
         ('to "postgresql://u:pw@h/d" failed', 'to "postgresql://u:***@h/d" failed'),
+        ("postgresql://u:pa@ss@h/db", "postgresql://u:***@h/db"),
+        ("a@b refused at postgresql://u:a@b@c@h:1/d", "a@b refused at postgresql://u:***@h:1/d"),
+        ("postgresql://u@h/d?sslpassword=k3y&sslmode=require", "postgresql://u@h/d?sslpassword=***&sslmode=require"),
+        ("host=h sslpassword=k3y password=pw", "host=h sslpassword=*** password=***"),
+        ("host=h SSLPASSWORD = 'k 3y'", "host=h SSLPASSWORD = ***"),
     ],
 )  # fmt: skip
 def test_mask_url_hides_the_password(text, masked):
@@ -60,10 +65,23 @@ def test_mask_url_hides_the_password(text, masked):
 
 @given(st.text(alphabet="abcXYZ019!@#:/ %'", min_size=1, max_size=12))
 def test_mask_url_never_shows_a_url_password(secret):
-    if "@" in secret or "/" in secret or "?" in secret or "#" in secret:
-        return  # not a password a URL can carry unescaped
+    if set(secret) & set("/?# "):
+        return  # not a password a URL can carry unescaped (an @ it can: the last one counts)
     shown = pg.mask_url(f"postgresql://user:{secret}@host:5432/db")
     assert shown == "postgresql://user:***@host:5432/db"
+    keyed = pg.mask_url(f"host=h sslpassword={secret} dbname=d")
+    assert keyed == "host=h sslpassword=*** dbname=d"
+
+
+def test_holding_counts_nested_and_overlapping_uses():
+    with pg.holding("t_a", "t_b"):
+        with pg.holding("t_a"):
+            assert {"t_a", "t_b"} <= pg.held()
+        assert {"t_a", "t_b"} <= pg.held()
+        pg.hold("t_b")
+    assert "t_a" not in pg.held() and "t_b" in pg.held()
+    pg.release("t_b")
+    assert not {"t_a", "t_b"} & pg.held()
 
 
 def test_database_repr_hides_the_uri():
@@ -391,6 +409,35 @@ def test_prune_keeps_the_newest_tables_and_only_the_apps(pg_db, monkeypatch):
         tables = [n for n, c in pg.created(conn).items() if c.kind == "table"]
         assert tables == [newest]
         conn.execute("DROP TABLE explorer.someone_elses")
+
+
+def test_prune_keeps_tables_in_use_here_or_by_another_connection(pg_db):
+    schema = "explorer_prune_in_use"  # its own schema: other tests' tables stay out of it
+    with pg_db.connect() as conn, pg_db.connect() as other:
+        free, by_table, by_index, locked, newest = (
+            pg.load_vectors(conn, unit_rows(4, 3, seed=300 + i), schema=schema).table
+            for i in range(5)
+        )
+        pg.record(conn, pg.Created("idx_in_use", "index", by_index, None, None, 0.0), schema)
+        try:
+            with pg.holding(by_table, "idx_in_use"), other.transaction():
+                other.execute(
+                    sql.SQL("SELECT count(*) FROM {}").format(pg.qualified(schema, locked))
+                )
+                assert pg.prune(conn, keep=1, schema=schema) == [free]
+                assert set(pg.created(conn, schema)) == {
+                    by_table,
+                    by_index,
+                    "idx_in_use",
+                    locked,
+                    newest,
+                }
+            # Once nobody uses them, the next prune takes them (listed newest first).
+            assert pg.prune(conn, keep=1, schema=schema) == [locked, by_index, by_table]
+            assert list(pg.created(conn, schema)) == [newest]
+            assert not pg._exists(conn, schema, locked)
+        finally:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 def test_without_the_embedded_package_the_error_says_what_to_install(monkeypatch, tmp_path):
