@@ -11,8 +11,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import pg
-from tests.page_helpers import frames, metrics
+from tests.page_helpers import frames, metrics, plain
 from tests.pg_fixtures import pg_db, pg_server
+from views import _ui
 
 __all__ = ["pg_db", "pg_server"]  # fixtures this module uses
 
@@ -75,7 +76,10 @@ def test_hnsw_run_shows_sql_beside_results(url):
     assert table["item"].iloc[0] == "dog"  # the query row itself comes first
     assert table["cosine"].iloc[0] == pytest.approx(1.0, abs=1e-4)
     assert (table["in exact top-k"] == "✅").sum() >= 8
-    assert any(f"Ran on the {url}" in c.value for c in at.caption)  # a masked label
+    # The server's (masked) label is shown as text: no link, no emphasis from * or _.
+    label = pg.mask_url(url)
+    (caption,) = [c.value for c in at.caption if "Ran on the" in c.value]
+    assert f"Ran on the {label}." in plain(caption) and _ui.md_text(label) in caption
 
 
 @pytest.mark.parametrize(
@@ -129,6 +133,19 @@ def test_unreachable_server_is_an_error_without_password(monkeypatch):
         pg.shutdown()
     (error,) = at.error
     assert "Cannot connect to PostgreSQL" in error.value and "hunter2" not in error.value
+
+
+def test_one_run_at_a_time_per_server(url):
+    at = open_section()
+    _ui._jobs().slot.acquire()  # another session's engine build or pgvector run
+    try:
+        at.button(key="pg_run").click().run()
+    finally:
+        _ui._jobs().slot.release()
+    assert any("The server is busy with another long job" in i.value for i in at.info)
+    assert not at.code  # nothing ran
+    run(at)
+    assert metrics(at)["index used"] == "yes"
 
 
 def test_cancel_says_nothing_was_kept(url):

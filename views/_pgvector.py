@@ -179,30 +179,36 @@ def _run(
     k: int,
     run_key: tuple,
 ) -> None:
-    with st.spinner("Starting PostgreSQL…"):
-        db = pg.database()
-    bar = st.progress(0.0, text="Copying the vectors…")
+    """Load, index and query in PostgreSQL, holding the server's one long-job slot: runs of
+    several sessions take turns, so a load's pruning of old tables never meets another
+    session's run mid-way (and the engine builds wait too)."""
+    with _ui.server_job("a PostgreSQL run") as mine:
+        if not mine:
+            return
+        with st.spinner("Starting PostgreSQL…"):
+            db = pg.database()
+        bar = st.progress(0.0, text="Copying the vectors…")
 
-    def progress(fraction: float, text: str) -> None:
-        bar.progress(min(1.0, fraction), text=text)
+        def progress(fraction: float, text: str) -> None:
+            bar.progress(min(1.0, fraction), text=text)
 
-    try:
-        result = pgdemo.run_demo(
-            db,
-            vectors,
-            demo,
-            settings,
-            _sample(vectors.shape[0], row),
-            k,
-            progress=progress,
-            should_stop=lambda: bool(st.session_state.get(f"{key}_cancelled")),
-        )
-    except Cancelled:
-        st.session_state.pop(f"{key}_cancelled", None)
-        st.warning("Cancelled: nothing was kept.")
-        return
-    finally:
-        bar.empty()
+        try:
+            result = pgdemo.run_demo(
+                db,
+                vectors,
+                demo,
+                settings,
+                _sample(vectors.shape[0], row),
+                k,
+                progress=progress,
+                should_stop=lambda: bool(st.session_state.get(f"{key}_cancelled")),
+            )
+        except Cancelled:
+            st.session_state.pop(f"{key}_cancelled", None)
+            st.warning("Cancelled: nothing was kept.")
+            return
+        finally:
+            bar.empty()
     st.session_state[f"{key}_result"] = (run_key, result, db.label)
 
 
@@ -216,7 +222,8 @@ def _show(result: DemoResult, where: str, labels: Sequence[str] | None, numbers:
     numbers[3].metric("index used", "yes" if result.uses_index else "no")
     if not _ui.presenting():
         st.caption(
-            f"Ran on the {where}. Recall over {result.queries} corpus rows as queries, "
+            _ui.md_text(f"Ran on the {where}.")
+            + f" Recall over {result.queries} corpus rows as queries, "
             "against numpy's exhaustive cosine search on the same vectors. Every index demo "
             "sets enable_seqscan = off: on a small table PostgreSQL would rather read it all, "
             "and the demo is about the index."
