@@ -20,10 +20,12 @@ from views.registry import PAGES
 _AT = "_tour_at"  # session state: the step whose settings were applied last
 _SCRIPTS = {entry.url_path: entry.path for entry in PAGES}
 # The bar sits where presenter mode's see-through header is: above it, so that its buttons
-# take clicks (the header's toolbar would catch them).
+# take clicks (the header's toolbar would catch them); a caption on two lines grows the row
+# instead of scrolling inside it.
 _CSS = """<style>
-.st-key-tour_bar { position: relative; z-index: 1000000; }
-.st-key-tour_bar p { margin: 0; }
+.st-key-tour_bar { position: relative; z-index: 1000000; overflow: visible; }
+.st-key-tour_bar [data-testid="stMarkdownContainer"] { margin-bottom: 0; }
+.st-key-tour_bar p { margin: 0; font-size: 0.9rem; line-height: 1.35; }
 </style>"""
 
 
