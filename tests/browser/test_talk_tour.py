@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from core.talk import TOUR
-from tests.browser.helpers import assert_clean, headings, open_page, settle, widget
+from tests.browser.helpers import assert_clean, headings, open_page, rerun, settle, widget
 from tests.browser.test_presenter_fit import PRESENT, measure
 from views.registry import PAGES
 
@@ -104,7 +104,7 @@ def test_the_arrow_keys_walk_the_whole_tour(page: Page, server_url: str) -> None
     (PRESENT / "tour_timings.json").write_text(json.dumps(report, indent=1))
 
 
-def test_arrow_keys_leave_a_text_box_alone_and_the_buttons_move(
+def test_arrow_keys_leave_text_boxes_and_sliders_alone_and_the_buttons_move(
     page: Page, server_url: str
 ) -> None:
     open_page(page, f"{server_url}/?tour=11&present=1")
@@ -118,3 +118,15 @@ def test_arrow_keys_leave_a_text_box_alone_and_the_buttons_move(
     check_step(page, 12, at_step(page, 12))
     widget(page, "tour_prev").locator("button:visible").click()
     check_step(page, 11, at_step(page, 11))
+    # A focused slider takes the arrow keys for itself.
+    open_page(page, f"{server_url}/?tour=5&present=1")
+    at_step(page, 5)  # Similarity: neighbours, k = 10
+    rerun(page, lambda: widget(page, "sim_k").get_by_role("slider").press("ArrowRight"))
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["tour"] == ["5"] and query["sim_k"] == ["11"]
+    # A step the offline app cannot show as the talk did says what to add.
+    open_page(page, f"{server_url}/?tour=2&present=1")
+    at_step(page, 2)  # Embed: "queen" in several models
+    widget(page, "tour_data").locator("button:visible").click()
+    expect(page.get_by_text("hosted-model form")).to_be_visible()
+    page.screenshot(path=PRESENT / "tour-02-talk-data.png")
