@@ -17,11 +17,12 @@ import pytest
 from core import corpora, storage
 from core.datasets import load_dataset
 from core.embedders.registry import get_embedder
+from core.engines import get_engine
 from core.errors import ExplorerError
 from core.storage import MemInfo
 from core.vectors import embed_dataset
 from tests.page_helpers import array, figures, frames, open_page, plain, plain_table, texts
-from views import _engines
+from views import _engines, _ui
 
 MODEL = "static-minilm-256"  # the sidebar's first default model: the tab's default
 FEW = ["exhaustive", "hnswlib"]
@@ -71,13 +72,12 @@ def test_the_tab_lists_every_engine_and_waits_for_a_build(monkeypatch):
     assert catalogue["runs here"].tolist()[-1] == "no: not installed here"
     expected = ["yes" if i.available else f"no: {i.reason}" for i in real()[:-1]]
     assert catalogue["runs here"].tolist()[:-1] == expected
-    # Unavailable engines are not offered; available ones are preselected by default.
+    # Unavailable engines are not offered; exhaustive and hnswlib alone are preselected.
     offered = at.multiselect(key="engines_chosen").options
     assert catalogue["engine"].tolist()[-1] not in offered
     default = open_page("search", {"search_view": "Engines"})
-    assert default.multiselect(key="engines_chosen").value == [
-        i.name for i in _engines.list_engines() if i.available
-    ]
+    assert default.multiselect(key="engines_chosen").value == FEW
+    assert set(default.multiselect(key="engines_chosen").options) > set(FEW)
     assert "Press **Build engines**" in default.info[0].value
 
 
@@ -236,3 +236,120 @@ def test_a_dataset_too_small_to_measure_points_to_the_corpora(monkeypatch):
         "words has 1114 items; measuring engines needs at least 2,000: choose a scale-lab "
         "corpus under Vectors."
     ]
+
+
+def test_a_scale_lab_corpus_is_made_by_build_and_cancel_stops_it():
+    _engines._corpora().kept.clear()  # the server keeps none
+    params = {"engines_source": "synthetic", "engines_n": "2000"}
+    at = engines(params, chosen=["exhaustive"])
+    key = "synthetic:2000:256"
+    assert _engines._corpora().get(key) is None  # opening the tab makes nothing
+    assert "Press **Build engines**" in at.info[0].value
+    assert "PostgreSQL + pgvector, step by step" not in [e.label for e in at.expander]
+    # A Cancel that arrives while the corpus is made stops it: nothing is kept.
+    at.session_state[_engines.CANCELLED] = True
+    at = build(at)
+    assert "Build cancelled" in at.warning[0].value
+    assert _engines._corpora().get(key) is None
+    at = build(at)
+    corpus = _engines._corpora().get(key)
+    assert corpus is not None and corpus.vectors.shape == (2000, 256)
+    assert frames(at, "engine", "ms/query")[0]["recall@10"].tolist() == [1.0]
+    assert "PostgreSQL + pgvector, step by step" in [e.label for e in at.expander]
+    # A kept corpus is not counted again in the memory estimate.
+    infos = [i for i in _engines.list_engines() if i.name == "exhaustive"]
+    fresh, kept = (_engines._estimate(2000, 256, infos, c) for c in (False, True))
+    assert fresh.total - kept.total == 2000 * 256 * 4
+
+
+def test_one_long_job_per_server():
+    at = engines({"engines_hnswlib_M": "11"}, chosen=["hnswlib"])
+    _ui._jobs().slot.acquire()  # another session's build, upload embedding or pgvector run
+    try:
+        at = build(at)
+    finally:
+        _ui._jobs().slot.release()
+    assert any("The server is busy with another long job" in i.value for i in at.info)
+    assert not frames(at, "engine", "ms/query")
+    at = build(at)
+    assert frames(at, "engine", "ms/query")[0]["engine"].tolist() == ["hnswlib"]
+
+
+def _small_engine(seed: int):
+    vectors = np.random.default_rng(seed).standard_normal((100, 8)).astype(np.float32)
+    return get_engine("exhaustive").build(vectors)  # 100 × 8 float32: 3,200 bytes
+
+
+def test_kept_engines_stay_within_the_byte_budget_and_evicted_ones_close():
+    store = _engines._Store()
+    a, b, c = (_small_engine(i) for i in range(3))
+    assert a.index_bytes == 3200
+    assert store.put(("v", "a", ()), a, budget=7000) == []
+    assert store.put(("v", "b", ()), b, budget=7000) == []
+    with store.using(("v", "a", ())) as used:  # a is now the most recently used
+        assert used is a
+    assert store.put(("v", "c", ()), c, budget=7000) == [("v", "b", ())]
+    assert not b.built and a.built and c.built  # the evicted engine was closed
+    assert store.kept_bytes() == 6400 and not store.has(("v", "b", ()))
+    # The newest stays even when it alone is over the budget.
+    d = _small_engine(3)
+    assert store.put(("v", "d", ()), d, budget=100) == [("v", "a", ()), ("v", "c", ())]
+    assert d.built and not a.built and not c.built and store.kept_bytes() == 3200
+
+
+def test_an_engine_in_use_is_closed_only_when_its_last_user_leaves():
+    store = _engines._Store()
+    a, b = _small_engine(0), _small_engine(1)
+    store.put(("v", "a", ()), a, budget=10_000)
+    with store.using(("v", "a", ())) as first, store.using(("v", "a", ())) as second:
+        assert first is second is a
+        assert store.put(("v", "b", ()), b, budget=4000) == [("v", "a", ())]
+        assert a.built  # two sessions are still searching it
+    assert not a.built
+    with store.using(("v", "a", ())) as gone:
+        assert gone is None
+
+
+def test_the_tab_keeps_engines_within_its_memory_budget(monkeypatch):
+    monkeypatch.setattr(_engines, "_budget", lambda store: 0)  # room for the newest only
+    at = engines({"engines_hnswlib_M": "13"})
+    at = build(at)
+    assert frames(at, "engine", "ms/query")[0]["engine"].tolist() == ["hnswlib"]
+
+
+def test_budget_is_a_share_of_the_memory_a_build_may_use(monkeypatch):
+    mem = MemInfo(total=10 << 30, available=6 << 30)  # reserve 2 GiB: a build may use 4
+    monkeypatch.setattr(storage, "read_meminfo", lambda: mem)
+    store = _engines._Store()
+    store.put(("v", "a", ()), _small_engine(0), budget=10_000)
+    assert _engines._budget(store) == int(_engines.ENGINES_SHARE * ((4 << 30) + 3200))
+
+
+def test_engines_over_their_cap_are_left_out_with_the_reason(monkeypatch):
+    monkeypatch.setitem(_engines.CAPS, "hnswlib", 1000)
+    at = engines({"engines_source": "tiled", "engines_n": "2000", "engines_hnswlib_M": "15"})
+    shown = [plain(w.value) for w in at.warning]
+    assert any("Left out at N = 2,000: hnswlib at most 1,000 vectors" in w for w in shown)
+    at = build(at)
+    assert frames(at, "engine", "ms/query")[0]["engine"].tolist() == ["exhaustive"]
+
+
+def test_the_bar_names_the_step_cancel_cannot_stop(monkeypatch):
+    seen: list[str] = []
+
+    class Bar:
+        def progress(self, fraction: float, text: str) -> None:
+            assert 0.0 <= fraction <= 1.0
+            seen.append(text)
+
+    monkeypatch.setitem(_engines.BUILT_AFTER, "hnswlib", "linking the graph")
+    monkeypatch.setitem(_engines.TRAINED_FIRST, "exhaustive", "training nothing")
+    monkeypatch.setattr(_engines, "_budget", lambda store: 1 << 40)
+    vectors = np.random.default_rng(5).standard_normal((300, 8)).astype(np.float32)
+    data = _engines._Data(corpora.Corpus(vectors, vectors[:5]), "bar-test", str)
+    infos = {i.name: i for i in _engines.list_engines()}
+    monkeypatch.setattr(_engines, "_params", lambda info, specs: ())
+    for done, name in enumerate(["exhaustive", "hnswlib"]):
+        _engines._build_one(data, infos[name], Bar(), done, 2)
+    assert seen[0] == "exhaustive: training nothing (one library call: Cancel waits for it)…"
+    assert seen[-1] == "hnswlib: linking the graph (one library call: Cancel waits for it)…"

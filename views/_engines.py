@@ -2,25 +2,28 @@
 
 For the sidebar's dataset and a model (or a scale-lab corpus of 1k … 1M vectors) the user
 picks engines from :func:`core.list_engines` and builds them (progress, Cancel, one build at
-a time per server, built indexes cached per server by content); then one table of build
-time, index size, latency and recall@k against exhaustive search, a recall-against-latency
-chart over each engine's search parameter, one query's top-k from every engine beside the
-exhaustive one, and the same choices exported for the systems that only run in a cloud
-(:mod:`core.cloud_configs`). The numbers come from ``core`` (the engines, exhaustive search,
-recall, rank comparison, the cloud configurations); this module runs them and draws.
+a time per server, built indexes kept per server by content within a memory budget); then
+one table of build time, index size, latency and recall@k against exhaustive search, a
+recall-against-latency chart over each engine's search parameter, one query's top-k from
+every engine beside the exhaustive one, and the same choices exported for the systems that
+only run in a cloud (:mod:`core.cloud_configs`). The engines, exhaustive search, recall, rank
+comparison and cloud configurations are ``core``'s; the loop that times the engines and
+sweeps their search parameter is still here (see the review's item 6).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from core import corpora, storage
 from core.cloud_configs import CloudSettings, Quantization, export_all
@@ -31,7 +34,8 @@ from core.errors import ExplorerError
 from core.metrics import Metric
 from core.search import Method, exhaustive_search, recall_at_k
 from core.storage import format_bytes
-from views import _ui
+from core.vectors import VectorSet
+from views import _pgvector, _ui
 from views._scale_lab import N_CHOICES
 
 REFERENCE = "exhaustive"
@@ -50,6 +54,29 @@ REPEATS = 3
 SWEEP = (0.25, 0.5, 1, 2, 4, 8, 16, 32)
 CANCELLED = "engines_cancelled"
 CLOUD_TRUNCATE = (0, 64, 128, 256, 512, 768, 1024)
+# Preselected: the reference and one graph; the user adds the rest (a click on Build then
+# stays a short job, and PostgreSQL starts only when a pgvector engine is chosen).
+PRESELECTED = (REFERENCE, "hnswlib")
+# Kept built engines may hold this share of the memory a build may use (what is available
+# beyond the machine's reserve, plus what the kept engines hold); the least recently used
+# go first and are closed.
+ENGINES_SHARE = 0.5
+# Scale-lab corpora kept per server (each up to 1M × d float32: 3 GB at 768 dims).
+KEEP_CORPORA = 2
+# Engines whose index is made by one library call that cannot be cancelled: before the
+# vectors go in (training) or after (the graph). The bar names the step while it runs.
+TRAINED_FIRST = {
+    "faiss-ivfflat": "training k-means for the cells",
+    "faiss-ivfpq": "training k-means for the cells and the PQ codebooks",
+}
+BUILT_AFTER = {"diskann": "building the Vamana graph"}
+# The largest N each of them builds here; CAP_NOTE says why.
+CAPS = {"diskann": 50_000, "faiss-ivfpq": 100_000}
+CAP_NOTE = (
+    "its index is made in one library call that Cancel cannot stop; on this 2-core server "
+    "that call took about a minute at these sizes (diskann 50k × 384: 38 s, faiss-ivfpq "
+    "100k × 384: 45 s, under load)"
+)
 
 
 @dataclass(frozen=True)
@@ -59,15 +86,6 @@ class _Data:
     corpus: Corpus
     key: str
     label: Callable[[int], str]
-
-
-@dataclass
-class _Built:
-    """A built engine shared by the server's sessions; ``lock`` serialises its searches
-    (engines set their search parameters on the index before querying)."""
-
-    engine: Engine
-    lock: threading.Lock
 
 
 @dataclass(frozen=True)
@@ -83,25 +101,78 @@ class _Row:
 
 
 BuildKey = tuple[str, str, tuple[tuple[str, float], ...]]
-# Built engines kept per server; the oldest is dropped (and freed once no session uses it).
-KEEP = 24
+
+
+@dataclass
+class _Kept:
+    """A built engine kept for every session: its size when kept, the sessions using it
+    now, and whether it was evicted (closed when its last user leaves)."""
+
+    engine: Engine
+    bytes: int
+    users: int = 0
+    evicted: bool = False
 
 
 @dataclass
 class _Store:
-    """Server-wide: built engines by (vectors key, engine, build parameters), and a lock so
-    only one build runs at a time (two large builds could each pass the memory check)."""
+    """Server-wide: built engines by (vectors key, engine, build parameters), least recently
+    used first, within a budget of bytes (:meth:`put`)."""
 
-    built: OrderedDict[BuildKey, _Built] = field(default_factory=OrderedDict)
-    building: threading.Lock = field(default_factory=threading.Lock)
+    kept: OrderedDict[BuildKey, _Kept] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, key: BuildKey) -> _Built | None:
-        return self.built.get(key)
+    def kept_bytes(self) -> int:
+        """The kept engines' index bytes."""
+        with self.lock:
+            return sum(item.bytes for item in self.kept.values())
 
-    def put(self, key: BuildKey, built: _Built) -> None:
-        self.built[key] = built
-        while len(self.built) > KEEP:
-            self.built.popitem(last=False)
+    def has(self, key: BuildKey) -> bool:
+        with self.lock:
+            return key in self.kept
+
+    @contextmanager
+    def using(self, key: BuildKey) -> Iterator[Engine | None]:
+        """The engine kept under ``key`` (None if there is none) for the block: an engine
+        evicted meanwhile is closed only after its last user's block ends."""
+        with self.lock:
+            item = self.kept.get(key)
+            if item is not None:
+                item.users += 1
+                self.kept.move_to_end(key)
+        if item is None:
+            yield None
+            return
+        try:
+            yield item.engine
+        finally:
+            with self.lock:
+                item.users -= 1
+                done = item.evicted and item.users == 0
+            if done:
+                item.engine.close()
+
+    def put(self, key: BuildKey, engine: Engine, budget: int) -> list[BuildKey]:
+        """Keep ``engine``, then evict the least recently used engines until the kept
+        ``index_bytes`` are within ``budget`` (the newest stays, whatever its size); evicted
+        engines are closed once unused. Returns the evicted keys."""
+        with self.lock:
+            replaced = self.kept.pop(key, None)
+            self.kept[key] = _Kept(engine, engine.index_bytes)
+            gone = [replaced] if replaced is not None else []
+            evicted = []
+            total = sum(item.bytes for item in self.kept.values())
+            while total > budget and len(self.kept) > 1:
+                old, item = self.kept.popitem(last=False)
+                total -= item.bytes
+                evicted.append(old)
+                gone.append(item)
+            for item in gone:
+                item.evicted = True
+            idle = [item for item in gone if item.users == 0]
+        for item in idle:
+            item.engine.close()
+        return evicted
 
 
 @st.cache_resource(show_spinner=False)
@@ -109,13 +180,37 @@ def _store() -> _Store:
     return _Store()
 
 
-@st.cache_resource(show_spinner="Making the corpus (once per choice)…", max_entries=2)
-def _corpus(key: str, source: str, n: int, dims: int, _base: np.ndarray | None) -> Corpus:
-    """The corpus ``key`` names: the base as it is or tiled to ``n`` rows, or synthetic."""
-    if source == SYNTHETIC:
-        return synthetic_corpus(n, dims, N_QUERIES)
-    assert _base is not None
-    return tiled_corpus(_base, n if source == TILED else len(_base), N_QUERIES)
+def _budget(store: _Store) -> int:
+    """Bytes the kept engines may hold: ``ENGINES_SHARE`` of what a build may use now
+    (available memory beyond the reserve) plus what they hold already."""
+    return int(ENGINES_SHARE * (storage.read_meminfo().budget + store.kept_bytes()))
+
+
+@dataclass
+class _Corpora:
+    """Server-wide: the corpora made for the tab by content key, at most ``KEEP_CORPORA``
+    (the least recently used goes)."""
+
+    kept: OrderedDict[str, Corpus] = field(default_factory=OrderedDict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: str) -> Corpus | None:
+        with self.lock:
+            corpus = self.kept.get(key)
+            if corpus is not None:
+                self.kept.move_to_end(key)
+            return corpus
+
+    def put(self, key: str, corpus: Corpus) -> None:
+        with self.lock:
+            self.kept[key] = corpus
+            while len(self.kept) > KEEP_CORPORA:
+                self.kept.popitem(last=False)
+
+
+@st.cache_resource(show_spinner=False)
+def _corpora() -> _Corpora:
+    return _Corpora()
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -125,21 +220,21 @@ def _truth(data_key: str, k: int, _data: Corpus) -> np.ndarray:
 
 
 def _measure(
-    built: _Built, queries: np.ndarray, k: int, **search: float
+    engine: Engine, queries: np.ndarray, k: int, **search: float
 ) -> tuple[float, np.ndarray]:
     """Milliseconds per query (the best of ``REPEATS`` batches, over the batch's size: the
-    first call also pays for warming caches) and the ``(q, k)`` ids."""
-    with built.lock:
-        runs = [built.engine.search(queries, k, **search) for _ in range(REPEATS)]
+    first call also pays for warming caches) and the ``(q, k)`` ids. Engines guard their
+    own index (or take search parameters per call), so sessions may search one at once."""
+    runs = [engine.search(queries, k, **search) for _ in range(REPEATS)]
     return 1000 * min(r.seconds for r in runs) / len(queries), runs[0].ids
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def _point(
-    data_key: str, name: str, build: tuple, search: tuple, k: int, _built: _Built, _data: Corpus
+    data_key: str, name: str, build: tuple, search: tuple, k: int, _engine: Engine, _data: Corpus
 ) -> tuple[float, float]:
     """(ms per query, recall@k) of a built engine at search parameters ``search``."""
-    ms, ids = _measure(_built, _data.queries, k, **dict(search))
+    ms, ids = _measure(_engine, _data.queries, k, **dict(search))
     return ms, recall_at_k(_truth(data_key, k, _data), ids)
 
 
@@ -168,21 +263,46 @@ def _describe(params: tuple[tuple[str, float], ...]) -> str:
     return ", ".join(f"{n}={v:g}" for n, v in params) or "—"
 
 
-def _data(source: str, n: int, vs) -> _Data:
-    """The chosen vectors, queries and labels; raises ExplorerError for what cannot be made."""
-    labels = vs.dataset.labels
-    m = len(labels)
+def _corpus_key(source: str, n: int, vs: VectorSet) -> str:
+    """What the corpus depends on: the source, its size and (unless synthetic) the vectors'
+    content. Raises ExplorerError when the dataset is too small to measure as it is."""
     if source == SYNTHETIC:
-        key = f"synthetic:{n}:{vs.dims}"
-        return _Data(_corpus(key, source, n, vs.dims, None), key, lambda i: f"#{i}")
+        return f"synthetic:{n}:{vs.dims}"
+    m = len(vs.dataset.labels)
     if source == AS_IS and m < corpora.MIN_N:
         raise ExplorerError(
             f"{vs.dataset.name} has {m} items; measuring engines needs at least {corpora.MIN_N:,}: "
             "choose a scale-lab corpus under Vectors."
         )
-    size = n if source == TILED else m
-    key = f"{source}:{size}:{vs.key}"
-    corpus = _corpus(key, source, size, vs.dims, vs.vectors)
+    return f"{source}:{n if source == TILED else m}:{vs.key}"
+
+
+def _data(
+    source: str,
+    n: int,
+    vs: VectorSet,
+    progress: corpora.Progress | None = None,
+    should_stop: corpora.ShouldStop | None = None,
+) -> _Data:
+    """The chosen vectors, queries and labels: the server's kept corpus, else made now
+    (``progress`` and ``should_stop`` follow the making; Cancelled when stopped)."""
+    key = _corpus_key(source, n, vs)
+    labels = vs.dataset.labels
+    m = len(labels)
+    corpus = _corpora().get(key)
+    if corpus is None:
+        if source == SYNTHETIC:
+            corpus = synthetic_corpus(
+                n, vs.dims, N_QUERIES, should_stop=should_stop, progress=progress
+            )
+        else:
+            size = n if source == TILED else m
+            corpus = tiled_corpus(
+                vs.vectors, size, N_QUERIES, should_stop=should_stop, progress=progress
+            )
+        _corpora().put(key, corpus)
+    if source == SYNTHETIC:
+        return _Data(corpus, key, lambda i: f"#{i}")
     # Rows past the dataset are noisy copies of row i % m: marked with a prime.
     return _Data(corpus, key, lambda i: labels[i] if i < m else f"{labels[i % m]}′")
 
@@ -260,52 +380,67 @@ def _key(data: _Data, info: EngineInfo) -> BuildKey:
     return data.key, info.name, _params(info, info.build_params)
 
 
-def _build_all(data: _Data, chosen: list[EngineInfo]) -> None:
-    """Build every chosen engine not built yet, one bar for all, stoppable by Cancel."""
+def _cancelled() -> bool:
+    return bool(st.session_state.get(CANCELLED))
+
+
+def _build_all(source: str, n: int, vs: VectorSet, chosen: list[EngineInfo]) -> None:
+    """Make the corpus unless kept, then build every chosen engine not built yet: one bar,
+    stoppable by Cancel, in the server's one long-job slot."""
     store = _store()
-    missing = [i for i in chosen if store.get(_key(data, i)) is None]
-    if not missing:
+    key = _corpus_key(source, n, vs)
+    missing = [i for i in chosen if not store.has((key, i.name, _params(i, i.build_params)))]
+    if not missing and _corpora().get(key) is not None:
         return
-    if not store.building.acquire(blocking=False):
-        st.info("Another engine build is running on this server: try again when it ends.")
-        return
-    try:
+    with _ui.server_job("an engine build") as mine:
+        if not mine:
+            return
         bar = st.progress(0.0, text="Starting…")
-        for done, info in enumerate(missing):
+        try:
 
-            def report(fraction: float, text: str, done: int = done) -> None:
-                bar.progress((done + fraction) / len(missing), text=text)
+            def making(fraction: float, text: str) -> None:
+                bar.progress(fraction, text=f"Making the corpus: {text}")
 
-            with _ui.guard(info.name):
-                key = _key(data, info)
-                engine = get_engine(info.name, **dict(key[2]))
-                engine.build(
-                    data.corpus.vectors,
-                    Metric.COSINE,
-                    progress=report,
-                    should_stop=lambda: bool(st.session_state.get(CANCELLED)),
-                )
-                store.put(key, _Built(engine, threading.Lock()))
-        bar.empty()
-    except Cancelled:
-        st.warning("Build cancelled; the engines built before it are kept.")
-    finally:
-        store.building.release()
+            data = _data(source, n, vs, progress=making, should_stop=_cancelled)
+            for done, info in enumerate(missing):
+                _build_one(data, info, bar, done, len(missing))
+            bar.empty()
+        except Cancelled:
+            st.warning("Build cancelled; the engines built before it are kept.")
+
+
+def _build_one(data: _Data, info: EngineInfo, bar: DeltaGenerator, done: int, count: int) -> None:
+    """Build and keep one engine, the bar at ``done`` of ``count``; a step that cannot be
+    cancelled (training first, or the graph after the last vector) is named as such."""
+
+    def report(fraction: float, text: str) -> None:
+        if fraction >= 1.0 and info.name in BUILT_AFTER:
+            text = f"{info.name}: {BUILT_AFTER[info.name]} (one library call: Cancel waits for it)…"
+        bar.progress(min(1.0, (done + fraction) / count), text=text)
+
+    first = TRAINED_FIRST.get(info.name)
+    starting = f"{first} (one library call: Cancel waits for it)" if first else "starting"
+    bar.progress(done / count, text=f"{info.name}: {starting}…")
+    with _ui.guard(info.name):
+        key = _key(data, info)
+        engine = get_engine(info.name, **dict(key[2]))
+        engine.build(data.corpus.vectors, Metric.COSINE, progress=report, should_stop=_cancelled)
+        store = _store()
+        store.put(key, engine, _budget(store))
 
 
 def _measure_all(data: _Data, chosen: list[EngineInfo], k: int) -> list[_Row]:
     rows = []
     for info in chosen:
-        built = _store().get(_key(data, info))
-        if built is None:
-            continue
-        build, search = _params(info, info.build_params), _params(info, info.search_params)
-        with _ui.guard(info.name):
-            ms, recall = _point(data.key, info.name, build, search, k, built, data.corpus)
-            engine = built.engine
-            params = _describe(build + search)
-            size = engine.index_bytes
-            rows.append(_Row(info.name, params, engine.build_seconds, size, ms, recall))
+        with _store().using(_key(data, info)) as engine:
+            if engine is None:
+                continue
+            build, search = _params(info, info.build_params), _params(info, info.search_params)
+            with _ui.guard(info.name):
+                ms, recall = _point(data.key, info.name, build, search, k, engine, data.corpus)
+                params = _describe(build + search)
+                size = engine.index_bytes
+                rows.append(_Row(info.name, params, engine.build_seconds, size, ms, recall))
     return rows
 
 
@@ -335,24 +470,10 @@ def _sweep_values(spec: ParamSpec, value: float) -> list[float]:
 def _tradeoff_figure(data: _Data, chosen: list[EngineInfo], k: int) -> go.Figure:
     fig = go.Figure()
     for info in chosen:
-        built = _store().get(_key(data, info))
-        if built is None:
-            continue
-        build, search = _params(info, info.build_params), dict(_params(info, info.search_params))
-        first = info.search_params[0] if info.search_params else None
-        values = _sweep_values(first, search[first.name]) if first else [None]
-        xs, ys, text = [], [], []
-        for value in values:
-            point = dict(search) | ({first.name: value} if first else {})
-            try:
-                ms, recall = _point(
-                    data.key, info.name, build, tuple(point.items()), k, built, data.corpus
-                )
-            except ExplorerError:
-                continue  # e.g. too narrow a search to find k neighbours
-            xs.append(ms)
-            ys.append(recall)
-            text.append(f"{first.name}={value:g}" if first else "exact")
+        with _store().using(_key(data, info)) as engine:
+            if engine is None:
+                continue
+            xs, ys, text = _sweep(data, info, k, engine)
         fig.add_trace(
             go.Scatter(
                 x=xs,
@@ -369,7 +490,29 @@ def _tradeoff_figure(data: _Data, chosen: list[EngineInfo], k: int) -> go.Figure
     return fig
 
 
-def _query(data: _Data, source: str, vs) -> tuple[np.ndarray, str] | None:
+def _sweep(
+    data: _Data, info: EngineInfo, k: int, engine: Engine
+) -> tuple[list[float], list[float], list[str]]:
+    """(ms, recall, label) of ``engine`` at each value of its first search parameter."""
+    build, search = _params(info, info.build_params), dict(_params(info, info.search_params))
+    first = info.search_params[0] if info.search_params else None
+    values = _sweep_values(first, search[first.name]) if first else [None]
+    xs, ys, text = [], [], []
+    for value in values:
+        point = dict(search) | ({first.name: value} if first else {})
+        try:
+            ms, recall = _point(
+                data.key, info.name, build, tuple(point.items()), k, engine, data.corpus
+            )
+        except ExplorerError:
+            continue  # e.g. too narrow a search to find k neighbours
+        xs.append(ms)
+        ys.append(recall)
+        text.append(f"{first.name}={value:g}" if first else "exact")
+    return xs, ys, text
+
+
+def _query(data: _Data, source: str, vs: VectorSet) -> tuple[np.ndarray, str] | None:
     """One query vector and how to name it: the Search page's query for the dataset as it
     is, else a held-out query of the corpus."""
     if source == AS_IS:
@@ -390,7 +533,9 @@ def _query(data: _Data, source: str, vs) -> tuple[np.ndarray, str] | None:
     return data.corpus.queries[number - 1 : number], f"held-out query {number}"
 
 
-def _side_by_side(data: _Data, chosen: list[EngineInfo], k: int, source: str, vs) -> None:
+def _side_by_side(
+    data: _Data, chosen: list[EngineInfo], k: int, source: str, vs: VectorSet
+) -> None:
     found = _query(data, source, vs)
     if found is None:
         return
@@ -401,11 +546,12 @@ def _side_by_side(data: _Data, chosen: list[EngineInfo], k: int, source: str, vs
         REFERENCE: [data.label(int(i)) for i in exact],
     }
     for info in chosen:
-        built = _store().get(_key(data, info))
-        if built is None or info.name == REFERENCE:
+        if info.name == REFERENCE:
             continue
-        with _ui.guard(info.name):
-            _, ids = _measure(built, vector, k, **dict(_params(info, info.search_params)))
+        with _store().using(_key(data, info)) as engine, _ui.guard(info.name):
+            if engine is None:
+                continue
+            _, ids = _measure(engine, vector, k, **dict(_params(info, info.search_params)))
             shown: dict[Hashable, str] = {int(i): data.label(int(i)) for i in (*exact, *ids[0])}
             ranks = compare_rankings(exact.tolist(), ids[0].tolist(), shown)
             columns[info.name] = [f"{r.mark.value} {r.variant_label}" for r in ranks.rows]
@@ -481,14 +627,8 @@ def _cloud_settings(dims: int) -> None:
                 )
 
 
-def _pgvector_section(data: _Data, source: str, vs) -> None:
-    """The pgvector steps, drawn by ``views/_pgvector.py`` (its own module, imported only
-    here: the tab works without it)."""
-    try:
-        from views import _pgvector
-    except ImportError as exc:
-        st.info(_ui.md_text(f"PostgreSQL + pgvector, step by step, is not available: {exc}"))
-        return
+def _pgvector_section(data: _Data, source: str, vs: VectorSet) -> None:
+    """The pgvector steps, drawn by ``views/_pgvector.py``."""
     labels = vs.dataset.labels if source == AS_IS else None
     _pgvector.pgvector_section(data.corpus.vectors, labels, key="engines_pg", vectors_key=data.key)
 
@@ -501,12 +641,14 @@ def render_engines(ws: _ui.Workspace) -> None:
     vs = ws.sets[model]
     infos = list_engines()
     available = [i.name for i in infos if i.available]
+    preselected = [name for name in PRESELECTED if name in available]
     c_engines, c_build, c_cancel = st.columns([6, 1.4, 1], vertical_alignment="bottom")
     names = c_engines.multiselect(
         "Engines",
         available,
-        key=_ui.bound("engines_chosen", available, valid=lambda v: set(v) <= set(available)),
-        help="Engines that cannot run here are listed, with the reason, under 'Every engine'.",
+        key=_ui.bound("engines_chosen", preselected, valid=lambda v: set(v) <= set(available)),
+        help="Engines that cannot run here are listed, with the reason, under 'Every engine'. "
+        "Add the others here: each one adds to the build's time.",
     )
     chosen = [i for i in infos if i.name in names]
     results = st.container()  # above the expanders below, filled once they are drawn
@@ -527,31 +669,54 @@ def render_engines(ws: _ui.Workspace) -> None:
 GRAPHS = ("HNSW", "Vamana (DiskANN)")
 
 
-def _estimate(n: int, dims: int, chosen: list[EngineInfo]) -> storage.MemoryEstimate:
+def _estimate(
+    n: int, dims: int, chosen: list[EngineInfo], corpus_kept: bool = False
+) -> storage.MemoryEstimate:
     """The scale lab's memory estimate, with one part per chosen engine: a graph (at M = 32,
-    more than any default here) or a float32 copy."""
+    more than any default here) or a float32 copy. A corpus the server keeps already is in
+    use memory (outside what is available), so it is not counted again."""
     base = storage.estimate_memory(n, dims, [Method.EXACT])
     graph, copy = n * storage.hnsw_bytes_per_vector(dims, 32), n * dims * 4
     parts = tuple(
         (Method.HNSW, graph) if i.algorithm in GRAPHS else (Method.EXACT, copy) for i in chosen
     )
-    return replace(base, methods=parts)
+    return replace(base, methods=parts, corpus=0 if corpus_kept else base.corpus)
+
+
+def _within_caps(chosen: list[EngineInfo], n: int) -> list[EngineInfo]:
+    """``chosen`` without the engines whose uncancellable step ``n`` vectors would make too
+    long (``CAPS``), with a warning naming them."""
+    over = [i.name for i in chosen if n > CAPS.get(i.name, n)]
+    if over:
+        caps = ", ".join(f"{name} at most {CAPS[name]:,} vectors" for name in over)
+        st.warning(f"Left out at N = {n:,}: {caps}. Why: {CAP_NOTE}.")
+    return [i for i in chosen if i.name not in over]
 
 
 def _results(
-    source: str, n: int, vs, k: int, chosen: list[EngineInfo], c_build, c_cancel
+    source: str,
+    n: int,
+    vs: VectorSet,
+    k: int,
+    chosen: list[EngineInfo],
+    c_build: DeltaGenerator,
+    c_cancel: DeltaGenerator,
 ) -> _Data | None:
     """Build buttons, the table, the chart and one query's top-k; the data when it exists."""
+    chosen = _within_caps(chosen, n)
     if not chosen:
         st.info("Choose at least one engine.")
         return None
-    estimate = _estimate(n, vs.dims, chosen)
     try:
-        storage.check_fits(estimate, storage.read_meminfo())
-        data = _data(source, n, vs)
+        key = _corpus_key(source, n, vs)
+        kept = _corpora().get(key) is not None
+        storage.check_fits(_estimate(n, vs.dims, chosen, kept), storage.read_meminfo())
+        # The dataset as it is is made at once; a scale-lab corpus only by Build (it is long).
+        data = _data(source, n, vs) if source == AS_IS or kept else None
     except ExplorerError as exc:
         st.error(_ui.md_text(exc))
         return None
+    estimate = _estimate(n, vs.dims, chosen)
     build = c_build.button("Build engines", key="engines_build", type="primary")
     c_cancel.button("Cancel", key="engines_cancel", on_click=_request_cancel)
     about = (
@@ -561,12 +726,14 @@ def _results(
         "vectors. Up and to the left is better."
     )
     if build:
-        _build_all(data, chosen)  # its cancel check reads the flag Cancel sets
+        _build_all(source, n, vs, chosen)  # its cancel check reads the flag Cancel sets
     elif st.session_state.get(CANCELLED):
         st.warning("Build cancelled; the engines built before it are kept.")
     st.session_state.pop(CANCELLED, None)
-    rows = _measure_all(data, chosen, k)
-    if not rows:
+    if data is None and _corpora().get(key) is not None:  # made by this run's build
+        data = _data(source, n, vs)
+    rows = _measure_all(data, chosen, k) if data is not None else []
+    if data is None or not rows:
         st.info("Press **Build engines**: built indexes are kept on this server for these choices.")
         return data
     table = _table(rows, n, k)
