@@ -40,7 +40,7 @@ st.dataframe(
             "slide": [s.title for s in TOUR],
             "page": [titles[s.page] for s in TOUR],
             "tab": [s.tab for s in TOUR],
-            "talk data": ["upload or configure" if s.needs else "" for s in TOUR],
+            "talk data": ["key or upload" if s.needs else "" for s in TOUR],
         }
     ),
     key="talk_steps",
