@@ -311,7 +311,7 @@ def test_an_engine_in_use_is_closed_only_when_its_last_user_leaves():
 
 
 def test_the_tab_keeps_engines_within_its_memory_budget(monkeypatch):
-    monkeypatch.setattr(_engines, "_budget", lambda store: 0)  # room for the newest only
+    monkeypatch.setattr(_engines, "_budget", lambda store, new: 0)  # the newest only
     at = engines({"engines_hnswlib_M": "13"})
     at = build(at)
     assert frames(at, "engine", "ms/query")[0]["engine"].tolist() == ["hnswlib"]
@@ -322,14 +322,15 @@ def test_budget_is_a_share_of_the_memory_a_build_may_use(monkeypatch):
     monkeypatch.setattr(storage, "read_meminfo", lambda: mem)
     store = _engines._Store()
     store.put(("v", "a", ()), _small_engine(0), budget=10_000)
-    assert _engines._budget(store) == int(_engines.ENGINES_SHARE * ((4 << 30) + 3200))
+    assert _engines._budget(store, 100) == int(_engines.ENGINES_SHARE * ((4 << 30) + 3300))
 
 
 def test_engines_over_their_cap_are_left_out_with_the_reason(monkeypatch):
-    monkeypatch.setitem(_engines.CAPS, "hnswlib", 1000)
+    monkeypatch.setitem(_engines.CAPS, "hnswlib", 1000 * 256)
     at = engines({"engines_source": "tiled", "engines_n": "2000", "engines_hnswlib_M": "15"})
     shown = [plain(w.value) for w in at.warning]
-    assert any("Left out at N = 2,000: hnswlib at most 1,000 vectors" in w for w in shown)
+    left_out = "Left out at N = 2,000 × 256 dims: hnswlib at most 1,000 vectors. Why: its"
+    assert any(w.startswith(left_out) for w in shown)
     at = build(at)
     assert frames(at, "engine", "ms/query")[0]["engine"].tolist() == ["exhaustive"]
 
@@ -344,7 +345,7 @@ def test_the_bar_names_the_step_cancel_cannot_stop(monkeypatch):
 
     monkeypatch.setitem(_engines.BUILT_AFTER, "hnswlib", "linking the graph")
     monkeypatch.setitem(_engines.TRAINED_FIRST, "exhaustive", "training nothing")
-    monkeypatch.setattr(_engines, "_budget", lambda store: 1 << 40)
+    monkeypatch.setattr(_engines, "_budget", lambda store, new: 1 << 40)
     vectors = np.random.default_rng(5).standard_normal((300, 8)).astype(np.float32)
     data = _engines._Data(corpora.Corpus(vectors, vectors[:5]), "bar-test", str)
     infos = {i.name: i for i in _engines.list_engines()}

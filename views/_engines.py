@@ -70,12 +70,14 @@ TRAINED_FIRST = {
     "faiss-ivfpq": "training k-means for the cells and the PQ codebooks",
 }
 BUILT_AFTER = {"diskann": "building the Vamana graph"}
-# The largest N each of them builds here; CAP_NOTE says why.
-CAPS = {"diskann": 50_000, "faiss-ivfpq": 100_000}
+# The most vector components (N × dims) an engine builds here, when its uncancellable step
+# grows past a minute: diskann's graph (one thread, the server under load) took 38 s at
+# 50k × 384 and 192 s at 100k × 384; faiss's IVF training stays short (it samples the
+# rows: 1.6 s for ivfflat and 8.5 s for ivfpq at 1M × 384), so IVF has no cap.
+CAPS = {"diskann": 50_000 * 384}
 CAP_NOTE = (
-    "its index is made in one library call that Cancel cannot stop; on this 2-core server "
-    "that call took about a minute at these sizes (diskann 50k × 384: 38 s, faiss-ivfpq "
-    "100k × 384: 45 s, under load)"
+    "its index is built in one library call that Cancel cannot stop, and on this server "
+    "that call took 38 s at 50,000 vectors of 384 dims but over 3 minutes at 100,000"
 )
 
 
@@ -180,10 +182,11 @@ def _store() -> _Store:
     return _Store()
 
 
-def _budget(store: _Store) -> int:
+def _budget(store: _Store, new: int = 0) -> int:
     """Bytes the kept engines may hold: ``ENGINES_SHARE`` of what a build may use now
-    (available memory beyond the reserve) plus what they hold already."""
-    return int(ENGINES_SHARE * (storage.read_meminfo().budget + store.kept_bytes()))
+    (available memory beyond the reserve) plus what they hold already, with the ``new``
+    bytes of an engine just built (already out of the available memory)."""
+    return int(ENGINES_SHARE * (storage.read_meminfo().budget + store.kept_bytes() + new))
 
 
 @dataclass
@@ -426,7 +429,7 @@ def _build_one(data: _Data, info: EngineInfo, bar: DeltaGenerator, done: int, co
         engine = get_engine(info.name, **dict(key[2]))
         engine.build(data.corpus.vectors, Metric.COSINE, progress=report, should_stop=_cancelled)
         store = _store()
-        store.put(key, engine, _budget(store))
+        store.put(key, engine, _budget(store, engine.index_bytes))
 
 
 def _measure_all(data: _Data, chosen: list[EngineInfo], k: int) -> list[_Row]:
@@ -683,13 +686,13 @@ def _estimate(
     return replace(base, methods=parts, corpus=0 if corpus_kept else base.corpus)
 
 
-def _within_caps(chosen: list[EngineInfo], n: int) -> list[EngineInfo]:
-    """``chosen`` without the engines whose uncancellable step ``n`` vectors would make too
-    long (``CAPS``), with a warning naming them."""
-    over = [i.name for i in chosen if n > CAPS.get(i.name, n)]
+def _within_caps(chosen: list[EngineInfo], n: int, dims: int) -> list[EngineInfo]:
+    """``chosen`` without the engines whose uncancellable step ``n`` vectors of ``dims``
+    would make too long (``CAPS``), with a warning naming them."""
+    over = [i.name for i in chosen if n * dims > CAPS.get(i.name, n * dims)]
     if over:
-        caps = ", ".join(f"{name} at most {CAPS[name]:,} vectors" for name in over)
-        st.warning(f"Left out at N = {n:,}: {caps}. Why: {CAP_NOTE}.")
+        caps = ", ".join(f"{name} at most {CAPS[name] // dims:,} vectors" for name in over)
+        st.warning(f"Left out at N = {n:,} × {dims} dims: {caps}. Why: {CAP_NOTE}.")
     return [i for i in chosen if i.name not in over]
 
 
@@ -703,7 +706,7 @@ def _results(
     c_cancel: DeltaGenerator,
 ) -> _Data | None:
     """Build buttons, the table, the chart and one query's top-k; the data when it exists."""
-    chosen = _within_caps(chosen, n)
+    chosen = _within_caps(chosen, n, vs.dims)
     if not chosen:
         st.info("Choose at least one engine.")
         return None
