@@ -14,7 +14,7 @@ from views.registry import PAGES
 TITLES = {e.url_path: e.title for e in PAGES} | {"": "Embeddings Explorer"}
 
 
-def open_step(number: int, **params: str) -> AppTest:
+def open_step(number: int, **params: str | list[str]) -> AppTest:
     """Open ``?tour=<number>`` (plus ``params``) on Home, as a shared link would."""
     at = AppTest.from_file(str(APP), default_timeout=180)
     at.query_params["tour"] = str(number)
@@ -75,6 +75,16 @@ def test_a_step_resets_its_own_settings_and_keeps_the_users_other_choices() -> N
     assert not at.exception
     assert at.session_state["sim_k"] == 10
     assert at.session_state["models"] == ["all-MiniLM-L6-v2"]
+
+
+def test_a_shared_step_link_keeps_its_other_settings_and_the_step_wins_its_own() -> None:
+    # Step 7 sets the query and the tab; k and the models come from the link.
+    at = open_step(
+        7, search_k="3", search_query="a cat", models=["all-MiniLM-L6-v2", "glove-6b-50d"]
+    )
+    assert at.title[0].value == "Search"
+    assert at.session_state["search_k"] == 3 and at.session_state["search_query"] == "a loyal dog"
+    assert at.session_state["models"] == ["all-MiniLM-L6-v2", "glove-6b-50d"]
 
 
 def test_widgets_inside_a_step_keep_the_bar() -> None:

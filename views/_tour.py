@@ -7,6 +7,7 @@ place before any widget reads them. The steps themselves are ``core.talk.TOUR``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NoReturn
 
 import streamlit as st
@@ -29,15 +30,17 @@ _CSS = """<style>
 </style>"""
 
 
-def go(number: int) -> NoReturn:
-    """Open step ``number`` (from 1): its page with its settings. The step's keys are dropped
-    from this session first, so each page reads them from the step's URL, with its own
-    parsing and checks; every other choice (dataset, models, uploads) stays."""
+def go(number: int, keep: Mapping[str, list[str]] | None = None) -> NoReturn:
+    """Open step ``number`` (from 1): its page with its settings, and the query parameters
+    ``keep`` that the step does not set. The step's keys are dropped from this session first,
+    so each page reads them from the step's URL, with its own parsing and checks; every other
+    choice (dataset, models, uploads) stays."""
     step = TOUR[number - 1]
     for key in step.params:
         st.session_state.pop(key, None)
     st.session_state[_AT] = number
-    st.switch_page(_SCRIPTS[step.page], query_params=step.query(number, presenting()))
+    query: dict[str, str | list[str]] = {**(keep or {}), **step.query(number, presenting())}
+    st.switch_page(_SCRIPTS[step.page], query_params=query)
 
 
 def bar() -> None:
@@ -52,7 +55,8 @@ def bar() -> None:
         st.session_state.pop(_AT, None)
         return
     if st.session_state.get(_AT) != number:
-        go(number)
+        # A link opened (or reloaded) at a step keeps the other settings it carries.
+        go(number, {key: st.query_params.get_all(key) for key in st.query_params})
     step = TOUR[number - 1]
     row = st.container(key="tour_bar", horizontal=True, vertical_alignment="center", wrap=False)
     back = row.button(
