@@ -264,12 +264,16 @@ def test_a_scale_lab_corpus_is_made_by_build_and_cancel_stops_it():
 
 def test_one_long_job_per_server():
     at = engines({"engines_hnswlib_M": "11"}, chosen=["hnswlib"])
-    _ui._jobs().slot.acquire()  # another session's build, upload embedding or pgvector run
+    jobs = _ui._jobs()
+    jobs.slot.acquire()  # another session's build, upload embedding or pgvector run
+    jobs.running = "embedding an upload"
     try:
         at = build(at)
     finally:
-        _ui._jobs().slot.release()
-    assert any("The server is busy with another long job" in i.value for i in at.info)
+        jobs.running = ""
+        jobs.slot.release()
+    busy = "The server is busy with embedding an upload for another session: press again"
+    assert [plain(i.value) for i in at.info if "busy" in i.value][0].startswith(busy)
     assert not frames(at, "engine", "ms/query")
     at = build(at)
     assert frames(at, "engine", "ms/query")[0]["engine"].tolist() == ["hnswlib"]
@@ -354,3 +358,12 @@ def test_the_bar_names_the_step_cancel_cannot_stop(monkeypatch):
         _engines._build_one(data, infos[name], Bar(), done, 2)
     assert seen[0] == "exhaustive: training nothing (one library call: Cancel waits for it)…"
     assert seen[-1] == "hnswlib: linking the graph (one library call: Cancel waits for it)…"
+
+
+def test_the_job_slot_is_freed_however_the_job_ends():
+    jobs = _ui._jobs()
+    with pytest.raises(RuntimeError), _ui.server_job("a failing job") as mine:
+        assert mine and jobs.running == "a failing job"
+        raise RuntimeError("the job failed")
+    assert jobs.running == "" and jobs.slot.acquire(blocking=False)
+    jobs.slot.release()
