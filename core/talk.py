@@ -276,14 +276,6 @@ def tour_step(raw: str | None, steps: tuple[Step, ...] = TOUR) -> int | None:
     return int(text)
 
 
-def sections(steps: tuple[Step, ...] = TOUR) -> dict[str, list[int]]:
-    """The talk's sections in order, each with its step numbers (from 1)."""
-    out: dict[str, list[int]] = {}
-    for number, step in enumerate(steps, start=1):
-        out.setdefault(step.section, []).append(number)
-    return out
-
-
 def check_tour(steps: tuple[Step, ...], pages: Collection[str]) -> None:
     """Check that the tour is usable: at least one step, every step on one of ``pages``
     (URL paths, ``""`` for Home), a title and a one-line caption, parameters that are

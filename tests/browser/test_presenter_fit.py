@@ -61,17 +61,18 @@ _MEASURE_JS = """() => {
     const r = el.getBoundingClientRect();
     if (r.width * r.height > area) { area = r.width * r.height; element = r.bottom; }
   }
-  return {content, element};
+  return {content, element, scroll: main.scrollHeight};
 }"""
 
 
 @dataclass(frozen=True)
 class Fit:
-    """Where a view ends on the screen, in CSS px from its top: its last element, and its
-    main figure or table (None when it has none)."""
+    """Where a view ends on the screen, in CSS px from its top: its last element, its main
+    figure or table (None when it has none), and the main block's scroll height."""
 
     content_bottom: float
     element_bottom: float | None
+    scroll_height: int  # the main block's, Streamlit's padding under the content included
 
     @property
     def overflow(self) -> int:
@@ -82,7 +83,7 @@ class Fit:
 def measure(pg: Page) -> Fit:
     """Measure the view as it is drawn now (after ``settle``)."""
     raw = pg.evaluate(_MEASURE_JS)
-    return Fit(raw["content"], raw["element"])
+    return Fit(raw["content"], raw["element"], raw["scroll"])
 
 
 def case_id(page: str, tab: str) -> str:
@@ -125,5 +126,5 @@ def test_presenter_view_fits_1280x720(page: Page, server_url: str, path: str, ta
     assert fit.overflow == 0, (
         f"{case_id(path, tab)} overflows 1280x720 by {fit.overflow} px in presenter mode "
         f"(content ends at {fit.content_bottom:.0f} px, main figure or table at "
-        f"{fit.element_bottom} px)"
+        f"{fit.element_bottom} px, main block {fit.scroll_height} px high with its padding)"
     )
