@@ -231,7 +231,7 @@ TOUR: tuple[Step, ...] = (
         "Keep the first dimensions",
         "MRL-trained models keep their quality when cut short; others lose it fast.",
         "mrl",
-        {"mrl_view": "Recall curves", "mrl_all": "1"},
+        {"mrl_view": "Recall curves", "mrl_all": "0"},
         needs=_PELICULAS + " Offline, the PCA-ordered static model plays 3-large's part.",
     ),
     Step(
