@@ -2,8 +2,11 @@
 (projector.tensorflow.org), parquet with labels, metadata, vectors and map coordinates, and
 CSV tables safe to open in a spreadsheet.
 
-Every writer's output reads back through ``core.io.read_upload`` with the same float32
-vectors and metadata.
+The Projector pair and the parquet file read back through ``core.io.read_upload`` with the
+same float32 vectors (bit for bit) and the same labels and metadata, except that a tab or
+line break inside a Projector cell becomes a space (the format has no quoting). Only the CSV
+tables, meant for spreadsheets, change text: a cell a spreadsheet would run as a formula gets
+a leading ``'`` (see :func:`neutralize_cell`).
 """
 
 from __future__ import annotations
@@ -36,15 +39,15 @@ def neutralize_cell(text: str) -> str:
 
 
 def _tsv_cell(value: object) -> str:
-    # A tab or newline inside a cell would split it; the Projector has no quoting.
-    return neutralize_cell(" ".join(str(value).replace("\r", " ").replace("\t", " ").split("\n")))
+    # A tab or line break inside a cell would split it; the Projector has no quoting.
+    return " ".join(str(value).replace("\r", " ").replace("\t", " ").split("\n"))
 
 
-def _checked(vectors: np.ndarray | list, n_labels: int) -> np.ndarray:
+def _checked(vectors: np.ndarray | list, n_labels: int | None = None) -> np.ndarray:
     matrix = as_matrix(vectors).astype(np.float32)
     if matrix.shape[0] == 0:
         raise ExplorerError("There are no vectors to export.")
-    if n_labels != matrix.shape[0]:
+    if n_labels is not None and n_labels != matrix.shape[0]:
         raise ExplorerError(
             f"{n_labels} labels for {matrix.shape[0]} vectors: give one label per vector."
         )
@@ -59,41 +62,129 @@ def _check_columns(columns: Mapping[str, Sequence[object]], n: int) -> None:
             )
 
 
-def export_projector_tsv(
-    labels: Sequence[str],
-    vectors: np.ndarray | list,
-    extra_columns: Mapping[str, Sequence[object]] | None = None,
-) -> tuple[str, str]:
-    """``(vectors.tsv, metadata.tsv)`` texts for projector.tensorflow.org.
+# ---------------------------------------------------------------- float32 as decimals
+# Nine significant digits always read back to the same float32, whether parsed straight to
+# float32 or (as core.io and the Projector's JavaScript do) to float64 first: the digits are
+# within 5e-9 (relative) of the value, the float32 neighbours' midpoints at least 2.9e-8 away.
 
-    Values are written as float32 with 9 significant digits, which reads back exactly.
-    With ``extra_columns`` the metadata gets a header ``label<TAB>name...``; tabs and
-    newlines inside labels or values become spaces, and a metadata cell a spreadsheet would
-    run as a formula gets a leading ``'`` (see :func:`neutralize_cell`).
-    """
-    matrix = _checked(vectors, len(labels))
-    n = matrix.shape[0]
-    columns = dict(extra_columns or {})
-    _check_columns(columns, n)
-    out = io.StringIO()
-    np.savetxt(out, matrix, fmt="%.9g", delimiter="\t")
+_ROWS = 1024  # rows formatted per numpy step (memory: about 60 bytes per value of the step)
+_LOWEST = -50  # exponents of ten from _LOWEST up cover float32 (1.4e-45 to 3.4e38)
+_SCALE = 10.0 ** np.arange(_LOWEST, 60)  # 10**j at index j - _LOWEST
+_FOUR = np.frombuffer("".join(f"{i:04d}" for i in range(10_000)).encode(), np.uint32)
+# Which of four digits to keep once trailing zeros go ("0120" -> 0111), as four bool bytes.
+_KEEP4 = np.array(
+    [[i < len(f"{n:04d}".rstrip("0")) for i in range(4)] for n in range(10_000)],
+    bool,
+).view(np.uint32)[:, 0]
+_ALL4 = np.ones(4, bool).view(np.uint32)[0]
+# The bytes a value may use, "-0.000d.dddddddde-xx<TAB>" and padding to 24 (whole words);
+# the masks below pick the ones it does.
+_TEMPLATE = np.frombuffer(b"-0.0000.00000000e-00\t   ", np.uint8)
+# Bytes 0-7 (sign, "0.", up to 3 zeros, first digit, ".") by negative, plain, zeros, dot.
+_PREFIX = np.array(
+    [
+        [neg, plain, plain, *(z < zeros for z in range(3)), True, dot]
+        for neg in (0, 1)
+        for plain in (0, 1)
+        for zeros in range(4)
+        for dot in (0, 1)
+    ],
+    bool,
+).view(np.uint64)[:, 0]
+# Bytes 16-19 ("e", "-", two digits) by exponent - _LOWEST; exponent 0 shows none of them.
+_EXPONENTS = range(_LOWEST, -_LOWEST)
+_SUFFIX = np.array([[e != 0, e < 0, abs(e) >= 10, e != 0] for e in _EXPONENTS], bool)
+_SUFFIX = _SUFFIX.view(np.uint32)[:, 0]
+_SUFFIX_BYTES = np.array(
+    [[ord("e"), ord("-"), ord("0") + abs(e) // 10, ord("0") + abs(e) % 10] for e in _EXPONENTS],
+    np.uint8,
+).view(np.uint32)[:, 0]
+_END = np.array([True, False, False, False]).view(np.uint32)[0]  # the separator, no padding
+
+
+def _format_block(block: np.ndarray) -> bytes:
+    """Rows of float32 ``block`` ``(r, d)`` as tab-separated lines, each value in nine
+    significant digits less trailing zeros: ``0.0123`` from 1e-4 to 1, else ``1.5``,
+    ``2.5e-7``, ``1e1``."""
+    dims = block.shape[1]
+    flat = block.reshape(-1)
+    x = np.abs(flat.astype(np.float64))
+    zero = x == 0
+    x[zero] = 1.0
+    exponent = np.floor(np.log10(x)).astype(np.int64)
+    digits = np.rint(x * _SCALE[8 - exponent - _LOWEST])
+    for _ in range(2):  # log10 may be one off near a power of ten: 1e8 <= digits < 1e9
+        off = np.flatnonzero((digits >= 1e9) | (digits < 1e8))
+        exponent[off] += np.where(digits[off] >= 1e9, 1, -1)
+        digits[off] = np.rint(x[off] * _SCALE[8 - exponent[off] - _LOWEST])
+    digits[zero], exponent[zero] = 0, 0
+    whole = digits.astype(np.int64)
+    rest = whole % 100_000_000
+    high, low = rest // 10_000, rest % 10_000
+    plain = ~zero & (exponent < 0) & (exponent >= -4)
+    chars = np.empty((flat.size, len(_TEMPLATE)), np.uint8)
+    chars[:] = _TEMPLATE
+    chars[:, 6] = ord("0") + whole // 100_000_000
+    words = chars.view(np.uint32)  # four bytes a column
+    words[:, 2], words[:, 3] = _FOUR[high], _FOUR[low]
+    keep = np.empty(chars.shape, bool)
+    flags = keep.view(np.uint32)
+    zeros = np.where(plain, -exponent - 1, 0)
+    code = 16 * np.signbit(flat) + 8 * plain + 2 * zeros + (~plain & (rest != 0))
+    keep.view(np.uint64)[:, 0] = _PREFIX[code]
+    low_zero = low == 0
+    flags[:, 2] = np.where(low_zero, _KEEP4[high], _ALL4)  # digits 2-5
+    flags[:, 3] = _KEEP4[low]  # digits 6-9 (none when all four are zeros)
+    suffix = np.where(plain, 0, exponent) - _LOWEST
+    words[:, 4], flags[:, 4] = _SUFFIX_BYTES[suffix], _SUFFIX[suffix]
+    flags[:, 5] = _END
+    chars[dims - 1 :: dims, 20] = ord("\n")
+    return chars[keep].tobytes()
+
+
+def projector_vectors(vectors: np.ndarray | list) -> str:
+    """The Projector's ``vectors.tsv``: one line per row of ``vectors`` ``(n, d)``, its values
+    as float32 in nine significant digits (fewer when they end in zeros: 0.5 stays ``0.5``),
+    which read back to the same float32 bit for bit."""
+    matrix = _checked(vectors)
+    return b"".join(
+        _format_block(matrix[start : start + _ROWS]) for start in range(0, len(matrix), _ROWS)
+    ).decode("ascii")
+
+
+def metadata_tsv(labels: Sequence[str], extra_columns: Mapping[str, Sequence[object]]) -> str:
+    """The Projector's ``metadata.tsv``: one label per line, or with ``extra_columns`` a
+    header ``label<TAB>name...`` then one row per label. Tabs and line breaks inside a cell
+    become spaces; nothing else changes."""
+    columns = dict(extra_columns)
+    _check_columns(columns, len(labels))
     if columns:
         head = [LABEL, *columns]
         if len(set(head)) != len(head):
             raise ExplorerError(f"Metadata column names repeat: {', '.join(head)}.")
         table = [head] + [
-            [labels[i], *(values[i] for values in columns.values())] for i in range(n)
+            [labels[i], *(values[i] for values in columns.values())] for i in range(len(labels))
         ]
     else:
         table = [[label] for label in labels]
-    metadata = "".join("\t".join(_tsv_cell(v) for v in row) + "\n" for row in table)
-    return out.getvalue(), metadata
+    return "".join("\t".join(_tsv_cell(v) for v in row) + "\n" for row in table)
 
 
-def dataset_columns(dataset: Dataset) -> dict[str, tuple[object, ...]]:
+def export_projector_tsv(
+    labels: Sequence[str],
+    vectors: np.ndarray | list,
+    extra_columns: Mapping[str, Sequence[object]] | None = None,
+) -> tuple[str, str]:
+    """``(vectors.tsv, metadata.tsv)`` texts for projector.tensorflow.org (see
+    :func:`projector_vectors` and :func:`metadata_tsv`)."""
+    _checked(vectors, len(labels))
+    return projector_vectors(vectors), metadata_tsv(labels, extra_columns or {})
+
+
+def export_columns(dataset: Dataset) -> dict[str, tuple[object, ...]]:
     """The metadata a dataset exports besides its labels: ``text`` when the texts differ
     from the labels, ``category`` when there are categories (and no extra column of that
-    name), then every ``extra`` column."""
+    name), then every ``extra`` column. (The map's columns are ``core.mapview``'s.)"""
     columns: dict[str, tuple[object, ...]] = {}
     if dataset.texts != dataset.labels:
         columns[TEXT] = dataset.texts
@@ -104,10 +195,9 @@ def dataset_columns(dataset: Dataset) -> dict[str, tuple[object, ...]]:
     return columns
 
 
-def projector_pair(dataset: Dataset, vectors: np.ndarray) -> tuple[str, str]:
-    """``(vectors.tsv, metadata.tsv)`` of a dataset under one model (see
-    :func:`export_projector_tsv` and :func:`dataset_columns`)."""
-    return export_projector_tsv(dataset.labels, vectors, dataset_columns(dataset))
+def projector_metadata(dataset: Dataset) -> str:
+    """A dataset's Projector ``metadata.tsv``: its labels and :func:`export_columns`."""
+    return metadata_tsv(dataset.labels, export_columns(dataset))
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -123,7 +213,7 @@ def export_parquet(
     coords: np.ndarray | None = None,
     clusters: Sequence[int] | np.ndarray | None = None,
 ) -> bytes:
-    """A parquet file: ``label``, the metadata of :func:`dataset_columns`, optionally the
+    """A parquet file: ``label``, the metadata of :func:`export_columns`, optionally the
     map's ``coords`` (``(n, 2)`` or ``(n, 3)``: columns x, y[, z]) and ``clusters`` (one int
     per item), and ``vector`` (float32 lists, exact). A role name an extra column already
     uses gets a trailing ``_``."""
@@ -132,7 +222,7 @@ def export_parquet(
 
     matrix = _checked(vectors, len(dataset))
     n, dims = matrix.shape
-    columns = dataset_columns(dataset)
+    columns = export_columns(dataset)
     taken = set(columns) - {TEXT, CATEGORY}
     arrays: dict[str, pa.Array] = {_unique(LABEL, taken): pa.array(dataset.labels, pa.string())}
     for name, values in columns.items():

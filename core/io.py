@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -241,6 +242,21 @@ def _json_int(digits: str) -> int | float:
     return int(digits) if len(digits) < 300 else float(digits)
 
 
+def _json_loads(
+    text: str, where: str, expected: str = "valid JSON", lines: bool = False, **options: Any
+) -> object:
+    """``json.loads(text, **options)`` with big integers kept as in :func:`_json_int`; a
+    syntax error (placed by column, and by line when ``lines``) or nesting too deep for the
+    parser raises ExplorerError naming ``where`` and what it should be (``expected``)."""
+    try:
+        return json.loads(text, parse_int=_json_int, **options)
+    except json.JSONDecodeError as exc:
+        at = f"line {exc.lineno}, column {exc.colno}" if lines else f"column {exc.colno}"
+        raise ExplorerError(f"{where} is not {expected}: {exc.msg} at {at}.") from None
+    except RecursionError:
+        raise ExplorerError(f"{where} nests arrays or objects too deeply.") from None
+
+
 def load_label_json(
     data: Source, name: str | None = None, max_rows: int | None = None
 ) -> ImportedVectors:
@@ -251,14 +267,7 @@ def load_label_json(
     """
     source = _source_name(data, name, "the JSON file")
     text = _read_text(data, source)
-    try:
-        top = json.loads(text, object_pairs_hook=_JsonObject, parse_int=_json_int)
-    except json.JSONDecodeError as exc:
-        raise ExplorerError(
-            f"{source} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-        ) from None
-    except RecursionError:
-        raise ExplorerError(f"{source} nests arrays or objects too deeply.") from None
+    top = _json_loads(text, source, lines=True, object_pairs_hook=_JsonObject)
     if not isinstance(top, _JsonObject):
         raise ExplorerError(
             f"{source} must be a JSON object mapping each label to a list of numbers, like "
@@ -475,14 +484,7 @@ def read_jsonl_table(data: Source, name: str | None = None, max_rows: int | None
     for number, line in enumerate(_lines(_read_text(data, source)), start=1):
         if not line.strip():
             continue
-        try:
-            obj = json.loads(line, parse_int=_json_int)
-        except json.JSONDecodeError as exc:
-            raise ExplorerError(
-                f"{source}: line {number} is not valid JSON: {exc.msg} at column {exc.colno}."
-            ) from None
-        except RecursionError:
-            raise ExplorerError(f"{source}: line {number} nests too deeply.") from None
+        obj = _json_loads(line, f"{source}: line {number}")
         if not isinstance(obj, dict):
             raise ExplorerError(
                 f"{source}: line {number} is a JSON {_json_kind(obj)}; every line must be an "
@@ -563,15 +565,9 @@ def _vector_column(table: Table, column: str) -> np.ndarray:
         parsed: list[list[object]] = []
         for i, value in enumerate(table.values[column]):
             if isinstance(value, str) and value.strip():
-                try:
-                    value = json.loads(value, parse_int=_json_int)
-                except json.JSONDecodeError as exc:
-                    raise ExplorerError(
-                        f"{table.where(i, column)} is not a JSON list of numbers like "
-                        f"[0.1, 0.2]: {exc.msg} at character {exc.pos + 1}."
-                    ) from None
-                except RecursionError:
-                    raise ExplorerError(f"{table.where(i, column)} nests too deeply.") from None
+                value = _json_loads(
+                    value, table.where(i, column), "a JSON list of numbers like [0.1, 0.2]"
+                )
             if type(value) is not list or not value:
                 shown = "empty" if value in (None, "", []) else f"a {_json_kind(value)}"
                 raise ExplorerError(

@@ -6,11 +6,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 from core import io as explorer_io
 from core.datasets import Dataset
 from core.errors import ExplorerError
-from core.exporters import export_projector_tsv
+from core.exporters import export_projector_tsv, neutralize_cell, projector_vectors, table_csv
 from core.io import (
     Columns,
     ImportedVectors,
@@ -352,12 +355,83 @@ def test_whitespace_labels_in_metadata():
         ("", ""),
     ],
 )
-def test_export_neutralises_formulas_in_text_cells(cell, written):
+def test_only_csv_tables_neutralise_formulas(cell, written):
+    assert neutralize_cell(cell) == written
+    assert table_csv(["c"], [[cell]]).splitlines()[1:] == [written or '""']
+    # The Projector is no spreadsheet: its metadata keeps the text, so a download reads back
+    # with the same labels as the dataset's other vector files.
     vectors_tsv, metadata = export_projector_tsv(["x", cell], [[-0.5, 1.0], [2.0, -3.0]])
-    assert vectors_tsv == "-0.5\t1\n2\t-3\n"  # vector values stay numbers
-    assert metadata == f"x\n{written}\n"
+    assert vectors_tsv == "-0.5\t1\n2\t-3\n"
+    assert metadata == f"x\n{cell}\n"
     _, with_columns = export_projector_tsv(["x", "y"], [[1.0], [2.0]], {"=c": ["-1", cell]})
-    assert with_columns == f"label\t'=c\nx\t-1\ny\t{written}\n"
+    assert with_columns == f"label\t=c\nx\t-1\ny\t{cell}\n"
+
+
+def test_projector_keeps_labels_a_spreadsheet_would_run():
+    labels = ["-ism", "@home", "=x", "+y"]
+    vectors_tsv, metadata_tsv = export_projector_tsv(labels, np.eye(4))
+    assert load_projector_tsv(vectors_tsv.encode(), metadata_tsv.encode()).labels == tuple(labels)
+
+
+@pytest.mark.parametrize(
+    "value, written",
+    [
+        (0.0, "0"),
+        (-0.0, "-0"),
+        (0.5, "0.5"),
+        (-1.0, "-1"),
+        (10.0, "1e1"),
+        (1.5, "1.5"),
+        (0.1, "0.100000001"),  # float32 0.1 is 0.100000001490116...
+        (0.0001, "9.99999975e-5"),
+        (0.00012, "0.000119999997"),
+        (0.25, "0.25"),
+        (0.001953125, "0.001953125"),  # 2**-9, exact in nine digits
+        (-12345.678, "-1.23456777e4"),
+        (16777216.0, "1.6777216e7"),
+        (2.0**-149, "1.40129846e-45"),  # the smallest float32
+        (3.4028234663852886e38, "3.40282347e38"),  # the largest
+    ],
+)
+def test_projector_values_by_hand(value, written):
+    assert projector_vectors([[value]]) == written + "\n"
+
+
+def _read_back(text: str) -> np.ndarray:
+    """A vectors.tsv parsed as core.io and the Projector's JavaScript do: float64 per value,
+    then float32 (core.io itself refuses values near float32's limits, tested elsewhere)."""
+    rows = [line.split("\t") for line in text.splitlines()]
+    return np.array(rows, dtype=np.float64).astype(np.float32)
+
+
+def test_projector_values_are_nine_digit_roundings_and_exact():
+    rng = np.random.default_rng(3)
+    normal = (rng.standard_normal((300, 64)) * 0.05).astype(np.float32)
+    bits = rng.integers(0, 2**32, size=(300, 64), dtype=np.uint64).astype(np.uint32)
+    anything = bits.view(np.float32)
+    anything[~np.isfinite(anything)] = 1.0  # every finite float32: subnormal to 3.4e38
+    for matrix in (normal, anything):
+        text = projector_vectors(matrix)
+        assert np.array_equal(_read_back(text).view(np.uint32), matrix.view(np.uint32))
+        tokens = [line.split("\t") for line in text.splitlines()]
+        # The same number as Python's correctly rounded nine significant digits.
+        assert [[float(t) for t in row] for row in tokens] == [
+            [float(f"{v:.9g}") for v in row] for row in matrix.astype(np.float64).tolist()
+        ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrays(
+        np.float32,
+        st.tuples(st.integers(1, 5), st.integers(1, 7)),
+        elements=st.floats(width=32, allow_nan=False, allow_infinity=False),
+    )
+)
+def test_projector_values_read_back_bit_for_bit(matrix):
+    text = projector_vectors(matrix)
+    assert text.count("\n") == matrix.shape[0]
+    assert np.array_equal(_read_back(text).view(np.uint32), matrix.view(np.uint32))
 
 
 def test_read_upload_dispatches_by_extension():

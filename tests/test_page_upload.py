@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.exporters import projector_pair
+from core.exporters import projector_metadata, projector_vectors
 from core.io import ImportedVectors, imported_dataset
 from tests.page_helpers import open_page, plain
 
@@ -59,8 +59,11 @@ def jsonl_bytes() -> bytes:
     ).encode()
 
 
-PAIR = projector_pair(
-    imported_dataset("w", ImportedVectors("w", tuple(WORDS), VECS, {"genre": tuple(GENRES)})), VECS
+PAIR = (
+    projector_vectors(VECS),
+    projector_metadata(
+        imported_dataset("w", ImportedVectors("w", tuple(WORDS), VECS, {"genre": tuple(GENRES)}))
+    ),
 )
 LABELS_TSV = (
     "label\tgenre\n" + "".join(f"{w}\t{g}\n" for w, g in zip(WORDS, GENRES, strict=True))

@@ -20,7 +20,7 @@ import streamlit as st
 
 from core.datasets import Dataset
 from core.errors import ExplorerError
-from core.exporters import export_parquet, projector_pair
+from core.exporters import export_parquet, projector_metadata, projector_vectors
 from core.io import (
     MAX_BYTES,
     MAX_TEXT_ROWS,
@@ -217,8 +217,11 @@ def workspace(models: list[str]) -> _ui.Workspace:
 
 
 @st.cache_resource(show_spinner="Embedding your texts…", max_entries=16)
-def _uploaded_text_vectors(fingerprint: str, _dataset: Dataset, model: str) -> np.ndarray:
-    """``_dataset`` (named by its content ``fingerprint``) embedded by the local ``model``."""
+def _uploaded_text_vectors(
+    fingerprint: str, _dataset: Dataset, model: str, version: str
+) -> np.ndarray:
+    """``_dataset`` (named by its content ``fingerprint``) embedded by the local ``model`` at
+    ``version`` (in the key, so a changed model recomputes)."""
     vectors = embed_dataset(_dataset, _ui.registry_model(model))
     vectors.flags.writeable = False
     return vectors
@@ -240,7 +243,7 @@ def _text_vectors(dataset: Dataset, model: str) -> np.ndarray | None:
     quick = len(dataset) <= BATCH or is_cached(dataset, emb)
     seconds = 0.0 if quick else _embedding_seconds(dataset.fingerprint, dataset, model)
     if seconds <= _ui.EMBED_AT_ONCE_SECONDS:
-        return _uploaded_text_vectors(dataset.fingerprint, dataset, model)
+        return _uploaded_text_vectors(dataset.fingerprint, dataset, model, emb.version)
     prompt = st.empty()  # the estimate, the buttons and the bar, cleared once it is done
     with prompt.container():
         st.info(
@@ -276,7 +279,7 @@ def _text_vectors(dataset: Dataset, model: str) -> np.ndarray | None:
 
             embed_dataset(dataset, emb, on_progress=on_progress)
     prompt.empty()
-    return _uploaded_text_vectors(dataset.fingerprint, dataset, model)
+    return _uploaded_text_vectors(dataset.fingerprint, dataset, model, emb.version)
 
 
 # ---------------------------------------------------------------- free text and imported models
@@ -331,7 +334,7 @@ def dataset_downloads(
         stem = _ui.file_stem(f"{ws.dataset.name}_{model}")
         st.download_button(
             "Projector vectors.tsv",
-            lambda: projector_pair(vs.dataset, vs.vectors)[0],
+            lambda: projector_vectors(vs.vectors),
             file_name=f"{stem}_vectors.tsv",
             mime="text/tab-separated-values",
             key=f"{key}_vectors",
@@ -339,7 +342,7 @@ def dataset_downloads(
         )
         st.download_button(
             "Projector metadata.tsv",
-            lambda: projector_pair(vs.dataset, vs.vectors)[1],
+            lambda: projector_metadata(vs.dataset),
             file_name=f"{stem}_metadata.tsv",
             mime="text/tab-separated-values",
             key=f"{key}_metadata",
