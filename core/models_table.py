@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,8 +294,9 @@ def table_records(rows: Sequence[ModelRow], compact: bool = False) -> list[dict[
 @dataclass(frozen=True)
 class EmbeddedText:
     """One text's vector under one model: ``vector`` is float32 ``(dims,)``, ``norm`` its L2
-    length, ``tokens`` the tokens the text uses (before truncation to ``max_tokens``); both
-    None for a vector read from an uploaded file (no model read the text here)."""
+    length, ``tokens`` the tokens the text uses (before truncation to ``max_tokens``),
+    ``seconds`` the wall time the model took to embed it; all three None for a vector read
+    from an uploaded file (no model read the text here)."""
 
     model: str
     text: str
@@ -302,6 +304,7 @@ class EmbeddedText:
     norm: float
     tokens: int | None
     max_tokens: int | None
+    seconds: float | None = None
 
     @property
     def dims(self) -> int:
@@ -325,8 +328,11 @@ class EmbeddedText:
 
 
 def embed_text(embedder: Embedder, text: str) -> EmbeddedText:
-    """Embed one ``text`` with ``embedder`` and measure it."""
+    """Embed one ``text`` with ``embedder`` and measure it (the embedding's wall time
+    included, so a cached result keeps the time it took)."""
+    started = time.perf_counter()
     vector = embedder.embed([text])[0]
+    seconds = time.perf_counter() - started
     return EmbeddedText(
         model=embedder.name,
         text=text,
@@ -334,6 +340,7 @@ def embed_text(embedder: Embedder, text: str) -> EmbeddedText:
         norm=float(np.linalg.norm(vector.astype(np.float64))),
         tokens=embedder.count_tokens(text),
         max_tokens=embedder.max_tokens,
+        seconds=seconds,
     )
 
 

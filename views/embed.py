@@ -4,7 +4,6 @@ vectors vary across models), and the table of every model the app knows."""
 from __future__ import annotations
 
 import re
-import time
 
 import plotly.graph_objects as go
 import streamlit as st
@@ -12,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from core.embedders.base import Embedder
 from core.embedders.registry import LOCAL_FACTORIES
+from core.embedders.remote import RemoteEmbedder
 from core.models_table import EmbeddedText, embed_text, stored_text
 from views import _models, _ui
 
@@ -62,6 +62,21 @@ def _bars(results: list[EmbeddedText]) -> go.Figure:
     fig.update_xaxes(title_text="dimension", row=len(results), col=1)
     fig.update_layout(showlegend=False)
     return fig
+
+
+def _timings(results: list[EmbeddedText], from_disk: set[str]) -> str:
+    """Each model's embedding time, measured when it embedded the text (a local model's
+    vector is then reused with that time); "–" for a stored vector, which nothing embedded
+    here, and a note for a hosted model's vector read from its disk cache."""
+    parts = []
+    for r in results:
+        if r.seconds is None:
+            parts.append(f"{r.model} – (stored in the file)")
+        elif r.model in from_disk:
+            parts.append(f"{r.model} {1000 * r.seconds:,.1f} ms (read from its disk cache)")
+        else:
+            parts.append(f"{r.model} {1000 * r.seconds:,.1f} ms")
+    return " · ".join(parts)
 
 
 def _details(r: EmbeddedText, key: str) -> None:
@@ -123,7 +138,7 @@ models = list(dict.fromkeys([*LOCAL_FACTORIES, *chosen] if every_local else chos
 uploaded = _models.uploaded_sets()
 
 results: list[EmbeddedText] = []
-seconds: dict[str, float] = {}
+from_disk: set[str] = set()  # hosted models whose vector for this text was on disk already
 if not text.strip():
     st.warning("The text is empty: type a word or a sentence to see its vector.")
 elif not models and not uploaded:
@@ -131,10 +146,10 @@ elif not models and not uploaded:
 else:
     for model in models:
         with _ui.guard(model):
-            emb = _ui.embedder(model)  # loaded once per server, not timed
-            started = time.perf_counter()
+            emb = _ui.embedder(model)
+            if isinstance(emb, RemoteEmbedder) and not emb.estimate_tokens([text]).texts_to_send:
+                from_disk.add(model)
             results.append(_embedding(emb, text))
-            seconds[model] = time.perf_counter() - started
     missing = []
     for model, vs in uploaded.items():
         found = stored_text(model, vs.dataset.labels, vs.vectors, text)
@@ -142,7 +157,6 @@ else:
             missing.append(model)
         else:
             results.append(found)
-            seconds[model] = 0.0
     if missing:
         st.info(
             _ui.md_text(
@@ -160,8 +174,7 @@ if results:
     # the text box.
     per_model = max(60, 400 // len(results)) if _ui.presenting() else 170
     _ui.plot(_bars(results), key="embed_bars", height=100 + per_model * len(results))
-    timings = " · ".join(f"{r.model} {1000 * seconds[r.model]:,.1f} ms" for r in results)
-    st.caption(_ui.md_text(f"Time to embed: {timings} (local models: once per text, then cached)."))
+    st.caption(_ui.md_text(f"Time to embed: {_timings(results, from_disk)}."))
     # Presenter mode's larger type needs wider columns for the three numbers.
     per_row = 2 if _ui.presenting() else 3
     for start in range(0, len(results), per_row):
