@@ -420,6 +420,16 @@ def test_projector_values_are_nine_digit_roundings_and_exact():
         ]
 
 
+@pytest.mark.parametrize("step", [1, 50, 200])
+def test_projector_values_the_same_in_any_number_of_steps(monkeypatch, step):
+    from core import exporters
+
+    matrix = np.random.default_rng(4).normal(size=(13, 64)).astype(np.float32)
+    whole = projector_vectors(matrix)
+    monkeypatch.setattr(exporters, "_STEP", step)  # one row, or several, per step
+    assert projector_vectors(matrix) == whole
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     arrays(
