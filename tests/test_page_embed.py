@@ -217,3 +217,34 @@ def test_uploaded_vector_files_show_their_stored_vectors_and_join_the_table() ->
     assert not at.exception
     assert any("cannot embed new text" in plain(i.value) for i in at.info)
     assert not [m for m in _bars(at) if "json" in m]
+
+
+@pytest.fixture
+def classroom_server(tmp_path, monkeypatch):
+    """The classroom embeddings server on loopback serving static-minilm-256, with a private
+    disk cache for hosted vectors: its base URL."""
+    from core.serve import ServeSettings, create_app, load_local_models, serve_in_thread
+
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
+    app = create_app(load_local_models(["static-minilm-256"]), ServeSettings(api_key="sk-t-1"))
+    with serve_in_thread(app) as url:
+        yield url
+
+
+def test_a_hosted_models_time_says_when_its_vector_came_from_its_disk_cache(classroom_server):
+    at = open_page("embed", {"models": "static-minilm-256", "embed_all": "0"})
+    at.selectbox(key="rf_provider").select("compatible")
+    at.text_input(key="rf_model").input("static-minilm-256")
+    at.text_input(key="rf_base_url").input(f"{classroom_server}/v1")
+    at.text_input(key="rf_key").input("sk-t-1")
+    next(b for b in at.button if b.label == "Add model").click()
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    hosted = "compatible:static-minilm-256"
+    first = _timing(at)
+    assert hosted in _milliseconds(first) and "disk cache" not in first
+    at.text_input(key="embed_text").input("king").run()
+    at.text_input(key="embed_text").input("queen").run()  # sent once already: on disk now
+    again = _timing(at)
+    assert f"{hosted} " in again and "(read from its disk cache)" in again
+    assert _milliseconds(again)["static-minilm-256"] == _milliseconds(first)["static-minilm-256"]
