@@ -37,8 +37,25 @@ TABS: dict[str, tuple[str, tuple[str, ...]]] = {
     "mrl": ("mrl_view", ("Recall curves", "One ranking", "Full pipeline")),
 }
 
-# (page, tab) -> why it is expected to overflow for now (filled from the measured run).
-OVERFLOWS: dict[tuple[str, str], str] = {}
+# (page, tab) -> how far it overflowed when marked (2026-12-03, 19:45 UTC). These pages'
+# layouts belong to other people; the lead fixes them and removes the mark.
+OVERFLOWS: dict[tuple[str, str], str] = {
+    ("", ""): "281 px over (content ends at 1001 px)",
+    ("embed", ""): "1106 px over (content ends at 1826 px)",
+    ("similarity", "Neighbours"): "110 px over (content ends at 830 px)",
+    ("similarity", "Spread"): "417 px over (content ends at 1137 px)",
+    ("similarity", "Map"): "23 px over (content ends at 743 px)",
+    ("search", "Scale lab"): "111 px over (content ends at 831 px)",
+    ("metrics", "Two vectors"): "59 px over (content ends at 779 px)",
+    ("metrics", "On real data"): "642 px over (content ends at 1362 px)",
+    ("quantization", "Before and after"): "197 px over (content ends at 917 px)",
+    ("quantization", "Top-k"): "112 px over (content ends at 832 px)",
+    ("quantization", "Oversample and rescore"): "602 px over (content ends at 1322 px)",
+    ("quantization", "Storage"): "240 px over (content ends at 960 px)",
+    ("mrl", "Recall curves"): "180 px over (content ends at 900 px)",
+    ("mrl", "One ranking"): "87 px over (content ends at 807 px)",
+    ("mrl", "Full pipeline"): "597 px over (content ends at 1317 px)",
+}
 
 # The bottom edge of the page's content (its last element shown; Streamlit's empty padding
 # under the content and the inside of folded expanders do not count) and of its main figure
@@ -99,7 +116,7 @@ def cases() -> list[object]:
             marks = []
             if (entry.url_path, tab) in OVERFLOWS:
                 reason = OVERFLOWS[(entry.url_path, tab)]
-                marks.append(pytest.mark.xfail(strict=True, reason=reason))
+                marks.append(pytest.mark.xfail(raises=AssertionError, strict=True, reason=reason))
             out.append(
                 pytest.param(entry.url_path, tab, id=case_id(entry.url_path, tab), marks=marks)
             )
