@@ -121,7 +121,7 @@ TOUR: tuple[Step, ...] = (
     Step(
         "Vector search",
         "The ANN algorithms",
-        "Approximate nearest-neighbour engines, measured here: build time, size, speed, recall.",
+        "Press Build engines: the ANN engines measured here (size, speed, recall).",
         "search",
         {"search_view": "Engines"},
     ),
