@@ -3,6 +3,7 @@ a user's server would be (DATABASE_URL), against exhaustive search."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -193,3 +194,17 @@ def test_reason_names_what_is_missing(monkeypatch):
     finally:
         monkeypatch.undo()
         pgv.pgvector_reason.cache_clear()
+
+
+def test_a_built_engine_holds_its_table_and_times_only_its_queries(via_url, data):
+    vectors, queries = data
+    engine = get_engine("pgvector-hnsw").build(vectors)
+    start = time.perf_counter()
+    found = engine.search(queries[:5], k=10)
+    whole_call = time.perf_counter() - start
+    table = engine._held
+    # core.pg.prune keeps a table while an engine searches it; closing lets it go.
+    assert table is not None and table in pg.held()
+    assert 0 < found.seconds < whole_call
+    engine.close()
+    assert table not in pg.held()

@@ -184,6 +184,11 @@ class Engine(ABC):
         """``(ids, scores)`` of the float32 ``(q, d)`` queries, both ``(q, k)``: similarities
         for cosine and dot, L2 distance for euclidean."""
 
+    def _query_seconds(self) -> float | None:
+        """Seconds the last :meth:`_search` of this thread spent querying, when the call also
+        pays set-up a deployed system would not (a database connection); None: the whole call."""
+        return None
+
     @abstractmethod
     def _release(self) -> None:
         """Free the index (memory, files); called on close and after a failed or cancelled
@@ -302,7 +307,7 @@ class Engine(ABC):
         q = normalized(q) if m is Metric.COSINE else np.ascontiguousarray(q, dtype=np.float32)
         start = time.perf_counter()
         ids, scores = self._search(q, k, {**self._params, **params})
-        seconds = time.perf_counter() - start
+        seconds = self._query_seconds() or time.perf_counter() - start
         ids, scores = np.asarray(ids, dtype=np.int64), np.asarray(scores, dtype=np.float64)
         if (ids < 0).any():
             raise ExplorerError(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from collections.abc import Callable, Iterator
 from functools import cache
 from typing import TYPE_CHECKING, ClassVar, Self
@@ -74,6 +75,9 @@ class _PgvectorEngine(Engine):
         self._index: pgdemo.Index | None = None
         self._progress: Progress | None = None
         self._should_stop: ShouldStop | None = None
+        self._held: str | None = None
+        # Per thread: engines are searched from several sessions at once.
+        self._timing = threading.local()
 
     def _settings(self, params: dict[str, ParamValue]) -> pgdemo.Settings:
         given = {
@@ -118,6 +122,9 @@ class _PgvectorEngine(Engine):
             loaded = self._pg.load_vectors(
                 conn, vectors, chunks=chunks(), prefix=self._pgdemo.table_prefix(demo)
             )
+        # Held while this engine lives, so that core.pg.prune keeps the table it searches.
+        self._pg.hold(loaded.table)
+        self._held = loaded.table
         self._index = self._pgdemo.build_index(
             db,
             loaded,
@@ -143,11 +150,19 @@ class _PgvectorEngine(Engine):
             metric=self.metric,
             explain=False,
         )
+        self._timing.seconds = found.seconds
         return found.ids, found.scores
+
+    def _query_seconds(self) -> float | None:
+        # The queries alone: a connection, a transaction and SET LOCAL come first on every
+        # call, which an application with a pooled connection would not pay per query.
+        return getattr(self._timing, "seconds", None)
 
     def _release(self) -> None:
         # The table and index stay: content-named, shared, recorded by core.pg.
-        self._db = self._loaded = self._index = None
+        if self._held is not None:
+            self._pg.release(self._held)
+        self._db = self._loaded = self._index = self._held = None
 
     def _index_bytes(self) -> int:
         assert self._index is not None
