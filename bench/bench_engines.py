@@ -5,7 +5,8 @@ plus held-out query sentences (bench_scale's generator, seed 1), embedded once w
 all-MiniLM-L6-v2 and cached on disk like a dataset's vectors, keyed by their content (minutes
 for 100k on two shared cores the first time, seconds afterwards). Every available engine is
 built with its library's defaults (cosine); queries run one at a time through
-``engine.search`` and the median wall-clock milliseconds per call are reported; recall@k is
+``engine.search`` (core.engines.measure, as the Engines tab) and the median of each search's
+own time is reported (pgvector's excludes opening its connection); recall@k is
 against exhaustive search. Then each engine's first search parameter is raised step by step
 until recall@k reaches the goal (0.95), and that setting is reported too.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import time
 from dataclasses import dataclass
 
@@ -22,20 +22,12 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from core.engines import get_engine, list_engines
-from core.engines.base import THREADS_ENV, Engine, EngineInfo, ParamSpec
+from core.engines.base import THREADS_ENV, Engine, EngineInfo
+from core.engines.measure import Measured, measure, sweep_values
 from core.errors import ExplorerError
-from core.search import exhaustive_search, recall_at_k
+from core.search import exhaustive_search
 
 GOAL = 0.95
-
-
-@dataclass(frozen=True)
-class Measured:
-    """One engine at one search setting."""
-
-    setting: str
-    ms_per_query: float
-    recall: float
 
 
 @dataclass(frozen=True)
@@ -65,28 +57,6 @@ def embedded_sentences(n: int, n_queries: int, model_name: str) -> tuple[np.ndar
     return vectors[:n].astype(np.float32), vectors[n:].astype(np.float32)
 
 
-def measure(
-    engine: Engine, queries: np.ndarray, truth: np.ndarray, k: int, **params: float
-) -> Measured:
-    """Median ms per one-query ``engine.search`` call and recall@k over all queries."""
-    seconds, ids = [], []
-    for i in range(len(queries)):
-        start = time.perf_counter()
-        found = engine.search(queries[i : i + 1], k, **params)
-        seconds.append(time.perf_counter() - start)
-        ids.append(found.ids)
-    setting = ", ".join(f"{name}={value}" for name, value in params.items()) or "-"
-    return Measured(setting, 1000 * statistics.median(seconds), recall_at_k(truth, np.vstack(ids)))
-
-
-def ladder(spec: ParamSpec) -> list[int]:
-    """Search settings to try: the default, then doubling up to the parameter's maximum."""
-    steps = [int(spec.default)]
-    while steps[-1] < spec.max:
-        steps.append(min(int(spec.max), 2 * steps[-1]))
-    return steps
-
-
 def sweep(
     engine: Engine, info: EngineInfo, queries: np.ndarray, truth: np.ndarray, k: int, cap: int
 ) -> Measured | None:
@@ -95,7 +65,9 @@ def sweep(
     if not info.search_params:
         return None
     spec = info.search_params[0]
-    for value in ladder(spec)[:cap]:
+    # The default, then doubling it up to the parameter's maximum.
+    doublings = tuple(2.0**i for i in range(cap))
+    for value in sweep_values(spec, spec.default, doublings):
         try:
             result = measure(engine, queries, truth, k, **{spec.name: value})
         except ExplorerError:  # e.g. IVF found fewer than k with few cells probed
@@ -115,7 +87,7 @@ def bench_engine(
             default = measure(engine, queries, truth, k, **defaults)
         except ExplorerError as exc:  # e.g. IVF found fewer than k in the cells probed
             print(f"    {exc}")
-            default = Measured("fewer than k found", float("nan"), 0.0)
+            default = Measured((), float("nan"), 0.0, np.empty((0, k), dtype=np.int64))
         goal = default if default.recall >= GOAL else sweep(engine, info, queries, truth, k, 12)
         built_with = {p.name: engine.params[p.name] for p in info.build_params}
         return EngineRow(
@@ -208,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table(rows, args.k))
     print()
     print(
-        f"ms/query: median wall-clock time of one-query engine.search calls; recall@{args.k} "
+        f"ms/query: median time of one-query engine.search calls; recall@{args.k} "
         "against exhaustive cosine search; defaults are the libraries' own. The sweep doubles "
         "the first search parameter from its default."
     )

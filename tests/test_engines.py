@@ -26,6 +26,7 @@ from core.engines.base import (
     normalized,
 )
 from core.engines.faisslib import training_rows
+from core.engines.measure import measure, sweep_values
 from core.errors import ExplorerError
 from core.search import exhaustive_search, recall_at_k
 
@@ -463,3 +464,20 @@ def test_threads_searching_at_once_each_get_their_own_parameters(name, data):
             runs = [pool.submit(engine.search, queries, 10, **s) for s in settings * 8]
             for i, run in enumerate(runs):
                 np.testing.assert_array_equal(run.result().ids, expected[i % len(settings)])
+
+
+def test_measure_and_sweep_values():
+    rng = np.random.default_rng(4)
+    corpus = rng.normal(size=(300, 16)).astype(np.float32)
+    queries = rng.normal(size=(7, 16)).astype(np.float32)
+    truth = exhaustive_search(queries, corpus, 5).ids
+    with get_engine("hnswlib", M=4, ef_construction=8) as engine:
+        engine.build(corpus)
+        narrow, wide = (measure(engine, queries, truth, 5, ef=ef) for ef in (5, 300))
+    # One-query searches, each against the exact ids: a wide search finds them all.
+    assert wide.recall == 1.0 and np.array_equal(wide.ids, truth)
+    assert narrow.recall == pytest.approx(recall_at_k(truth, narrow.ids))
+    assert wide.ms_per_query > 0 and wide.setting == "ef=300"
+    spec = ParamSpec("nprobe", 1, None, 1, 64, "cells searched")
+    assert sweep_values(spec, 8) == [2, 4, 8, 16, 32, 64]
+    assert sweep_values(spec, 1, (0.25, 1, 2)) == [1, 2]

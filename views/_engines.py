@@ -30,9 +30,10 @@ from core.cloud_configs import CloudSettings, Quantization, export_all
 from core.compare import compare_rankings
 from core.corpora import Cancelled, Corpus, synthetic_corpus, tiled_corpus
 from core.engines import Engine, EngineInfo, ParamSpec, get_engine, list_engines
+from core.engines.measure import measure, sweep_values
 from core.errors import ExplorerError
 from core.metrics import Metric
-from core.search import Method, exhaustive_search, recall_at_k
+from core.search import Method, exhaustive_search
 from core.storage import format_bytes
 from core.vectors import VectorSet
 from views import _pgvector, _ui
@@ -47,11 +48,6 @@ SOURCES = {
     SYNTHETIC: "scale lab: synthetic clusters",
 }
 N_QUERIES = 50
-# Batches of the queries timed per measurement; the fastest counts.
-REPEATS = 3
-# Values of an engine's first search parameter on the recall-against-latency curve, as
-# multiples of the current one (clipped to the parameter's range).
-SWEEP = (0.25, 0.5, 1, 2, 4, 8, 16, 32)
 CANCELLED = "engines_cancelled"
 CLOUD_TRUNCATE = (0, 64, 128, 256, 512, 768, 1024)
 # Preselected: the reference and one graph; the user adds the rest (a click on Build then
@@ -222,23 +218,15 @@ def _truth(data_key: str, k: int, _data: Corpus) -> np.ndarray:
     return exhaustive_search(_data.queries, _data.vectors, k).ids
 
 
-def _measure(
-    engine: Engine, queries: np.ndarray, k: int, **search: float
-) -> tuple[float, np.ndarray]:
-    """Milliseconds per query (the best of ``REPEATS`` batches, over the batch's size: the
-    first call also pays for warming caches) and the ``(q, k)`` ids. Engines guard their
-    own index (or take search parameters per call), so sessions may search one at once."""
-    runs = [engine.search(queries, k, **search) for _ in range(REPEATS)]
-    return 1000 * min(r.seconds for r in runs) / len(queries), runs[0].ids
-
-
 @st.cache_data(show_spinner=False, max_entries=512)
 def _point(
     data_key: str, name: str, build: tuple, search: tuple, k: int, _engine: Engine, _data: Corpus
 ) -> tuple[float, float]:
-    """(ms per query, recall@k) of a built engine at search parameters ``search``."""
-    ms, ids = _measure(_engine, _data.queries, k, **dict(search))
-    return ms, recall_at_k(_truth(data_key, k, _data), ids)
+    """(ms per query, recall@k) of a built engine at search parameters ``search``. Engines
+    guard their own index (or take search parameters per call), so sessions may search one
+    at once."""
+    found = measure(_engine, _data.queries, _truth(data_key, k, _data), k, **dict(search))
+    return found.ms_per_query, found.recall
 
 
 def _slug(name: str) -> str:
@@ -464,12 +452,6 @@ def _table(rows: list[_Row], n: int, k: int) -> pd.DataFrame:
     )
 
 
-def _sweep_values(spec: ParamSpec, value: float) -> list[float]:
-    """The first search parameter's values on the curve: ``SWEEP`` × the current value."""
-    values = {spec.kind(min(max(value * f, spec.min), spec.max)) for f in SWEEP}
-    return sorted(values)
-
-
 def _tradeoff_figure(data: _Data, chosen: list[EngineInfo], k: int) -> go.Figure:
     fig = go.Figure()
     for info in chosen:
@@ -499,7 +481,7 @@ def _sweep(
     """(ms, recall, label) of ``engine`` at each value of its first search parameter."""
     build, search = _params(info, info.build_params), dict(_params(info, info.search_params))
     first = info.search_params[0] if info.search_params else None
-    values = _sweep_values(first, search[first.name]) if first else [None]
+    values = sweep_values(first, search[first.name]) if first else [None]
     xs, ys, text = [], [], []
     for value in values:
         point = dict(search) | ({first.name: value} if first else {})
@@ -554,7 +536,7 @@ def _side_by_side(
         with _store().using(_key(data, info)) as engine, _ui.guard(info.name):
             if engine is None:
                 continue
-            _, ids = _measure(engine, vector, k, **dict(_params(info, info.search_params)))
+            ids = engine.search(vector, k, **dict(_params(info, info.search_params))).ids
             shown: dict[Hashable, str] = {int(i): data.label(int(i)) for i in (*exact, *ids[0])}
             ranks = compare_rankings(exact.tolist(), ids[0].tolist(), shown)
             columns[info.name] = [f"{r.mark.value} {r.variant_label}" for r in ranks.rows]
@@ -724,8 +706,8 @@ def _results(
     c_cancel.button("Cancel", key="engines_cancel", on_click=_request_cancel)
     about = (
         f"{n:,} vectors × {vs.dims} dims, {N_QUERIES} held-out queries, estimated peak memory "
-        f"{format_bytes(estimate.total, 1)}. Latency: the best of {REPEATS} batches of "
-        f"{N_QUERIES} queries, per query; recall@{k} against exhaustive search of the same "
+        f"{format_bytes(estimate.total, 1)}. Latency: the median of {N_QUERIES} "
+        f"one-query searches; recall@{k} against exhaustive search of the same "
         "vectors. Up and to the left is better."
     )
     if build:
