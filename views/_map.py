@@ -212,11 +212,14 @@ def map_figure(
         dtype=str,
     )
 
-    def trace(picked: np.ndarray, name: str, **style: Any) -> go.BaseTraceType:
+    def trace(picked: np.ndarray, name: str, named: bool = False, **style: Any) -> go.BaseTraceType:
         xyz = {"x": coords[picked, 0].astype(np.float32), "y": coords[picked, 1].astype(np.float32)}
         if three_d:
             xyz["z"] = coords[picked, 2].astype(np.float32)
-        return scatter(
+        # The few points with names on a 2-D map are SVG: WebGL draws text poorly, and SVG
+        # text stays crisp (and is text in the page, not pixels).
+        kind = go.Scatter if named and not three_d else scatter
+        return kind(
             **xyz,
             name=html.escape(name, quote=False),
             hovertext=texts[picked],
@@ -267,6 +270,7 @@ def map_figure(
             trace(
                 near_rows,
                 "neighbours",
+                named=True,
                 mode="markers+text",
                 # Only the closest few are named (the others on hover), so names stay legible.
                 text=[str(labels[n]) if n < MAP_NAMED else "" for n in range(len(near))],
@@ -281,6 +285,7 @@ def map_figure(
             trace(
                 np.asarray([target_row]),
                 "target",
+                named=True,
                 mode="markers+text",
                 text=[str(labels[-1])],
                 textposition="bottom center",

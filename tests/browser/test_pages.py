@@ -35,6 +35,7 @@ from tests.browser.helpers import (
     wait_for_app,
     widget,
 )
+from views.registry import PAGES as REGISTRY
 
 pytestmark = pytest.mark.browser
 
@@ -82,7 +83,7 @@ def test_home_links_to_every_page(page: Page, server_url: str) -> None:
     links = main.get_by_test_id("stPageLink")
     # Three columns, filled row by row: the DOM lists them column by column.
     assert sorted(t.split()[-1] for t in links.all_inner_texts()) == sorted(
-        TITLES[p] for p in PAGES[1:]
+        entry.title.split()[-1] for entry in REGISTRY[1:]
     )
     models = tables(page)[0].column("model")
     assert all(m in models for m in MODELS), models
@@ -139,7 +140,8 @@ def test_similarity_pair_neighbors_and_k(page: Page, server_url: str) -> None:
     # The target and k carry over to the other tabs.
     open_tab(page, "Spread")
     expect(widget(page, "sim_target").locator("input")).to_have_value("dog")
-    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(1)
+    # Each model's range on one axis, then the histograms.
+    expect(page.get_by_test_id("stPlotlyChart")).to_have_count(2)
     open_tab(page, "Map")
     expect(slider_value(page, "sim_k")).to_have_text("11")
     shoot(page, "similarity-map")
@@ -213,8 +215,12 @@ def test_quantization_binary_bits_follow_the_center(page: Page, server_url: str)
         np.zeros(256, np.float32)
     )
     # 10⁶ × 1,536 values: 1 byte each in int8, 4 in float32.
-    expect(metric(page, "1,000,000 × 1,536 at int8")).to_have_text("1.54 GB")
-    expect(metric(page, "float32 for comparison")).to_have_text("6.14 GB")
+    expect(metric(page, "1,000,000 × 1,536 at int8")).to_have_text(
+        f"1.54 GB = {1.536e9 / 2**20:,.2f} MiB"
+    )
+    expect(metric(page, "float32 for comparison")).to_have_text(
+        f"6.14 GB = {6.144e9 / 2**20:,.2f} MiB"
+    )
 
     open_tab(page, "Oversample and rescore")
     expect(page.get_by_text("40 candidates by int8")).to_be_visible()
@@ -223,13 +229,14 @@ def test_quantization_binary_bits_follow_the_center(page: Page, server_url: str)
 
     open_tab(page, "Before and after")
     rerun(page, widget(page, "quant_precision").get_by_text("binary", exact=True).click)
-    expect(selected(page, "quant_center")).to_have_value("0")
+    # The talk's centre by default: the mean of all the dataset's numbers, one for every dimension.
+    expect(selected(page, "quant_center")).to_have_value("mean of all values")
     # Rows under the first 8 dimensions: float values, bits, the centre each is compared to.
     expect(cell(page, 0, 1, 0)).to_have_text("bit")
     before = tables(page)[0]
     values, bits, centre = (numbers(list(row[1:])) for row in before.rows)
-    np.testing.assert_array_equal(bits, (values > 0).astype(float))
-    assert np.all(centre == 0), centre
+    np.testing.assert_array_equal(bits, (values > centre).astype(float))
+    assert len(set(centre)) == 1, centre
 
     choose(page, "quant_center", "each dimension's mean")
     expect(selected(page, "quant_center")).to_have_value("each dimension's mean")

@@ -84,7 +84,7 @@ TOGGLES = {
     ),
     "quantization binary centre": Toggle(
         "/quantization?quant_precision=binary",
-        ("0", "each dimension's mean"),
+        ("mean of all values", "each dimension's mean"),
         lambda pg, value: choose(pg, "quant_center", value),
         _centre_shows,
     ),
