@@ -260,7 +260,10 @@ def render_analogies() -> None:
                 st.caption("The same question, asked of the other local models:")
             st.dataframe(_answers_frame(others), key="ana_others", hide_index=True)
         st.caption(WHY)
-        if missing:
+        if missing and presenting:  # the offer folds away: the screen keeps the answers
+            with st.popover(_ui.md_text(f"Ask {', '.join(missing)} too")):
+                _embed_missing(missing)
+        elif missing:
             _embed_missing(missing)
     if not presenting:  # the presenter says it; the screen keeps the chart
         st.caption(
