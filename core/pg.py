@@ -76,7 +76,10 @@ _URL_PASSWORD = re.compile(
     r"(?P<head>://[^:/@?#\s]*:)(?P<secret>[^/?#\s]*)(?=@[^@/?#\s]*(?:[/?#\s]|$))"
 )
 _KV_PASSWORD = re.compile(
-    r"(?P<head>(?<![?&\w])(?:ssl)?password\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|\S+)", re.I
+    # Quoted runs and bare characters, until whitespace outside quotes (an unclosed quote
+    # hides the rest): never leave part of a secret such as ''0 visible.
+    r"(?P<head>(?<![?&\w])(?:ssl)?password\s*=\s*)(?P<secret>(?:'(?:[^'\\]|\\.)*'?|[^\s'])+)",
+    re.I,
 )
 
 

@@ -70,7 +70,12 @@ def test_mask_url_never_shows_a_url_password(secret):
     shown = pg.mask_url(f"postgresql://user:{secret}@host:5432/db")
     assert shown == "postgresql://user:***@host:5432/db"
     keyed = pg.mask_url(f"host=h sslpassword={secret} dbname=d")
-    assert keyed == "host=h sslpassword=*** dbname=d"
+    head = "host=h sslpassword=***"
+    # Nothing of the secret is left: after the mask comes the rest of the string, or less
+    # (an unclosed quote hides everything after it).
+    assert keyed.startswith(head) and " dbname=d".startswith(keyed.removeprefix(head))
+    if "'" not in secret:
+        assert keyed == head + " dbname=d"
 
 
 def test_holding_counts_nested_and_overlapping_uses():
