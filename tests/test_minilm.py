@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import importlib.util
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +9,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from core.embedders import minilm, transformer
 from core.embedders.minilm import MiniLMEmbedder
 from core.errors import ExplorerError
-
-REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref"
+from tests.reference_vectors import load_reference, worst_cosine
 
 # Carried here so the check runs without ../shared: the first 8 values of the reference
 # (sentence-transformers on PyTorch) vectors, rounded to 5 decimals, and two cosines.
@@ -31,19 +28,12 @@ def model() -> MiniLMEmbedder:
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, np.ndarray]:
-    path = REF / "minilm_reference.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (no ../shared next to the repo)")
-    vectors = json.loads(path.read_text())["vectors"]
-    return {text: np.asarray(v, dtype=np.float64) for text, v in vectors.items()}
+    return load_reference("minilm_reference.json")
 
 
 def test_every_reference_vector_matches(model, reference):
-    texts = list(reference)
-    ours = model.embed(texts).astype(np.float64)
-    cosines = {t: float(ours[i] @ reference[t]) for i, t in enumerate(texts)}
-    worst = min(cosines, key=cosines.__getitem__)
-    assert cosines[worst] >= 0.9999, f"{worst[:40]!r}: cosine {cosines[worst]:.6f}"
+    worst, cosine = worst_cosine(model, reference)
+    assert cosine >= 0.9999, f"{worst[:40]!r}: cosine {cosine:.6f}"
 
 
 def test_reference_includes_a_truncated_text(model, reference):

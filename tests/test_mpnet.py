@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import json
 import logging
 import os
 import re
@@ -19,9 +18,7 @@ from core.embedders import mpnet
 from core.embedders.mpnet import MPNetEmbedder
 from core.embedders.registry import LOCAL_FACTORIES
 from core.errors import ExplorerError
-
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-REF = SHARED / "ref"
+from tests.reference_vectors import REF, load_reference, worst_cosine
 
 # Carried here so the check runs without ../shared: the first 8 values of the reference
 # (sentence-transformers on PyTorch) vectors, rounded to 5 decimals, and three cosines.
@@ -40,19 +37,12 @@ def model() -> MPNetEmbedder:
 
 @pytest.fixture(scope="module")
 def reference() -> dict[str, np.ndarray]:
-    path = REF / "mpnet_reference.json"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (no ../shared next to the repo)")
-    vectors = json.loads(path.read_text())["vectors"]
-    return {text: np.asarray(v, dtype=np.float64) for text, v in vectors.items()}
+    return load_reference("mpnet_reference.json")
 
 
 def test_every_reference_vector_matches(model, reference):
-    texts = list(reference)
-    ours = model.embed(texts).astype(np.float64)
-    cosines = {t: float(ours[i] @ reference[t]) for i, t in enumerate(texts)}
-    worst = min(cosines, key=cosines.__getitem__)
-    assert cosines[worst] >= 0.9999, f"{worst[:40]!r}: cosine {cosines[worst]:.6f}"
+    worst, cosine = worst_cosine(model, reference)
+    assert cosine >= 0.9999, f"{worst[:40]!r}: cosine {cosine:.6f}"
 
 
 def test_reference_includes_texts_past_the_relative_distances(model, reference):
