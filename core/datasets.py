@@ -27,6 +27,10 @@ WORDS_CSV = DATA_DIR / "words.csv"
 MOVIES_CSV = DATA_DIR / "movies.csv"
 
 DATASETS: tuple[str, ...] = ("words", "movies")
+# The model a page starts with for a dataset, when the sidebar has it. Film titles need a model
+# that reads the words in context: the static model puts "Old Yeller" second after "Moana 2"
+# next to "Moana", MiniLM puts "Beauty and the Beast" there.
+PREFERRED_MODEL: dict[str, str] = {"movies": "all-MiniLM-L6-v2"}
 # The category given to every item of a user list that comes without categories.
 UNCATEGORIZED = "all"
 # Half of a UTF-16 pair (JSON's "\ud800"): not a character, and UTF-8 cannot encode it.
@@ -256,6 +260,13 @@ def list_datasets() -> list[str]:
 @functools.cache
 def _bundled(name: str, text_field: TextField) -> Dataset:
     return read_words() if name == "words" else read_movies(text_field=text_field)
+
+
+def preferred_model(dataset: str, models: Sequence[str]) -> str:
+    """The model of ``models`` a page starts with for ``dataset``: its preferred one
+    (``PREFERRED_MODEL``) when offered, else the first of ``models`` (not empty)."""
+    preferred = PREFERRED_MODEL.get(dataset)
+    return preferred if preferred in models else models[0]
 
 
 def load_dataset(name: str, text_field: str | TextField = TextField.TITLE) -> Dataset:

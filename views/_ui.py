@@ -21,7 +21,7 @@ import streamlit as st
 
 import core
 from core.compare import RankComparison
-from core.datasets import Dataset, TextField, list_datasets, load_dataset
+from core.datasets import Dataset, TextField, list_datasets, load_dataset, preferred_model
 from core.errors import ExplorerError, ProviderError
 from core.exporters import table_csv
 from core.models_table import ModelRow, model_table, table_records, talk_rows
@@ -480,9 +480,10 @@ def target_query(vs: VectorSet, target: str) -> tuple[np.ndarray | None, int | N
 
 
 def model_choice(key: str, ws: Workspace, where: Any = st, prefer: str | None = None) -> str:
-    """A URL-bound selectbox of the workspace's models (``prefer`` first when it is one of
-    them); returns the chosen model."""
-    default = prefer if prefer in ws.models else ws.models[0]
+    """A URL-bound selectbox of the workspace's models, starting at ``prefer`` when it is one
+    of them, else at the dataset's preferred model (``core.datasets.preferred_model``);
+    returns the chosen model."""
+    default = prefer if prefer in ws.models else preferred_model(ws.dataset.name, ws.models)
     keep_choice(bound(key, default, valid=lambda v: v in ws.models), ws.models)
     return str(where.selectbox("Model", ws.models, key=key))
 
