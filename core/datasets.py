@@ -265,7 +265,7 @@ def _bundled(name: str, text_field: TextField) -> Dataset:
 def preferred_model(dataset: str, models: Sequence[str]) -> str:
     """The model of ``models`` a page starts with for ``dataset``: its preferred one
     (``PREFERRED_MODEL``) when offered, else the first of ``models`` (not empty)."""
-    preferred = PREFERRED_MODEL.get(dataset)
+    preferred = PREFERRED_MODEL.get(dataset, "")
     return preferred if preferred in models else models[0]
 
 
