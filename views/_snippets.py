@@ -1,0 +1,69 @@
+"""Python shown in the pages' code expanders, written the way the talk writes it first (plain
+functions over lists of floats: ``cosine_similarity(v1, v2)``, ``most_similar``), the numpy
+version second. Each builder returns a whole runnable snippet; ``tests/test_snippets.py``
+runs them and checks their output against ``core``."""
+
+from __future__ import annotations
+
+# The talk's cosine: plain Python over two equal-length lists of numbers.
+COSINE_SIMILARITY = '''def cosine_similarity(v1, v2):
+    """Cosine of the angle between v1 and v2: their dot product over both lengths."""
+    dot_product = sum(x * y for x, y in zip(v1, v2))
+    length1 = sum(x * x for x in v1) ** 0.5
+    length2 = sum(y * y for y in v2) ** 0.5
+    return dot_product / (length1 * length2)
+'''
+
+# The talk's neighbours: score every (label, vector) pair against the target, best first.
+MOST_SIMILAR = '''def most_similar(target_vector, labelled_vectors, k=10):
+    """The k (label, similarity) pairs closest to target_vector, most similar first."""
+    scored = [
+        (label, cosine_similarity(target_vector, vector))
+        for label, vector in labelled_vectors
+    ]
+    return sorted(scored, key=lambda pair: pair[1], reverse=True)[:k]
+'''
+
+NUMPY_HEADER = "\n# The same with numpy: arrays instead of lists, one call per step.\n"
+
+
+def cosine_similarity_code(setup: str) -> str:
+    """Snippet: ``setup`` (lines that define ``v1`` and ``v2``; numpy is imported as ``np``
+    before it), the talk's ``cosine_similarity(v1, v2)``, then the same with numpy. Running
+    it prints the cosine twice."""
+    return (
+        "import numpy as np\n\n"
+        + setup
+        + "\n"
+        + COSINE_SIMILARITY
+        + "\nprint(cosine_similarity(v1, v2))\n"
+        + NUMPY_HEADER
+        + "a, b = np.asarray(v1, dtype=float), np.asarray(v2, dtype=float)\n"
+        + "print(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))\n"
+    )
+
+
+def most_similar_code(setup: str, target: str, k: int) -> str:
+    """Snippet: ``setup`` (lines that define ``target_vector``, shape ``(d,)``; ``labels``
+    and ``vectors``, ``(n, d)``, are the dataset's), the talk's ``most_similar`` over a list
+    of ``(label, vector)`` pairs leaving out ``target`` itself, then the same with numpy
+    (the ``k`` most and least similar). Running it prints the top ``k`` twice."""
+    return (
+        "import numpy as np\n\n"
+        "# `labels`: the dataset's items; `vectors`: their (n, d) embeddings, row by row.\n"
+        + setup
+        + "\n"
+        + COSINE_SIMILARITY
+        + "\n\n"
+        + MOST_SIMILAR
+        + f"\nlabelled_vectors = [(l, v) for l, v in zip(labels, vectors) if l != {target!r}]\n"
+        + f"print(most_similar(target_vector, labelled_vectors, k={k}))\n"
+        + NUMPY_HEADER
+        + "sims = vectors @ target_vector / (\n"
+        + "    np.linalg.norm(vectors, axis=1) * np.linalg.norm(target_vector)\n"
+        + ")\n"
+        + 'order = [i for i in np.argsort(-sims, kind="stable") if labels[i] != '
+        + f"{target!r}]\n"
+        + f"most, least = order[:{k}], order[::-1][:{k}]\n"
+        + "print([(labels[i], float(sims[i])) for i in most])\n"
+    )
