@@ -67,3 +67,38 @@ def most_similar_code(setup: str, target: str, k: int) -> str:
         + f"most, least = order[:{k}], order[::-1][:{k}]\n"
         + "print([(labels[i], float(sims[i])) for i in most])\n"
     )
+
+
+# The talk's exhaustive search: score every vector of a list against the query, best first.
+EXHAUSTIVE_SEARCH = '''def exhaustive_search(query_vector, vectors):
+    """Every (index, similarity) of vectors against query_vector, most similar first."""
+    similarities = [
+        (i, cosine_similarity(query_vector, vector)) for i, vector in enumerate(vectors)
+    ]
+    return sorted(similarities, key=lambda pair: pair[1], reverse=True)
+'''
+
+
+def exhaustive_search_code(setup: str, k: int) -> str:
+    """Snippet: ``setup`` (lines that define ``query_vector``, shape ``(d,)``; ``labels`` and
+    ``vectors``, ``(n, d)``, are the dataset's), the talk's ``exhaustive_search`` over the
+    vectors as plain lists, its ``k`` best, then the same with numpy. Running it prints the
+    top ``k`` ``(label, similarity)`` pairs twice."""
+    return (
+        "import numpy as np\n\n"
+        "# `labels`: the dataset's items; `vectors`: their (n, d) embeddings, row by row.\n"
+        + setup
+        + "\n"
+        + COSINE_SIMILARITY
+        + "\n\n"
+        + EXHAUSTIVE_SEARCH
+        + "\n\n# Plain Python lists of floats, as in the talk.\n"
+        + "results = exhaustive_search(query_vector.tolist(), vectors.tolist())\n"
+        + f"print([(labels[i], similarity) for i, similarity in results[:{k}]])\n"
+        + NUMPY_HEADER
+        + "sims = vectors @ query_vector / (\n"
+        + "    np.linalg.norm(vectors, axis=1) * np.linalg.norm(query_vector)\n"
+        + ")\n"
+        + f'best = np.argsort(-sims, kind="stable")[:{k}]\n'
+        + "print([(labels[i], float(sims[i])) for i in best])\n"
+    )
