@@ -30,6 +30,13 @@ SAME_MODEL = "Queries have {a} dimensions but the corpus has {b}: embed both wit
 # Upper bound on the (queries x corpus) score matrix computed at once, in elements.
 _SCORE_BLOCK = 1 << 22
 
+# The talk's HNSW settings, and the values the pages offer for each (every ladder holds the
+# talk's value, so a slider reaches it in one move).
+TALK_M, TALK_EF_CONSTRUCTION, TALK_EF = 16, 200, 50
+M_CHOICES = (2, 4, 8, 12, 16, 24, 32, 48, 64)
+EF_CONSTRUCTION_CHOICES = (5, 10, 20, 50, 100, 200, 400)
+EF_CHOICES = (1, 2, 5, 10, 20, 50, 100, 200, 400)
+
 
 def exhaustive_search(
     queries: np.ndarray | list,
@@ -102,8 +109,8 @@ class HnswIndex:
         cls,
         vectors: np.ndarray | list,
         metric: str | Metric = Metric.COSINE,
-        M: int = 16,
-        ef_construction: int = 200,
+        M: int = TALK_M,
+        ef_construction: int = TALK_EF_CONSTRUCTION,
         seed: int = 100,
         threads: int = 1,
     ) -> HnswIndex:
@@ -152,7 +159,7 @@ class HnswIndex:
         """Size of the serialised index (vectors and links), in bytes."""
         return int(self._index.index_file_size())
 
-    def search(self, queries: np.ndarray | list, k: int, ef: int = 50) -> SearchResult:
+    def search(self, queries: np.ndarray | list, k: int, ef: int = TALK_EF) -> SearchResult:
         """Approximate ``k`` nearest neighbours; ``ef`` (raised to ``k`` if smaller) is the
         candidate list size: larger is slower and more accurate."""
         q = as_matrix(queries, "queries")
@@ -192,8 +199,8 @@ class HnswIndex:
 def grow_hnsw(
     vectors: np.ndarray,
     stops: Sequence[int],
-    M: int = 16,
-    ef_construction: int = 200,
+    M: int = TALK_M,
+    ef_construction: int = TALK_EF_CONSTRUCTION,
     seed: int = 100,
     threads: int = 1,
     progress: Callable[[int, float], None] | None = None,

@@ -3,6 +3,8 @@ HNSW marks and recall against hnswlib driven directly, deep links, presenter mod
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import hnswlib
@@ -20,6 +22,7 @@ from tests.page_helpers import (
     show_tab,
     texts,
 )
+from views import _snippets
 
 MINILM, STATIC = "all-MiniLM-L6-v2", "static-minilm-256"
 
@@ -70,7 +73,7 @@ def test_default_render_shows_three_steps_and_exact_results(words) -> None:
     assert table["rank"].tolist() == [1, 2, 3, 4, 5]
     shared = len(set(table["exhaustive"]) & set(table["HNSW"]))
     assert shown["recall@5, this query"] == f"{shared / 5:.0%}"
-    assert "M=16, ef_construction=100" in at.get("code")[0].proto.code_text
+    assert "M=16, ef_construction=200" in at.get("code")[0].proto.code_text
     shown = metrics(show(at, STEP1))
     (bars,) = figures(at)
     np.testing.assert_allclose(array(bars["data"][0]["y"]), query[0], atol=1e-6)
@@ -89,9 +92,9 @@ def test_hnsw_sliders_change_marks_and_recall(words) -> None:
     labels, vectors = words
     at = open_page("search", {"search_view": STEP2})
     at.slider(key="search_k").set_value(8)
-    at.slider(key="search_m").set_value(2)
-    at.slider(key="search_efc").set_value(4)
-    at.slider(key="search_ef").set_value(1).run()
+    at.select_slider(key="search_m").set_value(2)
+    at.select_slider(key="search_efc").set_value(5)
+    at.select_slider(key="search_ef").set_value(1).run()
     assert not at.exception
     assert any("ef = 1 is below k = 8" in c.value for c in at.caption)
     # The settings made in step 2 carry over to the results.
@@ -115,13 +118,53 @@ def test_hnsw_sliders_change_marks_and_recall(words) -> None:
     ).T
     np.fill_diagonal(sims, -np.inf)
     reference = np.argsort(-sims, axis=1, kind="stable")[:, :8]
-    approx = hnswlib_leave_one_out(vectors[MINILM], m=2, efc=4, ef=1, k=8)
+    approx = hnswlib_leave_one_out(vectors[MINILM], m=2, efc=5, ef=1, k=8)
     recall = np.mean([len(set(a) & set(b)) / 8 for a, b in zip(reference, approx, strict=True)])
     assert shown["recall@8, every item as the query"] == f"{recall:.1%}"
-    assert any("M = 2, ef_construction = 4, ef = 8" in c.value for c in at.caption)
+    assert any("M = 2, ef_construction = 5, ef = 8" in c.value for c in at.caption)
     # The URL follows the widgets, so a copied link reopens this view.
     assert at.query_params["search_m"] == "2"
     assert at.query_params["search_k"] == "8"
+
+
+def test_hnsw_settings_default_to_the_talks_and_each_is_one_stop_away() -> None:
+    at = open_page("search", {"search_view": STEP2})
+    hnsw = ("search_m", "search_efc", "search_ef")
+    assert [at.select_slider(key=k).value for k in hnsw] == [16, 200, 50]
+    for key, talk in zip(hnsw, ("16", "200", "50"), strict=True):
+        # A select slider snaps to its values: the talk's is one of them.
+        assert talk in at.select_slider(key=key).options
+    code = at.get("code")[0].proto.code_text
+    assert "M=16, ef_construction=200" in code and "index.set_ef(50)" in code
+    # The tour's deep link with the talk's values opens them, with no warning.
+    talk = {"search_m": "16", "search_efc": "200", "search_ef": "50"}
+    at = open_page("search", talk)
+    assert not at.warning
+    assert any("M = 16, ef_construction = 200, ef = 50" in c.value for c in at.caption)
+    assert {key: at.query_params[key] for key in talk} == talk
+    # A value between the stops is not offered: ignored with a warning.
+    at = open_page("search", {"search_efc": "150"})
+    assert "search_efc='150'" in " ".join(w.value for w in at.warning)
+    assert at.session_state["search_efc"] == 200
+
+
+def test_code_expander_talks_first_and_its_snippet_matches_the_page(words) -> None:
+    labels, vectors = words
+    at = open_page("search", {"search_k": "4"})
+    code = at.get("code")[0].proto.code_text
+    assert code.index("def exhaustive_search(query_vector, vectors):") < code.index("np.argsort")
+    assert "def cosine_similarity(v1, v2):" in code
+    # The exhaustive part, run on the page's vectors with the query's, prints the page's top 4.
+    query = get_embedder(MINILM).embed(["a loyal dog"])[0]
+    snippet = _snippets.exhaustive_search_code("query_vector = query\n", 4)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(snippet, {"query": query, "vectors": vectors[MINILM], "labels": labels})  # noqa: S102
+    plain, numpy = (eval(line) for line in out.getvalue().splitlines())  # noqa: S307
+    table = results(at)
+    for printed in (plain, numpy):
+        assert [label for label, _ in printed] == table["exhaustive"].tolist()
+        np.testing.assert_allclose([s for _, s in printed], table["exhaustive score"], atol=1e-5)
 
 
 def test_a_strong_graph_finds_every_neighbor() -> None:
@@ -162,8 +205,9 @@ def test_deep_link_restores_the_view() -> None:
     assert len(results(at)) == 7
     assert at.query_params["search_m"] == "8"
     at = open_page("search", {**params, "search_view": STEP2})
-    sliders = ("search_k", "search_m", "search_efc", "search_ef")
-    assert [at.slider(key=k).value for k in sliders] == [7, 8, 50, 20]
+    assert at.slider(key="search_k").value == 7
+    hnsw = ("search_m", "search_efc", "search_ef")
+    assert [at.select_slider(key=k).value for k in hnsw] == [8, 50, 20]
 
 
 def test_presenter_mode() -> None:
@@ -181,7 +225,7 @@ def test_empty_query_warns_and_the_rest_still_works(query) -> None:
     assert any("query is empty" in w.value for w in at.warning)
     assert not frames(at, "exhaustive", "HNSW")
     assert any("once the query has a vector" in i.value for i in at.info)
-    assert show(at, STEP2).slider(key="search_m").value == 16  # HNSW settings stay usable
+    assert show(at, STEP2).select_slider(key="search_m").value == 16  # HNSW settings stay usable
     assert any("query is empty" in w.value for w in at.warning)
 
 
@@ -195,7 +239,7 @@ def test_bad_deep_link_values_are_ignored_with_a_warning(words) -> None:
     assert at.slider(key="search_k").value == 5
     assert at.slider(key="search_k").max == min(50, len(labels) - 1)
     assert len(results(at)) == 5
-    assert show(at, STEP2).slider(key="search_m").value == 16
+    assert show(at, STEP2).select_slider(key="search_m").value == 16
 
 
 def test_imported_vectors_search_their_own_items() -> None:

@@ -8,27 +8,42 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.search import HnswIndex, SearchComparison, compare_search, hnsw_recall
-from views import _ui, _upload
+from core.search import (
+    EF_CHOICES,
+    EF_CONSTRUCTION_CHOICES,
+    M_CHOICES,
+    TALK_EF,
+    TALK_EF_CONSTRUCTION,
+    TALK_M,
+    HnswIndex,
+    SearchComparison,
+    compare_search,
+    hnsw_recall,
+)
+from views import _snippets, _ui, _upload
 from views._engines import render_engines
 from views._scale_lab import render_scale_lab
 
 FIRST = 6  # query vector values listed in step 1
-# HNSW settings: URL key -> (label, lowest, highest, default, help).
+# HNSW settings: URL key -> (label, the values offered, default, help). The defaults are the
+# talk's, and each ladder holds them, so one move of a slider reaches them.
 HNSW_SETTINGS = {
-    "search_m": ("M", 2, 64, 16, "Links per item: more links, better recall, bigger graph."),
+    "search_m": (
+        "M",
+        M_CHOICES,
+        TALK_M,
+        "Links per item: more links, better recall, bigger graph.",
+    ),
     "search_efc": (
         "ef_construction",
-        4,
-        400,
-        100,
+        EF_CONSTRUCTION_CHOICES,
+        TALK_EF_CONSTRUCTION,
         "Candidates considered while linking each new item: slower build, better graph.",
     ),
     "search_ef": (
         "ef",
-        1,
-        400,
-        10,
+        EF_CHOICES,
+        TALK_EF,
         "Candidates kept while searching (raised to k if smaller): slower, more exact.",
     ),
 }
@@ -64,8 +79,8 @@ n = len(labels)
 
 def _hnsw_setting(key: str) -> int:
     """An HNSW setting from the sliders of step 2 (or the URL when step 2 is not open)."""
-    _, low, high, default, _ = HNSW_SETTINGS[key]
-    return int(st.session_state[_ui.bound(key, default, int, valid=lambda v: low <= v <= high)])
+    _, choices, default, _ = HNSW_SETTINGS[key]
+    return int(st.session_state[_ui.bound(key, default, int, valid=lambda v: v in choices)])
 
 
 def _query_row() -> tuple[str, str, int]:
@@ -157,11 +172,11 @@ def search_step(model: str, query: str, k: int) -> None:
     )
     with c_hnsw:
         st.markdown("**HNSW** (hnswlib): a layered graph; each item links to M neighbours.")
-        for column, (key, (label, low, high, _, tip)) in zip(
+        for column, (key, (label, choices, _, tip)) in zip(
             st.columns(3), HNSW_SETTINGS.items(), strict=True
         ):
             _hnsw_setting(key)
-            column.slider(label, low, high, key=key, help=tip)
+            column.select_slider(label, choices, key=key, help=tip)
     index = _index(model)
     found = _search(model, _query_vector(model, query)[0], k, index)
     if found is None or index is None:
@@ -220,23 +235,24 @@ def results_step(model: str, query: str, k: int) -> None:
 
 
 def search_code(model: str, query: str, k: int) -> None:
-    """The three steps in Python, for the current inputs."""
+    """The steps in Python for the current inputs: the talk's exhaustive search over plain
+    lists, the same with numpy, then HNSW."""
     m, efc, ef = (_hnsw_setting(key) for key in HNSW_SETTINGS)
-    _ui.code_expander(
-        "import hnswlib\nimport numpy as np\n\n"
-        f"# `vectors` holds the ({n}, {ws.sets[model].dims}) embeddings of {ws.dataset.name}.\n"
+    setup = (
+        f"# Here: the {n:,} items of {ws.dataset.name}, ({n}, {ws.sets[model].dims}).\n"
         + _ui.embed_code(model, [query.strip() or "your query"], var="q")
-        + "\n# Exhaustive: cosine with every item, keep the k best\n"
-        "unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
-        "sims = unit @ (q[0] / np.linalg.norm(q[0]))\n"
-        f"exact = np.argsort(-sims)[:{k}]\n\n"
-        "# HNSW: build the graph once, then search it\n"
+        + "query_vector = q[0]\n"
+    )
+    _ui.code_expander(
+        "import hnswlib\n"
+        + _snippets.exhaustive_search_code(setup, k)
+        + "\n# HNSW: build the graph once, then search it\n"
         "index = hnswlib.Index(space='cosine', dim=vectors.shape[1])\n"
         f"index.init_index(max_elements=len(vectors), M={m}, ef_construction={efc})\n"
         "index.add_items(vectors)\n"
         f"index.set_ef({max(ef, k)})\n"
-        f"ids, distances = index.knn_query(q, k={k})  # distance = 1 - cosine\n"
-        f"recall = len(set(exact) & set(ids[0])) / {k}\n"
+        f"ids, distances = index.knn_query(query_vector, k={k})  # distance = 1 - cosine\n"
+        f"recall = len(set(best) & set(ids[0])) / {k}\n"
     )
 
 
