@@ -242,12 +242,18 @@ def test_storage_calculator_reproduces_the_talks_azure_index() -> None:
             assert -float(delta.split("%")[0]) == pytest.approx(saved, abs=0.05)
 
 
-def test_python_list_sizes_explained(words_static_unit) -> None:
-    d = words_static_unit[1].shape[1]
-    floats = [float(i) for i in range(d)]
-    caption = texts(open_page("quantization", {"quant_view": STORAGE}))
-    assert f"{sys.getsizeof(floats):,} B" in caption
-    assert f"{sys.getsizeof(floats) + d * sys.getsizeof(1.0):,} B" in caption
+@pytest.mark.parametrize("dims", [1536, 384])
+def test_python_list_sizes_explained(dims: int) -> None:
+    # The calculator's dimensions (the talk's 1536 by default): sys.getsizeof of a list parsed
+    # from JSON (as an API response arrives) is the talk's 12,728 B; its floats make 49,592 B.
+    floats = json.loads(json.dumps(np.random.default_rng(0).normal(size=dims).tolist()))
+    at = open_page("quantization", {"quant_view": STORAGE, "quant_calc_dims": str(dims)})
+    caption = texts(at)
+    pointers, deep = sys.getsizeof(floats), sys.getsizeof(floats) + 24 * dims
+    assert f"says {pointers:,} B, only the list's array of pointers" in caption
+    assert f"float objects they point to it is {deep:,} B" in caption
+    if dims == 1536:
+        assert (pointers, deep) == (12_728, 49_592)
 
 
 def test_deep_link_restores_the_view() -> None:

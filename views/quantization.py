@@ -3,7 +3,8 @@ memory, and how oversampling and rescoring win the ranking back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -78,8 +79,11 @@ ws = _ui.workspace()
 labels = ws.dataset.labels
 n = len(labels)
 VIEWS = ("Before and after", "Top-k", "Oversample and rescore", "Storage")
+# Presenter mode: each tab is one 1280x720 screen, so its layout is chosen for that screen.
+BIG = _ui.presenting()
 
-*row, c_precision, c_setting, c_score = st.columns([3, 3, 2, 2, 3, 3])
+# The precision radio gets room for its two options side by side (one line, not two).
+*row, c_precision, c_setting, c_score = st.columns([3, 3, 2, 3, 3, 3])
 model, target, k = _ui.target_controls("quant", ws, row)
 # str(): a radio or selectbox types its value Optional, but a bound key always holds an option.
 precision = str(
@@ -192,7 +196,7 @@ def before_and_after() -> None:
         view = code_view(index, query)
     if view is None:
         return
-    _ui.plot(_code_figure(view), key="quant_bars", height=360)
+    _ui.plot(_code_figure(view), key="quant_bars", height=250 if BIG else 360)
     rows = {"float": view.values[:FIRST], "bit" if binary else "int8": view.codes[:FIRST]}
     if view.thresholds is not None:  # binary codes have centres, int8 codes a range
         rows["centre"] = view.thresholds[:FIRST]
@@ -205,14 +209,61 @@ def before_and_after() -> None:
         column_config={f"dim {d}": SCORE for d in range(FIRST)},
     )
     stats = _summary(vs.key, vs.vectors)
+    extremes = (
+        f"min {stats.low:.4f}, max {stats.high:.4f} (int8's range), mean {stats.mean:.4f} "
+        '(binary\'s "mean" centre)'
+    )
+    if BIG:  # one line: the presenter says the rest
+        st.caption(f"Over all {vs.vectors.size:,} numbers of the unit vectors: {extremes}.")
+        return
     st.caption(
         _ui.md_text(
             f"The first {FIRST} of {view.values.shape[0]} values of {target.strip()!r}, "
             "normalised to unit length before quantizing (rankings are by cosine). Over all "
-            f"{vs.vectors.size:,} numbers of the dataset: min {stats.low:.4f}, max "
-            f"{stats.high:.4f} (int8's range), mean {stats.mean:.4f} (binary's \"mean\" centre)."
+            f"{vs.vectors.size:,} numbers of the dataset: {extremes}."
         )
     )
+
+
+# Why a vector database's ranking of the codes can differ from the talk's, per precision.
+DIFFERS = {
+    Precision.INT8.value: "the dot product favours code vectors of large magnitude, cosine "
+    "divides by each one's length",
+    Precision.BINARY.value: "Hamming also counts the 0s two vectors share, cosine only their "
+    "shared 1s relative to how many 1s each has",
+}
+
+
+def _score_note() -> str:
+    """How the codes' scores in the tables were computed (and why the other way differs)."""
+    native = "integer dot product of the codes" if not binary else "Hamming distance of the bits"
+    if by_cosine:
+        note = f"{precision} score: cosine similarity of the codes, as in the talk"
+        other = f"a vector database's {native}"
+    else:
+        lower = " (bits that differ, lower is closer)" if binary else ""
+        note = f"{precision} score: {native}{lower}, as a vector database ranks"
+        other = "the talk's cosine of the codes"
+    if BIG:
+        return note + "."
+    return (
+        f"{note}. {other.capitalize()} can order some neighbours differently: {DIFFERS[precision]}."
+    )
+
+
+def _ranking_columns(*numbers: str, cosines: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Column widths for a ranking table: a narrow rank and mark, score columns just wide
+    enough for their numbers (``cosines`` with 4 significant digits), the items share the
+    rest, so long titles do not push the scores out of sight."""
+    config: dict[str, Any] = {
+        "rank": st.column_config.NumberColumn(width=45),
+        "mark": st.column_config.TextColumn(width=50),
+    }
+    for name in numbers:
+        config[name] = st.column_config.NumberColumn(
+            format="%.4g" if name in cosines else None, width=95
+        )
+    return config
 
 
 def top_k() -> None:
@@ -227,21 +278,20 @@ def top_k() -> None:
         table = _ui.comparison_frame(
             ranks, exact.scores[0], quantized.candidates.scores[0, :k], "float", precision
         )
+        code_score = f"{precision} score"
         c_table.dataframe(
             table,
             key="quant_topk",
             hide_index=True,
             width="stretch",
-            column_config={"float score": SCORE},
+            column_config=_ranking_columns(
+                "float score",
+                code_score,
+                cosines=("float score", code_score) if by_cosine else ("float score",),
+            ),
         )
         _ui.download_table(table, "quantization_top_k", c_table)
-        if by_cosine:
-            scored = f". {precision} score: cosine similarity of the codes, as in the talk."
-        elif binary:
-            scored = ". binary score: bits that differ (Hamming distance, lower is closer)."
-        else:
-            scored = ". int8 score: integer dot product of the codes."
-        c_table.caption(_ui.MARKS_LEGEND.format(reference="float") + scored)
+        c_table.caption(_ui.MARKS_LEGEND.format(reference="float") + ". " + _score_note())
         c_stats.metric(f"overlap@{k}", f"{ranks.overlap_at_k:.0%}")
         c_stats.metric(
             "rank correlation", f"{ranks.spearman:.2f}", help="Spearman, over both lists."
@@ -285,7 +335,8 @@ def _status(found: RescoreResult) -> Callable[[int], str]:
 
 
 def _factor_figure(points: list[PipelinePoint], factor: int) -> go.Figure:
-    """Recall@k after rescoring against the oversampling factor, the chosen one circled."""
+    """Recall@k after rescoring against the oversampling factor: the chosen factor circled,
+    the codes alone (factor 1) labelled, exact float search as the 100 % line."""
     chosen = {p.oversample: p for p in points}[factor]
     fig = go.Figure(
         go.Scatter(
@@ -306,81 +357,140 @@ def _factor_figure(points: list[PipelinePoint], factor: int) -> go.Figure:
             name="chosen factor",
         )
     )
+    if factor != 1:
+        alone = points[0].recall_first_stage
+        fig.add_annotation(
+            x=1,
+            y=alone,
+            text=f"{precision} alone: {alone:.1%}",
+            showarrow=False,
+            xanchor="left",
+            xshift=10,
+        )
+    fig.add_hline(
+        y=1.0,
+        line={"dash": "dot", "width": 1},
+        annotation_text="float32 (exact)",
+        annotation_position="bottom right",
+    )
     fig.update_xaxes(title_text="oversampling factor", dtick=1)
-    fig.update_yaxes(title_text=f"recall@{k}, every item as query", tickformat=".0%")
+    fig.update_yaxes(
+        title_text=f"recall@{k}" if BIG else f"recall@{k}, every item as query", tickformat=".0%"
+    )
     fig.update_layout(showlegend=False)
     return fig
 
 
+def _factor_slider(where: Any) -> int:
+    """The oversampling factor's slider in ``where``."""
+    _factor_setting()
+    label = (
+        "Oversampling factor: k × factor candidates"
+        if BIG
+        else "Oversampling factor: fetch k × factor candidates by codes, rescore them with floats"
+    )
+    return int(where.slider(label, 1, FACTORS[-1], key="quant_factor"))
+
+
+def _recall_metrics(points: list[PipelinePoint], factor: int, where: Sequence[Any]) -> None:
+    """Recall@k of float32, the codes alone and the codes rescored, in the three ``where``."""
+    c_float, c_alone, c_rescored = where
+    by_factor = {p.oversample: p for p in points}
+    c_float.metric(
+        "float32 (exact)",
+        "100%",
+        help=f"recall@{k}: each of the {n:,} items searches the other {n - 1:,}; the mean "
+        f"share of its exact float top {k} that the search returns.",
+    )
+    c_alone.metric(f"{precision} alone", f"{by_factor[1].recall_first_stage:.1%}")
+    c_rescored.metric(
+        f"{precision} + rescore ×{factor}", f"{by_factor[factor].recall_rescored:.1%}"
+    )
+
+
+def _candidates_table(quantized: RescoreResult) -> None:
+    """The codes' candidates, best first, with what rescoring did to each."""
+    status = _status(quantized)
+    ids = quantized.candidates.ids[0]
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "rank": range(1, quantized.candidates.k + 1),
+                "item": [labels[i] for i in ids],
+                f"{precision} score": quantized.candidates.scores[0],
+                "after rescoring": [status(int(i)) for i in ids],
+            }
+        ),
+        key="quant_candidates",
+        hide_index=True,
+        width="stretch",
+        height=min(35 * quantized.candidates.k + 40, 390),
+        column_config=_ranking_columns(
+            f"{precision} score", cosines=(f"{precision} score",) if by_cosine else ()
+        ),
+    )
+
+
 def oversample_and_rescore() -> None:
     """k × factor candidates by codes, rescored with the floats: recall against the factor
-    first, then what rescoring rescued and dropped for the target."""
-    c_factor, c_float, c_alone, c_rescored = st.columns([3, 1, 1, 1])
-    _factor_setting()
-    factor = c_factor.slider(
-        "Oversampling factor: fetch k × factor candidates by codes, rescore them with floats",
-        1,
-        FACTORS[-1],
-        key="quant_factor",
-    )
+    first, then what rescoring rescued and dropped for the target. In presenter mode the
+    curve (with the recalls on it) sits beside the rescored top k, the candidates folded."""
+    if BIG:
+        c_curve, c_result = st.columns([2, 3])
+        factor = _factor_slider(c_curve)
+    else:
+        c_slider, *c_metrics = st.columns([3, 1, 1, 1])
+        factor = _factor_slider(c_slider)
+        c_curve = c_result = st.container()
     points = _recall_points()
     if points:
-        by_factor = {p.oversample: p for p in points}
-        c_float.metric(
-            "float32 (exact)",
-            "100%",
-            help=f"recall@{k}: each of the {n:,} items searches the other {n - 1:,}; the mean "
-            f"share of its exact float top {k} that the search returns.",
-        )
-        c_alone.metric(f"{precision} alone", f"{by_factor[1].recall_first_stage:.1%}")
-        c_rescored.metric(
-            f"{precision} + rescore ×{factor}", f"{by_factor[factor].recall_rescored:.1%}"
-        )
-    if points:
-        _ui.plot(_factor_figure(points, factor), key="quant_recall_curve", height=320)
+        if not BIG:
+            _recall_metrics(points, factor, c_metrics)
+        with c_curve:
+            _ui.plot(
+                _factor_figure(points, factor), key="quant_recall_curve", height=300 if BIG else 320
+            )
     found = _neighbors(factor)
-    if found is not None:
-        exact, quantized = found
-        status = _status(quantized)
+    if found is None:
+        return
+    exact, quantized = found
+    heading = f"{quantized.candidates.k} candidates by {precision}"
+    if BIG:
+        with c_curve.expander(heading):
+            _candidates_table(quantized)
+        c_final = c_result
+    else:
         c_cand, c_final = st.columns([2, 3])
-        c_cand.markdown(f"**{quantized.candidates.k} candidates by {precision}**")
-        c_cand.dataframe(
-            pd.DataFrame(
-                {
-                    "rank": range(1, quantized.candidates.k + 1),
-                    "item": [labels[i] for i in quantized.candidates.ids[0]],
-                    f"{precision} score": quantized.candidates.scores[0],
-                    "after rescoring": [status(int(i)) for i in quantized.candidates.ids[0]],
-                }
-            ),
-            key="quant_candidates",
-            hide_index=True,
-            width="stretch",
-            height=min(35 * quantized.candidates.k + 40, 390),
-        )
+        c_cand.markdown(f"**{heading}**")
+        with c_cand:
+            _candidates_table(quantized)
         c_final.markdown(f"**Rescored top {k}** against the float top {k}")
-        final = compare_rankings(exact.ids[0].tolist(), quantized.final.ids[0].tolist(), labels)
-        c_final.dataframe(
-            _ui.comparison_frame(
-                final, exact.scores[0], quantized.final.scores[0], "float", "rescored"
-            ),
-            key="quant_rescored",
-            hide_index=True,
-            width="stretch",
-            column_config={"float score": SCORE, "rescored score": SCORE},
-        )
-        rescued, dropped = quantized.rescued().tolist(), quantized.dropped().tolist()
-        names = ", ".join(labels[i] for i in sorted(rescued)) or "none"
-        lost = ", ".join(labels[i] for i in sorted(dropped)) or "none"
-        st.markdown(
-            f"Rescoring **rescued** {len(rescued)} ({names}) and **dropped** {len(dropped)} "
-            f"({lost}); overlap with the float top {k}: {final.overlap_at_k:.0%}."
-        )
+    final = compare_rankings(exact.ids[0].tolist(), quantized.final.ids[0].tolist(), labels)
+    c_final.dataframe(
+        _ui.comparison_frame(
+            final, exact.scores[0], quantized.final.scores[0], "float", "rescored"
+        ),
+        key="quant_rescored",
+        hide_index=True,
+        width="stretch",
+        column_config=_ranking_columns(
+            "float score", "rescored score", cosines=("float score", "rescored score")
+        ),
+    )
+    rescued, dropped = quantized.rescued().tolist(), quantized.dropped().tolist()
+    names = ", ".join(labels[i] for i in sorted(rescued)) or "none"
+    lost = ", ".join(labels[i] for i in sorted(dropped)) or "none"
+    c_final.markdown(
+        f"Rescoring **rescued** {len(rescued)} ({_ui.md_text(names)}) and **dropped** "
+        f"{len(dropped)} ({_ui.md_text(lost)}); overlap with the float top {k}: "
+        f"{final.overlap_at_k:.0%}."
+    )
 
 
-def storage() -> None:
-    """Bytes per vector and for the dataset in every precision, and a calculator."""
+def _storage_table() -> None:
+    """Bytes of one of the dataset's vectors and of all of them, in every precision."""
     table = make_storage_table(n, vs.dims)
+    ratio = st.column_config.NumberColumn(format="%.3f×")
     st.dataframe(
         pd.DataFrame(
             {
@@ -394,21 +504,34 @@ def storage() -> None:
         ),
         key="quant_storage",
         hide_index=True,
-        column_config={
-            "size vs float32": st.column_config.NumberColumn(format="%.3f×"),
-            "size vs float64": st.column_config.NumberColumn(format="%.3f×"),
-        },
+        width="stretch",
+        column_config={"size vs float32": ratio, "size vs float64": ratio},
     )
     st.caption(
-        f"One {vs.dims}-d vector held on its own (with numpy's array header, or as a Python "
-        f"list of float objects); the whole matrix of {n:,} counts the numbers only. "
-        f"`sys.getsizeof` of a Python list of {vs.dims} floats says "
-        f"{python_list_bytes(vs.dims, include_floats=False):,} B: that is only the list's array "
-        f"of pointers; with the {vs.dims} float objects they point to it is "
-        f"{python_list_bytes(vs.dims):,} B."
+        f"One {vs.dims}-d vector held on its own (a numpy array with its header, or a Python "
+        f"list with its float objects); the {n:,} vectors as one matrix count the numbers only."
     )
-    st.subheader("Storage calculator")
-    c_n, c_dims, c_prec, c_keep, c_over = st.columns(5)
+
+
+def _python_list_note(dims: int) -> None:
+    """``sys.getsizeof`` of a Python list of ``dims`` floats against its size with the floats."""
+    st.caption(
+        f"A Python list of {dims:,} floats: `sys.getsizeof` says "
+        f"{python_list_bytes(dims, include_floats=False):,} B, only the list's array of "
+        f"pointers; with the {dims:,} float objects they point to it is "
+        f"{python_list_bytes(dims):,} B."
+    )
+
+
+def _calculator(where: Any) -> None:
+    """N vectors of d dimensions at a precision, with an index's overhead per vector."""
+    if BIG:  # two inputs a row in the half screen beside the table
+        c_n, c_dims = where.columns(2)
+        c_prec, c_over = where.columns(2)
+        c_keep = where
+    else:
+        where.subheader("Storage calculator")
+        c_n, c_dims, c_prec, c_keep, c_over = where.columns(5)
     calc_n = c_n.number_input(
         "vectors (N)",
         1,
@@ -428,10 +551,6 @@ def storage() -> None:
         stored,
         key=_ui.bound("quant_calc_precision", Precision.INT8.value, valid=lambda v: v in stored),
     )
-    keep = c_keep.toggle(
-        "keep float32 originals for rescoring",
-        key=_ui.bound("quant_calc_keep", False, _ui.as_bool),
-    )
     overhead = c_over.number_input(
         "index overhead, B per vector",
         0.0,
@@ -439,14 +558,20 @@ def storage() -> None:
         step=1.0,
         key=_ui.bound("quant_calc_overhead", 0.0, float, valid=lambda v: 0 <= v <= 1e6),
         help="What a vector database stores beside each vector (ids, links, bookkeeping). "
-        "27.5 B with N = 200,000 and 1536 dimensions gives the talk's Azure AI Search index "
-        "sizes to within 0.2 %: 1177.12 MB float32, 298.519 MB int8, 41.8636 MB binary (the "
-        "portal's MB are MiB, 2²⁰ B).",
+        "27.5 B with N = 200,000 and 1536 dimensions gives the talk's Azure AI Search index: "
+        "1177.12 MiB float32 (reported: 1177.12 MB), 298.21 MiB int8 (298.519 MB) and "
+        "41.87 MiB binary (41.8636 MB), 74.67 % and 96.44 % smaller (reported: 74.64 % and "
+        "96.44 %); the portal's MB are MiB, 2²⁰ B. No single overhead matches all three: the "
+        "int8 index was 0.3 MB (1.6 B a vector) larger than the others predict.",
     )
-    with _ui.guard("Calculator"):
+    keep = c_keep.toggle(
+        "keep float32 originals for rescoring",
+        key=_ui.bound("quant_calc_keep", False, _ui.as_bool),
+    )
+    with where, _ui.guard("Calculator"):
         total = index_bytes(int(calc_n), int(calc_dims), calc_precision, keep, overhead)
         baseline = index_bytes(int(calc_n), int(calc_dims), Precision.FLOAT32, False, overhead)
-        c_total, c_base = st.columns(2)
+        c_total, c_base = (where, where) if BIG else where.columns(2)
         c_total.metric(
             f"{int(calc_n):,} × {int(calc_dims):,} at {calc_precision}"
             + (" + float32 copy" if keep and calc_precision in QUANTIZED else ""),
@@ -454,48 +579,188 @@ def storage() -> None:
             delta=f"{100 * (total / baseline - 1):+.2f}% vs float32",
             delta_color="inverse",
         )
-        c_base.metric(
-            "float32 for comparison", f"{format_bytes(baseline)} = {baseline / 2**20:,.2f} MiB"
+        base = f"{format_bytes(baseline)} = {baseline / 2**20:,.2f} MiB"
+        if BIG:
+            c_base.caption(f"float32 for comparison: {base}")
+        else:
+            c_base.metric("float32 for comparison", base)
+    with where:
+        _python_list_note(int(calc_dims))
+
+
+def storage() -> None:
+    """Bytes per vector and for the dataset in every precision, and a calculator (beside the
+    table in presenter mode, under it otherwise)."""
+    if BIG:
+        c_table, c_calc = st.columns(2)
+        with c_table:
+            _storage_table()
+        _calculator(c_calc)
+        return
+    _storage_table()
+    _calculator(st.container())
+
+
+def _talk_code(factor: int) -> str:
+    """The current search in plain Python with the talk's function names: quantize every
+    vector, rank by the codes, keep k × ``factor`` candidates, rescore them with the floats."""
+    row = _ui.target_index(ws.dataset, target)
+    label = target.strip()
+    if binary:
+        per_dim_centre = center in (Center.DIM_MEAN.value, Center.DIM_MEDIAN.value)
+        quantize = (
+            "def binary_quantization(vector, centers):\n"
+            '    """One bit a value: 1 above its dimension\'s centre, else 0."""\n'
+            "    return [1 if x > c else 0 for x, c in zip(vector, centers)]\n\n"
+            if per_dim_centre
+            else "def binary_quantization(vector, center):\n"
+            '    """One bit a value: 1 above the centre, else 0."""\n'
+            "    return [1 if x > center else 0 for x in vector]\n\n"
         )
+        quantize += {
+            Center.ZERO.value: "center = 0.0\n",
+            Center.MEAN.value: "all_values = [x for v in vectors.values() for x in v]\n"
+            "center = sum(all_values) / len(all_values)  # the global mean\n",
+            Center.DIM_MEAN.value: "columns = list(zip(*vectors.values()))\n"
+            "centers = [statistics.mean(d) for d in columns]\n",
+            Center.DIM_MEDIAN.value: "columns = list(zip(*vectors.values()))\n"
+            "centers = [statistics.median(d) for d in columns]\n",
+        }[center]
+        arguments = "centers" if per_dim_centre else "center"
+        quantize += (
+            f"codes = {{label: binary_quantization(v, {arguments})\n"
+            "         for label, v in vectors.items()}\n"
+            f"query_code = binary_quantization(query, {arguments})\n"
+        )
+    else:
+        quantize = (
+            "def scalar_quantization(vector, min_values, max_values):\n"
+            '    """int8 codes: each dimension\'s range onto [0, 1], x 255, rounded, - 128."""\n'
+            "    return [\n"
+            "        round((x - low) / (high - low) * 255) - 128\n"
+            "        for x, low, high in zip(vector, min_values, max_values)\n"
+            "    ]\n\n"
+            "columns = list(zip(*vectors.values()))  # one range per dimension\n"
+            "min_values, max_values = [min(d) for d in columns], [max(d) for d in columns]\n"
+            if per_dim
+            else "def scalar_quantization(vector, min_value, max_value):\n"
+            '    """int8 codes: the range onto [0, 1], times 255, rounded, minus 128."""\n'
+            "    scale = max_value - min_value\n"
+            "    return [round((x - min_value) / scale * 255) - 128 for x in vector]\n\n"
+            "all_values = [x for v in vectors.values() for x in v]\n"
+            "min_values, max_values = min(all_values), max(all_values)  # the global range\n"
+        )
+        quantize += (
+            "codes = {label: scalar_quantization(v, min_values, max_values) "
+            "for label, v in vectors.items()}\n"
+            "query_code = scalar_quantization(query, min_values, max_values)\n"
+        )
+    if by_cosine:
+        score, order = "cosine_similarity", "reverse=True"
+    elif binary:
+        score, order = "hamming_distance", "reverse=False"  # fewer differing bits first
+    else:
+        score, order = "dot_product", "reverse=True"
+    functions = (
+        "def dot_product(v1, v2):\n"
+        "    return sum(a * b for a, b in zip(v1, v2))\n\n"
+        "def cosine_similarity(v1, v2):\n"
+        "    return dot_product(v1, v2) / math.sqrt(dot_product(v1, v1) * dot_product(v2, v2))\n\n"
+    )
+    if score == "hamming_distance":
+        functions += (
+            "def hamming_distance(b1, b2):\n    return sum(x != y for x, y in zip(b1, b2))\n\n"
+        )
+    own = (
+        f"query = vectors[{label!r}]\n"
+        if row is not None
+        else f"query = normalize(...)  # the embedding of {label!r}\n"
+    )
+    others = (
+        f"[label for label in codes if label != {label!r}]" if row is not None else "list(codes)"
+    )
+    return (
+        "import math\n"
+        + ("import statistics\n" if binary and center.startswith("dim-") else "")
+        + f"\n# `vectors`: {{label: list of {vs.dims} floats}} for the {n:,} items of "
+        f"{ws.dataset.name}.\n"
+        "def normalize(vector):\n"
+        "    length = math.sqrt(sum(x * x for x in vector))\n"
+        "    return [x / length for x in vector]\n\n"
+        "vectors = {label: normalize(v) for label, v in vectors.items()}\n"
+        + own
+        + "\n"
+        + functions
+        + quantize
+        + f"\n# Rank by the codes; keep k × {factor} candidates, rescore them with the floats\n"
+        f"ranking = sorted({others}, key=lambda label: {score}(query_code, codes[label]), "
+        f"{order})\n"
+        f"candidates = ranking[:{k * factor}]\n"
+        "top = sorted(candidates, key=lambda label: cosine_similarity(query, vectors[label]), "
+        f"reverse=True)[:{k}]\n"
+    )
+
+
+def _numpy_code(factor: int) -> str:
+    """The same search in numpy, on the whole matrix at once."""
+    row = _ui.target_index(ws.dataset, target)
+    if binary:
+        quantize = {
+            Center.ZERO.value: "centre = 0.0\n",
+            Center.MEAN.value: "centre = unit.mean()\n",
+            Center.DIM_MEAN.value: "centre = unit.mean(axis=0)\n",
+            Center.DIM_MEDIAN.value: "centre = np.median(unit, axis=0)\n",
+        }[center]
+        if by_cosine:
+            quantize += (
+                "codes, q_code = (unit > centre).astype(float), (q > centre).astype(float)\n"
+            )
+        else:
+            quantize += (
+                "codes = np.packbits(unit > centre, axis=1)  # 8 bits a byte\n"
+                "q_code = np.packbits(q > centre)\n"
+                "# Hamming distance: fewer differing bits = closer\n"
+                "score = -np.bitwise_count(codes ^ q_code).sum(axis=1).astype(float)\n"
+            )
+    else:
+        quantize = (
+            "low, high = unit.min(axis=0), unit.max(axis=0)  # per dimension\n"
+            if per_dim
+            else "low, high = unit.min(), unit.max()\n"
+        ) + (
+            "step = (high - low) / 255\n"
+            "codes = (np.clip(np.rint((unit - low) / step), 0, 255) - 128).astype(np.int8)\n"
+            "q_code = (np.clip(np.rint((q - low) / step), 0, 255) - 128).astype(np.int8)\n"
+        )
+        if not by_cosine:
+            quantize += "score = (codes.astype(np.int32) @ q_code.astype(np.int32)).astype(float)\n"
+    if by_cosine:
+        quantize += (
+            "# cosine similarity of the codes taken as ordinary vectors\n"
+            "c = codes.astype(float)\n"
+            "score = (c @ q_code) / (np.linalg.norm(c, axis=1) * np.linalg.norm(q_code))\n"
+        )
+    own = f"score[{row}] = -np.inf  # the target itself\n" if row is not None else ""
+    return (
+        "import numpy as np\n\n"
+        f"# `vectors`: the ({n}, {vs.dims}) matrix of {ws.dataset.name}; `q`: the target's.\n"
+        "unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
+        "q = q / np.linalg.norm(q)\n"
+        + quantize
+        + own
+        + f"\n# Keep k × {factor} candidates, then rescore them with the floats\n"
+        f'candidates = np.argsort(-score, kind="stable")[:{k * factor}]\n'
+        f'top = candidates[np.argsort(-(unit[candidates] @ q), kind="stable")][:{k}]\n'
+    )
 
 
 def python_code() -> None:
-    """The quantized search in numpy, for the current inputs."""
+    """The current search in code: the talk's plain functions first, numpy second."""
+    if not target.strip():
+        return
     factor = _factor_setting()
-    _ui.code_expander(
-        "import numpy as np\n\n"
-        f"# `vectors` holds the ({n}, {vs.dims}) embeddings of {ws.dataset.name}; "
-        "`q` the target's.\n"
-        "unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
-        "q = q / np.linalg.norm(q)\n"
-        + (
-            "# Binary: one bit per dimension, packed 8 to a byte; compare by differing bits\n"
-            + {
-                Center.ZERO.value: "centre = 0.0\n",
-                Center.MEAN.value: "centre = unit.mean()\n",
-                Center.DIM_MEAN.value: "centre = unit.mean(axis=0)\n",
-                Center.DIM_MEDIAN.value: "centre = np.median(unit, axis=0)\n",
-            }[center]
-            + "codes = np.packbits(unit > centre, axis=1)\n"
-            "q_code = np.packbits(q > centre)\n"
-            "# fewer differing bits = closer\n"
-            "score = -np.bitwise_count(codes ^ q_code).sum(axis=1)\n"
-            if binary
-            else "# int8: map the calibrated range onto 256 levels\n"
-            + (
-                "low, high = unit.min(axis=0), unit.max(axis=0)  # per dimension\n"
-                if per_dim
-                else "low, high = unit.min(), unit.max()\n"
-            )
-            + "step = (high - low) / 255\n"
-            "codes = (np.clip(np.rint((unit - low) / step), 0, 255) - 128).astype(np.int8)\n"
-            "q_code = (np.clip(np.rint((q - low) / step), 0, 255) - 128).astype(np.int8)\n"
-            "score = codes.astype(np.int32) @ q_code.astype(np.int32)\n"
-        )
-        + f"\n# Oversample: keep k × {factor} candidates, then rescore them with the floats\n"
-        f"candidates = np.argsort(-score)[:{k * factor}]\n"
-        f"top = candidates[np.argsort(-(unit[candidates] @ q))][:{k}]\n"
-    )
+    _ui.code_expander(_talk_code(factor), "The same in Python, as the talk's notebooks")
+    _ui.code_expander(_numpy_code(factor), "The same in numpy")
 
 
 view, tab = _ui.view_tabs("quant_view", VIEWS)
