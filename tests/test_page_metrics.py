@@ -3,6 +3,8 @@ top-k under each metric against a numpy brute force, and the live unit-length ch
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 
 import numpy as np
@@ -24,9 +26,26 @@ def test_default_vectors_normalized_show_the_talk_numbers() -> None:
     assert shown["dot product"] == "0.786"
     assert shown["cosine similarity"] == "0.786"
     assert shown["cosine distance"] == "0.214"
-    code = at.get("code")[0].proto.code_text
-    assert "# 0.655" in code and "# 0.214" in code
     assert "‖a‖ = 3.7416573867739413, ‖b‖ = 3.7416573867739413" in texts(at)
+    code = at.get("code")[0].proto.code_text
+    assert code.index("def cosine_similarity(v1, v2):") < code.index("np.linalg.norm")
+    assert "v1 = [1, 2, 3]  # vector a\nv2 = [3, 1, 2]  # vector b\n" in code
+    assert "# euclidean 0.655" in code and "# cosine distance 0.214" in code
+    # The snippet runs and prints the page's numbers: the talk's cosine, its numpy
+    # one-liner, the magnitudes, then the other measures on the unit vectors.
+    cos = 11 / 14
+    assert run_snippet(code) == pytest.approx(
+        [cos, cos, math.sqrt(14), math.sqrt(14), math.sqrt(2 - 2 * cos), 1.07, cos, 1 - cos],
+        abs=5e-3,
+    )
+
+
+def run_snippet(code: str) -> list[float]:
+    """Run a code expander's snippet; every number it prints, in order."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "<snippet>", "exec"), {})  # noqa: S102
+    return [float(x) for line in out.getvalue().splitlines() for x in line.split()]
 
 
 def test_unnormalized_vectors_and_the_3d_drawing() -> None:
@@ -48,6 +67,17 @@ def test_unnormalized_vectors_and_the_3d_drawing() -> None:
     path = np.stack([array(taxicab[c]) for c in "xyz"], axis=1)
     np.testing.assert_allclose(path, [[1, 2, 3], [3, 2, 3], [3, 1, 3], [3, 1, 2]])
     assert "euclidean 2.45" in by_name
+    # Titled axes whose ranges reach past the origin and both tips, so that two axes' first
+    # ticks do not meet at the box's corner.
+    scene = fig["layout"]["scene"]
+    for i, name in enumerate("xyz"):
+        axis = scene[f"{name}axis"]
+        assert axis["title"]["text"] == name
+        low, high = axis["range"]
+        assert low < 0 and high > [3, 2, 3][i]
+    code = at.get("code")[0].proto.code_text
+    assert "unit length" not in code
+    assert run_snippet(code)[4:] == pytest.approx([math.sqrt(6), 4, 11, 1 - 11 / 14])
 
 
 def test_edited_2d_vectors_draw_a_flat_picture_with_the_right_angle() -> None:
@@ -178,3 +208,32 @@ def test_presenter_mode_uses_large_plot_type() -> None:
     at = open_page("metrics", {"present": "1"})
     assert figures(at)[0]["layout"]["font"]["size"] == 18
     assert metrics(at)["euclidean"] == "0.655"
+
+
+def test_presenter_mode_shows_every_number_and_one_table_of_the_four_rankings(words) -> None:
+    at = open_page("metrics", {"present": "1"})
+    assert metrics(at) == {
+        "euclidean": "0.655",
+        "manhattan": "1.07",
+        "dot product": "0.786",
+        "cosine similarity": "0.786",
+        "cosine distance": "0.214",
+    }
+    assert "‖a‖ = 3.7416573867739413, ‖b‖ = 3.7416573867739413" in texts(at)
+    normal = frames(show_tab(open_page("metrics", {"met_target": "cat"}), "met_view", REAL), "mark")
+    show_tab(at, "met_view", REAL)
+    at.text_input(key="met_target").input("cat").run()
+    assert not at.exception
+    (table,) = [df.value for df in at.dataframe]
+    by_metric = dict(zip(METRICS, normal, strict=True))
+    cosine_items = by_metric["cosine"]["item"].tolist()
+    assert table["rank"].tolist() == list(range(1, 11))
+    assert table["cosine"].tolist() == cosine_items
+    for name in METRICS[1:]:
+        frame = by_metric[name]
+        kept = len(set(frame["item"]) & set(cosine_items)) / len(cosine_items)
+        column = table[f"{name} · {kept:.0%}"]
+        assert column.tolist() == [
+            f"{i} {m}" for i, m in zip(frame["item"], frame["mark"], strict=True)
+        ]
+    assert table.columns.tolist()[:2] == ["rank", "cosine"] and len(table.columns) == 5

@@ -3,12 +3,16 @@ data, with a live check of what unit length guarantees."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from core.metrics import Metric
 from core.similarity import (
+    MetricRanking,
     PairMetrics,
     UnitCheck,
     angle_arc,
@@ -20,10 +24,12 @@ from core.similarity import (
     unnormalized_vectors,
 )
 from views import _ui
+from views._snippets import cosine_similarity_code
 
 RAW_MODEL = "all-MiniLM-L6-v2"
 NUMBER = st.column_config.NumberColumn(format="%.3f")
 CHECK_K = 10
+PRESENTER_ROW = 32  # px a table row in presenter mode: a header and ten rows fit
 SCORE_KIND = {
     Metric.COSINE: "similarity",
     Metric.DOT: "similarity",
@@ -40,6 +46,20 @@ def _unit_check(vectors: np.ndarray, k: int) -> UnitCheck:
 @st.cache_data(show_spinner=f"Embedding the dataset with {RAW_MODEL}, unnormalised (once)…")
 def _raw_vectors(texts: tuple[str, ...]) -> np.ndarray:
     return unnormalized_vectors(_ui.embedder(RAW_MODEL), texts)
+
+
+def _scene_axis(title: str, values: np.ndarray) -> dict[str, object]:
+    """A 3-D axis titled ``title`` over ``values`` (the origin and both tips along it), its
+    range padded at both ends: where two axes meet at the box's corner, their first ticks
+    then sit apart instead of printing on top of each other."""
+    low, high = float(min(values.min(), 0.0)), float(max(values.max(), 0.0))
+    pad = 0.15 * ((high - low) or 1.0)
+    return {
+        "title": {"text": title, "font": {"size": 18}},
+        "range": [low - pad, high + pad],
+        "nticks": 4,
+        "tickfont": {"size": 13},
+    }
 
 
 def _vector_figure(m: PairMetrics) -> go.Figure:
@@ -79,15 +99,13 @@ def _vector_figure(m: PairMetrics) -> go.Figure:
     # Below the drawing, so the drawing gets the column's whole width.
     legend = {"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0}
     if three_d:
-        # Small tick labels and a closer camera: the vectors, not the axes, fill the scene.
-        axis = {"tickfont": {"size": 12}, "nticks": 4, "title": {"font": {"size": 14}}}
+        points = np.vstack([origin, m.a, m.b])
         fig.update_layout(
             scene={
                 "aspectmode": "data",
-                "camera": {"eye": {"x": 1.15, "y": 1.15, "z": 0.75}},
-                "xaxis": axis,
-                "yaxis": axis,
-                "zaxis": axis,
+                # Far enough that the box and its axis titles stay inside the drawing.
+                "camera": {"eye": {"x": 1.45, "y": 1.45, "z": 0.9}},
+                **{f"{name}axis": _scene_axis(name, points[:, i]) for i, name in enumerate("xyz")},
             },
             legend=legend,
         )
@@ -130,7 +148,10 @@ def _range_warning(pair: PairMetrics) -> None:
 
 def two_vectors() -> None:
     """Two small vectors typed by the user: every metric, and a drawing in 2-D or 3-D."""
-    controls, drawing = st.columns([1, 1.3], gap="large")
+    big = _ui.presenting()
+    # Presenter mode: half the width for the numbers, three to a row, so that they and the
+    # magnitudes fit above the fold beside the drawing.
+    controls, drawing = st.columns([1, 1] if big else [1, 1.3], gap="large")
     with controls:
         left, right = st.columns(2)
         text_a = left.text_input("Vector a", key=_ui.bound("met_a", "1, 2, 3"))
@@ -143,56 +164,64 @@ def two_vectors() -> None:
 
     pair: PairMetrics | None = None
     with controls, _ui.guard("Vectors"):
-        pair = compare_pair(
-            parse_vector(text_a, "vector a"), parse_vector(text_b, "vector b"), normalize
+        typed = parse_vector(text_a, "vector a"), parse_vector(text_b, "vector b")
+        pair = compare_pair(*typed, normalize)
+    if pair is None:
+        return
+    with controls:
+        per_row = 3 if big else 2
+        cells = [cell for _ in range(0, 5, per_row) for cell in st.columns(per_row)]
+        cells[0].metric("euclidean", f"{pair.euclidean:.3g}", help="The straight line a → b.")
+        cells[1].metric("manhattan", f"{pair.manhattan:.3g}", help="Along the axes, one at a time.")
+        cells[2].metric("dot product", f"{pair.dot:.3g}", help="Σ aᵢbᵢ")
+        cells[3].metric(
+            "cosine similarity", f"{pair.cosine:.3g}", help=f"{pair.angle_degrees:.1f}°"
         )
-    if pair is not None:
-        with controls:
-            cells = [cell for _ in range(3) for cell in st.columns(2)]
-            cells[0].metric("euclidean", f"{pair.euclidean:.3g}", help="The straight line a → b.")
-            cells[1].metric(
-                "manhattan", f"{pair.manhattan:.3g}", help="Along the axes, one at a time."
+        cells[4].metric("cosine distance", f"{pair.cosine_distance:.3g}", help="1 − cosine")
+        _range_warning(pair)
+        lengths = f"Magnitudes as typed: ‖a‖ = {pair.magnitude_a!r}, ‖b‖ = {pair.magnitude_b!r}."
+        if normalize:
+            shown = [", ".join(f"{v:.3f}" for v in x) for x in (pair.a, pair.b)]
+            st.caption(
+                f"{lengths} Compared as a = [{shown[0]}], b = [{shown[1]}], each divided by "
+                "its magnitude to length 1. Then the dot product equals the cosine and "
+                "euclidean² = 2 − 2·cosine."
             )
-            cells[2].metric("dot product", f"{pair.dot:.3g}", help="Σ aᵢbᵢ")
-            cells[3].metric(
-                "cosine similarity", f"{pair.cosine:.3g}", help=f"{pair.angle_degrees:.1f}°"
-            )
-            cells[4].metric("cosine distance", f"{pair.cosine_distance:.3g}", help="1 − cosine")
-            _range_warning(pair)
-            lengths = (
-                f"Magnitudes as typed: ‖a‖ = {pair.magnitude_a!r}, ‖b‖ = {pair.magnitude_b!r}."
-            )
-            if normalize:
-                shown = [", ".join(f"{v:.3f}" for v in x) for x in (pair.a, pair.b)]
-                st.caption(
-                    f"{lengths} Compared as a = [{shown[0]}], b = [{shown[1]}], each divided by "
-                    "its magnitude to length 1. Then the dot product equals the cosine and "
-                    "euclidean² = 2 − 2·cosine."
-                )
-            else:
-                st.caption(lengths)
-        with drawing:
-            if pair.a.size in (2, 3):
-                with _ui.guard("Drawing"):
-                    # Fits under the controls of a 1280x720 screen in presenter mode.
-                    height = 470 if _ui.presenting() else 520
-                    _ui.plot(_vector_figure(pair), key="met_drawing", height=height)
-            else:
-                st.info(f"These vectors have {pair.a.size} values: the drawing needs 2 or 3.")
-    _ui.code_expander(
-        "import numpy as np\n\n"
-        f"a = np.array([{text_a}], dtype=float)\n"
-        f"b = np.array([{text_b}], dtype=float)\n"
-        + ("a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)\n" if normalize else "")
+        else:
+            st.caption(lengths)
+    with drawing:
+        if pair.a.size in (2, 3):
+            with _ui.guard("Drawing"):
+                # Fits beside the controls of a 1280x720 screen in presenter mode.
+                _ui.plot(_vector_figure(pair), key="met_drawing", height=470 if big else 520)
+        else:
+            st.info(f"These vectors have {pair.a.size} values: the drawing needs 2 or 3.")
+    _ui.code_expander(pair_code(*typed, pair))
+
+
+def _listed(values: np.ndarray) -> str:
+    """``values`` as a Python list literal, each number as short as it reads back exactly."""
+    return "[" + ", ".join(np.format_float_positional(v, trim="-") for v in values) + "]"
+
+
+def pair_code(a: np.ndarray, b: np.ndarray, pair: PairMetrics) -> str:
+    """The talk's ``cosine_similarity(v1, v2)`` on the vectors as typed (``a``, ``b``), its
+    numpy one-liner, then every other measure with numpy, each line's value as a comment."""
+    setup = f"v1 = {_listed(a)}  # vector a\nv2 = {_listed(b)}  # vector b\n"
+    return (
+        cosine_similarity_code(setup)
+        + f"print(np.linalg.norm(a), np.linalg.norm(b))  # magnitudes {pair.magnitude_a!r}, "
+        f"{pair.magnitude_b!r}\n"
         + (
-            f"euclidean = np.linalg.norm(a - b)  # {pair.euclidean:.3g}\n"
-            f"manhattan = np.abs(a - b).sum()  # {pair.manhattan:.3g}\n"
-            f"dot = a @ b  # {pair.dot:.3g}\n"
-            f"cosine = dot / (np.linalg.norm(a) * np.linalg.norm(b))  # {pair.cosine:.3g}\n"
-            f"cosine_distance = 1 - cosine  # {pair.cosine_distance:.3g}\n"
-            if pair is not None
+            "a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)  # unit length\n"
+            if pair.normalized
             else ""
         )
+        + f"print(np.linalg.norm(a - b))  # euclidean {pair.euclidean:.3g}\n"
+        f"print(np.abs(a - b).sum())  # manhattan {pair.manhattan:.3g}\n"
+        f"print(a @ b)  # dot {pair.dot:.3g}\n"
+        f"print(1 - a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))  # cosine distance "
+        f"{pair.cosine_distance:.3g}\n"
     )
 
 
@@ -203,30 +232,67 @@ def real_data() -> None:
     model, target, k = _ui.target_controls("met", ws)
     vs = ws.sets[model]
     query, exclude = _ui.target_query(vs, target)
-    if query is not None:
-        with _ui.guard(model):
-            rankings = rank_by_metrics(query, vs.vectors, k, exclude, labels)
-            # Two tables per row, so that every column (the mark included) stays readable.
-            cells = [cell for _ in range(0, len(rankings), 2) for cell in st.columns(2)]
-            for cell, r in zip(cells, rankings, strict=False):
-                with cell:
-                    st.markdown(
-                        f"**{r.metric.value}** ({SCORE_KIND[r.metric]}): "
-                        f"{r.comparison.overlap_at_k:.0%} of cosine's top-{k}"
-                    )
-                    st.dataframe(
-                        _ui.ranking_frame(
-                            r.result.ids[0],
-                            r.result.scores[0],
-                            labels,
-                            score_name=SCORE_KIND[r.metric],
-                            marks=[row.mark.value for row in r.comparison.rows],
-                        ),
-                        key=f"met_rank_{r.metric.value}",
-                        hide_index=True,
-                        column_config={SCORE_KIND[r.metric]: NUMBER},
-                    )
-            st.caption(_ui.MARKS_LEGEND.format(reference="cosine"))
+    if query is None:
+        return
+    rankings: tuple[MetricRanking, ...] = ()
+    with _ui.guard(model):
+        rankings = rank_by_metrics(query, vs.vectors, k, exclude, labels)
+    if not rankings:
+        return
+    if _ui.presenting():
+        # One table, one column per metric, so all four top-10s fit one 1280x720 screen.
+        st.dataframe(
+            side_by_side(rankings),
+            key="met_rank_all",
+            hide_index=True,
+            row_height=PRESENTER_ROW,
+            height=PRESENTER_ROW * (min(k, 10) + 1) + 2,
+        )
+        legend, code = st.columns([3, 2], vertical_alignment="center")
+        legend.caption(_ui.MARKS_LEGEND.format(reference="cosine"))
+        with code:
+            _real_data_code(k)
+        return
+    # Two tables per row, so that every column (the mark included) stays readable.
+    cells = [cell for _ in range(0, len(rankings), 2) for cell in st.columns(2)]
+    for cell, r in zip(cells, rankings, strict=False):
+        with cell:
+            st.markdown(
+                f"**{r.metric.value}** ({SCORE_KIND[r.metric]}): "
+                f"{r.comparison.overlap_at_k:.0%} of cosine's top-{k}"
+            )
+            st.dataframe(
+                _ui.ranking_frame(
+                    r.result.ids[0],
+                    r.result.scores[0],
+                    labels,
+                    score_name=SCORE_KIND[r.metric],
+                    marks=[row.mark.value for row in r.comparison.rows],
+                ),
+                key=f"met_rank_{r.metric.value}",
+                hide_index=True,
+                column_config={SCORE_KIND[r.metric]: NUMBER},
+            )
+    st.caption(_ui.MARKS_LEGEND.format(reference="cosine"))
+    _real_data_code(k)
+
+
+def side_by_side(rankings: Sequence[MetricRanking]) -> pd.DataFrame:
+    """Every metric's top-k as one column of items, each after the first marked against it
+    (cosine's), its header giving the share of the first's top-k it keeps."""
+    columns: dict[str, list[object]] = {"rank": [row.rank for row in rankings[0].comparison.rows]}
+    for i, r in enumerate(rankings):
+        rows = r.comparison.rows
+        if i == 0:
+            columns[r.metric.value] = [row.variant_label for row in rows]
+        else:
+            header = f"{r.metric.value} · {r.comparison.overlap_at_k:.0%}"
+            columns[header] = [f"{row.variant_label} {row.mark.value}" for row in rows]
+    return pd.DataFrame(columns)
+
+
+def _real_data_code(k: int) -> None:
+    """The code expander of the four top-``k`` rankings in numpy."""
     _ui.code_expander(
         "import numpy as np\n\n"
         "# `vectors` (n, d) holds the dataset's embeddings, `q` (d,) the target's.\n"
