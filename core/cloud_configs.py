@@ -162,8 +162,23 @@ class _Notes:
         return fitted
 
 
-def _no_metric(system: str, metric: Metric, allowed: str) -> ExplorerError:
-    return ExplorerError(f"{system} has no {metric.value} metric; it offers {allowed}.")
+def _metric_and_dims(
+    system: str,
+    s: CloudSettings,
+    metrics: dict[Metric, str],
+    dims: int,
+    high: int,
+    low: int = 1,
+    what: str = "vectors",
+) -> str:
+    """``system``'s name for the settings' metric; ExplorerError when it has no such metric
+    or cannot index ``what`` of ``dims`` dimensions (its range is ``low`` … ``high``)."""
+    if s.metric not in metrics:
+        offered = ", ".join(metrics.values())
+        raise ExplorerError(f"{system} has no {s.metric.value} metric; it offers {offered}.")
+    if not low <= dims <= high:
+        raise ExplorerError(f"{system} indexes {what} of {low} … {high} dimensions, got {dims}.")
+    return metrics[s.metric]
 
 
 # --- Azure AI Search ---------------------------------------------------------------------
@@ -184,14 +199,9 @@ def azure_ai_search(s: CloudSettings) -> CloudConfig:
     """Azure AI Search index definition (``PUT /indexes/{name}``) for the settings."""
     system = "Azure AI Search"
     notes = _Notes(system)
-    if s.metric not in AZURE_METRICS:
-        raise _no_metric(system, s.metric, "cosine, dotProduct and euclidean")
-    if not 2 <= s.dims <= AZURE_MAX_DIMS:
-        raise ExplorerError(
-            f"{system} vector fields hold 2 … {AZURE_MAX_DIMS} dimensions, got {s.dims}."
-        )
+    metric = _metric_and_dims(system, s, AZURE_METRICS, s.dims, AZURE_MAX_DIMS, low=2)
     hnsw = {
-        "metric": AZURE_METRICS[s.metric],
+        "metric": metric,
         "m": notes.fit("m", s.m, 4, 10),
         "efConstruction": notes.fit("efConstruction", s.ef_construction, 100, 1000),
         "efSearch": notes.fit("efSearch", s.ef_search, 100, 1000),
@@ -276,38 +286,43 @@ def azure_ai_search(s: CloudSettings) -> CloudConfig:
 # Follows learn.microsoft.com/azure/cosmos-db/nosql/vector-search and index-vector-data
 # (container vector policy: path, dataType, distanceFunction, dimensions; vectorIndexes:
 # flat ≤ 505 dims, quantizedFlat and diskANN ≤ 4096) and the @azure/cosmos 4.3 VectorIndex
-# reference (quantizationByteSize 1 … min(dims, 512), indexingSearchListSize 25 … 500).
-# Body of the REST "Create a Collection" (POST /dbs/{db}/colls); query with VectorDistance.
+# reference (quantizationByteSize ≤ min(dims, 512), indexingSearchListSize 25 … 500); the
+# Microsoft.DocumentDB Swagger 2025-10-15 (SqlContainerResource, VectorIndex) sets
+# quantizationByteSize ≥ 4. Body of the REST "Create a Collection" (POST /dbs/{db}/colls);
+# query with VectorDistance.
 COSMOS_METRICS = {Metric.COSINE: "cosine", Metric.DOT: "dotproduct", Metric.EUCLIDEAN: "euclidean"}
 COSMOS_MAX_DIMS = 4096
+COSMOS_MIN_PQ_BYTES = 4
 
 
 def cosmos_db(s: CloudSettings) -> CloudConfig:
     """Azure Cosmos DB for NoSQL container with a vector embedding and indexing policy."""
     system = "Azure Cosmos DB"
     notes = _Notes(system)
-    if s.metric not in COSMOS_METRICS:
-        raise _no_metric(system, s.metric, "cosine, dotproduct and euclidean")
     dims = s.index_dims
+    metric = _metric_and_dims(system, s, COSMOS_METRICS, dims, COSMOS_MAX_DIMS)
     if s.truncate_to is not None:
         notes.add(
             f"{system} cannot truncate vectors: store the first {dims} values of each "
             "vector (re-normalised) yourself; the policy below declares that length."
         )
-    if dims > COSMOS_MAX_DIMS:
-        raise ExplorerError(f"{system} indexes at most {COSMOS_MAX_DIMS} dimensions, got {dims}.")
     path = f"/{s.field}"
     index: dict[str, Any] = {"path": path, "type": "diskANN"}
     # DiskANN's candidate list while building plays the role of HNSW's ef_construction.
     index["indexingSearchListSize"] = notes.fit(
         "indexingSearchListSize (from ef_construction)", s.ef_construction, 25, 500
     )
-    if s.quantization is not Quantization.NONE:
+    if s.quantization is not Quantization.NONE and dims < COSMOS_MIN_PQ_BYTES:
+        notes.add(
+            f"{system}'s quantizationByteSize is at least {COSMOS_MIN_PQ_BYTES} and at most "
+            f"the {dims} dimensions: left to the service's default."
+        )
+    elif s.quantization is not Quantization.NONE:
         # Cosmos DB compresses with product quantization; this byte budget per vector equals
         # the chosen scheme's: one byte per dimension (int8) or one bit (binary).
         per_vector = dims if s.quantization is Quantization.INT8 else math.ceil(dims / 8)
         index["quantizationByteSize"] = notes.fit(
-            "quantizationByteSize", per_vector, 1, min(dims, 512)
+            "quantizationByteSize", per_vector, COSMOS_MIN_PQ_BYTES, min(dims, 512)
         )
         notes.add(
             f"{system} compresses with product quantization, not {s.quantization.value}: "
@@ -326,7 +341,7 @@ def cosmos_db(s: CloudSettings) -> CloudConfig:
                 {
                     "path": path,
                     "dataType": "float32",
-                    "distanceFunction": COSMOS_METRICS[s.metric],
+                    "distanceFunction": metric,
                     "dimensions": dims,
                 }
             ]
@@ -373,9 +388,7 @@ def qdrant(s: CloudSettings) -> CloudConfig:
     """Qdrant collection (``PUT /collections/{name}``) and the matching query body."""
     system = "Qdrant"
     notes = _Notes(system)
-    if s.dims > QDRANT_MAX_DIMS:
-        raise ExplorerError(f"{system} vectors hold at most {QDRANT_MAX_DIMS} dimensions.")
-    distance = QDRANT_METRICS[s.metric]
+    distance = _metric_and_dims(system, s, QDRANT_METRICS, s.dims, QDRANT_MAX_DIMS)
     collection: dict[str, Any] = {
         "hnsw_config": {
             "m": s.m,
@@ -548,10 +561,7 @@ def pgvector(s: CloudSettings) -> CloudConfig:
                 f"(subvector($1, 1, {m}))::halfvec({m})" if s.truncate_to else f"$1::halfvec({m})"
             )
         op_class, qop = f"{kind}_{ops}_ops", op
-    if m > PG_MAX_DIMS[kind]:
-        raise ExplorerError(
-            f"pgvector indexes {kind} up to {PG_MAX_DIMS[kind]} dimensions, got {m}."
-        )
+    _metric_and_dims(system, s, {s.metric: ops}, m, PG_MAX_DIMS[kind], what=kind)  # any metric
     approximate = kind != "vector"
     reranked = approximate and s.rescore
     limit = s.candidates if reranked else s.k
