@@ -8,11 +8,13 @@ from __future__ import annotations
 import hnswlib
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info
 
+from core import scalelab
 from core.corpora import Cancelled, synthetic_corpus
 from core.errors import ExplorerError
 from core.quantize import ScalarQuantizer, quantize_corpus, rescored_search
-from core.scalelab import LabConfig, run_lab, size_ladder
+from core.scalelab import LabConfig, LabResult, LatencyPoint, run_lab, size_ladder
 from core.search import Method
 from core.storage import MemInfo, estimate_memory
 
@@ -121,7 +123,10 @@ def test_small_run_hnsw_matches_hnswlib_built_directly(small_run):
     truth = brute_force(corpus.queries, corpus.vectors, config.k)
     graph = hnswlib.Index(space="cosine", dim=48)
     graph.init_index(
-        max_elements=2000, M=config.hnsw_m, ef_construction=100, random_seed=config.seed + 100
+        max_elements=2000,
+        M=config.hnsw_m,
+        ef_construction=config.hnsw_ef_construction,
+        random_seed=config.seed + 100,
     )
     graph.add_items(corpus.vectors, np.arange(2000), num_threads=1)
     for point in result.sweep_of(Method.HNSW):
@@ -134,6 +139,49 @@ def test_small_run_hnsw_matches_hnswlib_built_directly(small_run):
     assert builds[Method.INT8].index_bytes == 2000 * 48
     assert builds[Method.INT8].rescore_bytes == 2000 * 48 * 4
     assert builds[Method.BINARY].index_bytes == 2000 * 8
+
+
+class FakeClock:
+    """``time.perf_counter`` that a fake search moves on by the seconds it is told."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def blas_threads() -> set[int]:
+    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+
+# Round 1 takes 0.1 s of stall + 55 x seconds, each further round 55 x seconds; timing stops
+# after MIN_SECONDS (0.25 s) or MAX_ROUNDS (5).
+@pytest.mark.parametrize(("seconds", "rounds"), [(0.0001, 5), (0.002, 2), (0.01, 1)])
+def test_timed_takes_each_querys_fastest_round_on_one_blas_thread(monkeypatch, seconds, rounds):
+    clock = FakeClock()
+    monkeypatch.setattr(scalelab.time, "perf_counter", clock)
+    queries = np.arange(10, dtype=np.float32)[:, np.newaxis]
+    calls: list[int] = []
+    threads_seen: set[int] = set()
+
+    def search(q: np.ndarray) -> np.ndarray:
+        # Query i takes (i + 1) x seconds; in the first round, another process holds the core
+        # for 0.1 s while query 3 runs.
+        i = int(q[0, 0])
+        calls.append(i)
+        threads_seen.update(blas_threads())
+        clock.now += (i + 1) * seconds + (0.1 if i == 3 and len(calls) <= 11 else 0.0)
+        return np.array([[i, i + 1]])
+
+    before = blas_threads()
+    ms, ids = scalelab._timed(search, queries)
+    assert len(calls) == 1 + 10 * rounds and calls[:2] == [0, 0]  # a warm-up call, then rounds
+    fastest = [(i + 1) * seconds + (0.1 if i == 3 and rounds == 1 else 0.0) for i in range(10)]
+    assert ms == pytest.approx(1000 * np.median(fastest))
+    np.testing.assert_array_equal(ids, [[i, i + 1] for i in range(10)])
+    assert threads_seen == {1}
+    assert blas_threads() == before  # restored after timing
 
 
 def test_quantize_corpus_and_rescored_search_take_batches():
@@ -191,3 +239,21 @@ def test_dataset_source_run():
     result = run_lab(config, base, mem=PLENTY)
     assert [p.n for p in result.latency] == [1000, 1200]
     assert [b.method for b in result.builds] == [Method.EXACT]
+
+
+def test_slower_than_exact_compares_each_n():
+    def point(method: Method, n: int, ms: float) -> LatencyPoint:
+        return LatencyPoint(method, n, ms, 1.0)
+
+    config = LabConfig(n=5000, dims=8)
+    latency = (
+        *(point(Method.EXACT, n, ms) for n, ms in [(1000, 0.1), (2000, 0.2), (5000, 0.5)]),
+        *(point(Method.INT8, n, ms) for n, ms in [(1000, 0.3), (2000, 0.2), (5000, 0.6)]),
+        point(Method.HNSW, 5000, 0.05),
+    )
+    result = LabResult(config, estimate_memory(5000, 8, list(Method)), latency, (), (), 1.0)
+    assert result.slower_than_exact(Method.INT8) == (1000, 5000)  # equal at 2,000 is not slower
+    assert result.slower_than_exact("HNSW") == ()
+    assert result.slower_than_exact(Method.BINARY) == ()
+    no_exact = LabResult(config, result.estimate, latency[3:], (), (), 1.0)
+    assert no_exact.slower_than_exact(Method.INT8) == ()
