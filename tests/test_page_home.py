@@ -33,6 +33,13 @@ def test_home_in_presenter_mode_from_a_link() -> None:
     assert at.toggle(key="present").value is True
     assert presenter_styled(at)
     assert "encodes" not in at.dataframe[0].value.columns
+    # Four links to a row with each summary in its tooltip; the note in the expander.
+    links = at.get("page_link")
+    assert PAGES <= {el.proto.page for el in links}
+    assert all(el.proto.help for el in links)
+    notes = [c for c in at.main.caption if ".env.sample" in c.value]
+    (models,) = [e for e in at.expander if e.label == "What each model is"]
+    assert [c.value for c in models.caption] == [c.value for c in notes] != []
     at.toggle(key="present").set_value(False).run()
     assert not at.exception
     assert not presenter_styled(at)

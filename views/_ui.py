@@ -580,20 +580,26 @@ def file_stem(text: str) -> str:
     return kept.strip("-.")[:80] or "table"
 
 
-def show_models(extra: Sequence[ModelRow] = ()) -> tuple[ModelRow, ...]:
+def show_models(extra: Sequence[ModelRow] = (), note: str = "") -> tuple[ModelRow, ...]:
     """Draw the table of every model the app knows: local ones, hosted ones (configured in
     the environment or added with this session's sidebar form), ``extra`` rows (uploaded
-    files), then the talk's models as reference facts; descriptions and load errors in an
-    expander. Presenter mode shows fewer columns in a shorter, scrolling table. Returns
-    the rows."""
+    files), then the talk's models as reference facts; ``note`` (the app's markdown) under it;
+    descriptions and load errors in an expander. Presenter mode shows fewer columns in
+    shorter rows, every row at once up to ten (then a scroll), and moves ``note`` into the
+    expander. Returns the rows."""
     names = [*core.list_embedders(), *session_models()]
     rows = (*model_table(dict.fromkeys(names), embedder), *extra, *talk_rows())
     compact = presenting()
     frame = pd.DataFrame(table_records(rows, compact=compact))
-    # 35 px a row and 38 for the header: the whole table when it fits, else a scroll.
-    height = min(38 + 35 * len(rows), 260 if compact else 460)
-    st.dataframe(frame, hide_index=True, height=height, width="stretch")
+    # A header and up to ten rows (twelve in normal mode), then the table scrolls.
+    row = 32 if compact else 35
+    height = row * (min(len(rows), 10 if compact else 12) + 1) + 3
+    st.dataframe(frame, hide_index=True, height=height, width="stretch", row_height=row)
+    if note and not compact:
+        st.caption(note)
     with st.expander("What each model is"):
+        if note and compact:
+            st.caption(note)
         for r in rows:
             about = r.description if r.available else f"⚠️ cannot load here: {r.error}"
             st.markdown(f"**{md_text(r.name)}** ({r.kind.value}): {md_text(about)}")

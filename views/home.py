@@ -16,19 +16,30 @@ _ui.page_intro(
     "change the inputs and watch the numbers move.",
 )
 
-columns = st.columns(3)
-for i, entry in enumerate(p for p in PAGES if not p.default):
-    with columns[i % 3]:
-        st.page_link(entry.path, label=f"**{entry.title}**", icon=entry.icon)
-        st.caption(entry.summary)
+# Presenter mode: four links to a row, each page's summary in its tooltip, so that the
+# model table (the talk's slide) fits below them on a 1280x720 screen.
+big = _ui.presenting()
+per_row = 4 if big else 3
+pages = [p for p in PAGES if not p.default]
+for start in range(0, len(pages), per_row):
+    for column, entry in zip(st.columns(per_row), pages[start : start + per_row], strict=False):
+        with column:
+            st.page_link(
+                entry.path,
+                label=f"**{entry.title}**",
+                icon=entry.icon,
+                help=entry.summary if big else None,
+            )
+            if not big:
+                st.caption(entry.summary)
 
 st.subheader("Every model, one table")
-_ui.show_models(_models.uploaded_rows(_models.uploaded_sets()))
-st.caption(
-    "Local models run here on numpy with no network. Hosted models (OpenAI, Azure OpenAI, "
-    "GitHub Models, Ollama) appear when configured in the environment or a .env file (see "
-    ".env.sample) or added with the sidebar's form; uploaded vector files, one model each. "
-    "The talk's models are listed as the facts it quotes; they are not run here."
+_ui.show_models(
+    _models.uploaded_rows(_models.uploaded_sets()),
+    note="Local models run here on numpy with no network. Hosted models (OpenAI, Azure "
+    "OpenAI, GitHub Models, Ollama) appear when configured in the environment or a .env file "
+    "(see .env.sample) or added with the sidebar's form; uploaded vector files, one model "
+    "each. The talk's models are listed as the facts it quotes; they are not run here.",
 )
 
 names = list_embedders()
