@@ -37,12 +37,15 @@ def data() -> tuple[np.ndarray, np.ndarray]:
     return corpus.vectors, corpus.queries
 
 
-def test_both_engines_are_listed_with_pgvectors_names():
+def test_the_engines_are_listed_with_pgvectors_names():
     rows = {i.name: i for i in list_engines()}
-    hnsw, ivf = rows["pgvector-hnsw"], rows["pgvector-ivfflat"]
-    assert hnsw.available and ivf.available
+    hnsw, ivf, binary = rows["pgvector-hnsw"], rows["pgvector-ivfflat"], rows["pgvector-binary"]
+    assert hnsw.available and ivf.available and binary.available
     assert [p.name for p in hnsw.params] == ["m", "ef_construction", "hnsw.ef_search"]
     assert [p.name for p in ivf.params] == ["lists", "ivfflat.probes"]
+    # The rescoring factor is the binary engine's first search parameter: the one swept.
+    assert [p.name for p in binary.search_params] == ["oversample", "hnsw.ef_search"]
+    assert binary.metrics == ("cosine",) and binary.library == hnsw.library
     assert hnsw.defaults() == {"m": 16, "ef_construction": 64, "hnsw.ef_search": 40}
     assert hnsw.talk_values() == {"m": 16, "ef_construction": 200, "hnsw.ef_search": 50}
 
@@ -208,3 +211,47 @@ def test_a_built_engine_holds_its_table_and_times_only_its_queries(via_url, data
     assert 0 < found.seconds < whole_call
     engine.close()
     assert table not in pg.held()
+
+
+def _numpy_binary_rerank(queries: np.ndarray, vectors: np.ndarray, k: int, oversample: int):
+    """Brute-force reference: sign bits (pgvector's binary_quantize: 1 where > 0), the
+    ``k × oversample`` nearest by Hamming distance, re-ranked by exact cosine."""
+    bits_q, bits_v = queries > 0, vectors > 0
+    hamming = (bits_q[:, None, :] != bits_v[None, :, :]).sum(axis=2)
+    candidates = np.argsort(hamming, axis=1, kind="stable")[:, : k * oversample]
+    unit_q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+    unit_v = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    cos = np.einsum("qd,qcd->qc", unit_q, unit_v[candidates])
+    order = np.argsort(-cos, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(candidates, order, axis=1)
+
+
+def test_binary_rerank_recall_rises_with_the_rescoring_factor(via_url, data):
+    vectors, queries = data
+    exact = exhaustive_search(queries, vectors, 10).ids
+    recalls = {}
+    with get_engine("pgvector-binary", m=16, ef_construction=64) as engine:
+        engine.build(vectors)
+        for oversample in (1, 4, 16):
+            found = engine.search(queries, 10, oversample=oversample)
+            recalls[oversample] = recall_at_k(exact, found.ids)
+            reference = _numpy_binary_rerank(queries, vectors, 10, oversample)
+            # Hamming ties and the graph make the candidates differ a little, not the recall.
+            assert abs(recalls[oversample] - recall_at_k(exact, reference)) <= 0.05, oversample
+        unit_q = queries / np.linalg.norm(queries, axis=1, keepdims=True)
+        unit_v = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        np.testing.assert_allclose(
+            found.scores, np.einsum("qd,qkd->qk", unit_q, unit_v[found.ids]), atol=1e-4
+        )
+        with get_engine("pgvector-hnsw", m=16, ef_construction=64) as full:
+            # One bit per value instead of four bytes; at 64 dims the graph is most of both.
+            assert engine.index_bytes < full.build(vectors).index_bytes
+        with pytest.raises(ExplorerError, match="keep it at most 1,000"):
+            engine.search(queries[:1], 20, oversample=60)
+    assert recalls[1] < recalls[4] < recalls[16] and recalls[16] >= 0.95, recalls
+
+
+def test_binary_rerank_is_cosine_only(via_url, data):
+    with get_engine("pgvector-binary") as engine:
+        with pytest.raises(ExplorerError, match="does not support the dot metric"):
+            engine.build(data[0], "dot")

