@@ -266,3 +266,48 @@ def test_the_python_shown_gives_the_same_answers():
     scope = {"words": list(candidates.words), "unit": candidates.unit}
     exec(code, scope)  # the page's own snippet, run on the same candidates
     assert scope["answers"] == answers(at)[0]
+
+
+def test_the_drawing_keeps_every_label_inside_its_axes():
+    at = open_tab(present="1")
+    fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("PCA"))
+    points = [t for t in fig["data"] if t["mode"] in ("markers", "markers+text")]
+    xs = np.concatenate([array(t["x"]) for t in points])
+    ys = np.concatenate([array(t["y"]) for t in points])
+    (x0, x1), (y0, y1) = fig["layout"]["xaxis"]["range"], fig["layout"]["yaxis"]["range"]
+    # Each axis reaches 15 % of the points' extent past the outermost point ("woman").
+    assert x0 == pytest.approx(xs.min() - 0.15 * np.ptp(xs))
+    assert x1 == pytest.approx(xs.max() + 0.15 * np.ptp(xs))
+    assert y0 == pytest.approx(ys.min() - 0.15 * np.ptp(ys))
+    assert y1 == pytest.approx(ys.max() + 0.15 * np.ptp(ys))
+    assert all(t["cliponaxis"] is False for t in points if t["mode"] == "markers+text")
+
+
+def _kinds(node) -> list[str]:
+    """Element and block kinds under ``node``, depth first in page order."""
+    children = getattr(node, "children", None)
+    if not isinstance(children, dict):
+        return [node.type]
+    return [node.type, *(k for i in sorted(children) for k in _kinds(children[i]))]
+
+
+def test_presenter_mode_offers_the_waiting_models_beside_the_answer(tmp_path, monkeypatch):
+    """In presenter mode the offer to embed a waiting model is a popover on the answer's
+    line (not under the tables, at the screen's bottom edge), and its button still works."""
+    get_embedder(STATIC)  # loaded from the real cache before the cache moves
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_analogies, "CANDIDATES", 300)
+    monkeypatch.setattr(_analogies, "AT_ONCE_SECONDS", -1.0)
+    monkeypatch.setattr(_analogies, "local_models", lambda: [GLOVE, STATIC])
+    at = open_tab(present="1")
+    (popover,) = at.get("popover")
+    assert popover.proto.popover.label == plain(f"Ask {STATIC} too").replace("-", "\\-")
+    # The popover comes before the drawing and the tables, on the answer's line.
+    order = [
+        kind for kind in _kinds(at.main) if kind in ("popover", "plotly_chart", "arrow_data_frame")
+    ]
+    assert order[0] == "popover", order
+    assert not frames(at, STATIC)
+    at.button(key="ana_embed").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert frames(at, STATIC) and not at.get("popover")

@@ -3,6 +3,8 @@ threshold counts against a numpy brute force, the histogram (the Map tab: test_p
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -24,12 +26,20 @@ def _cosines(vectors: np.ndarray, row: int) -> np.ndarray:
 
 
 def _ranked(at) -> dict[str, dict[str, object]]:
-    """model -> {"most": frame, "least": frame}: each model's column has both, in order."""
+    """model -> {"most": frame, "least": frame}: every model's most similar, then every
+    model's least similar, in the sidebar's order."""
     tables = frames(at, "rank", "item", "similarity")
-    return {
-        m: {"most": tables[2 * i], "least": tables[2 * i + 1]}
-        for i, m in enumerate(MODELS[: len(tables) // 2])
-    }
+    n = len(tables) // 2
+    return {m: {"most": tables[i], "least": tables[n + i]} for i, m in enumerate(MODELS[:n])}
+
+
+def _run_snippet(at, **names: object) -> list[object]:
+    """Run the page's code expander as shown, with ``names`` defined; each printed line."""
+    (code,) = (c.value for c in at.get("code"))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "<expander>", "exec"), dict(names))  # noqa: S102
+    return [eval(line, {"np": np}) for line in out.getvalue().splitlines()]  # noqa: S307
 
 
 def test_pair_cosine_matches_the_reference_vectors() -> None:
@@ -133,3 +143,43 @@ def test_movies_dataset_and_presenter_mode() -> None:
     at.session_state["sim_view"] = "Spread"
     at.run()
     assert figures(at)[0]["layout"]["font"]["size"] == 18
+
+
+def test_two_texts_code_prints_the_tables_cosine_twice() -> None:
+    at = open_page("similarity", {"sim_a": "cat", "sim_b": "kitten"})
+    pair = frames(at, "a · b")[0].set_index("model")
+    code = next(c.value for c in at.get("code"))
+    assert "def cosine_similarity(v1, v2):" in code and "cosine_similarity(v1, v2)" in code
+    assert code.index("def cosine_similarity") < code.index("np.linalg.norm")  # talk first
+    plain, numpy = _run_snippet(at)
+    assert plain == pytest.approx(pair.loc[MODELS[0], "cosine"], abs=1e-5)
+    assert numpy == pytest.approx(plain, abs=1e-6)  # the list loop sums float32 values
+
+
+def test_neighbours_code_reproduces_the_first_models_table(words) -> None:
+    labels, vectors = words
+    at = open_page("similarity", {"sim_view": "Neighbours", "sim_target": "dog", "sim_k": "4"})
+    code = next(c.value for c in at.get("code"))
+    assert "def most_similar(target_vector, labelled_vectors, k=10):" in code
+    assert code.index("def most_similar") < code.index("np.argsort")  # talk first
+    plain, numpy = _run_snippet(at, labels=list(labels), vectors=vectors[MODELS[0]])
+    most = _ranked(at)[MODELS[0]]["most"]
+    for printed in (plain, numpy):
+        assert [label for label, _ in printed] == most["item"].tolist()
+        np.testing.assert_allclose([s for _, s in printed], most["similarity"], atol=1e-5)
+
+
+def test_presenter_neighbours_show_the_most_similar_and_fold_the_rest() -> None:
+    at = open_page("similarity", {"sim_view": "Neighbours", "present": "1"})
+    tables = at.dataframe
+    assert len(tables) == 2 * len(MODELS)
+    folded = {e.label: e for e in at.main.expander}
+    assert list(folded) == ["What this page shows", "Least similar", "The same in Python"]
+    # The most similar tables sit outside the expanders; short rows keep 10 on screen.
+    least = folded["Least similar"]
+    assert len(least.dataframe) == len(MODELS)
+    for i, table in enumerate(tables):
+        assert table.proto.row_height == 33
+        # The model heads its item column (the least similar tables follow the most).
+        assert json.loads(table.proto.columns)["item"]["label"] == MODELS[i % len(MODELS)]
+    assert not any(b.label == "Download CSV" for b in at.get("download_button"))

@@ -50,4 +50,12 @@ def test_the_range_chart_marks_zero_and_the_threshold_and_fits_presenter_mode() 
     )
     fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("range"))
     assert [shape["x0"] for shape in fig["layout"]["shapes"]] == [0, 0.4]
-    assert fig["layout"]["height"] <= 90 + 60 * 2 and fig["layout"]["font"]["size"] == 18
+    assert fig["layout"]["font"]["size"] == 18
+    # Side by side at one height that leaves a row of folded expanders on a 720-px screen.
+    assert [f["layout"]["height"] for f in figures(at)] == [360, 360]
+    assert fig["layout"]["xaxis"]["title"]["text"] == "range of the cosine to 'dog' per model"
+    folded = {e.label: e for e in at.main.expander}
+    assert list(folded) == ["What this page shows", "Items ≥ 0.40 per model", "The same in Python"]
+    (counts,) = folded["Items ≥ 0.40 per model"].dataframe
+    assert counts.value.columns.tolist()[:3] == ["model", "items ≥ 0.40", "share"]
+    assert "Each model has its own range" in folded["Items ≥ 0.40 per model"].markdown[0].value

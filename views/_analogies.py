@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -26,6 +27,8 @@ from views import _ui
 
 NUMBER = st.column_config.NumberColumn(format="%.3f")
 ARROWS = {"a → b": "#1f4fd1", "c → b − a + c": "#d1451f"}
+# The drawing's axes reach this share of the points' extent past the outermost point.
+PAD = 0.15
 _CANCELLED = "ana_embed_cancelled"
 # A model that embeds the candidate words in about this many seconds or less does so at once;
 # a slower one waits for a click (it runs once per model per server, then comes from disk).
@@ -166,9 +169,16 @@ def _figure(result: Analogy) -> go.Figure:
             showlegend=False,
         )
     )
+    # Labels are drawn past the plot's edge rather than cut (cliponaxis), and the axes reach
+    # a margin beyond the outermost points, so a name beside one ("woman") stays whole.
+    fig.update_traces(cliponaxis=False, selector={"mode": "markers+text"})
+    low, high = xy.min(axis=0), xy.max(axis=0)
+    pad = PAD * np.maximum(high - low, 1e-9)
     fig.update_layout(
         xaxis_title=f"PCA axis 1 ({drawn.variance[0]:.0%} of these points' spread)",
         yaxis_title=f"axis 2 ({drawn.variance[1]:.0%})",
+        xaxis_range=[low[0] - pad[0], high[0] + pad[0]],
+        yaxis_range=[low[1] - pad[1], high[1] + pad[1]],
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     )
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
@@ -234,12 +244,20 @@ def render_analogies() -> None:
     unknown = [w for q in question for w in core.get_embedder(model).unknown_words(q)]
     if unknown:
         st.caption(_ui.md_text(f"{model} skipped words it does not know: {', '.join(unknown)}."))
-    st.markdown(
+    headline = (
         _ui.md_text(f"{b.strip()} − {a.strip()} + {c.strip()} ≈ ")
         + f"**{_ui.md_text(main.words[0])}** (cosine {main.scores[0]:.3f} under "
         + f"{_ui.md_text(model)})"
     )
     presenting = _ui.presenting()
+    if missing and presenting:  # the offer folds into a button beside the answer line
+        line, offer = st.columns([3, 1], vertical_alignment="center")
+        line.markdown(headline)
+        label = f"Ask {missing[0]} too" if len(missing) == 1 else f"Ask {len(missing)} more models"
+        with offer.popover(_ui.md_text(label), width="stretch"):
+            _embed_missing(missing)
+    else:
+        st.markdown(headline)
     if presenting:  # three columns: the drawing and both tables on one 1280x720 screen
         drawing, top, others_col = st.columns([4, 2, 5])
     else:  # beside the sidebar: a wider drawing, the other models below
@@ -260,10 +278,7 @@ def render_analogies() -> None:
                 st.caption("The same question, asked of the other local models:")
             st.dataframe(_answers_frame(others), key="ana_others", hide_index=True)
         st.caption(WHY)
-        if missing and presenting:  # the offer folds away: the screen keeps the answers
-            with st.popover(_ui.md_text(f"Ask {', '.join(missing)} too")):
-                _embed_missing(missing)
-        elif missing:
+        if missing and not presenting:
             _embed_missing(missing)
     if not presenting:  # the presenter says it; the screen keeps the chart
         st.caption(

@@ -8,12 +8,29 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.similarity import TargetNeighbors, compare_pair, shared_histogram, target_neighbors
-from views import _ui
+from core.similarity import (
+    SharedHistogram,
+    TargetNeighbors,
+    compare_pair,
+    shared_histogram,
+    target_neighbors,
+)
+from core.topk import SearchResult
+from views import _snippets, _ui
 from views._analogies import render_analogies
 from views._map import dataset_map
 
 NUMBER = st.column_config.NumberColumn(format="%.3f")
+# Ranked tables: a narrow rank and a score wide enough for "-0.163", the item takes the rest.
+RANKED = {
+    "rank": st.column_config.NumberColumn("#", width=44),
+    "similarity": st.column_config.NumberColumn(format="%.3f", width=92),
+}
+# Presenter mode: rows of this many px (Streamlit's default is 42 at presenter type size)
+# and at most this many rows in view, so the top 10 and the controls share one screen.
+ROW_PX, ROWS_SHOWN = 33, 10
+# Neighbours' tables per row in normal mode, beside the sidebar: wide enough for a title.
+PER_ROW = 2
 
 
 _ui.page_intro(
@@ -90,54 +107,90 @@ def two_texts() -> None:
             column_config={c: NUMBER for c in ("a · b", "‖a‖", "‖b‖", "cosine")},
         )
         st.caption("cosine = (a · b) / (‖a‖ ‖b‖); for unit-length vectors it is just a · b.")
-    _ui.code_expander(
-        "import numpy as np\n\n"
-        + _ui.embed_code(ws.models[0], [text_a, text_b], var="ab")
-        + "a, b = ab\n"
-        + "cosine = a @ b / (np.linalg.norm(a) * np.linalg.norm(b))\n"
-    )
+    setup = _ui.embed_code(ws.models[0], [text_a, text_b]) + "v1, v2 = vectors\n"
+    _ui.code_expander(_snippets.cosine_similarity_code(setup))
+
+
+def _ranked_table(where: Any, model: str, name: str, ranked: SearchResult, compact: bool) -> None:
+    """One model's ``name`` ("most"/"least") similar items as a table in ``where``. In
+    presenter mode (``compact``) the item column is headed by the model and the rows are
+    short, so a top 10 fits under the controls."""
+    table = _ui.ranking_frame(ranked.ids[0], ranked.scores[0], labels)
+    key = f"sim_{name}_{model}"
+    if compact:
+        config = {**RANKED, "item": st.column_config.TextColumn(model)}
+        rows = min(len(table), ROWS_SHOWN) + 1  # and the header
+        where.dataframe(
+            table,
+            key=key,
+            hide_index=True,
+            column_config=config,
+            row_height=ROW_PX,
+            height=rows * ROW_PX + 3,
+        )
+        return
+    where.dataframe(table, key=key, hide_index=True, column_config=RANKED)
+    _ui.download_table(table, f"{name}_similar_{model}", where)
+
+
+def _ranked_row(found: dict[str, TargetNeighbors], name: str, compact: bool) -> None:
+    """Every model's ``name`` similar items: one row of tables in presenter mode, else
+    ``PER_ROW`` models a row under their names."""
+    per_row = len(found) if compact else min(PER_ROW, len(found))
+    columns = st.columns(max(1, per_row))
+    for i, (model, nb) in enumerate(found.items()):
+        where = columns[i % per_row]
+        if not compact:
+            where.markdown(f"**{_ui.md_text(model)}**")
+        _ranked_table(where, model, name, nb.most if name == "most" else nb.least, compact)
 
 
 def neighbors() -> None:
-    """The target's most and least similar items, one column per model."""
+    """The target's most and least similar items per model: in presenter mode the most
+    similar on screen, the least similar and the code folded under them."""
     left, right = st.columns([2, 1])
     target, exclude = _target(left)
     k = _ui.k_slider("sim_k", len(labels), where=right)
     found = _neighbors(target, k, exclude)
-    for column, (model, nb) in zip(st.columns(max(1, len(found))), found.items(), strict=False):
-        with column:
-            st.markdown(f"**{_ui.md_text(model)}**")
-            most, least = st.columns(2)
-            for where, name, ranked in ((most, "most", nb.most), (least, "least", nb.least)):
-                where.caption(f"{name} similar")
-                table = _ui.ranking_frame(ranked.ids[0], ranked.scores[0], labels)
-                where.dataframe(
-                    table,
-                    key=f"sim_{name}_{model}",
-                    hide_index=True,
-                    column_config={
-                        "similarity": NUMBER,
-                        "rank": st.column_config.NumberColumn("#"),
-                    },
-                )
-                _ui.download_table(table, f"{name}_similar_{model}", where)
+    compact = _ui.presenting()
+    code = _snippets.most_similar_code(
+        _ui.embed_code(ws.models[0], [target], var="q") + "target_vector = q[0]\n",
+        target.strip(),
+        k,
+    )
+    if compact:
+        if found:
+            _ranked_row(found, "most", compact)
+        least, code_col = st.columns(2)
+        if found:
+            with least.expander("Least similar"):
+                _ranked_row(found, "least", compact)
+        with code_col:
+            _ui.code_expander(code)
+        return
+    for name in ("most", "least"):
+        if found:
+            st.subheader(f"{name.capitalize()} similar", divider=False)
+            _ranked_row(found, name, compact)
     if exclude is None and found:
         st.caption(
             _ui.md_text(
                 f"{target.strip()!r} is not an item of {ws.dataset.name}: embedded as text."
             )
         )
-    _ui.code_expander(
-        _sims_code(target)
-        + "order = np.argsort(-sims)  # (drop the target itself if it is an item)\n"
-        + f"most_similar, least_similar = order[:{k}], order[::-1][:{k}]\n"
-    )
+    _ui.code_expander(code)
 
 
-def _ranges(found: dict[str, TargetNeighbors], hist: Any, threshold: float, target: str) -> None:
+def _ranges(
+    found: dict[str, TargetNeighbors],
+    hist: SharedHistogram,
+    threshold: float,
+    target: str,
+    height: int,
+) -> None:
     """One row per model on one cosine axis: the box holds the middle half of the target's
-    similarities, the whiskers reach the lowest and highest item (named on hover)."""
-    # Boxes first, so each model keeps the colour it has in the histogram below.
+    similarities, the whiskers reach the lowest and highest item (named beside them)."""
+    # Boxes first, so each model keeps the colour it has in the histogram.
     fig = go.Figure(
         [
             go.Box(x=s.values, name=s.name, orientation="h", boxpoints=False, hoverinfo="x")
@@ -161,31 +214,20 @@ def _ranges(found: dict[str, TargetNeighbors], hist: Any, threshold: float, targ
         )
     fig.add_vline(x=0, line_width=1, line_color="#888")
     fig.add_vline(x=threshold, line_dash="dash", line_width=2)
+    shown = repr(target.strip())
     fig.update_layout(
         showlegend=False,
-        xaxis_title=f"range per model: {target.strip()!r} against every other item (cosine)",
+        xaxis_title=f"range of the cosine to {shown} per model"
+        if _ui.presenting()
+        else f"range per model: {shown} against every other item (cosine)",
         xaxis_range=[min(-0.3, hist.edges[0]) - 0.25, 1.25],
         yaxis={"autorange": "reversed"},
     )
-    _ui.plot(fig, key="sim_ranges", height=90 + 60 * len(hist.series))
+    _ui.plot(fig, key="sim_ranges", height=height)
 
 
-def spread() -> None:
-    """Histogram of the target's similarity to every item per model, with a threshold."""
-    left, right = st.columns([2, 1])
-    target, exclude = _target(left)
-    threshold = right.slider(
-        "Threshold t: count the items with similarity ≥ t",
-        -1.0,
-        1.0,
-        step=0.01,
-        key=_ui.bound("sim_threshold", 0.5, float, valid=lambda v: -1.0 <= v <= 1.0),
-    )
-    found = _neighbors(target, 1, exclude)
-    if not found:
-        return
-    hist = shared_histogram({m: nb.others for m, nb in found.items()})
-    _ranges(found, hist, threshold, target)
+def _histogram(hist: SharedHistogram, threshold: float, target: str, height: int) -> None:
+    """Each model's similarities to the target binned on one axis, the threshold dashed."""
     fig = go.Figure(
         [go.Bar(x=hist.centers, y=s.counts, name=s.name, opacity=0.65) for s in hist.series]
     )
@@ -204,7 +246,11 @@ def spread() -> None:
         xaxis_range=[hist.edges[0], hist.edges[-1]],
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     )
-    _ui.plot(fig, key="sim_histogram", height=380)
+    _ui.plot(fig, key="sim_histogram", height=height)
+
+
+def _counts(hist: SharedHistogram, threshold: float) -> None:
+    """The table of items at or over the threshold per model, and what it means."""
     st.dataframe(
         [
             {
@@ -232,7 +278,45 @@ def spread() -> None:
         else f"Similarities run {ranges}. Another model would give another range: add one in "
         "the sidebar to compare."
     )
-    _ui.code_expander(_sims_code(target) + f"passing = int((sims >= {threshold:.2f}).sum())\n")
+
+
+# Presenter mode: both Spread charts side by side at this height, under the controls.
+SPREAD_PX = 360
+
+
+def spread() -> None:
+    """Each model's range of similarities to the target and their histogram, with a
+    threshold: in presenter mode the two charts side by side and the counts folded."""
+    left, right = st.columns([2, 1])
+    target, exclude = _target(left)
+    threshold = right.slider(
+        "Threshold t: count the items with similarity ≥ t",
+        -1.0,
+        1.0,
+        step=0.01,
+        key=_ui.bound("sim_threshold", 0.5, float, valid=lambda v: -1.0 <= v <= 1.0),
+    )
+    found = _neighbors(target, 1, exclude)
+    if not found:
+        return
+    hist = shared_histogram({m: nb.others for m, nb in found.items()})
+    code = _sims_code(target) + f"passing = int((sims >= {threshold:.2f}).sum())\n"
+    if _ui.presenting():
+        ranges_col, hist_col = st.columns(2)
+        with ranges_col:
+            _ranges(found, hist, threshold, target, SPREAD_PX)
+        with hist_col:
+            _histogram(hist, threshold, target, SPREAD_PX)
+        counts_col, code_col = st.columns(2)
+        with counts_col.expander(f"Items ≥ {threshold:.2f} per model"):
+            _counts(hist, threshold)
+        with code_col:
+            _ui.code_expander(code)
+        return
+    _ranges(found, hist, threshold, target, 90 + 60 * len(hist.series))
+    _histogram(hist, threshold, target, 380)
+    _counts(hist, threshold)
+    _ui.code_expander(code)
 
 
 view, tab = _ui.view_tabs("sim_view", VIEWS)
