@@ -18,8 +18,17 @@ from core import scalelab, storage
 from core.corpora import Cancelled
 from core.errors import ExplorerError
 from core.io import load_matrix
+from core.kernels import JIT_MIN_ROWS
 from core.scalelab import LabConfig, LabResult, Source
-from core.search import Method
+from core.search import (
+    EF_CHOICES,
+    EF_CONSTRUCTION_CHOICES,
+    M_CHOICES,
+    TALK_EF,
+    TALK_EF_CONSTRUCTION,
+    TALK_M,
+    Method,
+)
 from core.storage import format_bytes
 from views import _ui
 
@@ -29,7 +38,27 @@ SOURCES = {
     Source.SYNTHETIC.value: "synthetic clustered unit vectors",
     Source.UPLOAD.value: "an uploaded .npy matrix",
 }
+# Presenter mode lays the sources out in one row: shorter names.
+SHORT_SOURCES = {
+    Source.DATASET.value: "dataset, tiled",
+    Source.SYNTHETIC.value: "synthetic",
+    Source.UPLOAD.value: ".npy upload",
+}
+# What presenter mode shows of a run, one at a time (normal mode shows all of them).
+LATENCY, TRADEOFF, MEMORY, TABLE = "Latency against N", "Recall against latency", "Memory", "Table"
+SHOWN = (LATENCY, TRADEOFF, MEMORY, TABLE)
+# Figure height in presenter mode: what the compact controls leave of a 720-px screen.
+PRESENT_HEIGHT = 250
+INTRO = (
+    "Exhaustive search reads every vector, so its time grows in step with N. HNSW visits "
+    "a few hundred nodes of its graph whatever N, so its time barely grows. int8 and "
+    "binary codes make the exhaustive scan 4× and 32× smaller, and rescoring a few "
+    "candidates with the float vectors wins back the exact ranking. Build the methods on "
+    "N vectors and measure it on this machine."
+)
 METHODS = [m.value for m in Method]
+# HNSW's ef for the N curves: the search raises ef to k (10) anyway.
+LAB_EF_CHOICES = tuple(v for v in EF_CHOICES if v >= LabConfig.k)
 # Finished runs kept per server; each holds a few hundred numbers, not the corpora.
 KEEP = 16
 CANCELLED = "scale_cancelled"
@@ -87,18 +116,54 @@ def _base(source: str, ws: _ui.Workspace, where) -> tuple[np.ndarray | None, int
     return vs.vectors, vs.dims, vs.key
 
 
+def _settings(where) -> tuple[int, int, int, int]:
+    """M, ef_construction, ef and the rescoring factor, from a folded expander in ``where``."""
+    with where.expander("HNSW and rescoring settings"):
+        s_m, s_efc, s_ef, s_over = st.columns(4)
+        m = s_m.select_slider(
+            "M (links per node)",
+            M_CHOICES,
+            key=_ui.bound("scale_m", TALK_M, int, valid=lambda v: v in M_CHOICES),
+        )
+        efc = s_efc.select_slider(
+            "ef_construction",
+            EF_CONSTRUCTION_CHOICES,
+            key=_ui.bound(
+                "scale_efc",
+                TALK_EF_CONSTRUCTION,
+                int,
+                valid=lambda v: v in EF_CONSTRUCTION_CHOICES,
+            ),
+        )
+        ef = s_ef.select_slider(
+            "ef (search)",
+            LAB_EF_CHOICES,
+            key=_ui.bound("scale_ef", TALK_EF, int, valid=lambda v: v in LAB_EF_CHOICES),
+            help="Candidates HNSW keeps while searching, for the latency-against-N curve.",
+        )
+        oversample = s_over.slider(
+            "rescoring factor",
+            1,
+            16,
+            key=_ui.bound("scale_oversample", 4, int, valid=lambda v: 1 <= v <= 16),
+            help="int8 and binary fetch k × this many candidates, then rescore them in float32.",
+        )
+    return int(m), int(efc), int(ef), int(oversample)
+
+
 def render_scale_lab(ws: _ui.Workspace) -> None:
     """Draw the lab: choices, the memory estimate (or refusal), the build button with
-    progress and cancel, and the figures of the last run with these choices."""
-    st.subheader("Scale lab: from a thousand to a million vectors")
-    st.markdown(
-        "Exhaustive search reads every vector, so its time grows in step with N. HNSW visits "
-        "a few hundred nodes of its graph whatever N, so its time barely grows. int8 and "
-        "binary codes make the exhaustive scan 4× and 32× smaller, and rescoring a few "
-        "candidates with the float vectors wins back the exact ranking. Build the methods on "
-        "N vectors and measure it on this machine."
-    )
-    c_n, c_source, c_base = st.columns([2, 2, 2])
+    progress and cancel, and the figures of the last run with these choices. Presenter mode
+    folds the introduction and the settings and puts the buttons beside the methods."""
+    big = _ui.presenting()
+    if big:
+        c_about, c_settings = st.columns(2)
+        with c_about.expander("What the scale lab measures"):
+            st.markdown(INTRO)
+    else:
+        st.subheader("Scale lab: from a thousand to a million vectors")
+        st.markdown(INTRO)
+    c_n, c_source, c_base = st.columns([2, 3, 2] if big else [2, 2, 2])
     n = c_n.select_slider(
         "N (vectors)",
         N_CHOICES,
@@ -108,35 +173,20 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
     source = c_source.radio(
         "Vectors",
         list(SOURCES),
-        format_func=SOURCES.get,
+        format_func=(SHORT_SOURCES if big else SOURCES).get,
+        horizontal=big,
         key=_ui.bound("scale_source", Source.DATASET.value, valid=lambda v: v in SOURCES),
     )
-    methods = st.multiselect(
+    if big:
+        c_methods, c_build, c_cancel = st.columns([4, 1, 1], vertical_alignment="bottom")
+    else:
+        c_methods = st.container()
+    methods = c_methods.multiselect(
         "Methods",
         METHODS,
         key=_ui.bound("scale_methods", METHODS, valid=lambda v: set(v) <= set(METHODS)),
     )
-    with st.expander("HNSW and rescoring settings"):
-        s_m, s_efc, s_over = st.columns(3)
-        m = s_m.slider(
-            "M (links per node)",
-            4,
-            64,
-            key=_ui.bound("scale_m", 16, int, valid=lambda v: 4 <= v <= 64),
-        )
-        efc = s_efc.slider(
-            "ef_construction",
-            16,
-            400,
-            key=_ui.bound("scale_efc", 100, int, valid=lambda v: 16 <= v <= 400),
-        )
-        oversample = s_over.slider(
-            "rescoring factor for the N curves",
-            1,
-            16,
-            key=_ui.bound("scale_oversample", 4, int, valid=lambda v: 1 <= v <= 16),
-            help="int8 and binary fetch k × this many candidates, then rescore them in float32.",
-        )
+    m, efc, ef, oversample = _settings(c_settings if big else st)
     try:
         base = _base(source, ws, c_base)
     except ExplorerError as exc:
@@ -156,6 +206,7 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
             methods=tuple(Method.coerce(m) for m in methods),
             hnsw_m=m,
             hnsw_ef_construction=efc,
+            hnsw_ef=ef,
             oversample=oversample,
         )
         mem = storage.read_meminfo()
@@ -176,7 +227,8 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
     if refusal:
         st.error(refusal)
     store = _store()
-    c_build, c_cancel = st.columns([1, 1])
+    if not big:
+        c_build, c_cancel = st.columns([1, 1])
     build = c_build.button(
         "Build and measure", key="scale_build", type="primary", disabled=refusal is not None
     )
@@ -189,7 +241,10 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
     if result is None:
         st.info("Press **Build and measure**: results are kept on this server for these choices.")
         return
-    _show(result)
+    if big:
+        _show_one(result)
+    else:
+        _show(result)
 
 
 def _build(store: _Store, config: LabConfig, vectors: np.ndarray | None) -> None:
@@ -218,25 +273,89 @@ def _build(store: _Store, config: LabConfig, vectors: np.ndarray | None) -> None
         store.building.release()
 
 
-def _show(result: LabResult) -> None:
+def _measured(result: LabResult) -> str:
     config = result.config
-    st.caption(
+    return (
         f"Measured in {result.seconds:,.1f} s: {config.n_queries} held-out queries, each "
-        f"timed alone; recall@{config.k} is against exhaustive float32 search."
+        f"searched alone on one thread; a point is the median over the queries of each one's "
+        f"fastest of up to {scalelab.MAX_ROUNDS} rounds. recall@{config.k} is against "
+        "exhaustive float32 search."
     )
-    _ui.plot(_latency_figure(result), key="scale_latency")
-    st.caption(
+
+
+def _latency_note(result: LabResult) -> str:
+    config = result.config
+    return (
         f"Median time of one query at each N. int8 and binary include rescoring "
-        f"k × {config.oversample} candidates; HNSW uses ef = {config.hnsw_ef}. Hover for recall."
+        f"k × {config.oversample} candidates; HNSW uses ef = {max(config.hnsw_ef, config.k)}. "
+        "Hover for recall."
     )
+
+
+def _why_slower(result: LabResult) -> str | None:
+    """One sentence on why a quantized method was slower than float32 at small N, when it
+    was (below :data:`JIT_MIN_ROWS` rows the kernels scan codes with plain numpy)."""
+    slow = {
+        method: [n for n in result.slower_than_exact(method) if n < JIT_MIN_ROWS]
+        for method in (Method.INT8, Method.BINARY)
+    }
+    slow = {method: sizes for method, sizes in slow.items() if sizes}
+    if not slow:
+        return None
+    names = " and ".join(method.value for method in slow)
+    sizes = ", ".join(f"{n:,}" for n in sorted({n for ns in slow.values() for n in ns}))
+    one = len(slow) == 1
+    return (
+        f"{names} {'is' if one else 'are'} slower than exhaustive float32 here at N = {sizes} "
+        f"because below {JIT_MIN_ROWS:,} vectors {'its' if one else 'their'} codes are scanned "
+        "with plain numpy, which has no fast integer product while float32 gets BLAS, and "
+        f"rescoring adds a fixed cost to every query; from {JIT_MIN_ROWS:,} vectors compiled "
+        "kernels scan the codes, which are 4× (int8) and 32× (binary) smaller than float32."
+    )
+
+
+def _show(result: LabResult) -> None:
+    st.caption(_measured(result))
+    _ui.plot(_latency_figure(result), key="scale_latency")
+    st.caption(_latency_note(result))
+    why = _why_slower(result)
+    if why:
+        st.markdown(why)
     _ui.plot(_tradeoff_figure(result), key="scale_tradeoff")
-    st.caption(
+    st.caption(_tradeoff_note(result))
+    _ui.plot(_memory_figure(result), key="scale_memory")
+    st.dataframe(_table(result), key="scale_table", hide_index=True, width="stretch")
+
+
+def _show_one(result: LabResult) -> None:
+    """Presenter mode: one figure or the table at a time, sized to the space left."""
+    shown = st.radio(
+        "Show",
+        SHOWN,
+        horizontal=True,
+        label_visibility="collapsed",
+        key=_ui.bound("scale_show", LATENCY, valid=lambda v: v in SHOWN),
+    )
+    if shown == LATENCY:
+        _ui.plot(_latency_figure(result), key="scale_latency", height=PRESENT_HEIGHT)
+        st.caption(_why_slower(result) or _latency_note(result))
+    elif shown == TRADEOFF:
+        _ui.plot(_tradeoff_figure(result), key="scale_tradeoff", height=PRESENT_HEIGHT)
+        st.caption(_tradeoff_note(result))
+    elif shown == MEMORY:
+        _ui.plot(_memory_figure(result), key="scale_memory", height=PRESENT_HEIGHT)
+    else:
+        st.dataframe(_table(result), key="scale_table", hide_index=True, width="stretch")
+        st.caption(_measured(result))
+
+
+def _tradeoff_note(result: LabResult) -> str:
+    config = result.config
+    return (
         f"At N = {config.n:,}: HNSW for ef = {', '.join(map(str, config.ef_sweep))}; int8 and "
         f"binary for rescoring factors {', '.join(map(str, config.oversample_sweep))}. Up and "
         "to the left is better."
     )
-    _ui.plot(_memory_figure(result), key="scale_memory")
-    st.dataframe(_table(result), key="scale_table", hide_index=True, width="stretch")
 
 
 def _latency_figure(result: LabResult) -> go.Figure:
