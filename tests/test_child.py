@@ -1,0 +1,131 @@
+"""core.child: a job's answer and errors come back from the child process, and the child is
+gone however the run ends: the answer, an error, a crash, a Cancel (the wait callback
+raising), the time limit, the parent's own death."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.child import run_in_child
+from core.errors import ExplorerError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Stopped(Exception):
+    """What a Cancel (or Streamlit stopping the script) raises inside ``wait``."""
+
+
+def scaled_sum(x: np.ndarray, factor: float) -> float:
+    return float(x.sum() * factor)
+
+
+def fail(message: str) -> None:
+    raise ExplorerError(message)
+
+
+def fail_unpicklable() -> None:
+    class Local(Exception):  # a class defined in a function does not pickle
+        pass
+
+    raise Local("cannot travel")
+
+
+def crash(code: int) -> None:
+    os._exit(code)
+
+
+def sleep_forever(pid_file: str) -> None:
+    """Write the child's pid, then sleep far longer than any test waits."""
+    Path(pid_file).write_text(str(os.getpid()))
+    time.sleep(600)
+
+
+def gone(pid: int, within: float = 10.0) -> bool:
+    """True once no process ``pid`` exists (polled for up to ``within`` seconds)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def read_pid(pid_file: Path, within: float = 60.0) -> int:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if pid_file.exists() and pid_file.read_text():
+            return int(pid_file.read_text())
+        time.sleep(0.05)
+    raise AssertionError(f"no pid in {pid_file}")
+
+
+def test_answer_comes_back_from_another_process() -> None:
+    x = np.arange(12, dtype=np.float64).reshape(3, 4)
+    assert run_in_child(scaled_sum, x, 0.5) == 33.0
+    pid = run_in_child(os.getpid)
+    assert pid != os.getpid()
+    assert gone(pid, within=0.5) and not multiprocessing.active_children()
+
+
+def test_errors_come_back_as_errors() -> None:
+    with pytest.raises(ExplorerError, match="bad value 7"):
+        run_in_child(fail, "bad value 7")
+    with pytest.raises(RuntimeError, match="Local: cannot travel"):
+        run_in_child(fail_unpicklable)
+    with pytest.raises(ExplorerError, match=r"crash ended without an answer \(exit code 3\)"):
+        run_in_child(crash, 3)
+    with pytest.raises(ExplorerError, match="poll must be positive, got 0"):
+        run_in_child(os.getpid, poll=0)
+
+
+def test_a_cancel_in_wait_stops_the_child(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    seen: list[float] = []
+
+    def wait(elapsed: float) -> None:
+        seen.append(elapsed)
+        if pid_file.exists() and pid_file.read_text():
+            raise Stopped
+
+    with pytest.raises(Stopped):
+        run_in_child(sleep_forever, str(pid_file), wait=wait, poll=0.05)
+    assert seen == sorted(seen) and seen[0] >= 0
+    assert gone(read_pid(pid_file), within=0.5)  # stop() waited for it
+
+
+def test_the_time_limit_stops_the_child(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    with pytest.raises(ExplorerError, match="sleep_forever took more than 1.5 s"):
+        run_in_child(sleep_forever, str(pid_file), poll=0.05, time_limit=1.5)
+    assert gone(read_pid(pid_file), within=0.5)
+
+
+def test_the_child_exits_when_its_parent_dies(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    script = (
+        "import sys; from core.child import run_in_child; "
+        "from tests.test_child import sleep_forever; "
+        f"run_in_child(sleep_forever, {str(pid_file)!r})"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
+    try:
+        child = read_pid(pid_file)
+        assert not gone(child, within=0.2)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        assert gone(child)
+    finally:
+        parent.kill()
+        parent.wait()
