@@ -44,11 +44,15 @@ RECALL_CASES: dict[str, tuple[dict[str, float], float]] = {
     # 16 codes of 6 bits (nbits lowered from 8 for 3,000 vectors) for 32 floats: 1/21 of the
     # bytes, ranked by estimated scores, so well below exact (measured 0.70).
     "faiss-ivfpq": ({"nlist": 64, "nprobe": 8, "m": 16}, 0.6),
+    # The same codes' 8 × k candidates re-ranked by the full vectors: near exact again.
+    "faiss-ivfpq-rerank": ({"nlist": 64, "nprobe": 8, "m": 16, "k_factor": 8}, 0.95),
     "chroma": ({"max_neighbors": 16, "ef_construction": 200, "ef_search": 100}, 0.95),
     "diskann": ({"graph_degree": 32, "complexity": 64, "search_complexity": 100}, 0.95),
 }
 # Engines whose scores are estimates from compressed codes, not exact similarities.
 ESTIMATED_SCORES = {"faiss-ivfpq"}
+# Search settings under which an engine's candidates are not estimates either.
+EXACT_CANDIDATES: dict[str, dict[str, float]] = {"faiss-ivfpq-rerank": {"k_factor": 20}}
 
 AVAILABLE = [i.name for i in list_engines() if i.available]
 # The engines of this package (pgvector's are tested with their server in test_pgvector*).
@@ -202,7 +206,7 @@ def test_duplicates_come_back_in_id_order(name):
     rng = np.random.default_rng(3)
     base = rng.normal(size=(40, 8)).astype(np.float32)
     vectors = np.concatenate([base, base[:5], base[:5]])  # rows 0-4 three times each
-    with get_engine(name) as engine:
+    with get_engine(name, **EXACT_CANDIDATES.get(name, {})) as engine:
         found = engine.build(vectors).search(base[:5], k=3)
         everything = engine.search(base[:5], k=50)
     if name not in ESTIMATED_SCORES:
@@ -322,6 +326,24 @@ def test_ivf_recall_grows_with_nprobe(data):
         engine.build(vectors)
         recalls = [recall_at_k(truth, engine.search(queries, 10, nprobe=p).ids) for p in (1, 16)]
     assert recalls[0] < recalls[1] == 1.0
+
+
+def test_ivfpq_rerank_is_ivfpq_rescored_by_the_full_vectors(data):
+    vectors, queries = data
+    truth = exhaustive_search(queries, vectors, 10).ids
+    built = {"nlist": 64, "m": 16, "nprobe": 8}
+    with get_engine("faiss-ivfpq", **built) as pq, get_engine("faiss-ivfpq-rerank", **built) as rr:
+        plain = pq.build(vectors).search(queries, 10)
+        rr.build(vectors)
+        recalls = {f: recall_at_k(truth, rr.search(queries, 10, k_factor=f).ids) for f in (1, 4)}
+        once = rr.search(queries, 10, k_factor=1)
+        # k_factor 1 re-orders the same candidates by exact cosine.
+        assert [set(r) for r in once.ids] == [set(r) for r in plain.ids]
+        exact_scores = np.einsum("qd,qkd->qk", normalized(queries), normalized(vectors)[once.ids])
+        np.testing.assert_allclose(once.scores, exact_scores, atol=1e-5)
+        # The originals are kept beside the codes: that is what rescoring costs.
+        assert rr.index_bytes >= pq.index_bytes + vectors.nbytes
+    assert recalls[1] == recall_at_k(truth, plain.ids) < recalls[4]
 
 
 def test_training_rows_sample_or_repeat():
@@ -457,7 +479,9 @@ def test_threads_searching_at_once_each_get_their_own_parameters(name, data):
     if info.search_params:
         spec = info.search_params[0]
         settings = [{spec.name: max(spec.min, 4)}, {spec.name: min(spec.max, 256)}]
-    with get_engine(name) as engine:
+    # The recall test's settings: wide enough that every search finds k (the swept first
+    # parameter is given on each call).
+    with get_engine(name, **RECALL_CASES[name][0]) as engine:
         engine.build(vectors)
         expected = [engine.search(queries, 10, **s).ids for s in settings]
         with ThreadPoolExecutor(4) as pool:

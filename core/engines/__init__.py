@@ -57,6 +57,7 @@ from core.engines.faisslib import (
     FaissHnswEngine,
     FaissIvfFlatEngine,
     FaissIvfPqEngine,
+    FaissIvfPqRerankEngine,
     faiss_reason,
 )
 from core.engines.hnsw import HnswlibEngine
@@ -69,7 +70,13 @@ _BUILTIN: tuple[Registration, ...] = (
     Registration(HnswlibEngine.info, HnswlibEngine),
     *(
         Registration(engine.info, engine, faiss_reason)
-        for engine in (FaissFlatEngine, FaissHnswEngine, FaissIvfFlatEngine, FaissIvfPqEngine)
+        for engine in (
+            FaissFlatEngine,
+            FaissHnswEngine,
+            FaissIvfFlatEngine,
+            FaissIvfPqEngine,
+            FaissIvfPqRerankEngine,
+        )
     ),
     Registration(DiskannEngine.info, DiskannEngine, diskann_reason),
     Registration(ChromaEngine.info, ChromaEngine, chroma_reason),

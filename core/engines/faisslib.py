@@ -1,5 +1,6 @@
-"""faiss (faiss-cpu) engines: a flat index, HNSW, IVFFlat and IVF-PQ, the talk's
-"in-memory only" row. faiss is imported on first build, so listing the engines works without it.
+"""faiss (faiss-cpu) engines: a flat index, HNSW, IVFFlat, IVF-PQ and IVF-PQ re-ranked by the
+full vectors (its ``k_factor``, the rescoring factor), the talk's "in-memory only" row. faiss
+is imported on first build, so listing the engines works without it.
 
 Cosine is faiss's inner product on unit vectors; euclidean comes back as L2 distance (faiss
 returns it squared). IVF trains k-means on the vectors (``train_seconds``); a corpus too small
@@ -65,6 +66,7 @@ class FaissEngine(Engine):
         self._index: Any = None
         self._bytes = 0
         self._bits = 0
+        self._cells = 1  # k-means cells an IVF index trains (its nlist)
 
     @abstractmethod
     def _make(self, faiss: Any, dims: int, metric: int, n: int) -> Any:
@@ -81,9 +83,8 @@ class FaissEngine(Engine):
         kind = faiss.METRIC_L2 if metric is Metric.EUCLIDEAN else faiss.METRIC_INNER_PRODUCT
         index = self._make(faiss, vectors.shape[1], kind, vectors.shape[0])
         if not index.is_trained:
-            centroids = int(getattr(index, "nlist", 1))
             start = time.perf_counter()
-            index.train(training_rows(vectors, max(centroids, self._codebook_size())))
+            index.train(training_rows(vectors, max(self._cells, self._codebook_size())))
             self._train_seconds = time.perf_counter() - start
         for rows in chunks():
             index.add(vectors[rows])
@@ -199,6 +200,7 @@ class FaissIvfFlatEngine(FaissEngine):
                 f"nlist lowered from {asked} to {nlist}: faiss's k-means wants at least "
                 f"{POINTS_PER_CENTROID} vectors per cell and there are {n:,}."
             )
+        self._cells = nlist
         return nlist
 
     def _make(self, faiss: Any, dims: int, metric: int, n: int) -> Any:
@@ -261,3 +263,43 @@ class FaissIvfPqEngine(FaissIvfFlatEngine):
 
     def _codebook_size(self) -> int:
         return int(2**self._bits)
+
+
+K_FACTOR = ParamSpec(
+    "k_factor",
+    1.0,
+    None,
+    1.0,
+    100.0,
+    "Rescoring factor: the IVF-PQ search returns k × k_factor candidates, re-ranked by "
+    "their exact similarity to the query; higher is slower and closer to exact.",
+    kind=float,
+)
+
+
+class FaissIvfPqRerankEngine(FaissIvfPqEngine):
+    """``IndexRefineFlat`` over ``IndexIVFPQ``: the PQ codes find ``k × k_factor``
+    candidates, the full vectors (kept beside the codes) re-rank them exactly."""
+
+    info = EngineInfo(
+        name="faiss-ivfpq-rerank",
+        algorithm="IVF-PQ + rerank",
+        library=library("faiss-cpu"),
+        where_deployed="in-memory only (faiss); as Azure AI Search's and Qdrant's rescoring",
+        metrics=_METRICS,
+        build_params=FaissIvfPqEngine.info.build_params,
+        search_params=(K_FACTOR, NPROBE),
+        summary="The talk's oversample and rescore on compressed codes: IVF-PQ candidates "
+        "re-ranked with the original vectors, which the index keeps too.",
+    )
+
+    def _make(self, faiss: Any, dims: int, metric: int, n: int) -> Any:
+        return faiss.IndexRefineFlat(super()._make(faiss, dims, metric, n))
+
+    def _search_parameters(self, faiss: Any, params: dict[str, ParamValue]) -> Any:
+        ivf = super()._search_parameters(faiss, params)
+        refine = faiss.IndexRefineSearchParameters(
+            k_factor=float(params["k_factor"]), base_index_params=ivf
+        )
+        refine.referenced_objects = [ivf]  # faiss holds a raw pointer to it
+        return refine
