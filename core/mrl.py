@@ -7,11 +7,14 @@ what OpenAI's ``dimensions=`` parameter does server-side. Rankings here are by c
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from core import kernels, metrics, resultcache, search, topk
 from core.errors import ExplorerError
 from core.metrics import Metric, as_matrix, check_nonzero_rows, check_same_width
 from core.search import exhaustive_search, recall_at_k
@@ -81,26 +84,18 @@ class CurvePoint:
     bytes_per_vector: int
 
 
-def recall_curve(
+def truncated_top_k(
     vectors: np.ndarray | list,
-    dims_list: Iterable[int],
+    dims: int,
     k: int,
     queries: np.ndarray | list | None = None,
-) -> list[CurvePoint]:
-    """Recall@k of truncated vectors against the full vectors, for every size in ``dims_list``.
-
-    ``vectors`` is ``(n, d)``. With ``queries`` ``(q, d)`` each query searches all ``n``
-    items; without, every item is a query against the others (itself excluded). Points come
-    back sorted by ``dims``, duplicates dropped.
-    """
+) -> np.ndarray:
+    """Ids ``(q, k)`` of each query's cosine top ``k`` among the ``(n, d)`` ``vectors``, all cut
+    to their first ``dims`` values and re-normalised. Without ``queries`` every item is a
+    query against the others (itself excluded, ``q = n``)."""
     items = as_matrix(vectors)
     n, d = items.shape
-    requested = list(dims_list)
-    for size in requested:
-        _check_dims(size, d)
-    sizes = sorted({int(size) for size in requested})
-    if not sizes:
-        raise ExplorerError("No dimensionalities given: pick at least one size to compare.")
+    _check_dims(dims, d)
     leave_one_out = queries is None
     query_rows = items if queries is None else as_matrix(queries, "queries")
     check_same_width(query_rows, d, "Queries have {a} dimensions but the vectors have {b}.")
@@ -110,24 +105,68 @@ def recall_curve(
             f"k={k} is out of range: with {n} items each query has {candidates} candidates, "
             f"so choose k from 1 to {candidates}."
         )
-
+    short_items = truncate_and_renormalize(items, dims)
+    short_queries = short_items if leave_one_out else truncate_and_renormalize(query_rows, dims)
     exclude = np.arange(n) if leave_one_out else None
+    return exhaustive_search(short_queries, short_items, k, Metric.COSINE, exclude).ids
 
-    def top_k(dims: int) -> np.ndarray:
-        short_items = truncate_and_renormalize(items, dims)
-        short_queries = short_items if leave_one_out else truncate_and_renormalize(query_rows, dims)
-        return exhaustive_search(short_queries, short_items, k, Metric.COSINE, exclude).ids
 
+def recall_curve(
+    vectors: np.ndarray | list,
+    dims_list: Iterable[int],
+    k: int,
+    queries: np.ndarray | list | None = None,
+    reference: np.ndarray | None = None,
+) -> list[CurvePoint]:
+    """Recall@k of truncated vectors against the full vectors, for every size in ``dims_list``.
+
+    ``vectors`` is ``(n, d)``. With ``queries`` ``(q, d)`` each query searches all ``n``
+    items; without, every item is a query against the others (itself excluded). Points come
+    back sorted by ``dims``, duplicates dropped. ``reference``, when given, is the full-size
+    answer ``truncated_top_k(vectors, d, k, queries)`` from an earlier call, which saves that
+    search (e.g. when a slider asks for one more size).
+    """
+    items = as_matrix(vectors)
+    d = items.shape[1]
+    requested = list(dims_list)
+    for size in requested:
+        _check_dims(size, d)
+    sizes = sorted({int(size) for size in requested})
+    if not sizes:
+        raise ExplorerError("No dimensionalities given: pick at least one size to compare.")
     # The reference goes through the same path, so dims == d gives recall exactly 1.
-    reference = top_k(d)
+    if reference is None:
+        reference = truncated_top_k(items, d, k, queries)
+    else:
+        rows = items.shape[0] if queries is None else as_matrix(queries, "queries").shape[0]
+        if reference.shape != (rows, k):
+            raise ExplorerError(
+                f"The reference holds {reference.shape} ids; {rows} queries with k={k} need "
+                f"({rows}, {k})."
+            )
     return [
         CurvePoint(
             dims=size,
-            recall_at_k=recall_at_k(reference, top_k(size)),
+            recall_at_k=recall_at_k(reference, truncated_top_k(items, size, k, queries)),
             bytes_per_vector=size * FLOAT32_BYTES,
         )
         for size in sizes
     ]
+
+
+def standard_curve(vectors: np.ndarray, k: int, root: Path | None = None) -> list[CurvePoint]:
+    """:func:`recall_curve` of the ``(n, d)`` ``vectors`` at :func:`standard_dims` (every item
+    a query), read from the disk cache (``<cache>/results``) when computed before."""
+    sizes = standard_dims(vectors.shape[1])
+    return resultcache.cached_rows(
+        "mrl-curve",
+        vectors,
+        {"k": k, "sizes": sizes},
+        (sys.modules[__name__], search, kernels, topk, metrics),
+        lambda: recall_curve(vectors, sizes, k),
+        lambda row: CurvePoint(**row),
+        root,
+    )
 
 
 def ranking_at_dims(

@@ -9,21 +9,34 @@ Rankings here are by cosine, like :mod:`core.mrl`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from core import kernels, metrics, mrl, quantize, resultcache, search, storage, topk
 from core.errors import ExplorerError
 from core.metrics import Metric, as_matrix, normalize
-from core.mrl import truncate_and_renormalize
+from core.mrl import standard_dims, truncate_and_renormalize
 from core.quantize import Center, CodeScore, Precision, QuantizedIndex, code_search
 from core.search import exhaustive_search, leave_one_out_reference, recall_at_k
 from core.storage import payload_bytes
 from core.topk import check_k, top_k_ids
 
+log = logging.getLogger(__name__)
+
 # Precisions a pipeline's first stage can search: float32 (truncation only) or quantized.
 PIPELINE_PRECISIONS = (Precision.FLOAT32, Precision.INT8, Precision.BINARY)
+# Oversampling factors the MRL page offers: k x factor candidates go to the rescoring.
+OVERSAMPLES = tuple(range(1, 11))
+# k the pages start with, which the set-up step precomputes.
+DEFAULT_K = 10
 
 # Upper bound on the (queries x corpus) similarity block computed at once, in elements.
 _SCORE_BLOCK = 1 << 22
@@ -158,3 +171,57 @@ def pipeline_points(
                     )
                 )
     return points
+
+
+def _point(row: dict[str, Any]) -> PipelinePoint:
+    """A :class:`PipelinePoint` from its ``dataclasses.asdict`` JSON form."""
+    return PipelinePoint(**{**row, "precision": Precision.coerce(row["precision"])})
+
+
+def standard_sweep(vectors: np.ndarray, k: int, root: Path | None = None) -> list[PipelinePoint]:
+    """:func:`pipeline_points` of the ``(n, d)`` ``vectors`` at :func:`standard_dims`, every
+    precision of :data:`PIPELINE_PRECISIONS` and every factor of :data:`OVERSAMPLES` (the MRL
+    page's Full pipeline), read from the disk cache (``<cache>/results``) when computed before.
+    """
+    sizes = standard_dims(vectors.shape[1])
+    return resultcache.cached_rows(
+        "mrl-pipeline",
+        vectors,
+        {"k": k, "sizes": sizes, "precisions": PIPELINE_PRECISIONS, "oversamples": OVERSAMPLES},
+        (sys.modules[__name__], mrl, quantize, search, kernels, topk, metrics, storage),
+        lambda: pipeline_points(vectors, k, sizes, PIPELINE_PRECISIONS, OVERSAMPLES),
+        _point,
+        root,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Precompute the MRL page's recall curves and pipeline sweeps (``python -m
+    core.pipeline``) for the bundled datasets under the local models at k = 10, so their
+    first open reads them from disk. Results already cached are read, not recomputed."""
+    from core.datasets import DATASETS, load_dataset
+    from core.embedders.registry import LOCAL_FACTORIES, get_embedder
+    from core.vectors import embed_dataset
+
+    parser = argparse.ArgumentParser(description="Precompute the MRL page's sweeps.")
+    parser.add_argument("--datasets", nargs="*", default=list(DATASETS), help="default: all")
+    parser.add_argument("--models", nargs="*", default=list(LOCAL_FACTORIES), help="default: all")
+    parser.add_argument("-k", type=int, default=DEFAULT_K, help="neighbours (default 10)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for name in args.datasets:
+        dataset = load_dataset(name)
+        for model in args.models:
+            start = time.perf_counter()
+            try:
+                vectors = embed_dataset(dataset, get_embedder(model))
+                mrl.standard_curve(vectors, args.k)
+                standard_sweep(vectors, args.k)
+            except ExplorerError as exc:  # e.g. GloVe cannot embed made-up movie titles
+                log.warning("%s under %s: skipped (%s)", name, model, exc)
+                continue
+            log.info("%s under %s: %.1f s", name, model, time.perf_counter() - start)
+
+
+if __name__ == "__main__":  # pragma: no cover - the set-up step, tested through main()
+    main()

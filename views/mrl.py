@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,21 +14,32 @@ import streamlit as st
 from core.compare import compare_rankings
 from core.datasets import Dataset, list_datasets
 from core.embedders.registry import LOCAL_FACTORIES
-from core.mrl import CurvePoint, ranking_at_dims, recall_curve, standard_dims
-from core.pipeline import PIPELINE_PRECISIONS, PipelinePoint, pipeline_points
+from core.mrl import (
+    CurvePoint,
+    ranking_at_dims,
+    recall_curve,
+    standard_curve,
+    standard_dims,
+    truncated_top_k,
+)
+from core.pipeline import OVERSAMPLES, PIPELINE_PRECISIONS, PipelinePoint, standard_sweep
 from core.quantize import Precision
 from core.storage import payload_bytes
 from core.vectors import VectorSet, embed_dataset
 from views import _ui
 
-FACTORS = range(1, 11)
 PERCENT = st.column_config.NumberColumn(format="%.1f%%")  # of values in percent
+SCORE = st.column_config.NumberColumn(format="%.4f")
 # One colour, dash and label position per precision, so labels of lines that meet do not collide.
 STYLE = {
     Precision.FLOAT32: ("#1f4fd1", "solid", "top left"),
     Precision.INT8: ("#11853b", "dash", "bottom center"),
     Precision.BINARY: ("#c79100", "dot", "top center"),
 }
+# Presenter mode, 1280x720: what is left under the title, the tabs and one row of controls.
+PRESENTER_CHART_PX = 440
+PRESENTER_ROW_PX = 34  # a table row: the header and ten rows fit
+TALK_MODEL = "text-embedding-3-large"  # the talk's MRL model, 3072 dims cut to 256
 
 _ui.page_intro(
     "MRL",
@@ -40,15 +53,34 @@ _ui.page_intro(
 
 
 @st.cache_data(show_spinner="Measuring recall at every size…", max_entries=64)
-def _curve(vectors_key: str, k: int, sizes: tuple[int, ...], _vectors) -> list:
-    """Recall against dimensions for ``_vectors``, named by content by ``vectors_key``."""
-    return recall_curve(_vectors, sizes, k)
+def _curve(vectors_key: str, k: int, _vectors: np.ndarray) -> list[CurvePoint]:
+    """Recall@k at the standard sizes for ``_vectors``, named by content by ``vectors_key``
+    (from the disk cache when the set-up step or an earlier server computed it)."""
+    return standard_curve(_vectors, k)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _reference(vectors_key: str, k: int, _vectors: np.ndarray) -> np.ndarray:
+    """Every item's full-size top k, ``(n, k)``: kept, so a slider move searches only once."""
+    return truncated_top_k(_vectors, _vectors.shape[1], k)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _recall_at(vectors_key: str, k: int, dims: int, _vectors: np.ndarray) -> float:
+    """Recall@k (0..1) of ``_vectors`` cut to ``dims``: from the curve at a standard size,
+    else one search of the cut vectors against the kept reference."""
+    for point in _curve(vectors_key, k, _vectors):
+        if point.dims == dims:
+            return point.recall_at_k
+    reference = _reference(vectors_key, k, _vectors)
+    (point,) = recall_curve(_vectors, (dims,), k, reference=reference)
+    return point.recall_at_k
 
 
 @st.cache_data(show_spinner="Running every pipeline over every item (once)…", max_entries=16)
-def _pipelines(vectors_key: str, k: int, _vectors) -> list[PipelinePoint]:
-    sizes = standard_dims(_vectors.shape[1])
-    return pipeline_points(_vectors, k, sizes, PIPELINE_PRECISIONS, FACTORS)
+def _pipelines(vectors_key: str, k: int, _vectors: np.ndarray) -> list[PipelinePoint]:
+    """Every pipeline of the Full pipeline tab for ``_vectors`` (named by ``vectors_key``)."""
+    return standard_sweep(_vectors, k)
 
 
 @st.cache_resource(show_spinner="Embedding the dataset with another model (once)…", max_entries=16)
@@ -60,13 +92,14 @@ def _local_vectors(key: str, _dataset: Dataset, model: str) -> np.ndarray:
     return vectors
 
 
-def _curve_sets() -> dict[str, VectorSet]:
-    """The sidebar's models and, when the toggle is on, every other local model: the models
-    the recall curves compare. Bundled datasets only (an upload would be embedded again)."""
+def _curve_sets(where: Any) -> dict[str, VectorSet]:
+    """The sidebar's models and, when the toggle (drawn in ``where``) is on, every other local
+    model: the models the recall curves compare. Bundled datasets only (an upload would be
+    embedded again)."""
     sets = dict(ws.sets)
     if ws.dataset.name not in list_datasets():
         return sets
-    if not st.toggle(
+    if not where.toggle(
         "Every local model",
         key=_ui.bound("mrl_all", True, _ui.as_bool),
         help="Add the local models the sidebar did not choose, e.g. all-mpnet-base-v2 (not "
@@ -89,35 +122,59 @@ def _kind(vs: VectorSet) -> str:
     return "ordered dims, MRL" if vs.embedder.supports_mrl else "not ordered"
 
 
+def _dims_slider(where: Any, most: int, label: str) -> int:
+    """The URL-bound "dimensions kept" slider from 1 to ``most``, drawn in ``where``."""
+    _ui.bound("mrl_dims", min(64, most), int, valid=lambda v: 1 <= v <= most)
+    _ui.clamp_state("mrl_dims", 1, most)
+    if most == 1:
+        # A slider from 1 to 1 fails; with one value there is nothing to truncate.
+        where.info("These vectors have 1 dimension: there is nothing to truncate.")
+        return 1
+    return int(
+        where.slider(
+            label,
+            1,
+            most,
+            key="mrl_dims",
+            help="The first m values of every vector, re-normalised to unit length.",
+        )
+    )
+
+
+def _sdk_code(models: list[str], inputs: str, dims: int) -> str:
+    """The SDK call that cuts vectors on the server, for a text-embedding-3 model of ``models``
+    (else the talk's model): the first lines of the tabs' Python."""
+    found = (re.search(r"text-embedding-3-(small|large)", m) for m in models)
+    api_model = next((f.group(0) for f in found if f), TALK_MODEL)
+    return (
+        "# text-embedding-3 models cut their vectors on the server (unit length again):\n"
+        "from openai import OpenAI\n\n"
+        "openai_client = OpenAI()\n"
+        "response = openai_client.embeddings.create(\n"
+        f"    model={api_model!r}, input={inputs}, dimensions={dims}\n"
+        ")\n\n"
+        "# Any model, in numpy: keep the first values of every vector and re-normalise.\n"
+        "import numpy as np\n\n"
+        f"# `vectors` holds the ({n}, d) embeddings of {ws.dataset.name}.\n"
+        f"short = vectors[:, :{dims}]\n"
+        "short = short / np.linalg.norm(short, axis=1, keepdims=True)\n"
+    )
+
+
 ws = _ui.workspace()
 labels = ws.dataset.labels
 n = len(labels)
 VIEWS = ("Recall curves", "One ranking", "Full pipeline")
 
-*row, c_dims = st.columns([3, 4, 2, 3])
-model, target, k = _ui.target_controls("mrl", ws, row)
-vs = ws.sets[model]
-_ui.bound("mrl_dims", min(64, vs.dims), int, valid=lambda v: 1 <= v <= vs.dims)
-_ui.clamp_state("mrl_dims", 1, vs.dims)
-if vs.dims == 1:
-    # A slider from 1 to 1 fails; with one value there is nothing to truncate.
-    c_dims.info("These vectors have 1 dimension: there is nothing to truncate.")
-    dims = 1
-else:
-    dims = int(
-        c_dims.slider(
-            f"Dimensions kept (of {vs.dims})",
-            1,
-            vs.dims,
-            key="mrl_dims",
-            help="The first m values of every vector, re-normalised to unit length.",
-        )
-    )
-kind = _kind(vs)
-
 
 def one_ranking() -> None:
-    """The target's top k at ``dims`` dimensions against its top k at full size."""
+    """The target's top k at the kept dimensions against its top k at full size."""
+    c_model, c_target, c_k, c_dims = st.columns([3, 4, 2, 3])
+    model = _ui.model_choice("mrl_model", ws, where=c_model)
+    target = _ui.target_input("mrl_target", ws, where=c_target)
+    k = _ui.k_slider("mrl_k", n, where=c_k)
+    vs = ws.sets[model]
+    dims = _dims_slider(c_dims, vs.dims, f"Dimensions kept (of {vs.dims})")
     query, exclude = _ui.target_query(vs, target)
     if query is None:
         return
@@ -129,15 +186,16 @@ def one_ranking() -> None:
         table = _ui.comparison_frame(
             ranks, full.scores[0], short.scores[0], f"{vs.dims} dims", f"{dims} dims"
         )
+        size: dict[str, Any] = {}
+        if _ui.presenting():
+            size = {"row_height": PRESENTER_ROW_PX, "height": PRESENTER_ROW_PX * (k + 1) + 3}
         c_table.dataframe(
             table,
             key="mrl_ranking",
             hide_index=True,
             width="stretch",
-            column_config={
-                f"{vs.dims} dims score": st.column_config.NumberColumn(format="%.4f"),
-                f"{dims} dims score": st.column_config.NumberColumn(format="%.4f"),
-            },
+            column_config={f"{vs.dims} dims score": SCORE, f"{dims} dims score": SCORE},
+            **size,
         )
         c_table.caption(
             f"Top {k} at {dims} dimensions against all {vs.dims}. "
@@ -151,30 +209,41 @@ def one_ranking() -> None:
             delta=f"{dims / vs.dims - 1:+.0%} vs {payload_bytes(vs.dims, Precision.FLOAT32):,}",
             delta_color="inverse",
         )
-        c_stats.caption(_ui.md_text(f"{model}: {kind}."))
+        c_stats.caption(_ui.md_text(f"{model}: {_kind(vs)}."))
+    _ui.code_expander(
+        _sdk_code([model], repr([target]), dims)
+        + f"q_short = q[:{dims}] / np.linalg.norm(q[:{dims}])  # `q`: the target's vector\n"
+        + f"top = np.argsort(-(short @ q_short))[:{k}]\n"
+    )
 
 
 def recall_curves() -> None:
     """Recall@k against dimensions kept, one curve per model, the current cut marked."""
-    sets = _curve_sets()
+    c_k, c_dims, c_all = st.columns([2, 3, 2], vertical_alignment="center")
+    k = _ui.k_slider("mrl_k", n, where=c_k)
+    sets = _curve_sets(c_all)
+    dims = _dims_slider(c_dims, max(s.dims for s in sets.values()), "Dimensions kept")
+    big = _ui.presenting()
     fig = go.Figure()
     marks = []
     for name, other in sets.items():
         with _ui.guard(name):
-            sizes = standard_dims(other.dims)
-            curve: list[CurvePoint] = _curve(other.key, k, sizes, other.vectors)
+            curve = _curve(other.key, k, other.vectors)
+            label = f"{name} ({_kind(other)})"
+            if dims <= other.dims:
+                recall = _recall_at(other.key, k, dims, other.vectors)
+                marks.append((name, recall))
+                if big:  # the legend says what the metrics below say in normal mode
+                    label += f": {recall:.1%} at {dims}"
             fig.add_trace(
                 go.Scatter(
                     x=[p.dims for p in curve],
                     y=[p.recall_at_k for p in curve],
                     mode="lines+markers",
-                    name=f"{name} ({_kind(other)})",
+                    name=label,
                     hovertemplate="%{x} dims: %{y:.1%}<extra>%{fullData.name}</extra>",
                 )
             )
-            if dims <= other.dims:
-                (here,) = _curve(other.key, k, (dims,), other.vectors)
-                marks.append((name, here.recall_at_k))
     if not fig.data:
         return
     fig.add_vline(x=dims, line_dash="dash", line_color="#555")
@@ -187,19 +256,30 @@ def recall_curves() -> None:
     fig.update_yaxes(title_text=f"recall@{k}", tickformat=".0%", range=[0, 1.02])
     fig.update_layout(
         title={"text": f"Recall@{k} against dimensions, every item as the query"},
-        legend={"orientation": "h", "y": -0.25, "x": 0},
+        legend={"orientation": "h", "y": -0.22 if big else -0.25, "x": 0},
     )
-    _ui.plot(fig, key="mrl_curves", height=400)
-    for column, (name, recall) in zip(st.columns(max(1, len(marks))), marks, strict=False):
-        column.metric(_ui.md_text(f"{name} at {dims} dims"), f"{recall:.1%}")
-    st.caption(
-        f"For each size, every one of the {n:,} items searches the others with truncated "
-        f"vectors; recall@{k} is the mean share of its full-size top {k} found. A model with "
-        "ordered dimensions keeps its neighbours with far fewer numbers."
+    _ui.plot(fig, key="mrl_curves", height=PRESENTER_CHART_PX if big else 400)
+    if not big:
+        for column, (name, recall) in zip(st.columns(max(1, len(marks))), marks, strict=False):
+            column.metric(_ui.md_text(f"{name} at {dims} dims"), f"{recall:.1%}")
+        st.caption(
+            f"For each size, every one of the {n:,} items searches the others with truncated "
+            f"vectors; recall@{k} is the mean share of its full-size top {k} found. A model "
+            "with ordered dimensions keeps its neighbours with far fewer numbers."
+        )
+    _ui.code_expander(
+        _sdk_code(list(sets), "texts", dims)
+        + "\n\ndef top_k(m: np.ndarray) -> np.ndarray:  # every item's k nearest others\n"
+        + "    sims = m @ m.T\n"
+        + "    np.fill_diagonal(sims, -np.inf)\n"
+        + f"    return np.argsort(-sims, axis=1)[:, :{k}]\n\n\n"
+        + "unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
+        + "found = [len(set(a) & set(b)) for a, b in zip(top_k(unit), top_k(short))]\n"
+        + f"recall = np.mean(found) / {k}\n"
     )
 
 
-def _pipeline_figure(chosen: list[PipelinePoint], factor: int) -> go.Figure:
+def _pipeline_figure(chosen: list[PipelinePoint], factor: int, k: int) -> go.Figure:
     """Recall@k against bytes per vector: a line per precision after rescoring (labelled
     with the dimensions kept), crosses for the small vectors alone."""
     fig = go.Figure()
@@ -214,6 +294,8 @@ def _pipeline_figure(chosen: list[PipelinePoint], factor: int) -> go.Figure:
                 text=[str(p.dims) for p in line],
                 textposition=where,
                 textfont={"shadow": "auto"},
+                # Labels of points at 100 % sit above the plot area: draw them whole.
+                cliponaxis=False,
                 name=f"{precision.value} + rescore ×{factor}",
                 line={"dash": dash, "color": colour},
                 marker={"color": colour},
@@ -230,34 +312,26 @@ def _pipeline_figure(chosen: list[PipelinePoint], factor: int) -> go.Figure:
                 hovertemplate="%{x} B: %{y:.1%}<extra>no rescoring</extra>",
             )
         )
-    fig.update_xaxes(title_text="bytes per vector searched (log scale)", type="log")
-    fig.update_yaxes(title_text=f"recall@{k}", tickformat=".0%", range=[0, 1.08])
-    fig.update_layout(legend={"orientation": "h", "y": -0.25, "x": 0})
+    sizes = sorted({p.bytes_per_vector for p in chosen})
+    fig.update_xaxes(
+        title_text="bytes per vector searched (log scale)",
+        type="log",
+        tickvals=sizes,
+        ticktext=[f"{b:,}" for b in sizes],
+    )
+    fig.update_yaxes(title_text=f"recall@{k}", tickformat=".0%", range=[0, 1.1])
+    # Beside the plot in presenter mode, where the screen is wide and short.
+    legend = (
+        {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1}
+        if _ui.presenting()
+        else {"orientation": "h", "y": -0.25, "x": 0}
+    )
+    fig.update_layout(legend=legend, margin={"t": 30})
     return fig
 
 
-def full_pipeline() -> None:
-    """Truncate + quantize + oversample + rescore: bytes per vector against recall@k."""
-    factor = st.slider(
-        f"Oversampling factor for {model}: k × factor candidates from the small vectors, "
-        "rescored with the originals",
-        1,
-        FACTORS[-1],
-        key=_ui.bound("mrl_factor", 4, int, valid=lambda v: v in FACTORS),
-    )
-    points: list[PipelinePoint] = []
-    with _ui.guard("Pipeline"):
-        points = _pipelines(vs.key, k, vs.vectors)
-    chosen = [p for p in points if p.oversample == factor]
-    if not chosen:
-        return
-    height = 380 if _ui.presenting() else 440
-    _ui.plot(_pipeline_figure(chosen, factor), key="mrl_pipeline", height=height)
-    st.caption(
-        "Labels are the dimensions kept. Lines: after rescoring the candidates with the "
-        f"original {vs.dims}-d vectors; crosses: the small vectors' own top {k}. Rescoring "
-        f"reads only k × {factor} originals per query, so they can stay on disk."
-    )
+def _pipeline_table(chosen: list[PipelinePoint], factor: int) -> None:
+    """Every pipeline of the chart as a row."""
     st.dataframe(
         pd.DataFrame(
             {
@@ -272,6 +346,45 @@ def full_pipeline() -> None:
         hide_index=True,
         column_config={"recall alone": PERCENT, f"recall + rescore ×{factor}": PERCENT},
     )
+
+
+def full_pipeline() -> None:
+    """Truncate + quantize + oversample + rescore: bytes per vector against recall@k."""
+    c_model, c_k, c_factor = st.columns([3, 2, 4])
+    model = _ui.model_choice("mrl_model", ws, where=c_model)
+    k = _ui.k_slider("mrl_k", n, where=c_k)
+    vs = ws.sets[model]
+    factor = c_factor.slider(
+        "Oversampling factor",
+        1,
+        OVERSAMPLES[-1],
+        key=_ui.bound("mrl_factor", 4, int, valid=lambda v: v in OVERSAMPLES),
+        help="k × factor candidates come from the small vectors; the originals rescore them.",
+    )
+    points: list[PipelinePoint] = []
+    with _ui.guard("Pipeline"):
+        points = _pipelines(vs.key, k, vs.vectors)
+    chosen = [p for p in points if p.oversample == factor]
+    if not chosen:
+        return
+    big = _ui.presenting()
+    _ui.plot(
+        _pipeline_figure(chosen, factor, k),
+        key="mrl_pipeline",
+        height=PRESENTER_CHART_PX if big else 440,
+    )
+    caption = (
+        f"{model}. Labels are the dimensions kept. Lines: after rescoring the candidates with "
+        f"the original {vs.dims}-d vectors; crosses: the small vectors' own top {k}. Rescoring "
+        f"reads only k × {factor} originals per query, so they can stay on disk."
+    )
+    if big:
+        with st.expander("The numbers"):
+            st.caption(_ui.md_text(caption))
+            _pipeline_table(chosen, factor)
+    else:
+        st.caption(_ui.md_text(caption))
+        _pipeline_table(chosen, factor)
     _ui.code_expander(
         "import numpy as np\n\n"
         f"# `unit` holds the ({n}, {vs.dims}) unit-length embeddings; `q_short` a query\n"
@@ -286,16 +399,3 @@ def full_pipeline() -> None:
 view, tab = _ui.view_tabs("mrl_view", VIEWS)
 with tab:
     {VIEWS[0]: recall_curves, VIEWS[1]: one_ranking, VIEWS[2]: full_pipeline}[view]()
-    if view != VIEWS[2]:
-        _ui.code_expander(
-            "import numpy as np\n\n"
-            f"# `vectors` holds the ({n}, {vs.dims}) embeddings of {ws.dataset.name}; "
-            "`q` the target's.\n"
-            f"short = vectors[:, :{dims}]\n"
-            "short = short / np.linalg.norm(short, axis=1, keepdims=True)\n"
-            f"q_short = q[:{dims}] / np.linalg.norm(q[:{dims}])\n"
-            f"top = np.argsort(-(short @ q_short))[:{k}]\n"
-            "\n# With OpenAI text-embedding-3 models the server truncates for you:\n"
-            "# client.embeddings.create(model='text-embedding-3-small', input=[...], "
-            f"dimensions={dims})\n"
-        )
