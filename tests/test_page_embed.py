@@ -3,6 +3,7 @@ MiniLM vectors and against the models called directly; the table of every model.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -248,3 +249,73 @@ def test_a_hosted_models_time_says_when_its_vector_came_from_its_disk_cache(clas
     again = _timing(at)
     assert f"{hosted} " in again and "(read from its disk cache)" in again
     assert _milliseconds(again)["static-minilm-256"] == _milliseconds(first)["static-minilm-256"]
+
+
+def _code(at) -> str:
+    (code,) = [c.proto.code_text for c in at.get("code") if c.proto.language == "python"]
+    return code
+
+
+def test_code_starts_with_the_talks_openai_call_then_this_projects_models() -> None:
+    at = open_page("embed", TWO)
+    code = _code(at)
+    call = (
+        "response = openai_client.embeddings.create(model='text-embedding-3-small', "
+        "input=['queen'], dimensions=256)"
+    )
+    assert call in code
+    assert code.index(call) < code.index("get_embedder('static-minilm-256').embed(['queen'])")
+    assert "get_embedder('all-MiniLM-L6-v2').embed(['queen'])" in code
+    ast.parse(code)  # one runnable snippet
+
+
+def test_a_hosted_text_embedding_3_model_shows_the_talks_call_with_its_dimensions(
+    tmp_path, monkeypatch
+) -> None:
+    from core.serve import ServeSettings, create_app, serve_in_thread
+
+    # A stand-in for OpenAI on loopback: static-minilm-256 (MRL-ordered) under the talk's name.
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
+    served = {"text-embedding-3-small": get_embedder("static-minilm-256")}
+    app = create_app(served, ServeSettings(api_key="sk-t-1"))
+    with serve_in_thread(app) as url:
+        at = open_page("embed", {"models": "static-minilm-256", "embed_all": "0"})
+        at.selectbox(key="rf_provider").select("compatible")
+        at.text_input(key="rf_model").input("text-embedding-3-small")
+        at.text_input(key="rf_base_url").input(f"{url}/v1")
+        at.text_input(key="rf_key").input("sk-t-1")
+        at.number_input(key="rf_dims").set_value(128)
+        next(b for b in at.button if b.label == "Add model").click()
+        at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert len(figures(at)[0]["data"]) == 2
+    code = _code(at)
+    assert (
+        "openai_client.embeddings.create(model='text-embedding-3-small', input=['queen'], "
+        "dimensions=128)" in code
+    )
+    assert "dimensions=256" not in code  # the talk's example only stands in for no model
+    assert code.count("embeddings.create") == 1
+    assert "get_embedder('static-minilm-256').embed(['queen'])" in code
+
+
+def test_presenter_mode_folds_the_numbers_and_the_table_into_popovers() -> None:
+    at = open_page("embed", {"present": "1"})
+    assert figures(at)[0]["layout"]["height"] == 440
+    labels = [p.proto.popover.label for p in at.get("popover")]
+    assert labels == ["Each model's numbers", "Every model, one table"]
+    numbers, table = at.get("popover")
+    assert [plain(s.value) for s in numbers.subheader] == LOCAL
+    assert {m.label for m in numbers.metric} >= {"dimensions", "norm ‖v‖", "tokens"}
+    assert set(LOCAL) <= set(table.dataframe[0].value["model"])
+    assert "Every model, one table" not in [s.value for s in at.main.subheader]
+    assert "openai_client.embeddings.create" in _code(at)
+
+
+def test_a_rerun_on_the_same_text_reuses_the_chart() -> None:
+    at = open_page("embed", TWO)
+    first = figures(at)[0]
+    at.text_input(key="embed_text").input("king").run()
+    assert figures(at)[0] != first
+    at.text_input(key="embed_text").input("queen").run()
+    assert figures(at)[0] == first

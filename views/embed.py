@@ -12,10 +12,13 @@ from plotly.subplots import make_subplots
 from core.embedders.base import Embedder
 from core.embedders.registry import LOCAL_FACTORIES
 from core.embedders.remote import RemoteEmbedder
+from core.errors import ExplorerError
 from core.models_table import EmbeddedText, embed_text, stored_text
 from views import _models, _ui
 
 FIRST = 8  # values listed under each model
+PRESENTER_CHART = 440  # px: the chart between the text box and one row of popovers at 720
+TALK_MODEL, TALK_DIMENSIONS = "text-embedding-3-small", 256  # the talk's MRL example
 
 
 @st.cache_data(max_entries=512, show_spinner=False)
@@ -33,8 +36,11 @@ def _embedding(emb: Embedder, text: str) -> EmbeddedText:
     return embed_text(emb, text)
 
 
-def _bars(results: list[EmbeddedText]) -> go.Figure:
-    """Every value of every vector as a bar, one row per model, on one value scale."""
+@st.cache_data(max_entries=64, show_spinner=False)
+def _bars(results: tuple[EmbeddedText, ...]) -> go.Figure:
+    """Every value of every vector as a bar, one row per model, on one value scale; built
+    once per content (models, text and vectors), since plotly takes longer to build it than
+    the whole rest of the page takes to run."""
     fig = make_subplots(
         rows=len(results),
         cols=1,
@@ -112,6 +118,56 @@ def _details(r: EmbeddedText, key: str) -> None:
     )
 
 
+def _numbers(results: list[EmbeddedText], from_disk: set[str], per_row: int) -> None:
+    """The times, then each model's numbers and download (``per_row`` models to a row), and
+    every vector as JSON to copy."""
+    st.caption(_ui.md_text(f"Time to embed: {_timings(results, from_disk)}."))
+    for start in range(0, len(results), per_row):
+        row = results[start : start + per_row]
+        for column, r in zip(st.columns(len(row)), row, strict=True):
+            with column:
+                _details(r, key=f"embed_download_{r.model}")
+    with st.expander("Copy a vector as JSON"):
+        for r in results:
+            st.caption(_ui.md_text(r.model))
+            st.code(r.to_json(), language="json", wrap_lines=True, height=160)
+
+
+def _code(results: list[EmbeddedText]) -> None:
+    """The code expander: the talk's OpenAI call for text-embedding-3 models first (the talk's
+    own model as an example when none is chosen), then this project's models."""
+    text = results[0].text if results else "queen"
+    talk = {r.model: call for r in results if (call := _talk_call(r)) is not None}
+    calls = list(talk.values()) or [
+        "# The talk's call (needs an OpenAI key: the sidebar's hosted-model form adds one).\n"
+        + _models.openai_embeddings_code(TALK_MODEL, [text], TALK_DIMENSIONS)
+    ]
+    here = [
+        _ui.embed_code(r.model, [r.text], var="vectors")
+        + "vector = vectors[0]\n"
+        + f"print(len(vector), np.linalg.norm(vector), vector[:8])  # {r.dims} {r.norm:.4f} …\n"
+        for r in results
+        if not r.stored and r.model not in talk
+    ]
+    _ui.code_expander("\n".join([*calls, *(["import numpy as np\n", *here] if here else [])]))
+
+
+def _talk_call(r: EmbeddedText) -> str | None:
+    """The talk's OpenAI call for ``r`` when its model is a hosted one that takes
+    ``dimensions`` (text-embedding-3), asking for the model's configured width or the talk's
+    256; else None."""
+    if r.stored:
+        return None
+    try:
+        emb = _ui.embedder(r.model)
+    except ExplorerError:
+        return None
+    if not isinstance(emb, RemoteEmbedder) or not emb.supports_mrl:
+        return None
+    dims = emb.config.dimensions or TALK_DIMENSIONS
+    return _models.openai_embeddings_code(emb.config.model, [r.text], dims)
+
+
 _ui.page_intro(
     "Embed",
     "An embedding model turns a text into a fixed-length list of numbers: its vector. Each "
@@ -169,35 +225,23 @@ else:
     results.sort(key=lambda r: r.dims)
 
 
+big = _ui.presenting()
 if results:
-    # In presenter mode every model's bars share about 400 px: the chart fits 1280x720 below
-    # the text box.
-    per_model = max(60, 400 // len(results)) if _ui.presenting() else 170
-    _ui.plot(_bars(results), key="embed_bars", height=100 + per_model * len(results))
-    st.caption(_ui.md_text(f"Time to embed: {_timings(results, from_disk)}."))
-    # Presenter mode's larger type needs wider columns for the three numbers.
-    per_row = 2 if _ui.presenting() else 3
-    for start in range(0, len(results), per_row):
-        row = results[start : start + per_row]
-        for column, r in zip(st.columns(len(row)), row, strict=True):
-            with column:
-                _details(r, key=f"embed_download_{r.model}")
-    with st.expander("Copy a vector as JSON"):
-        for r in results:
-            st.caption(_ui.md_text(r.model))
-            st.code(r.to_json(), language="json", wrap_lines=True, height=160)
-
-st.subheader("Every model, one table")
-_ui.show_models(_models.uploaded_rows(uploaded))
-
-_ui.code_expander(
-    "import numpy as np\n\n"
-    + "\n".join(
-        _ui.embed_code(r.model, [r.text], var="vectors")
-        + "vector = vectors[0]\n"
-        + "print(len(vector), np.linalg.norm(vector), vector[:8])"
-        + f"  # {r.dims} {r.norm:.4f} …\n"
-        for r in results
-        if not r.stored
-    )
-)
+    # Presenter mode: the chart takes the screen below the text box, everything else folds
+    # into one row of popovers and the code expander, so that it all fits 1280x720.
+    height = PRESENTER_CHART if big else 100 + 170 * len(results)
+    _ui.plot(_bars(tuple(results)), key="embed_bars", height=height)
+    if big:
+        numbers, table, code = st.columns(3)
+        with numbers.popover("Each model's numbers", width="stretch"):
+            _numbers(results, from_disk, per_row=1)
+        with table.popover("Every model, one table", width="stretch"):
+            _ui.show_models(_models.uploaded_rows(uploaded))
+        with code:
+            _code(results)
+    else:
+        _numbers(results, from_disk, per_row=3)
+if not big or not results:
+    st.subheader("Every model, one table")
+    _ui.show_models(_models.uploaded_rows(uploaded))
+    _code(results)
