@@ -98,8 +98,8 @@ def test_build_measures_every_engine_against_exhaustive():
     traces = {t["name"]: t for t in fig["data"]}
     assert array(traces["exhaustive"]["y"]).tolist() == [1.0]
     sweep = (12, 25, 50, 100, 200, 400, 800, 1600)  # 50 × ¼ … 32
-    assert traces["hnswlib"]["text"] == [f"ef={v}" for v in sweep]
-    assert all(0 <= r <= 1 for r in array(traces["hnswlib"]["y"]))
+    assert traces["hnswlib (ef)"]["text"] == [f"ef={v}" for v in sweep]
+    assert all(0 <= r <= 1 for r in array(traces["hnswlib (ef)"]["y"]))
     # One query's top-k: the exhaustive column is numpy's brute force; hnswlib marked.
     topk = tables(at, "rank", "exhaustive")[0]
     assert topk["exhaustive"].tolist() == brute_force_top("a loyal dog", 5)
@@ -115,6 +115,26 @@ def test_build_measures_every_engine_against_exhaustive():
     # The query box is the Search page's; an empty one warns.
     at.text_input(key="search_query").set_value("   ").run()
     assert any("The query is empty" in w.value for w in at.warning)
+
+
+def test_the_sweep_draws_the_rescoring_factor_curve():
+    """IVF-PQ re-ranked by the full vectors: its chart curve is the rescoring factor
+    (k_factor) swept, and more candidates re-ranked never lowers recall much."""
+    chosen = ["exhaustive", "faiss-ivfpq-rerank"]
+    at = engines({"engines_k": "10"}, chosen)
+    # Every cell probed, so the codes alone limit recall and re-ranking more lifts it.
+    at.number_input(key="engines_faiss_ivfpq_rerank_nprobe").set_value(64).run()
+    at = build(at)
+    assert not at.error
+    (fig,) = figures(at)
+    traces = {t["name"]: t for t in fig["data"]}
+    curve = traces["faiss-ivfpq-rerank (k_factor)"]
+    assert curve["text"] == [f"k_factor={v}" for v in (1, 2, 4, 8, 16, 32)]
+    recalls = array(curve["y"])
+    assert recalls[-1] >= 0.95 and recalls[-1] > recalls[0]
+    row = frames(at, "engine", "ms/query")[0].set_index("engine").loc["faiss-ivfpq-rerank"]
+    assert row["parameters"].endswith("k_factor=1, nprobe=64")
+    assert row["recall@10"] == pytest.approx(recalls[0], abs=1e-3)
 
 
 def test_cancel_keeps_nothing_and_says_so():

@@ -64,6 +64,7 @@ KEEP_CORPORA = 2
 TRAINED_FIRST = {
     "faiss-ivfflat": "training k-means for the cells",
     "faiss-ivfpq": "training k-means for the cells and the PQ codebooks",
+    "faiss-ivfpq-rerank": "training k-means for the cells and the PQ codebooks",
 }
 BUILT_AFTER = {"diskann": "building the Vamana graph"}
 # The most vector components (N × dims) an engine builds here, when its uncancellable step
@@ -464,13 +465,18 @@ def _tradeoff_figure(data: _Data, chosen: list[EngineInfo], k: int) -> go.Figure
                 x=xs,
                 y=ys,
                 text=text,
-                name=info.name,
+                # The swept parameter in the legend: "faiss-ivfpq-rerank (k_factor)".
+                name=f"{info.name} ({info.search_params[0].name})"
+                if info.search_params
+                else info.name,
                 mode="lines+markers" if len(xs) > 1 else "markers",
                 hovertemplate="%{text}<br>%{x:.3g} ms<br>recall %{y:.3f}",
             )
         )
     fig.update_xaxes(title_text="ms per query (log scale)", type="log")
     fig.update_yaxes(title_text=f"recall@{k}", range=[0, 1.05])
+    # The first search parameter: ef, nprobe, L, probes, or a rescoring factor
+    # (pgvector-binary's oversample, faiss-ivfpq-rerank's k_factor).
     fig.update_layout(title="Recall against latency, each engine's search parameter swept")
     return fig
 
