@@ -8,7 +8,11 @@ built with its library's defaults (cosine); queries run one at a time through
 ``engine.search`` (core.engines.measure, as the Engines tab) and the median of each search's
 own time is reported (pgvector's excludes opening its connection); recall@k is
 against exhaustive search. Then each engine's first search parameter is raised step by step
-until recall@k reaches the goal (0.95), and that setting is reported too.
+until recall@k reaches the goal (0.95), and that setting is reported too. Engines whose first
+search parameter is a rescoring factor (``core.engines.measure.RESCORING_FACTORS``: faiss
+IVF-PQ's ``k_factor``, pgvector binary's ``oversample``) also get their whole rescoring curve,
+with their other search parameters widened by ``--rescore-with`` (e.g. ``nprobe=32``, so the
+IVF cells probed do not cap what re-ranking can find).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 from core.engines import get_engine, list_engines
 from core.engines.base import THREADS_ENV, Engine, EngineInfo
-from core.engines.measure import Measured, measure, sweep_values
+from core.engines.measure import RESCORING_FACTORS, Measured, measure, sweep_values
 from core.errors import ExplorerError
 from core.search import exhaustive_search
 
@@ -41,6 +45,7 @@ class EngineRow:
     default: Measured
     goal: Measured | None
     note: str
+    rescoring: tuple[Measured, ...] = ()
 
 
 def embedded_sentences(n: int, n_queries: int, model_name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -77,8 +82,37 @@ def sweep(
     return None
 
 
+def rescoring_curve(
+    engine: Engine,
+    info: EngineInfo,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    k: int,
+    widen: dict[str, float],
+) -> tuple[Measured, ...]:
+    """The engine measured at each rescoring factor of its sweep (``sweep_values`` around
+    the default), its other search parameters at their defaults or as ``widen`` sets them;
+    empty when its first search parameter is not a rescoring factor."""
+    if not info.search_params or info.search_params[0].name not in RESCORING_FACTORS:
+        return ()
+    spec, others = info.search_params[0], info.search_params[1:]
+    fixed = {p.name: widen.get(p.name, p.default) for p in others}
+    curve = []
+    for value in sweep_values(spec, spec.default):
+        try:
+            curve.append(measure(engine, queries, truth, k, **{spec.name: value}, **fixed))
+        except ExplorerError as exc:  # e.g. k × oversample above pgvector's 1,000 rows
+            print(f"    {spec.name}={value:g}: {exc}")
+    return tuple(curve)
+
+
 def bench_engine(
-    info: EngineInfo, corpus: np.ndarray, queries: np.ndarray, truth: np.ndarray, k: int
+    info: EngineInfo,
+    corpus: np.ndarray,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    k: int,
+    widen: dict[str, float] | None = None,
 ) -> EngineRow:
     with get_engine(info.name) as engine:
         engine.build(corpus, "cosine")
@@ -100,6 +134,7 @@ def bench_engine(
             default,
             goal,
             "; ".join(engine.notes),
+            rescoring_curve(engine, info, queries, truth, k, widen or {}),
         )
 
 
@@ -123,6 +158,23 @@ def table(rows: list[EngineRow], k: int) -> str:
             f"{r.default.ms_per_query:.3f} | {r.default.recall:.3f} | {goal} |"
         )
     return "\n".join(lines)
+
+
+def rescoring_table(rows: list[EngineRow], k: int) -> str:
+    """Each rescoring engine's curve as a markdown table: factor, ms/query, recall@k."""
+    lines = [f"| engine | setting | ms/query | recall@{k} |", "|---|---|---:|---:|"]
+    for r in rows:
+        lines += [
+            f"| {r.name} | {m.setting} | {m.ms_per_query:.3f} | {m.recall:.3f} |"
+            for m in r.rescoring
+        ]
+    return "\n".join(lines)
+
+
+def _settings(text: str) -> dict[str, float]:
+    """``"nprobe=32,ef=64"`` as ``{"nprobe": 32.0, "ef": 64.0}``."""
+    pairs = [item.split("=", 1) for item in text.split(",") if item]
+    return {name.strip(): float(value) for name, value in pairs}
 
 
 def pgvector_sql_table(corpus: np.ndarray, n_queries: int, k: int) -> str:
@@ -149,6 +201,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads per engine")
     parser.add_argument("--model", default="all-MiniLM-L6-v2")
     parser.add_argument("--engines", default="", help="comma-separated names (default: all)")
+    parser.add_argument(
+        "--rescore-with",
+        default="nprobe=32",
+        help="other search parameters for the rescoring curves, name=value,...",
+    )
     args = parser.parse_args(argv)
     os.environ[THREADS_ENV] = str(args.threads)
 
@@ -173,7 +230,7 @@ def main(argv: list[str] | None = None) -> None:
                 skipped.append(f"{info.name}: {info.reason}")
                 continue
             print(f"  {info.name} …", flush=True)
-            row = bench_engine(info, corpus, queries, truth, args.k)
+            row = bench_engine(info, corpus, queries, truth, args.k, _settings(args.rescore_with))
             rows.append(row)
             print(table([row], args.k).splitlines()[-1], flush=True)
     print()
@@ -184,6 +241,10 @@ def main(argv: list[str] | None = None) -> None:
         "against exhaustive cosine search; defaults are the libraries' own. The sweep doubles "
         "the first search parameter from its default."
     )
+    if any(row.rescoring for row in rows):
+        print()
+        print(f"Rescoring factor swept ({args.rescore_with or 'other parameters at defaults'}):")
+        print(rescoring_table([r for r in rows if r.rescoring], args.k))
     for row in rows:
         if row.note:
             print(f"{row.name}: {row.note}")

@@ -26,7 +26,7 @@ from core.engines.base import (
     normalized,
 )
 from core.engines.faisslib import training_rows
-from core.engines.measure import measure, sweep_values
+from core.engines.measure import RESCORING_FACTORS, measure, sweep_values
 from core.errors import ExplorerError
 from core.search import exhaustive_search, recall_at_k
 
@@ -505,3 +505,12 @@ def test_measure_and_sweep_values():
     spec = ParamSpec("nprobe", 1, None, 1, 64, "cells searched")
     assert sweep_values(spec, 8) == [2, 4, 8, 16, 32, 64]
     assert sweep_values(spec, 1, (0.25, 1, 2)) == [1, 2]
+
+
+def test_the_rescoring_engines_sweep_their_rescoring_factor_first():
+    firsts = {
+        r.info.name: r.info.search_params[0].name
+        for r in registrations().values()
+        if r.info.search_params and r.info.search_params[0].name in RESCORING_FACTORS
+    }
+    assert firsts == {"faiss-ivfpq-rerank": "k_factor", "pgvector-binary": "oversample"}

@@ -15,6 +15,9 @@ from core.search import recall_at_k
 
 # The factors of the current value a sweep tries (clamped to the parameter's range).
 SWEEP = (0.25, 0.5, 1, 2, 4, 8, 16, 32)
+# Search parameters that are rescoring factors: k × factor candidates from compressed
+# codes, re-ranked by the full vectors (faiss-ivfpq-rerank, pgvector-binary).
+RESCORING_FACTORS = ("k_factor", "oversample")
 
 
 @dataclass(frozen=True)
