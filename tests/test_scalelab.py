@@ -5,6 +5,8 @@ AppTest of the lab section in ``test_page_scale_lab.py``."""
 
 from __future__ import annotations
 
+import time
+
 import hnswlib
 import numpy as np
 import pytest
@@ -142,7 +144,7 @@ def test_small_run_hnsw_matches_hnswlib_built_directly(small_run):
 
 
 class FakeClock:
-    """``time.perf_counter`` that a fake search moves on by the seconds it is told."""
+    """``time.thread_time`` that a fake search moves on by the seconds it is told."""
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -160,7 +162,7 @@ def blas_threads() -> set[int]:
 @pytest.mark.parametrize(("seconds", "rounds"), [(0.0001, 5), (0.002, 2), (0.01, 1)])
 def test_timed_takes_each_querys_fastest_round_on_one_blas_thread(monkeypatch, seconds, rounds):
     clock = FakeClock()
-    monkeypatch.setattr(scalelab.time, "perf_counter", clock)
+    monkeypatch.setattr(scalelab.time, "thread_time", clock)
     queries = np.arange(10, dtype=np.float32)[:, np.newaxis]
     calls: list[int] = []
     threads_seen: set[int] = set()
@@ -182,6 +184,16 @@ def test_timed_takes_each_querys_fastest_round_on_one_blas_thread(monkeypatch, s
     np.testing.assert_array_equal(ids, [[i, i + 1] for i in range(10)])
     assert threads_seen == {1}
     assert blas_threads() == before  # restored after timing
+
+
+def test_timed_leaves_out_waiting_for_the_core():
+    # A search that waits (as for a core another process holds) uses no CPU time.
+    def waiting(q: np.ndarray) -> np.ndarray:
+        time.sleep(0.01)
+        return np.zeros((1, 2), dtype=np.int64)
+
+    ms, ids = scalelab._timed(waiting, np.zeros((3, 4), dtype=np.float32))
+    assert 0 <= ms < 2 and ids.shape == (3, 2)
 
 
 def test_quantize_corpus_and_rescored_search_take_batches():

@@ -277,16 +277,17 @@ def _measured(result: LabResult) -> str:
     config = result.config
     return (
         f"Measured in {result.seconds:,.1f} s: {config.n_queries} held-out queries, each "
-        f"searched alone on one thread; a point is the median over the queries of each one's "
-        f"fastest of up to {scalelab.MAX_ROUNDS} rounds. recall@{config.k} is against "
-        "exhaustive float32 search."
+        "searched alone on one thread and timed by that thread's CPU time (so waiting for a "
+        "core that other work holds is left out); a point is the median over the queries of "
+        f"each one's fastest of up to {scalelab.MAX_ROUNDS} rounds. recall@{config.k} is "
+        "against exhaustive float32 search."
     )
 
 
 def _latency_note(result: LabResult) -> str:
     config = result.config
     return (
-        f"Median time of one query at each N. int8 and binary include rescoring "
+        f"Median CPU time of one query at each N. int8 and binary include rescoring "
         f"k × {config.oversample} candidates; HNSW uses ef = {max(config.hnsw_ef, config.k)}. "
         "Hover for recall."
     )
