@@ -81,6 +81,9 @@ n = len(labels)
 VIEWS = ("Before and after", "Top-k", "Oversample and rescore", "Storage")
 # Presenter mode: each tab is one 1280x720 screen, so its layout is chosen for that screen.
 BIG = _ui.presenting()
+# Table rows in presenter mode: its larger type makes Streamlit's rows 42 px, and a top 10
+# must fit under the controls.
+ROW = 32 if BIG else None
 
 # The precision radio gets room for its two options side by side (one line, not two).
 *row, c_precision, c_setting, c_score = st.columns([3, 3, 2, 3, 3, 3])
@@ -161,6 +164,8 @@ def _code_figure(view: CodeView) -> go.Figure:
         )
     fig.add_trace(_ui.value_bars(dims, view.codes, precision), row=2, col=1)
     fig.update_xaxes(title_text="dimension", row=2, col=1)
+    if BIG:  # a short chart: three ticks a panel keep their labels apart
+        fig.update_yaxes(nticks=3)
     fig.update_layout(showlegend=False)
     return fig
 
@@ -196,7 +201,7 @@ def before_and_after() -> None:
         view = code_view(index, query)
     if view is None:
         return
-    _ui.plot(_code_figure(view), key="quant_bars", height=250 if BIG else 360)
+    _ui.plot(_code_figure(view), key="quant_bars", height=238 if BIG else 360)
     rows = {"float": view.values[:FIRST], "bit" if binary else "int8": view.codes[:FIRST]}
     if view.thresholds is not None:  # binary codes have centres, int8 codes a range
         rows["centre"] = view.thresholds[:FIRST]
@@ -205,6 +210,7 @@ def before_and_after() -> None:
     st.dataframe(
         pd.DataFrame(rows).T.rename(columns=lambda d: f"dim {d}"),
         key="quant_values",
+        row_height=ROW,
         width="stretch",
         column_config={f"dim {d}": SCORE for d in range(FIRST)},
     )
@@ -251,17 +257,34 @@ def _score_note() -> str:
     )
 
 
-def _ranking_columns(*numbers: str, cosines: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Column widths for a ranking table: a narrow rank and mark, score columns just wide
-    enough for their numbers (``cosines`` with 4 significant digits), the items share the
-    rest, so long titles do not push the scores out of sight."""
+SCORE_WIDTH = 112  # px: "rescored score" whole
+
+
+def _item_width(share: float, scores: int) -> int:
+    """Width in px of each of a presenter table's two item columns, the table taking
+    ``share`` of the 1090-px content column beside its rank, mark and ``scores`` columns."""
+    return int((1090 * share - 45 - 50 - scores * SCORE_WIDTH - 20) // 2)
+
+
+def _ranking_columns(
+    *numbers: str,
+    items: tuple[str, ...] = (),
+    cosines: tuple[str, ...] = (),
+    item_width: int = 150,
+) -> dict[str, Any]:
+    """Column widths in px for a ranking table: a narrow rank and mark, score columns just
+    wide enough for their numbers (``cosines`` with 4 significant digits), ``item_width``
+    for the ``items`` columns; a wider table stretches them all, and long titles never
+    push the scores out of sight. In presenter mode the page knows its tables' widths and
+    gives the items the rest."""
     config: dict[str, Any] = {
         "rank": st.column_config.NumberColumn(width=45),
         "mark": st.column_config.TextColumn(width=50),
+        **{name: st.column_config.TextColumn(width=item_width) for name in items},
     }
     for name in numbers:
         config[name] = st.column_config.NumberColumn(
-            format="%.4g" if name in cosines else None, width=95
+            format="%.4g" if name in cosines else None, width=SCORE_WIDTH
         )
     return config
 
@@ -274,7 +297,8 @@ def top_k() -> None:
         ranks = compare_rankings(
             exact.ids[0].tolist(), quantized.quantized_top_k[0].tolist(), labels
         )
-        c_table, c_stats = st.columns([3, 1])
+        # Presenter mode: a wider table (whole titles) and the three numbers in a narrow column.
+        c_table, c_stats = st.columns([4, 1] if BIG else [3, 1])
         table = _ui.comparison_frame(
             ranks, exact.scores[0], quantized.candidates.scores[0, :k], "float", precision
         )
@@ -282,11 +306,14 @@ def top_k() -> None:
         c_table.dataframe(
             table,
             key="quant_topk",
+            row_height=ROW,
             hide_index=True,
             width="stretch",
             column_config=_ranking_columns(
                 "float score",
                 code_score,
+                items=("float", precision),
+                item_width=_item_width(4 / 5, 2) if BIG else 150,
                 cosines=("float score", code_score) if by_cosine else ("float score",),
             ),
         )
@@ -371,7 +398,7 @@ def _factor_figure(points: list[PipelinePoint], factor: int) -> go.Figure:
         y=1.0,
         line={"dash": "dot", "width": 1},
         annotation_text="float32 (exact)",
-        annotation_position="bottom right",
+        annotation_position="top left",
     )
     fig.update_xaxes(title_text="oversampling factor", dtick=1)
     fig.update_yaxes(
@@ -422,11 +449,14 @@ def _candidates_table(quantized: RescoreResult) -> None:
             }
         ),
         key="quant_candidates",
+        row_height=ROW,
         hide_index=True,
         width="stretch",
         height=min(35 * quantized.candidates.k + 40, 390),
         column_config=_ranking_columns(
-            f"{precision} score", cosines=(f"{precision} score",) if by_cosine else ()
+            f"{precision} score",
+            items=("item",),
+            cosines=(f"{precision} score",) if by_cosine else (),
         ),
     )
 
@@ -434,9 +464,10 @@ def _candidates_table(quantized: RescoreResult) -> None:
 def oversample_and_rescore() -> None:
     """k × factor candidates by codes, rescored with the floats: recall against the factor
     first, then what rescoring rescued and dropped for the target. In presenter mode the
-    curve (with the recalls on it) sits beside the rescored top k, the candidates folded."""
+    curve (with the recalls on it) sits beside the rescored top k, the candidates in a
+    popover."""
     if BIG:
-        c_curve, c_result = st.columns([2, 3])
+        c_curve, c_result = st.columns([1, 2])
         factor = _factor_slider(c_curve)
     else:
         c_slider, *c_metrics = st.columns([3, 1, 1, 1])
@@ -448,7 +479,7 @@ def oversample_and_rescore() -> None:
             _recall_metrics(points, factor, c_metrics)
         with c_curve:
             _ui.plot(
-                _factor_figure(points, factor), key="quant_recall_curve", height=300 if BIG else 320
+                _factor_figure(points, factor), key="quant_recall_curve", height=250 if BIG else 320
             )
     found = _neighbors(factor)
     if found is None:
@@ -456,7 +487,8 @@ def oversample_and_rescore() -> None:
     exact, quantized = found
     heading = f"{quantized.candidates.k} candidates by {precision}"
     if BIG:
-        with c_curve.expander(heading):
+        # A popover, not an expander: a folded expander still lays out its table.
+        with c_curve.popover(heading):
             _candidates_table(quantized)
         c_final = c_result
     else:
@@ -466,24 +498,37 @@ def oversample_and_rescore() -> None:
             _candidates_table(quantized)
         c_final.markdown(f"**Rescored top {k}** against the float top {k}")
     final = compare_rankings(exact.ids[0].tolist(), quantized.final.ids[0].tolist(), labels)
+    frame = _ui.comparison_frame(
+        final, exact.scores[0], quantized.final.scores[0], "float", "rescored"
+    )
     c_final.dataframe(
-        _ui.comparison_frame(
-            final, exact.scores[0], quantized.final.scores[0], "float", "rescored"
-        ),
+        frame,
         key="quant_rescored",
+        row_height=ROW,
         hide_index=True,
         width="stretch",
         column_config=_ranking_columns(
-            "float score", "rescored score", cosines=("float score", "rescored score")
+            "float score",
+            "rescored score",
+            items=("float", "rescored"),
+            cosines=("float score", "rescored score"),
+            item_width=_item_width(2 / 3, 1) if BIG else 150,
         ),
+        # Presenter mode: the float scores are the rescored ones wherever the mark is ✅.
+        column_order=[c for c in frame.columns if c != "float score"] if BIG else None,
     )
     rescued, dropped = quantized.rescued().tolist(), quantized.dropped().tolist()
+    overlap = f"overlap with the float top {k}: {final.overlap_at_k:.0%}."
+    if BIG:  # the names are in the candidates' popover
+        c_final.markdown(
+            f"Rescoring **rescued** {len(rescued)} and **dropped** {len(dropped)}; {overlap}"
+        )
+        return
     names = ", ".join(labels[i] for i in sorted(rescued)) or "none"
     lost = ", ".join(labels[i] for i in sorted(dropped)) or "none"
     c_final.markdown(
         f"Rescoring **rescued** {len(rescued)} ({_ui.md_text(names)}) and **dropped** "
-        f"{len(dropped)} ({_ui.md_text(lost)}); overlap with the float top {k}: "
-        f"{final.overlap_at_k:.0%}."
+        f"{len(dropped)} ({_ui.md_text(lost)}); {overlap}"
     )
 
 
@@ -491,21 +536,25 @@ def _storage_table() -> None:
     """Bytes of one of the dataset's vectors and of all of them, in every precision."""
     table = make_storage_table(n, vs.dims)
     ratio = st.column_config.NumberColumn(format="%.3f×")
+    frame = pd.DataFrame(
+        {
+            "precision": [r.precision.value for r in table],
+            "bytes per vector": [r.bytes_per_vector for r in table],
+            f"{n:,} vectors": [format_bytes(r.bytes_total) for r in table],
+            # A size ratio reads better than a negative "saving" for the larger formats.
+            "size vs float32": [1 - r.saved_vs_float32 / 100 for r in table],
+            "size vs float64": [1 - r.saved_vs_float64 / 100 for r in table],
+        }
+    )
     st.dataframe(
-        pd.DataFrame(
-            {
-                "precision": [r.precision.value for r in table],
-                "bytes per vector": [r.bytes_per_vector for r in table],
-                f"{n:,} vectors": [format_bytes(r.bytes_total) for r in table],
-                # A size ratio reads better than a negative "saving" for the larger formats.
-                "size vs float32": [1 - r.saved_vs_float32 / 100 for r in table],
-                "size vs float64": [1 - r.saved_vs_float64 / 100 for r in table],
-            }
-        ),
+        frame,
         key="quant_storage",
+        row_height=ROW,
         hide_index=True,
         width="stretch",
         column_config={"size vs float32": ratio, "size vs float64": ratio},
+        # Half a presenter screen holds four columns whole.
+        column_order=list(frame.columns[:-1]) if BIG else None,
     )
     st.caption(
         f"One {vs.dims}-d vector held on its own (a numpy array with its header, or a Python "
@@ -523,8 +572,9 @@ def _python_list_note(dims: int) -> None:
     )
 
 
-def _calculator(where: Any) -> None:
-    """N vectors of d dimensions at a precision, with an index's overhead per vector."""
+def _calculator(where: Any) -> int:
+    """N vectors of d dimensions at a precision, with an index's overhead per vector; returns
+    the dimensions."""
     if BIG:  # two inputs a row in the half screen beside the table
         c_n, c_dims = where.columns(2)
         c_prec, c_over = where.columns(2)
@@ -584,8 +634,7 @@ def _calculator(where: Any) -> None:
             c_base.caption(f"float32 for comparison: {base}")
         else:
             c_base.metric("float32 for comparison", base)
-    with where:
-        _python_list_note(int(calc_dims))
+    return int(calc_dims)
 
 
 def storage() -> None:
@@ -593,12 +642,13 @@ def storage() -> None:
     table in presenter mode, under it otherwise)."""
     if BIG:
         c_table, c_calc = st.columns(2)
+        dims = _calculator(c_calc)
         with c_table:
             _storage_table()
-        _calculator(c_calc)
+            _python_list_note(dims)
         return
     _storage_table()
-    _calculator(st.container())
+    _python_list_note(_calculator(st.container()))
 
 
 def _talk_code(factor: int) -> str:
