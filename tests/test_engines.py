@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
+import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -514,3 +517,53 @@ def test_the_rescoring_engines_sweep_their_rescoring_factor_first():
         if r.info.search_params and r.info.search_params[0].name in RESCORING_FACTORS
     }
     assert firsts == {"faiss-ivfpq-rerank": "k_factor", "pgvector-binary": "oversample"}
+
+
+def _diskann_or_skip() -> None:
+    if "diskann" not in AVAILABLE:
+        pytest.skip(registrations()["diskann"].current().reason or "")
+
+
+def test_cancel_stops_diskanns_graph_build_midway(data, monkeypatch):
+    """The graph is built in a child process: Cancel kills it instead of waiting."""
+    _diskann_or_skip()
+    import core.engines.diskann as module
+
+    children: list[subprocess.Popen] = []
+    real = subprocess.Popen
+
+    def recorded(*args, **kwargs):
+        children.append(real(*args, **kwargs))
+        return children[-1]
+
+    monkeypatch.setattr(module.subprocess, "Popen", recorded)
+    vectors = np.tile(data[0], (4, 1))  # 12,000 × 32: a build of several seconds
+    engine = get_engine("diskann", graph_degree=64, complexity=300)
+    copied: list[float] = []
+    asked: list[float] = []
+
+    def stop_in_the_graph_build() -> bool:
+        if copied and copied[-1] == 1.0:
+            asked.append(time.perf_counter())
+        return len(asked) > 3  # a few polls after the last vector was written
+
+    with pytest.raises(Cancelled):
+        engine.build(
+            vectors, progress=lambda f, _: copied.append(f), should_stop=stop_in_the_graph_build
+        )
+    (child,) = children
+    # Killed while it was building (not finished), at once, and its files are gone.
+    assert child.returncode == -signal.SIGKILL
+    assert time.perf_counter() - asked[-1] < 2.0
+    assert not engine.built and engine._dir is None
+
+
+def test_a_failing_diskann_graph_build_says_why(data, monkeypatch):
+    _diskann_or_skip()
+    import core.engines.diskann as module
+
+    monkeypatch.setattr(module, "_BUILD_CHILD", "import sys; sys.exit('no memory for the graph')")
+    engine = get_engine("diskann")
+    with pytest.raises(ExplorerError, match=r"graph build failed \(exit 1\): no memory for"):
+        engine.build(data[0][:100])
+    assert not engine.built

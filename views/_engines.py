@@ -59,23 +59,17 @@ PRESELECTED = (REFERENCE, "hnswlib")
 ENGINES_SHARE = 0.5
 # Scale-lab corpora kept per server (each up to 1M × d float32: 3 GB at 768 dims).
 KEEP_CORPORA = 2
-# Engines whose index is made by one library call that cannot be cancelled: before the
-# vectors go in (training) or after (the graph). The bar names the step while it runs.
+# Engines whose k-means training is one library call that Cancel waits for, before the
+# vectors go in (it samples the rows: 1.6 s for ivfflat and 8.5 s for ivfpq at 1M × 384).
 TRAINED_FIRST = {
     "faiss-ivfflat": "training k-means for the cells",
     "faiss-ivfpq": "training k-means for the cells and the PQ codebooks",
     "faiss-ivfpq-rerank": "training k-means for the cells and the PQ codebooks",
 }
+# Engines whose index is made after the last vector is written, with no progress to show;
+# Cancel stops it (diskann builds its graph in a child process that Cancel kills: 38 s at
+# 50k × 384, over 3 minutes at 100k on this loaded server).
 BUILT_AFTER = {"diskann": "building the Vamana graph"}
-# The most vector components (N × dims) an engine builds here, when its uncancellable step
-# grows past a minute: diskann's graph (one thread, the server under load) took 38 s at
-# 50k × 384 and 192 s at 100k × 384; faiss's IVF training stays short (it samples the
-# rows: 1.6 s for ivfflat and 8.5 s for ivfpq at 1M × 384), so IVF has no cap.
-CAPS = {"diskann": 50_000 * 384}
-CAP_NOTE = (
-    "its index is built in one library call that Cancel cannot stop, and on this server "
-    "that call took 38 s at 50,000 vectors of 384 dims but over 3 minutes at 100,000"
-)
 
 
 @dataclass(frozen=True)
@@ -403,11 +397,12 @@ def _build_all(source: str, n: int, vs: VectorSet, chosen: list[EngineInfo]) -> 
 
 def _build_one(data: _Data, info: EngineInfo, bar: DeltaGenerator, done: int, count: int) -> None:
     """Build and keep one engine, the bar at ``done`` of ``count``; a step that cannot be
-    cancelled (training first, or the graph after the last vector) is named as such."""
+    cancelled (training first) or shows no progress (the graph after the last vector) is
+    named as such."""
 
     def report(fraction: float, text: str) -> None:
         if fraction >= 1.0 and info.name in BUILT_AFTER:
-            text = f"{info.name}: {BUILT_AFTER[info.name]} (one library call: Cancel waits for it)…"
+            text = f"{info.name}: {BUILT_AFTER[info.name]} (no progress to show; Cancel stops it)…"
         bar.progress(min(1.0, (done + fraction) / count), text=text)
 
     first = TRAINED_FIRST.get(info.name)
@@ -674,16 +669,6 @@ def _estimate(
     return replace(base, methods=parts, corpus=0 if corpus_kept else base.corpus)
 
 
-def _within_caps(chosen: list[EngineInfo], n: int, dims: int) -> list[EngineInfo]:
-    """``chosen`` without the engines whose uncancellable step ``n`` vectors of ``dims``
-    would make too long (``CAPS``), with a warning naming them."""
-    over = [i.name for i in chosen if n * dims > CAPS.get(i.name, n * dims)]
-    if over:
-        caps = ", ".join(f"{name} at most {CAPS[name] // dims:,} vectors" for name in over)
-        st.warning(f"Left out at N = {n:,} × {dims} dims: {caps}. Why: {CAP_NOTE}.")
-    return [i for i in chosen if i.name not in over]
-
-
 def _results(
     source: str,
     n: int,
@@ -694,7 +679,6 @@ def _results(
     c_cancel: DeltaGenerator,
 ) -> _Data | None:
     """Build buttons, the table, the chart and one query's top-k; the data when it exists."""
-    chosen = _within_caps(chosen, n, vs.dims)
     if not chosen:
         st.info("Choose at least one engine.")
         return None
