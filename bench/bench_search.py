@@ -3,6 +3,12 @@
 Run ``python -m bench.bench_search [--n 20000]``. Queries run one at a time (as on a page)
 and the median time per query is reported; recall@k is against the exhaustive float32
 answer, which is also the baseline of the ratio columns.
+
+``--timing`` instead prints what the scale lab's small-N numbers are made of, at N = 1,000
+up to ``--n`` (try ``--n 20000``), twice: float32 wall-clock medians with two BLAS threads
+(the lab's old measure) and one, the searching thread's CPU time (the lab's measure now),
+int8 + rescore with the numpy scan the kernels use below ``JIT_MIN_ROWS`` rows, the compiled
+int8 scan alone, the rescoring alone and its gather of the candidates' rows alone.
 """
 
 from __future__ import annotations
@@ -14,9 +20,29 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from core.quantize import Precision, QuantizedIndex, RescoreResult
-from core.search import HnswIndex, exhaustive_search, recall_at_k
+from core import kernels
+from core.corpora import synthetic_corpus
+from core.kernels_jit import int8_top_k
+from core.metrics import Metric
+from core.quantize import (
+    Precision,
+    QuantizedIndex,
+    RescoreResult,
+    quantize_corpus,
+    rescore,
+    rescored_search,
+)
+from core.scalelab import size_ladder
+from core.search import (
+    TALK_EF,
+    TALK_EF_CONSTRUCTION,
+    HnswIndex,
+    Method,
+    exhaustive_search,
+    recall_at_k,
+)
 from core.storage import payload_bytes
 from core.topk import SearchResult
 
@@ -93,6 +119,69 @@ def print_table(rows: list[Row], baseline: Row) -> None:
         )
 
 
+Timer = Callable[[], float]
+
+
+def median_ms(search: Callable[[np.ndarray], object], queries: np.ndarray, clock: Timer) -> float:
+    """Median milliseconds of ``search`` on each query alone, by ``clock``, after a warm-up."""
+    search(queries[:1])
+    times = []
+    for i in range(len(queries)):
+        start = clock()
+        search(queries[i : i + 1])
+        times.append(clock() - start)
+    return 1000 * statistics.median(times)
+
+
+def timing_study(n: int, dims: int, k: int, factor: int = 4, repeats: int = 2) -> None:
+    """Print, at each lab size up to ``n``, the parts of a one-query search (see the module
+    docstring); every row ``repeats`` times, so the spread between runs shows."""
+    corpus = synthetic_corpus(n, dims, 50, seed=0)
+    vectors, queries = corpus.vectors, corpus.queries
+    codes = quantize_corpus(vectors, Method.INT8)
+    rng = np.random.default_rng(0)
+    int8_rows = rng.integers(-128, 128, size=(n, dims), dtype=np.int8)
+    int8_query = rng.integers(-128, 128, size=(1, dims), dtype=np.int8)
+    no_exclusion = np.full(1, -1, dtype=np.int64)
+    print(f"{n:,} x {dims} synthetic unit vectors, 50 queries one at a time, k = {k} x {factor}")
+    head = (
+        f"{'N':>9} {'f32 wall 2thr':>13} {'f32 wall 1thr':>13} {'f32 cpu':>8} "
+        f"{'int8+rs cpu':>11} {'jit int8 cpu':>12} {'rescore cpu':>11} {'gather cpu':>10}"
+    )
+    print(head + "   (ms)")
+    wall, cpu = time.perf_counter, time.thread_time
+    for _ in range(repeats):
+        for size in size_ladder(n):
+            candidates = codes.candidates(queries[:1], size, k * factor)
+
+            def exact(q: np.ndarray, size: int = size) -> object:
+                return kernels.top_k_float32(q, vectors[:size], k)
+
+            def jit_scan(q: np.ndarray, size: int = size) -> object:
+                return int8_top_k(int8_query, int8_rows, 0, size, k * factor, no_exclusion, 32)
+
+            def rescoring(q: np.ndarray, c: np.ndarray = candidates) -> object:
+                return rescore(q, vectors, c, k, Metric.COSINE)
+
+            def gather(q: np.ndarray, c: np.ndarray = candidates) -> object:
+                return vectors[c[0]] @ q[0]
+
+            two_threads = median_ms(exact, queries, wall)
+            with threadpool_limits(1, user_api="blas"):
+                cells = [
+                    two_threads,
+                    median_ms(exact, queries, wall),
+                    median_ms(exact, queries, cpu),
+                    median_ms(rescored_search(vectors, codes, k, factor, size), queries, cpu),
+                    median_ms(jit_scan, queries, cpu),
+                    median_ms(rescoring, queries, cpu),
+                    median_ms(gather, queries, cpu),
+                ]
+            widths = (13, 13, 8, 11, 12, 11, 10)
+            row = " ".join(f"{x:>{w}.3f}" for x, w in zip(cells, widths, strict=True))
+            print(f"{size:>9,} {row}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_search", description=__doc__)
     parser.add_argument("--n", type=int, default=100_000, help="corpus vectors")
@@ -101,11 +190,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--clusters", type=int, default=1000)
     parser.add_argument("--spread", type=float, default=0.75, help="cluster noise / centre scale")
-    parser.add_argument("--ef", type=int, default=64, help="HNSW search candidate list")
-    parser.add_argument("--ef-construction", type=int, default=100)
+    parser.add_argument("--ef", type=int, default=TALK_EF, help="HNSW search candidate list")
+    parser.add_argument("--ef-construction", type=int, default=TALK_EF_CONSTRUCTION)
     parser.add_argument("--threads", type=int, default=2, help="HNSW build and search threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--timing", action="store_true", help="the scale lab's timing study")
     args = parser.parse_args(argv)
+    if args.timing:
+        timing_study(args.n, args.dims, args.k)
+        return
 
     rng = np.random.default_rng(args.seed)
     data = clustered_unit_vectors(args.n + args.queries, args.dims, args.clusters, args.spread, rng)
