@@ -138,7 +138,7 @@ def test_movies_dataset_and_presenter_mode() -> None:
         "similarity",
         {"dataset": "movies", "present": "1", "sim_target": "Moana", "sim_view": "Neighbours"},
     )
-    most = _ranked(at)["all-MiniLM-L6-v2"]["most"]
+    most = frames(at, "rank", "item", "similarity")[MODELS.index("all-MiniLM-L6-v2")]
     assert len(most) == 10 and "Moana" not in most["item"].tolist()
     at.session_state["sim_view"] = "Spread"
     at.run()
@@ -169,17 +169,22 @@ def test_neighbours_code_reproduces_the_first_models_table(words) -> None:
         np.testing.assert_allclose([s for _, s in printed], most["similarity"], atol=1e-5)
 
 
-def test_presenter_neighbours_show_the_most_similar_and_fold_the_rest() -> None:
+def test_presenter_neighbours_show_the_most_similar_and_fold_the_rest(words) -> None:
+    labels, vectors = words
     at = open_page("similarity", {"sim_view": "Neighbours", "present": "1"})
-    tables = at.dataframe
-    assert len(tables) == 2 * len(MODELS)
     folded = {e.label: e for e in at.main.expander}
     assert list(folded) == ["What this page shows", "Least similar", "The same in Python"]
-    # The most similar tables sit outside the expanders; short rows keep 10 on screen.
-    least = folded["Least similar"]
-    assert len(least.dataframe) == len(MODELS)
-    for i, table in enumerate(tables):
+    # On screen: each model's most similar, in short rows under a column headed by the model.
+    assert len(at.dataframe) == len(MODELS)
+    for model, table in zip(MODELS, at.dataframe, strict=True):
         assert table.proto.row_height == 33
-        # The model heads its item column (the least similar tables follow the most).
-        assert json.loads(table.proto.columns)["item"]["label"] == MODELS[i % len(MODELS)]
-    assert not any(b.label == "Download CSV" for b in at.get("download_button"))
+        assert json.loads(table.proto.columns)["item"]["label"] == model
+        assert len(table.value) == 10
+    # Folded: the least similar, as static tables (a data grid waits to be unfolded).
+    row = labels.index("queen")
+    for model, table in zip(MODELS, folded["Least similar"].table, strict=True):
+        sims = _cosines(vectors[model], row)
+        least = [i for i in np.argsort(sims, kind="stable") if i != row][:10]
+        assert table.value.columns.tolist() == ["#", model, "similarity"]
+        assert table.value[model].tolist() == [labels[i] for i in least]
+    assert not at.main.get("download_button")

@@ -56,6 +56,6 @@ def test_the_range_chart_marks_zero_and_the_threshold_and_fits_presenter_mode() 
     assert fig["layout"]["xaxis"]["title"]["text"] == "range of the cosine to 'dog' per model"
     folded = {e.label: e for e in at.main.expander}
     assert list(folded) == ["What this page shows", "Items ≥ 0.40 per model", "The same in Python"]
-    (counts,) = folded["Items ≥ 0.40 per model"].dataframe
+    (counts,) = folded["Items ≥ 0.40 per model"].table
     assert counts.value.columns.tolist()[:3] == ["model", "items ≥ 0.40", "share"]
     assert "Each model has its own range" in folded["Items ≥ 0.40 per model"].markdown[0].value

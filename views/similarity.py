@@ -3,8 +3,9 @@ and the dataset on a 2-D/3-D map."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -111,38 +112,46 @@ def two_texts() -> None:
     _ui.code_expander(_snippets.cosine_similarity_code(setup))
 
 
-def _ranked_table(where: Any, model: str, name: str, ranked: SearchResult, compact: bool) -> None:
-    """One model's ``name`` ("most"/"least") similar items as a table in ``where``. In
-    presenter mode (``compact``) the item column is headed by the model and the rows are
-    short, so a top 10 fits under the controls."""
+# Where a ranked table is drawn: beside the sidebar ("page"), on a presenter's screen
+# ("screen"), or inside a folded presenter expander ("folded": a static table, which is
+# laid out at once, unlike a data grid that waits until it is unfolded).
+Layout = Literal["page", "screen", "folded"]
+
+
+def _ranked_table(where: Any, model: str, name: str, ranked: SearchResult, layout: Layout) -> None:
+    """One model's ``name`` ("most"/"least") similar items as a table in ``where``. On a
+    presenter's screen the item column is headed by the model and the rows are short, so a
+    top 10 fits under the controls."""
     table = _ui.ranking_frame(ranked.ids[0], ranked.scores[0], labels)
     key = f"sim_{name}_{model}"
-    if compact:
-        config = {**RANKED, "item": st.column_config.TextColumn(model)}
+    if layout == "folded":
+        shown = table.rename(columns={"rank": "#", "item": model})
+        where.table(shown.style.format({"similarity": "{:.3f}"}).hide(axis="index"))
+    elif layout == "screen":
         rows = min(len(table), ROWS_SHOWN) + 1  # and the header
         where.dataframe(
             table,
             key=key,
             hide_index=True,
-            column_config=config,
+            column_config={**RANKED, "item": st.column_config.TextColumn(model)},
             row_height=ROW_PX,
             height=rows * ROW_PX + 3,
         )
-        return
-    where.dataframe(table, key=key, hide_index=True, column_config=RANKED)
-    _ui.download_table(table, f"{name}_similar_{model}", where)
+    else:
+        where.dataframe(table, key=key, hide_index=True, column_config=RANKED)
+        _ui.download_table(table, f"{name}_similar_{model}", where)
 
 
-def _ranked_row(found: dict[str, TargetNeighbors], name: str, compact: bool) -> None:
+def _ranked_row(found: dict[str, TargetNeighbors], name: str, layout: Layout) -> None:
     """Every model's ``name`` similar items: one row of tables in presenter mode, else
     ``PER_ROW`` models a row under their names."""
-    per_row = len(found) if compact else min(PER_ROW, len(found))
+    per_row = min(PER_ROW, len(found)) if layout == "page" else len(found)
     columns = st.columns(max(1, per_row))
     for i, (model, nb) in enumerate(found.items()):
         where = columns[i % per_row]
-        if not compact:
+        if layout == "page":
             where.markdown(f"**{_ui.md_text(model)}**")
-        _ranked_table(where, model, name, nb.most if name == "most" else nb.least, compact)
+        _ranked_table(where, model, name, nb.most if name == "most" else nb.least, layout)
 
 
 def neighbors() -> None:
@@ -152,26 +161,25 @@ def neighbors() -> None:
     target, exclude = _target(left)
     k = _ui.k_slider("sim_k", len(labels), where=right)
     found = _neighbors(target, k, exclude)
-    compact = _ui.presenting()
     code = _snippets.most_similar_code(
         _ui.embed_code(ws.models[0], [target], var="q") + "target_vector = q[0]\n",
         target.strip(),
         k,
     )
-    if compact:
+    if _ui.presenting():
         if found:
-            _ranked_row(found, "most", compact)
+            _ranked_row(found, "most", "screen")
         least, code_col = st.columns(2)
         if found:
             with least.expander("Least similar"):
-                _ranked_row(found, "least", compact)
+                _ranked_row(found, "least", "folded")
         with code_col:
             _ui.code_expander(code)
         return
     for name in ("most", "least"):
         if found:
             st.subheader(f"{name.capitalize()} similar", divider=False)
-            _ranked_row(found, name, compact)
+            _ranked_row(found, name, "page")
     if exclude is None and found:
         st.caption(
             _ui.md_text(
@@ -249,9 +257,10 @@ def _histogram(hist: SharedHistogram, threshold: float, target: str, height: int
     _ui.plot(fig, key="sim_histogram", height=height)
 
 
-def _counts(hist: SharedHistogram, threshold: float) -> None:
-    """The table of items at or over the threshold per model, and what it means."""
-    st.dataframe(
+def _counts(hist: SharedHistogram, threshold: float, folded: bool) -> None:
+    """The table of items at or over the threshold per model (static when ``folded`` in a
+    presenter's expander), and what it means."""
+    frame = pd.DataFrame(
         [
             {
                 "model": c.name,
@@ -262,11 +271,18 @@ def _counts(hist: SharedHistogram, threshold: float) -> None:
                 "highest": s.high,
             }
             for c, s in zip(hist.at_threshold(threshold), hist.series, strict=True)
-        ],
-        key="sim_threshold_table",
-        hide_index=True,
-        column_config={c: NUMBER for c in ("lowest", "median", "highest")},
+        ]
     )
+    scores = ("lowest", "median", "highest")
+    if folded:
+        st.table(frame.style.format(dict.fromkeys(scores, "{:.3f}")).hide(axis="index"))
+    else:
+        st.dataframe(
+            frame,
+            key="sim_threshold_table",
+            hide_index=True,
+            column_config=dict.fromkeys(scores, NUMBER),
+        )
     ranges = "; ".join(
         f"{s.name} from {s.low:.2f} to {s.high:.2f} (median {s.median:.2f})" for s in hist.series
     )
@@ -309,13 +325,13 @@ def spread() -> None:
             _histogram(hist, threshold, target, SPREAD_PX)
         counts_col, code_col = st.columns(2)
         with counts_col.expander(f"Items ≥ {threshold:.2f} per model"):
-            _counts(hist, threshold)
+            _counts(hist, threshold, folded=True)
         with code_col:
             _ui.code_expander(code)
         return
     _ranges(found, hist, threshold, target, 90 + 60 * len(hist.series))
     _histogram(hist, threshold, target, 380)
-    _counts(hist, threshold)
+    _counts(hist, threshold, folded=False)
     _ui.code_expander(code)
 
 
