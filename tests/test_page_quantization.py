@@ -341,3 +341,102 @@ def test_imported_vectors() -> None:
     table = frames(show(at, TOP_K), "float", "int8", "mark")[0]
     assert table["float"].tolist() == [f"item{i}" for i in order[0, :10]]
     assert frames(show(at, STORAGE), "precision", "bytes per vector")[0].shape[0] == 5
+
+
+def _codes(at) -> tuple[str, str]:
+    """The page's two code expanders: the talk's plain Python, then numpy."""
+    shown = [c.value for c in at.code]
+    assert len(shown) == 2, shown
+    assert "def scalar_quantization" in shown[0] or "def binary_quantization" in shown[0]
+    assert "import numpy as np" in shown[1]
+    return shown[0], shown[1]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"quant_score": "native"},
+        {"quant_perdim": "1"},
+        {"quant_precision": "binary"},
+        {"quant_precision": "binary", "quant_score": "native"},
+        {"quant_precision": "binary", "quant_center": "dim-median"},
+        {"quant_precision": "binary", "quant_center": "zero", "quant_score": "native"},
+    ],
+)
+def test_code_expanders_reproduce_the_tables(words, params: dict[str, str]) -> None:
+    # Both snippets, run as shown on the model's float32 vectors, find the page's candidates
+    # (k x factor by codes) and its rescored top k. Codes often tie (0/1 vectors share counts
+    # of 1s), and float rounding orders exact ties either way: lists are compared by score.
+    labels, vectors = words
+    static = vectors["static-minilm-256"]
+    at = open_page("quantization", {"quant_view": RESCORE, "quant_factor": "2", **params})
+    talk, numpy_code = _codes(at)
+    precision = at.radio(key="quant_precision").value
+    candidates = frames(at, "item", f"{precision} score", "after rescoring")[0]["item"].tolist()
+    rescored = frames(at, "float", "rescored", "mark")[0]["rescored"].tolist()
+    assert len(candidates) == 20 and len(rescored) == 10
+    # The talk's functions take {label: list of floats}, as its notebooks load them from JSON.
+    space: dict = {"vectors": dict(zip(labels, static.tolist(), strict=True))}
+    exec(talk, space)
+    native = params.get("quant_score") == "native"
+    name = (
+        "cosine_similarity"
+        if not native
+        else ("hamming_distance" if precision == "binary" else "dot_product")
+    )
+
+    def by_code(items: list[str]) -> list[float]:
+        return [space[name](space["query_code"], space["codes"][i]) for i in items]
+
+    def by_float(items: list[str]) -> list[float]:
+        return [space["cosine_similarity"](space["query"], space["vectors"][i]) for i in items]
+
+    np.testing.assert_allclose(by_code(space["candidates"]), by_code(candidates), atol=1e-9)
+    np.testing.assert_allclose(by_float(space["top"]), by_float(rescored), atol=1e-9)
+    assert "queen" not in space["candidates"]
+    row = labels.index("queen")
+    space = {"vectors": static, "q": static[row]}
+    exec(numpy_code, space)
+    ids = {label: i for i, label in enumerate(labels)}
+    score = space["score"]
+    np.testing.assert_allclose(
+        score[space["candidates"]], score[[ids[i] for i in candidates]], atol=1e-6
+    )
+    assert [labels[i] for i in space["top"]] == rescored
+
+
+def test_code_expanders_for_free_text_and_an_empty_target() -> None:
+    at = open_page("quantization", {"quant_target": "a royal lady"})
+    talk, numpy_code = _codes(at)
+    assert "# the embedding of 'a royal lady'" in talk and "list(codes)" in talk
+    assert "-np.inf" not in numpy_code  # nothing to leave out
+    at.text_input(key="quant_target").input("").run()
+    assert not at.code
+
+
+@pytest.mark.parametrize("view", [BEFORE, TOP_K, RESCORE, STORAGE])
+def test_presenter_layouts(view: str) -> None:
+    at = open_page("quantization", {"present": "1", "quant_view": view})
+    assert presenter_styled(at)
+    if view == BEFORE:
+        assert figures(at)[0]["layout"]["height"] == 238
+        assert any("min " in c.value and "mean " in c.value for c in at.caption)
+    elif view == TOP_K:
+        assert len(frames(at, "float", "int8", "mark")[0]) == 10
+        # No download button on a presenter's screen.
+        assert "download_quantization_top_k" not in [b.key for b in at.get("download_button")]
+    elif view == RESCORE:
+        # The curve carries the recalls the metrics show in normal mode.
+        assert not at.metric
+        curve = figures(at)[0]
+        notes = " ".join(a["text"] for a in curve["layout"]["annotations"])
+        assert "int8 alone" in notes and "float32 (exact)" in notes
+        assert frames(at, "item", "int8 score", "after rescoring")  # in the popover
+        assert len(frames(at, "float", "rescored", "mark")[0]) == 10
+        assert "rescued** " in texts(at) and "(" not in texts(at).split("rescued**")[1]
+    else:
+        assert frames(at, "precision", "bytes per vector")
+        assert "1,000,000 × 1,536 at int8" in metrics(at)
+        assert "float32 for comparison: 6.14 GB" in texts(at)
+        assert "12,728 B" in texts(at)
