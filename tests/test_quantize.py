@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -416,3 +420,57 @@ def test_value_summary():
     assert (raw.low, raw.high, raw.mean) == pytest.approx((-2.0, 4.0, 1.25))
     with pytest.raises(ExplorerError, match="at least one vector"):
         value_summary(np.zeros((0, 3)))
+
+
+# ------------------------------------------------------------------------------ the talk's data
+
+PELICULAS = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "ref"
+    / "openai-peliculas"
+    / "peliculas_text-embedding-3-small-1536.json"
+)
+
+
+def _talk_rankings(vectors: dict[str, list[float]], query: str, k: int) -> dict[str, list[str]]:
+    """The talk's notebook steps in plain Python (no numpy): int8 from the global min and max
+    (to [0, 1], x 255, rounded, - 128), binary above the global mean, each ranked by the cosine
+    similarity of the codes; ties keep the file's order."""
+
+    def cosine(a: list[float] | list[int], b: list[float] | list[int]) -> float:
+        dot = math.fsum(x * y for x, y in zip(a, b, strict=True))
+        return dot / math.sqrt(math.fsum(x * x for x in a) * math.fsum(y * y for y in b))
+
+    values = [x for v in vectors.values() for x in v]
+    low, high, mean = min(values), max(values), math.fsum(values) / len(values)
+    int8 = {t: [round((x - low) / (high - low) * 255) - 128 for x in v] for t, v in vectors.items()}
+    bits = {t: [1 if x > mean else 0 for x in v] for t, v in vectors.items()}
+    others = [t for t in vectors if t != query]
+    return {
+        name: sorted(others, key=lambda t: -cosine(codes[query], codes[t]))[:k]
+        for name, codes in (("float", vectors), ("int8", int8), ("binary", bits))
+    }
+
+
+def test_the_talks_quantization_on_its_own_vectors():
+    # 62 movie titles embedded by text-embedding-3-small (1536-d, unit length): the default
+    # quantization (global range, global mean, cosine of the codes) ranks as the talk does.
+    if not PELICULAS.exists():
+        pytest.skip(f"{PELICULAS} is absent (the shared reference data is not in a clone)")
+    vectors = json.loads(PELICULAS.read_text())
+    titles = list(vectors)
+    matrix = np.array(list(vectors.values()))
+    summary = value_summary(matrix)
+    flat = [x for v in vectors.values() for x in v]
+    assert (summary.low, summary.high) == pytest.approx((min(flat), max(flat)), abs=1e-6)
+    assert summary.mean == pytest.approx(math.fsum(flat) / len(flat), abs=1e-9)
+    for query in ("Bambi", "El Rey León", "La Sirenita"):
+        talk = _talk_rankings(vectors, query, 10)
+        row = titles.index(query)
+        for precision, center in (("int8", "zero"), ("binary", "mean")):
+            index = QuantizedIndex.build(matrix, precision, center, score=CodeScore.COSINE)
+            found = code_search(index, 10, np.array([row]))
+            assert [titles[i] for i in found.ids[0]] == talk[precision], (query, precision)
+        exact = exhaustive_search(matrix[row], matrix, 10, exclude=row)
+        assert [titles[i] for i in exact.ids[0]] == talk["float"]
