@@ -29,7 +29,7 @@ from threadpoolctl import threadpool_limits
 from core import kernels
 from core.corpora import synthetic_corpus
 from core.quantize import quantize_corpus, rescored_search
-from core.search import HnswIndex, Method, recall_at_k
+from core.search import TALK_EF, TALK_EF_CONSTRUCTION, TALK_M, HnswIndex, Method, recall_at_k
 
 RECALL_GOALS = {Method.BINARY: 0.95, Method.INT8: 0.99}
 
@@ -165,19 +165,20 @@ def kernel_rows(
         del quantized
 
     if hnsw:
-        index = HnswIndex.build(x, "cosine", M=16, ef_construction=100, threads=threads)
+        m, efc, ef = TALK_M, TALK_EF_CONSTRUCTION, TALK_EF  # the talk's settings
+        index = HnswIndex.build(x, "cosine", M=m, ef_construction=efc, threads=threads)
         fh = None
         if faiss is not None:
-            fh = faiss.IndexHNSWFlat(dims, 16, faiss.METRIC_INNER_PRODUCT)
-            fh.hnsw.efConstruction = 100
+            fh = faiss.IndexHNSWFlat(dims, m, faiss.METRIC_INNER_PRODUCT)
+            fh.hnsw.efConstruction = efc
             start = time.perf_counter()
             fh.add(x)
             print(f"  (faiss HNSW build {time.perf_counter() - start:.1f} s)")
-            fh.hnsw.efSearch = 64
+            fh.hnsw.efSearch = ef
         add(
-            "HNSW M=16 ef=64, 1 query",
+            f"HNSW M={m} ef={ef}, 1 query",
             index.build_seconds,
-            lambda qq: index.search(qq, k, 64).ids,
+            lambda qq: index.search(qq, k, ef).ids,
             None if fh is None else (lambda qq: fh.search(qq, k)),
             "IndexHNSWFlat",
             False,
