@@ -14,12 +14,17 @@ would. Reports failures, requests/s over the whole run, and latency percentiles.
 from __future__ import annotations
 
 import argparse
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx2
 import numpy as np
@@ -28,6 +33,7 @@ import openai
 from core.embedders.base import Embedder
 from core.serve import create_app, load_local_models, serve_in_thread
 
+REPO = Path(__file__).resolve().parents[1]
 # Words for the big requests' texts: ~60-token paragraphs, as a student embedding notes.
 _WORDS = (
     "vector embedding cosine similarity nearest neighbour search index cluster model "
@@ -37,47 +43,77 @@ _WORDS = (
 
 @dataclass(frozen=True)
 class LoadResult:
-    """Outcome of one load run: ``latencies`` in seconds, one per successful request."""
+    """Outcome of one load run: ``latencies`` in seconds, one per successful request, and
+    ``texts`` embedded by those requests."""
 
     clients: int
     requests: int
     failures: int
     seconds: float
     latencies: tuple[float, ...]
+    texts: int
 
     @property
     def requests_per_second(self) -> float:
         return (self.requests - self.failures) / self.seconds
 
+    @property
+    def texts_per_second(self) -> float:
+        return self.texts / self.seconds
+
     def percentile_ms(self, q: float) -> float:
         return float(np.percentile(self.latencies, q) * 1000)
 
 
-def run_load(base_url: str, model: str, clients: int, requests: int) -> LoadResult:
-    """``clients`` threads each send ``requests`` single-sentence embedding requests to
-    ``base_url`` (``http://host:port``), all started together."""
+def student_inputs(
+    clients: int, requests: int, most: int = 1, seed: int = 0
+) -> list[list[list[str]]]:
+    """What each of ``clients`` students sends in ``requests`` requests: 1 to ``most`` short
+    distinct sentences each (``[client][request] -> texts``), drawn with ``seed``."""
+    rng = np.random.default_rng(seed)
+    return [
+        [
+            [
+                f"student {c} asks question {i} part {j} about "
+                + " ".join(rng.choice(_WORDS, 4).tolist())
+                for j in range(int(rng.integers(1, most + 1)))
+            ]
+            for i in range(requests)
+        ]
+        for c in range(clients)
+    ]
+
+
+def run_load(
+    base_url: str, model: str, clients: int, requests: int, most: int = 1, seed: int = 0
+) -> LoadResult:
+    """``clients`` threads, each with its own ``openai.OpenAI`` client, send ``requests``
+    embedding requests of 1 to ``most`` sentences (``student_inputs``) to ``base_url``
+    (``http://host:port``), all started together. A request fails when it raises or returns
+    another number of vectors than it sent texts."""
+    inputs = student_inputs(clients, requests, most, seed)
     latencies: list[float] = []
-    failures = [0]
+    counts = [0, 0]  # failures, texts embedded
     lock = threading.Lock()
     start = threading.Barrier(clients + 1)
 
     def student(c: int) -> None:
         client = openai.OpenAI(base_url=f"{base_url}/v1", api_key="-", max_retries=0, timeout=60)
         start.wait()
-        for i in range(requests):
-            text = f"student {c} asks question {i} about vector embeddings"
+        for texts in inputs[c]:
             began = time.perf_counter()
             try:
-                response = client.embeddings.create(model=model, input=text)
-                ok = len(response.data) == 1
+                response = client.embeddings.create(model=model, input=texts)
+                ok = len(response.data) == len(texts)
             except openai.OpenAIError:
                 ok = False
             took = time.perf_counter() - began
             with lock:
                 if ok:
                     latencies.append(took)
+                    counts[1] += len(texts)
                 else:
-                    failures[0] += 1
+                    counts[0] += 1
         client.close()
 
     threads = [threading.Thread(target=student, args=(c,)) for c in range(clients)]
@@ -88,7 +124,16 @@ def run_load(base_url: str, model: str, clients: int, requests: int) -> LoadResu
     for t in threads:
         t.join()
     seconds = time.perf_counter() - began
-    return LoadResult(clients, clients * requests, failures[0], seconds, tuple(latencies))
+    return LoadResult(clients, clients * requests, counts[0], seconds, tuple(latencies), counts[1])
+
+
+def raw_rate(model: Embedder, texts: list[str]) -> float:
+    """Sentences per second of ``model.embed`` on all of ``texts`` in one call: the model's
+    own speed, with no server, HTTP or JSON."""
+    model.embed(texts[:64])  # warm: first calls allocate
+    began = time.perf_counter()
+    model.embed(texts)
+    return len(texts) / (time.perf_counter() - began)
 
 
 def big_texts(count: int, seed: int = 0) -> list[str]:
@@ -123,6 +168,41 @@ def run_abandoned(
     for t in threads:
         t.join()
     return took
+
+
+@contextmanager
+def server_process(model: str, log_path: Path | None = None) -> Iterator[str]:
+    """``python -m core.serve --model <model>`` in its own process on a free loopback port (as
+    a teacher runs it, so that clients and server do not share a GIL); yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log_path = log_path or Path(tempfile.gettempdir()) / f"bench_serve_{port}.log"
+    command = [sys.executable, "-m", "core.serve", "--model", model, "--port", str(port)]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"core.serve exited with {process.returncode}; see {log_path}")
+            try:
+                if httpx2.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"core.serve did not answer within 120 s; see {log_path}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextmanager

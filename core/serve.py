@@ -14,10 +14,13 @@ Azure client code runs against it too. Errors are OpenAI-style JSON
 ``--require-key``, requests must carry that key (``Authorization: Bearer`` or ``api-key``);
 an address other machines can reach needs ``--require-key`` or an explicit ``--no-key``.
 
-Under load: requests are cut into chunks that a worker thread per model merges into batches,
-shortest request first, so one-sentence requests are answered while a big one runs; the chunks
-of a client that hangs up are dropped; queued texts per model are bounded (503 beyond); and
-connections that stay silent, or never finish their request head or body, are closed.
+Under load: requests are cut into chunks that worker threads (one per core) merge into
+batched forward passes, shortest request first, so one-sentence requests are answered while a
+big one runs; while one pass runs, the next waits a few milliseconds for more requests, so a
+room of one-sentence requests becomes a few full passes; the chunks of a client that hangs up
+are dropped; queued texts per model are bounded (503 beyond); and connections that stay
+silent, or never finish their request head or body, are closed. Models load on the first
+request that names them (or at start, those named with ``--model``).
 """
 
 from __future__ import annotations
@@ -34,10 +37,11 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from functools import cache, partial
 from typing import Any, Literal
 
 import numpy as np
@@ -50,6 +54,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from threadpoolctl import ThreadpoolController
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from core.embedders.base import Embedder
@@ -67,13 +72,23 @@ KEY_ENV = "EXPLORER_SERVE_KEY"
 CHUNK_TEXTS, CHUNK_CHARS = 16, 2048
 BATCH_TEXTS, BATCH_CHARS = 64, 8192
 OWNER = "embeddings-explorer"
+# What ``create_app`` serves: a loaded model, or a function that loads it on first use.
+ModelSource = Embedder | Callable[[], Embedder]
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
 class ServeSettings:
     """Limits of one server: texts per request, request body bytes, the optional key every
     request must carry (never logged), texts waiting per model, seconds a connection may stay
-    silent (or take to send a request head), seconds to send a body, and open connections."""
+    silent (or take to send a request head), seconds to send a body, and open connections.
+
+    ``workers`` forward passes of one model may run at once (default: one per core, each on
+    one BLAS thread); while one runs, a free worker waits up to ``batch_wait`` seconds for
+    ``BATCH_TEXTS`` texts before it starts a smaller pass."""
 
     max_inputs: int = 2048
     max_body_bytes: int = 4 * 1024 * 1024
@@ -82,8 +97,14 @@ class ServeSettings:
     idle_timeout: int = 5
     body_timeout: float = 30.0
     max_connections: int = 1000
+    workers: int = field(default_factory=_cores)
+    batch_wait: float = 0.005
 
     def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ExplorerError(f"workers must be at least 1, got {self.workers}.")
+        if not 0 <= self.batch_wait <= 1:
+            raise ExplorerError(f"batch_wait must be 0 to 1 s, got {self.batch_wait}.")
         if self.max_queued_texts < self.max_inputs:
             raise ExplorerError(
                 f"max_queued_texts ({self.max_queued_texts}) is below max_inputs "
@@ -299,20 +320,100 @@ class _Job:
     left: int  # texts the worker has not taken yet
 
 
+@cache
+def _blas() -> ThreadpoolController:
+    """The process's BLAS libraries (scanned once: it takes milliseconds)."""
+    return ThreadpoolController().select(user_api="blas")
+
+
+class _OneBlasThread:
+    """BLAS on one thread while any forward pass of this server runs, then as it was.
+
+    Parallel passes each on one thread use every core for the element-wise half of the work
+    too; one pass on every BLAS thread shares them badly on a busy machine (measured for
+    MiniLM on 2 loaded cores, 48 texts a pass: 7.9 ms CPU a text on two threads, 3.7 on
+    one). Counted, because the limit is process-wide: only the last pass out restores it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._passes = 0
+        self._limit: Any = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._passes == 0:
+                self._limit = _blas().limit(limits=1)
+            self._passes += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._passes -= 1
+            if self._passes == 0:
+                self._limit.restore_original_limits()
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
+
+
+class _Model:
+    """A served model: loaded already, or loaded once, on a thread, when first wanted. A load
+    that failed is tried again by the next request (the weights may have been installed)."""
+
+    def __init__(self, source: ModelSource) -> None:
+        self._lock = threading.Lock()
+        self._future: Future[Embedder] | None = None
+        if isinstance(source, Embedder):
+            self._future = Future()
+            self._future.set_result(source)
+        else:
+            self._load = source
+
+    @property
+    def loaded(self) -> Embedder | None:
+        """The model if it is loaded, else None (never starts a load)."""
+        future = self._future
+        if future is None or not future.done() or future.exception() is not None:
+            return None
+        return future.result()
+
+    def get(self) -> Future[Embedder]:
+        """The model, when loaded (starting the load if none is running)."""
+        with self._lock:
+            future = self._future
+            if future is None or (future.done() and future.exception() is not None):
+                future = self._future = Future()
+                threading.Thread(target=self._run, args=(future,), daemon=True).start()
+            return future
+
+    def _run(self, future: Future[Embedder]) -> None:
+        try:
+            future.set_result(self._load())
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting requests
+            log.warning("Loading a model failed: %s", exc)
+            future.set_exception(exc)
+
+
 class _Batcher:
-    """One worker thread per model that merges the chunks of requests waiting at the same
-    time into one ``embed`` call: a room of students sending one sentence each then costs a few
+    """Worker threads per model that merge the chunks of requests waiting at the same time
+    into ``embed`` calls: a room of students sending one sentence each then costs a few
     batched forward passes instead of one pass per student. Each batch starts with a chunk of
     the oldest request (none starves), then takes the requests with the fewest texts left, so
-    small requests overtake big ones. A merged call that fails is retried chunk by chunk, so one
-    bad request fails alone; cancelled chunks (their client hung up) are skipped."""
+    small requests overtake big ones. While a pass runs, a free worker waits up to ``wait``
+    seconds for a full batch (the students whose answers just went out send their next
+    request meanwhile); with every worker idle it starts at once. A merged call that fails is
+    retried chunk by chunk, so one bad request fails alone; cancelled chunks (their client
+    hung up) are skipped."""
 
-    def __init__(self, name: str, model: Embedder, max_queued: int) -> None:
+    def __init__(
+        self, name: str, model: Embedder, max_queued: int, workers: int = 1, wait: float = 0.0
+    ) -> None:
         self.name, self.model, self.max_queued = name, model, max_queued
+        self.workers, self.wait = workers, wait
         self._jobs: list[_Job] = []
         self._queued = 0
+        self._running = 0  # passes in progress
         self._ready = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._closed = False
 
     @property
@@ -334,10 +435,13 @@ class _Batcher:
                     kind="server_error",
                     headers={"Retry-After": "2"},
                 )
-            if self._thread is None:
+            if not self._threads:
                 self._closed = False
-                self._thread = threading.Thread(target=self._work, daemon=True)
-                self._thread.start()
+                self._threads = [
+                    threading.Thread(target=self._work, daemon=True) for _ in range(self.workers)
+                ]
+                for thread in self._threads:
+                    thread.start()
             self._jobs.append(job)
             self._queued += len(texts)
             self._ready.notify()
@@ -355,7 +459,7 @@ class _Batcher:
             job.left = 0
 
     def close(self) -> None:
-        """Cancel what waits and stop the worker (a later ``submit`` starts a new one)."""
+        """Cancel what waits and stop the workers (a later ``submit`` starts new ones)."""
         with self._ready:
             for job in self._jobs:
                 for _, future in job.parts:
@@ -366,21 +470,38 @@ class _Batcher:
             self._queued = 0
             self._closed = True
             self._ready.notify_all()
-            thread, self._thread = self._thread, None
-        if thread is not None:
+            threads, self._threads = self._threads, []
+        for thread in threads:
             thread.join(timeout=10)
 
     def _work(self) -> None:
         while (batch := self._take()) is not None:
-            if batch:
-                self._run(batch)
+            try:
+                if batch:
+                    self._run(batch)
+            finally:
+                with self._ready:
+                    self._running -= 1
+
+    def _full(self) -> bool:
+        """Whether the queue holds a whole pass."""
+        chars = sum(len(t) for job in self._jobs for texts, _ in job.parts for t in texts)
+        return self._queued >= BATCH_TEXTS or chars >= BATCH_CHARS
 
     def _take(self) -> list[tuple[list[str], Future[np.ndarray]]] | None:
         with self._ready:
             while not self._jobs and not self._closed:
                 self._ready.wait()
+            if self._running and self.wait:
+                deadline = time.monotonic() + self.wait
+                while not self._closed and self._jobs and not self._full():
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._ready.wait(left)
             if self._closed:
                 return None
+            self._running += 1
             batch: list[tuple[list[str], Future[np.ndarray]]] = []
             count = chars = 0
             while self._jobs and count < BATCH_TEXTS and chars < BATCH_CHARS:
@@ -398,7 +519,11 @@ class _Batcher:
 
     def _run(self, batch: list[tuple[list[str], Future[np.ndarray]]]) -> None:
         try:
-            vectors = self.model.embed([t for texts, _ in batch for t in texts])
+            if self.workers > 1:
+                with _ONE_BLAS_THREAD:
+                    vectors = self.model.embed([t for texts, _ in batch for t in texts])
+            else:
+                vectors = self.model.embed([t for texts, _ in batch for t in texts])
         except Exception as exc:  # noqa: BLE001 - handed to the waiting request
             if len(batch) == 1:
                 batch[0][1].set_exception(exc)
@@ -437,14 +562,14 @@ async def _vectors(request: Request, batcher: _Batcher, job: _Job) -> np.ndarray
         done.cancel()
 
 
-def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = None) -> FastAPI:
-    """The ASGI app serving ``models`` (name -> loaded embedder) under ``settings``."""
+def create_app(models: Mapping[str, ModelSource], settings: ServeSettings | None = None) -> FastAPI:
+    """The ASGI app serving ``models`` (name -> a loaded embedder, or a function that loads it
+    when a request first names it) under ``settings``."""
     settings = settings or ServeSettings()
     if not models:
         raise ExplorerError("No models to serve: give at least one loaded embedder.")
-    batchers = {
-        name: _Batcher(name, model, settings.max_queued_texts) for name, model in models.items()
-    }
+    served = {name: _Model(source) for name, source in models.items()}
+    batchers: dict[str, _Batcher] = {}  # made on the event loop, once a model is loaded
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -488,7 +613,7 @@ def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = 
             message = f"Invalid value for '{param}': {first.get('msg', 'invalid')}."
         return _error(400, message, param=param)
 
-    def authorize(request: Request) -> None:
+    async def authorize(request: Request) -> None:  # async: no thread hop per request
         if settings.api_key is None:
             return
         header = request.headers.get("authorization", "")
@@ -502,34 +627,48 @@ def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = 
             )
 
     def card(name: str) -> dict:
-        model = models[name]
+        """The model's card; its facts are null until a request has loaded it."""
+        model = served[name].loaded
         return {
             "id": name,
             "object": "model",
             "created": 0,
             "owned_by": OWNER,
-            "dimensions": model.dims,
-            "supports_dimensions": model.supports_mrl,
+            "dimensions": model.dims if model else None,
+            "supports_dimensions": model.supports_mrl if model else None,
         }
 
-    def check(body: EmbeddingRequest, name: str | None) -> tuple[str, list[str], int | None]:
+    async def load(name: str) -> Embedder:
+        try:
+            return await asyncio.wrap_future(served[name].get())
+        except Exception as exc:  # noqa: BLE001 - any load failure is the same answer
+            raise APIError(
+                503,
+                f"The model '{name}' could not be loaded on this server ({type(exc).__name__}:"
+                f" {exc}); the presenter can see the log.",
+                "model",
+                "model_unavailable",
+                kind="server_error",
+            ) from None
+
+    def check(body: EmbeddingRequest, name: str | None) -> tuple[str, list[str]]:
         if not name:
             raise APIError(400, "Missing 'model': name one of GET /v1/models.", "model")
         if bad := _unpaired_surrogate(name):
             raise APIError(
                 400, f"'model' has an unpaired surrogate ({bad}): send UTF-8 text.", "model"
             )
-        if name not in models:
-            allowed = ", ".join(models)
+        if name not in served:
+            allowed = ", ".join(served)
             raise APIError(
                 404,
                 f"The model '{name}' does not exist on this server; available: {allowed}.",
                 "model",
                 "model_not_found",
             )
-        texts = _texts(body.input, settings.max_inputs)
-        model = models[name]
-        dims = body.dimensions
+        return name, _texts(body.input, settings.max_inputs)
+
+    def check_dimensions(name: str, model: Embedder, dims: int | None) -> None:
         if dims is not None and not model.supports_mrl:
             raise APIError(
                 400,
@@ -543,14 +682,18 @@ def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = 
                 f"'dimensions' must be 1 to {model.dims} for '{name}', got {dims}.",
                 "dimensions",
             )
-        return name, texts, dims
 
     def answer(
-        name: str, texts: list[str], vectors: np.ndarray, dims: int | None, encoding: str
+        name: str,
+        model: Embedder,
+        texts: list[str],
+        vectors: np.ndarray,
+        dims: int | None,
+        encoding: str,
     ) -> Response:
         if dims is not None:
             vectors = truncate_and_renormalize(vectors, dims)
-        tokens = sum(models[name].count_tokens(t) for t in texts)
+        tokens = sum(model.count_tokens(t) for t in texts)
         data = [
             {"object": "embedding", "index": i, "embedding": v}
             for i, v in enumerate(_encode(vectors, encoding))
@@ -559,8 +702,15 @@ def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = 
         # A Response skips FastAPI's per-element encoder, which is slow on long float lists.
         return JSONResponse({"object": "list", "data": data, "model": name, "usage": usage})
 
-    async def embed(request: Request, body: EmbeddingRequest, model: str | None) -> Response:
-        name, texts, dims = check(body, model)
+    async def embed(request: Request, body: EmbeddingRequest, asked: str | None) -> Response:
+        name, texts = check(body, asked)
+        model = await load(name)
+        dims = body.dimensions
+        check_dimensions(name, model, dims)
+        if name not in batchers:
+            batchers[name] = _Batcher(
+                name, model, settings.max_queued_texts, settings.workers, settings.batch_wait
+            )
         job = batchers[name].submit(texts)
         try:
             vectors = await _vectors(request, batchers[name], job)
@@ -569,24 +719,26 @@ def create_app(models: Mapping[str, Embedder], settings: ServeSettings | None = 
         if vectors is None:
             return Response(status_code=499)  # the client hung up: nobody reads this
         if len(texts) <= CHUNK_TEXTS:
-            return answer(name, texts, vectors, dims, body.encoding_format)
+            return answer(name, model, texts, vectors, dims, body.encoding_format)
         # JSON for hundreds of vectors takes a while: keep it off the event loop.
-        return await run_in_threadpool(answer, name, texts, vectors, dims, body.encoding_format)
+        encoding = body.encoding_format
+        return await run_in_threadpool(answer, name, model, texts, vectors, dims, encoding)
 
     guarded = [Depends(authorize)]
 
     @app.get("/health")
-    def health() -> dict:
-        queued = {name: batcher.queued for name, batcher in batchers.items()}
-        return {"status": "ok", "queued_texts": queued}
+    async def health() -> dict:
+        queued = {name: batchers[name].queued if name in batchers else 0 for name in served}
+        loaded = [name for name, model in served.items() if model.loaded]
+        return {"status": "ok", "queued_texts": queued, "loaded": loaded}
 
     @app.get("/v1/models", dependencies=guarded)
-    def list_models() -> dict:
-        return {"object": "list", "data": [card(name) for name in models]}
+    async def list_models() -> dict:
+        return {"object": "list", "data": [card(name) for name in served]}
 
     @app.get("/v1/models/{name:path}", dependencies=guarded)
-    def get_model(name: str) -> dict:
-        if name not in models:
+    async def get_model(name: str) -> dict:
+        if name not in served:
             raise APIError(
                 404, f"The model '{name}' does not exist on this server.", None, "model_not_found"
             )
@@ -622,6 +774,14 @@ def load_local_models(names: Sequence[str] | None = None) -> dict[str, Embedder]
         except (ImportError, OSError, ExplorerError) as exc:
             log.warning("Not serving %s: it failed to load (%s)", name, exc)
     return loaded
+
+
+def lazy_local_models() -> dict[str, Callable[[], Embedder]]:
+    """Every local model of the registry, each loaded by the first request that names it
+    (all-mpnet-base-v2 alone holds ~500 MB once loaded)."""
+    from core.embedders.registry import LOCAL_FACTORIES, get_embedder
+
+    return {name: partial(get_embedder, name) for name in LOCAL_FACTORIES}
 
 
 def uvicorn_config(
@@ -692,7 +852,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument(
-        "--model", action="append", dest="models", help="serve only this local model (repeat)"
+        "--model",
+        action="append",
+        dest="models",
+        help="serve only this local model, loaded at start (repeat); without it every local "
+        "model is served, each loaded by the first request that names it",
     )
     parser.add_argument("--max-inputs", type=int, default=ServeSettings.max_inputs)
     parser.add_argument("--max-body-bytes", type=int, default=ServeSettings.max_body_bytes)
@@ -701,6 +865,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         type=int,
         default=ServeSettings.max_queued_texts,
         help="texts that may wait per model; more are refused with 503 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=_cores(),
+        help="forward passes of one model at once, each on one BLAS thread (default: the "
+        "cores, %(default)s)",
+    )
+    parser.add_argument(
+        "--access-log", action="store_true", help="log every request (costs time under load)"
     )
     keys = parser.add_mutually_exclusive_group()
     keys.add_argument(
@@ -729,17 +903,27 @@ def main(argv: Sequence[str] | None = None) -> None:
             args.max_body_bytes,
             key if args.require_key else None,
             max_queued_texts=args.max_queued_texts,
+            workers=args.workers,
         )
     except ExplorerError as exc:
         parser.error(str(exc))
-    models = load_local_models(args.models)
-    if not models:
-        parser.error("no local model could be loaded; see the warnings above.")
+    models: Mapping[str, ModelSource] = lazy_local_models()
+    if args.models:
+        models = load_local_models(args.models)
+        if not models:
+            parser.error("no local model could be loaded; see the warnings above.")
     if args.no_key and not is_loopback(args.host):
         log.warning("Serving %s with no key: anyone who can reach it may use it.", args.host)
     log.info("Serving %s on http://%s:%d/v1", ", ".join(models), args.host, args.port)
     app = create_app(models, settings)
-    config = uvicorn_config(app, settings, host=args.host, port=args.port, log_level="info")
+    config = uvicorn_config(
+        app,
+        settings,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        access_log=args.access_log,
+    )
     uvicorn.Server(config).run()
 
 

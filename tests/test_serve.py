@@ -136,7 +136,8 @@ def test_azure_route_serves_the_deployment(url):
 
 def test_health_needs_no_key_and_shows_the_queues(url):
     health = httpx2.get(f"{url}/health").json()
-    assert health == {"status": "ok", "queued_texts": dict.fromkeys(toy_models(), 0)}
+    models = toy_models()
+    assert health == {"status": "ok", "queued_texts": dict.fromkeys(models, 0), "loaded": [*models]}
 
 
 # ---------------------------------------------------------------- bad requests
@@ -236,7 +237,7 @@ class SlowRecorder(ToyEmbedder):
 def test_concurrent_requests_are_merged_and_a_bad_one_fails_alone():
     model = SlowRecorder()
     later = [f"text {i}" for i in range(1, 6)] + ["boom"]
-    app = create_app({"slow": model})
+    app = create_app({"slow": model}, ServeSettings(workers=1))
     with serve_in_thread(app) as base, httpx2.Client(timeout=30) as http:
 
         def ask(text):
@@ -413,6 +414,8 @@ def queued(base: str) -> int:
 
 @contextmanager
 def gated_server(settings: ServeSettings | None = None):
+    """A server of one gated model, by default on one worker (one pass at a time)."""
+    settings = settings or ServeSettings(workers=1)
     model = GatedRecorder()
     try:
         with serve_in_thread(create_app({"gated": model}, settings), settings=settings) as base:
@@ -489,7 +492,7 @@ def test_a_pass_over_long_texts_is_bounded_by_characters():
 
 
 def test_a_full_queue_is_refused_with_503_until_it_drains():
-    settings = ServeSettings(max_inputs=8, max_queued_texts=16)
+    settings = ServeSettings(max_inputs=8, max_queued_texts=16, workers=1)
     with gated_server(settings) as (model, base), ThreadPoolExecutor(3) as pool:
         eight = {"model": "gated", "input": ["t"] * 8}
         running = pool.submit(post, base, eight, {})
@@ -577,6 +580,8 @@ def fake_serve(monkeypatch):
     FakeServer.configs = []
     monkeypatch.setattr(serve.uvicorn, "Server", FakeServer)
     monkeypatch.setattr(serve, "load_local_models", lambda names: toy_models())
+    lazy = {name: (lambda m=model: m) for name, model in toy_models().items()}
+    monkeypatch.setattr(serve, "lazy_local_models", lambda: lazy)
     monkeypatch.setenv(KEY_ENV, TEST_KEY)
     return FakeServer.configs
 
