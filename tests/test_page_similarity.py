@@ -78,9 +78,10 @@ def test_histogram_and_threshold_counts_match_a_brute_force_count(words) -> None
     assert not at.exception
     row = labels.index("queen")
     fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("cosine"))
-    assert [t["name"] for t in fig["data"]] == MODELS
+    # One histogram per model, then the dashed threshold named in the legend.
+    assert [t["name"] for t in fig["data"]] == [*MODELS, "t = 0.30"]
     table = frames(at, "share")[0].set_index("model")
-    for trace, model in zip(fig["data"], MODELS, strict=True):
+    for trace, model in zip(fig["data"], MODELS, strict=False):
         sims = np.delete(_cosines(vectors[model], row), row)
         assert array(trace["y"]).sum() == len(labels) - 1
         assert table.loc[model, "items ≥ 0.30"] == int((sims >= 0.3).sum())
@@ -177,7 +178,7 @@ def test_presenter_neighbours_show_the_most_similar_and_fold_the_rest(words) -> 
     # On screen: each model's most similar, in short rows under a column headed by the model.
     assert len(at.dataframe) == len(MODELS)
     for model, table in zip(MODELS, at.dataframe, strict=True):
-        assert table.proto.row_height == 33
+        assert table.proto.row_height == 32
         assert json.loads(table.proto.columns)["item"]["label"] == model
         assert len(table.value) == 10
     # Folded: the least similar, as static tables (a data grid waits to be unfolded).

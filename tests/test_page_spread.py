@@ -59,3 +59,17 @@ def test_the_range_chart_marks_zero_and_the_threshold_and_fits_presenter_mode() 
     (counts,) = folded["Items ≥ 0.40 per model"].table
     assert counts.value.columns.tolist()[:3] == ["model", "items ≥ 0.40", "share"]
     assert "Each model has its own range" in folded["Items ≥ 0.40 per model"].markdown[0].value
+
+
+def test_long_titles_are_shortened_on_the_range_chart_and_whole_on_hover() -> None:
+    at = open_page("similarity", {"dataset": "movies", "sim_view": "Spread", "sim_target": "Up"})
+    labels = load_dataset("movies").labels
+    fig = next(f for f in figures(at) if f["layout"]["xaxis"]["title"]["text"].startswith("range"))
+    ends = [t for t in fig["data"] if t["type"] == "scatter"]
+    assert ends
+    for trace in ends:
+        assert trace["cliponaxis"] is False and trace["textposition"] == "top center"
+        for shown, whole in zip(trace["text"], trace["customdata"], strict=True):
+            assert whole in labels and len(shown) <= 18
+            assert shown == whole or (shown.endswith("…") and whole.startswith(shown[:-1]))
+    assert any(s != w for t in ends for s, w in zip(t["text"], t["customdata"], strict=True))

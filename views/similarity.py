@@ -29,7 +29,11 @@ RANKED = {
 }
 # Presenter mode: rows of this many px (Streamlit's default is 42 at presenter type size)
 # and at most this many rows in view, so the top 10 and the controls share one screen.
-ROW_PX, ROWS_SHOWN = 33, 10
+ROW_PX, ROWS_SHOWN = 32, 10
+# The header row keeps its own height (42 px at presenter type size), plus the borders.
+HEADER_PX = 44
+# Item names drawn on a chart keep at most this many characters (whole on hover).
+SHORT = 18
 # Neighbours' tables per row in normal mode, beside the sidebar: wide enough for a title.
 PER_ROW = 2
 
@@ -128,14 +132,14 @@ def _ranked_table(where: Any, model: str, name: str, ranked: SearchResult, layou
         shown = table.rename(columns={"rank": "#", "item": model})
         where.table(shown.style.format({"similarity": "{:.3f}"}).hide(axis="index"))
     elif layout == "screen":
-        rows = min(len(table), ROWS_SHOWN) + 1  # and the header
+        rows = min(len(table), ROWS_SHOWN)
         where.dataframe(
             table,
             key=key,
             hide_index=True,
             column_config={**RANKED, "item": st.column_config.TextColumn(model)},
             row_height=ROW_PX,
-            height=rows * ROW_PX + 3,
+            height=HEADER_PX + rows * ROW_PX,
         )
     else:
         where.dataframe(table, key=key, hide_index=True, column_config=RANKED)
@@ -189,6 +193,11 @@ def neighbors() -> None:
     _ui.code_expander(code)
 
 
+def _short(label: str, most: int = SHORT) -> str:
+    """``label`` cut to ``most`` characters, an ellipsis marking the cut."""
+    return label if len(label) <= most else label[: most - 1].rstrip() + "…"
+
+
 def _ranges(
     found: dict[str, TargetNeighbors],
     hist: SharedHistogram,
@@ -207,16 +216,20 @@ def _ranges(
     )
     for s in hist.series:
         nb = found[s.name]
-        lowest, highest = labels[int(nb.least.ids[0, 0])], labels[int(nb.most.ids[0, 0])]
+        ends = [labels[int(nb.least.ids[0, 0])], labels[int(nb.most.ids[0, 0])]]
         fig.add_trace(
             go.Scatter(
                 x=[s.low, s.high],
                 y=[s.name, s.name],
                 mode="markers+text",
-                text=[lowest, highest],
-                textposition=["middle left", "middle right"],
+                # Above each end, centred on it: a name needs half its width of room beside
+                # the axis' ends, and a long title is shortened (whole on hover).
+                text=[_short(e) for e in ends],
+                customdata=ends,
+                textposition="top center",
+                cliponaxis=False,
                 marker={"size": 9, "color": "#111", "symbol": "line-ns-open"},
-                hovertemplate="%{text}: %{x:.3f}<extra>%{y}</extra>",
+                hovertemplate="%{customdata}: %{x:.3f}<extra>%{y}</extra>",
                 showlegend=False,
             )
         )
@@ -228,7 +241,7 @@ def _ranges(
         xaxis_title=f"range of the cosine to {shown} per model"
         if _ui.presenting()
         else f"range per model: {shown} against every other item (cosine)",
-        xaxis_range=[min(-0.3, hist.edges[0]) - 0.25, 1.25],
+        xaxis_range=[min(-0.3, hist.edges[0]) - 0.2, 1.2],
         yaxis={"autorange": "reversed"},
     )
     _ui.plot(fig, key="sim_ranges", height=height)
@@ -239,12 +252,17 @@ def _histogram(hist: SharedHistogram, threshold: float, target: str, height: int
     fig = go.Figure(
         [go.Bar(x=hist.centers, y=s.counts, name=s.name, opacity=0.65) for s in hist.series]
     )
-    fig.add_vline(
-        x=threshold,
-        line_dash="dash",
-        line_width=2,
-        annotation_text=f"t = {threshold:.2f}",
-        annotation_position="top",
+    # The threshold is named in the legend, beside the models: a note over its line would
+    # sit on the legend whenever t falls under a model's name.
+    fig.add_vline(x=threshold, line_dash="dash", line_width=2, line_color="#111")
+    fig.add_trace(
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="lines",
+            line={"dash": "dash", "width": 2, "color": "#111"},
+            name=f"t = {threshold:.2f}",
+        )
     )
     fig.update_layout(
         barmode="overlay",
