@@ -438,5 +438,6 @@ def test_presenter_layouts(view: str) -> None:
     else:
         assert frames(at, "precision", "bytes per vector")
         assert "1,000,000 × 1,536 at int8" in metrics(at)
-        assert "float32 for comparison: 6.14 GB" in texts(at)
+        delta = next(m for m in at.metric if m.label == "1,000,000 × 1,536 at int8").proto.delta
+        assert delta == f"-75.00% vs float32 ({6.144e9 / 2**20:,.2f} MiB)"
         assert "12,728 B" in texts(at)

@@ -318,7 +318,12 @@ def top_k() -> None:
             ),
         )
         _ui.download_table(table, "quantization_top_k", c_table)
-        c_table.caption(_ui.MARKS_LEGEND.format(reference="float") + ". " + _score_note())
+        legend = (  # one line on a presenter's screen
+            f"✅ same rank · ↕ another rank · ❌ not in the float top {k}"
+            if BIG
+            else _ui.MARKS_LEGEND.format(reference="float")
+        )
+        c_table.caption(f"{legend}. {_score_note()}")
         c_stats.metric(f"overlap@{k}", f"{ranks.overlap_at_k:.0%}")
         c_stats.metric(
             "rank correlation", f"{ranks.spearman:.2f}", help="Spearman, over both lists."
@@ -621,19 +626,24 @@ def _calculator(where: Any) -> int:
     with where, _ui.guard("Calculator"):
         total = index_bytes(int(calc_n), int(calc_dims), calc_precision, keep, overhead)
         baseline = index_bytes(int(calc_n), int(calc_dims), Precision.FLOAT32, False, overhead)
-        c_total, c_base = (where, where) if BIG else where.columns(2)
-        c_total.metric(
-            f"{int(calc_n):,} × {int(calc_dims):,} at {calc_precision}"
-            + (" + float32 copy" if keep and calc_precision in QUANTIZED else ""),
-            f"{format_bytes(total)} = {total / 2**20:,.2f} MiB",
-            delta=f"{100 * (total / baseline - 1):+.2f}% vs float32",
-            delta_color="inverse",
+        change = f"{100 * (total / baseline - 1):+.2f}% vs float32"
+        label = f"{int(calc_n):,} × {int(calc_dims):,} at {calc_precision}" + (
+            " + float32 copy" if keep and calc_precision in QUANTIZED else ""
         )
-        base = f"{format_bytes(baseline)} = {baseline / 2**20:,.2f} MiB"
-        if BIG:
-            c_base.caption(f"float32 for comparison: {base}")
+        value = f"{format_bytes(total)} = {total / 2**20:,.2f} MiB"
+        if BIG:  # float32's size in the change's line: one metric in half a screen
+            where.metric(
+                label,
+                value,
+                delta=f"{change} ({baseline / 2**20:,.2f} MiB)",
+                delta_color="inverse",
+            )
         else:
-            c_base.metric("float32 for comparison", base)
+            c_total, c_base = where.columns(2)
+            c_total.metric(label, value, delta=change, delta_color="inverse")
+            c_base.metric(
+                "float32 for comparison", f"{format_bytes(baseline)} = {baseline / 2**20:,.2f} MiB"
+            )
     return int(calc_dims)
 
 
