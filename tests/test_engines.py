@@ -19,13 +19,14 @@ from hypothesis.extra.numpy import arrays
 import core
 import core.engines as engines
 from core.corpora import Cancelled
-from core.engines import get_engine, list_engines, registrations
+from core.engines import base, get_engine, list_engines, registrations
 from core.engines.base import (
     THREADS_ENV,
     EngineInfo,
     ParamSpec,
     check_params,
     engine_threads,
+    engines_dir,
     normalized,
 )
 from core.engines.faisslib import training_rows
@@ -519,6 +520,19 @@ def test_the_rescoring_engines_sweep_their_rescoring_factor_first():
     assert firsts == {"faiss-ivfpq-rerank": "k_factor", "pgvector-binary": "oversample"}
 
 
+def _record_children(monkeypatch) -> list[subprocess.Popen]:
+    """The child processes :func:`core.engines.base.run_child` starts from now on."""
+    children: list[subprocess.Popen] = []
+    real = subprocess.Popen
+
+    def recorded(*args, **kwargs):
+        children.append(real(*args, **kwargs))
+        return children[-1]
+
+    monkeypatch.setattr(base.subprocess, "Popen", recorded)
+    return children
+
+
 def _diskann_or_skip() -> None:
     if "diskann" not in AVAILABLE:
         pytest.skip(registrations()["diskann"].current().reason or "")
@@ -527,16 +541,7 @@ def _diskann_or_skip() -> None:
 def test_cancel_stops_diskanns_graph_build_midway(data, monkeypatch):
     """The graph is built in a child process: Cancel kills it instead of waiting."""
     _diskann_or_skip()
-    import core.engines.diskann as module
-
-    children: list[subprocess.Popen] = []
-    real = subprocess.Popen
-
-    def recorded(*args, **kwargs):
-        children.append(real(*args, **kwargs))
-        return children[-1]
-
-    monkeypatch.setattr(module.subprocess, "Popen", recorded)
+    children = _record_children(monkeypatch)
     vectors = np.tile(data[0], (4, 1))  # 12,000 × 32: a build of several seconds
     engine = get_engine("diskann", graph_degree=64, complexity=300)
     copied: list[float] = []
@@ -567,3 +572,48 @@ def test_a_failing_diskann_graph_build_says_why(data, monkeypatch):
     with pytest.raises(ExplorerError, match=r"graph build failed \(exit 1\): no memory for"):
         engine.build(data[0][:100])
     assert not engine.built
+
+
+@pytest.mark.parametrize("name", ["faiss-ivfflat", "faiss-ivfpq-rerank"])
+def test_large_ivf_training_runs_in_a_child_with_the_same_result(name, data, monkeypatch):
+    if name not in AVAILABLE:
+        pytest.skip(registrations()[name].current().reason or "")
+    import core.engines.faisslib as module
+
+    vectors, queries = data
+    params = RECALL_CASES[name][0]
+    with get_engine(name, **params) as here:
+        expected = here.build(vectors).search(queries, 10)
+        size = here.index_bytes
+    monkeypatch.setattr(module, "CHILD_TRAINING_VALUES", 0)
+    children = _record_children(monkeypatch)
+    with get_engine(name, **params) as there:
+        found = there.build(vectors).search(queries, 10)
+        assert there.train_seconds is not None and there.index_bytes == size
+    assert len(children) == 1 and children[0].returncode == 0
+    # faiss's k-means is seeded: the child trains the same cells and codes (PQ's float
+    # sums may round differently in another process: a near-tie can swap).
+    assert recall_at_k(expected.ids, found.ids) >= 0.99
+    truth = exhaustive_search(queries, vectors, 10).ids
+    assert abs(recall_at_k(truth, found.ids) - recall_at_k(truth, expected.ids)) <= 0.01
+
+
+def test_cancel_kills_ivf_training_in_its_child(data, monkeypatch):
+    if "faiss-ivfpq" not in AVAILABLE:
+        pytest.skip(registrations()["faiss-ivfpq"].current().reason or "")
+    import core.engines.faisslib as module
+
+    monkeypatch.setattr(module, "CHILD_TRAINING_VALUES", 0)
+    children = _record_children(monkeypatch)
+    asked: list[float] = []
+
+    def stop_while_training() -> bool:
+        asked.append(time.perf_counter())
+        return len(asked) > 2  # the first ask comes before training starts
+
+    engine = get_engine("faiss-ivfpq", nlist=64, m=16)
+    with pytest.raises(Cancelled):
+        engine.build(data[0], should_stop=stop_while_training)
+    (child,) = children
+    assert child.returncode == -signal.SIGKILL and not engine.built
+    assert not list(engines_dir().glob("faiss-*"))  # its files went with it

@@ -366,7 +366,7 @@ def test_the_bar_names_the_steps_without_progress(monkeypatch):
     monkeypatch.setattr(_engines, "_params", lambda info, specs: ())
     for done, name in enumerate(["exhaustive", "hnswlib"]):
         _engines._build_one(data, infos[name], Bar(), done, 2)
-    assert seen[0] == "exhaustive: training nothing (one library call: Cancel waits for it)…"
+    assert seen[0] == "exhaustive: training nothing (no progress to show; Cancel stops it)…"
     assert seen[-1] == "hnswlib: linking the graph (no progress to show; Cancel stops it)…"
 
 

@@ -59,17 +59,20 @@ PRESELECTED = (REFERENCE, "hnswlib")
 ENGINES_SHARE = 0.5
 # Scale-lab corpora kept per server (each up to 1M × d float32: 3 GB at 768 dims).
 KEEP_CORPORA = 2
-# Engines whose k-means training is one library call that Cancel waits for, before the
-# vectors go in (it samples the rows: 1.6 s for ivfflat and 8.5 s for ivfpq at 1M × 384).
+# Engines that train k-means before the vectors go in, with no progress to show (it samples
+# the rows: 1.6 s for ivfflat and 8.5 s for ivfpq at 1M × 384 on a quiet server); a large
+# sample trains in a child process that Cancel kills, a small one takes about a second.
 TRAINED_FIRST = {
     "faiss-ivfflat": "training k-means for the cells",
     "faiss-ivfpq": "training k-means for the cells and the PQ codebooks",
     "faiss-ivfpq-rerank": "training k-means for the cells and the PQ codebooks",
 }
-# Engines whose index is made after the last vector is written, with no progress to show;
-# Cancel stops it (diskann builds its graph in a child process that Cancel kills: 38 s at
-# 50k × 384, over 3 minutes at 100k on this loaded server).
+# Engines whose index is made after the last vector is written, with no progress to show:
+# diskann builds its graph in a child process that Cancel kills (38 s at 50k × 384, over 3
+# minutes at 100k on this loaded server).
 BUILT_AFTER = {"diskann": "building the Vamana graph"}
+# What the bar adds while one of those steps runs.
+NO_PROGRESS = "no progress to show; Cancel stops it"
 
 
 @dataclass(frozen=True)
@@ -396,17 +399,16 @@ def _build_all(source: str, n: int, vs: VectorSet, chosen: list[EngineInfo]) -> 
 
 
 def _build_one(data: _Data, info: EngineInfo, bar: DeltaGenerator, done: int, count: int) -> None:
-    """Build and keep one engine, the bar at ``done`` of ``count``; a step that cannot be
-    cancelled (training first) or shows no progress (the graph after the last vector) is
-    named as such."""
+    """Build and keep one engine, the bar at ``done`` of ``count``; a step that shows no
+    progress (training first, or the graph after the last vector) is named as such."""
 
     def report(fraction: float, text: str) -> None:
         if fraction >= 1.0 and info.name in BUILT_AFTER:
-            text = f"{info.name}: {BUILT_AFTER[info.name]} (no progress to show; Cancel stops it)…"
+            text = f"{info.name}: {BUILT_AFTER[info.name]} ({NO_PROGRESS})…"
         bar.progress(min(1.0, (done + fraction) / count), text=text)
 
     first = TRAINED_FIRST.get(info.name)
-    starting = f"{first} (one library call: Cancel waits for it)" if first else "starting"
+    starting = f"{first} ({NO_PROGRESS})" if first else "starting"
     bar.progress(done / count, text=f"{info.name}: {starting}…")
     with _ui.guard(info.name):
         key = _key(data, info)

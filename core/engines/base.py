@@ -5,7 +5,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -13,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -27,6 +30,8 @@ THREADS_ENV = "EXPLORER_ENGINE_THREADS"
 
 # Vectors added to an index at a time: progress is reported and cancel checked between chunks.
 CHUNK_ROWS = 8_192
+# How often a library call running in a child process (run_child) checks should_stop.
+POLL_SECONDS = 0.1
 
 ParamValue = int | float
 
@@ -48,6 +53,35 @@ def engines_dir() -> Path:
     path = cache_dir() / "engines"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def run_child(
+    code: str, arguments: dict[str, Any], log: Path, should_stop: ShouldStop | None, what: str
+) -> None:
+    """Run the Python ``code`` (its JSON ``arguments`` in ``sys.argv[1]``) in a child process:
+    a library call that shows no progress and cannot be interrupted in this process. The
+    child is killed, and :class:`core.corpora.Cancelled` raised, as soon as ``should_stop()``
+    says so (checked every ``POLL_SECONDS``); a failing child raises ExplorerError naming
+    ``what`` with the last lines of its output (written to ``log``, removed on success)."""
+    with log.open("wb") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(arguments)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            while child.poll() is None:
+                check_stop(should_stop)
+                time.sleep(POLL_SECONDS)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+    if child.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+        raise ExplorerError(f"{what} failed (exit {child.returncode}): {' '.join(tail)}")
+    log.unlink()
 
 
 @dataclass(frozen=True)
@@ -167,6 +201,9 @@ class Engine(ABC):
         self.chunk_rows = CHUNK_ROWS
         # What the last build changed or should be known about it (e.g. a lowered nlist).
         self.notes: list[str] = []
+        # The running build's callbacks, for steps after the chunks (an index made last).
+        self._progress: Progress | None = None
+        self._should_stop: ShouldStop | None = None
 
     # ---------------------------------------------------------------- what subclasses write
 
@@ -279,11 +316,14 @@ class Engine(ABC):
 
         start = time.perf_counter()
         check_stop(should_stop)
+        self._progress, self._should_stop = progress, should_stop
         try:
             self._build(np.ascontiguousarray(data), m, chunks)
         except BaseException:
             self._release()
             raise
+        finally:
+            self._progress = self._should_stop = None
         self._build_seconds = time.perf_counter() - start
         self._metric, self._count, self._dims = m, n, int(data.shape[1])
         return self

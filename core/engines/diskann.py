@@ -3,7 +3,7 @@
 The vectors are written a chunk at a time (progress and cancel) into DiskANN's ``.bin``
 format in a private directory under the cache directory; ``build_memory_index`` then builds
 the graph in one call that reports no progress, so it runs in a child process that Cancel
-kills (``should_stop`` is polled every ``POLL_SECONDS``); the index it wrote is loaded with
+kills (:func:`core.engines.base.run_child`); the index it wrote is loaded with
 ``StaticMemoryIndex``. ``index_bytes`` is the size of the graph and data files.
 
 Metrics: cosine uses diskannpy's ``cosine`` on unit vectors (it returns ``1 - cos``), dot its
@@ -13,21 +13,17 @@ Metrics: cosine uses diskannpy's ``cosine`` on unit vectors (it returns ``1 - co
 from __future__ import annotations
 
 import importlib
-import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 import weakref
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 
-from core.corpora import Progress, ShouldStop, check_stop
 from core.engines.base import (
     Engine,
     EngineInfo,
@@ -36,13 +32,13 @@ from core.engines.base import (
     engine_threads,
     engines_dir,
     library,
+    run_child,
 )
 from core.errors import ExplorerError
 from core.metrics import Metric
 
 _METRICS = {Metric.COSINE: "cosine", Metric.DOT: "mips", Metric.EUCLIDEAN: "l2"}
 PREFIX = "ann"
-POLL_SECONDS = 0.1
 # The child that builds the graph: diskannpy's own call, its keyword arguments as JSON.
 _BUILD_CHILD = (
     "import json, sys, numpy, diskannpy; "
@@ -116,49 +112,6 @@ class DiskannEngine(Engine):
         self._cleanup: Callable[[], object] | None = None
         self._index: Any = None
         self._n = 0
-        self._should_stop: ShouldStop | None = None
-
-    def build(
-        self,
-        vectors: np.ndarray | list,
-        metric: str | Metric = Metric.COSINE,
-        progress: Progress | None = None,
-        should_stop: ShouldStop | None = None,
-    ) -> Self:
-        """As :meth:`Engine.build`; ``should_stop()`` is also asked while the graph is built,
-        and True kills the child process building it (raising Cancelled)."""
-        self._should_stop = should_stop
-        try:
-            return super().build(vectors, metric, progress, should_stop)
-        finally:
-            self._should_stop = None
-
-    def _build_graph(self, arguments: dict[str, Any]) -> None:
-        """``diskannpy.build_memory_index(**arguments)`` in a child process, killed (and
-        :class:`core.corpora.Cancelled` raised) as soon as ``should_stop()`` says so."""
-        assert self._dir is not None
-        log = self._dir / "build.log"
-        with log.open("wb") as out:
-            child = subprocess.Popen(
-                [sys.executable, "-c", _BUILD_CHILD, json.dumps(arguments)],
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                while child.poll() is None:
-                    check_stop(self._should_stop)
-                    time.sleep(POLL_SECONDS)
-            finally:
-                if child.poll() is None:
-                    child.kill()
-                    child.wait()
-        if child.returncode != 0:
-            tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-            raise ExplorerError(
-                f"diskannpy's graph build failed (exit {child.returncode}): {' '.join(tail)}"
-            )
-        log.unlink()
 
     def _build(
         self, vectors: np.ndarray, metric: Metric, chunks: Callable[[], Iterator[slice]]
@@ -181,7 +134,8 @@ class DiskannEngine(Engine):
             if n == 1:
                 out.write(vectors.tobytes())
         threads = engine_threads()
-        self._build_graph(
+        run_child(
+            _BUILD_CHILD,
             {
                 "data": str(source),
                 "distance_metric": _METRICS[metric],
@@ -191,7 +145,10 @@ class DiskannEngine(Engine):
                 "num_threads": threads,
                 "alpha": float(self._params["alpha"]),
                 "index_prefix": PREFIX,
-            }
+            },
+            self._dir / "build.log",
+            self._should_stop,
+            "diskannpy's graph build",
         )
         source.unlink()
         self._index = diskannpy.StaticMemoryIndex(

@@ -3,22 +3,34 @@ full vectors (its ``k_factor``, the rescoring factor), the talk's "in-memory onl
 is imported on first build, so listing the engines works without it.
 
 Cosine is faiss's inner product on unit vectors; euclidean comes back as L2 distance (faiss
-returns it squared). IVF trains k-means on the vectors (``train_seconds``); a corpus too small
-for the asked ``nlist`` or PQ codebook is handled by lowering them, recorded in ``notes``.
+returns it squared). IVF trains k-means on the vectors (``train_seconds``), in a child process
+that Cancel kills when the sample is large; a corpus too small for the asked ``nlist`` or PQ
+codebook is handled by lowering them, recorded in ``notes``.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import math
+import tempfile
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from core.engines.base import Engine, EngineInfo, ParamSpec, ParamValue, engine_threads, library
+from core.engines.base import (
+    Engine,
+    EngineInfo,
+    ParamSpec,
+    ParamValue,
+    engine_threads,
+    engines_dir,
+    library,
+    run_child,
+)
 from core.metrics import Metric
 
 _METRICS = (Metric.COSINE.value, Metric.DOT.value, Metric.EUCLIDEAN.value)
@@ -27,6 +39,15 @@ POINTS_PER_CENTROID = 39
 # ... and samples down to this many per centroid, so no more are passed to it.
 MAX_POINTS_PER_CENTROID = 256
 WHERE = "in-memory only (a library, not a service)"
+# Training on more values than this runs in a child process that Cancel kills (starting one
+# costs about a second; below this, k-means takes about as long in this process).
+CHILD_TRAINING_VALUES = 4_000_000
+# The child: read the untrained index, train it on the saved rows, write it back.
+_TRAIN_CHILD = (
+    "import json, sys, numpy, faiss; a = json.loads(sys.argv[1]); "
+    "faiss.omp_set_num_threads(a['threads']); index = faiss.read_index(a['index']); "
+    "index.train(numpy.load(a['rows'])); faiss.write_index(index, a['index'])"
+)
 
 
 def faiss_reason() -> str | None:
@@ -84,7 +105,8 @@ class FaissEngine(Engine):
         index = self._make(faiss, vectors.shape[1], kind, vectors.shape[0])
         if not index.is_trained:
             start = time.perf_counter()
-            index.train(training_rows(vectors, max(self._cells, self._codebook_size())))
+            sample = training_rows(vectors, max(self._cells, self._codebook_size()))
+            index = self._train(faiss, index, sample)
             self._train_seconds = time.perf_counter() - start
         for rows in chunks():
             index.add(vectors[rows])
@@ -94,6 +116,22 @@ class FaissEngine(Engine):
     def _codebook_size(self) -> int:
         """Centres of the largest k-means the index trains besides its cells (PQ's)."""
         return 1
+
+    def _train(self, faiss: Any, index: Any, rows: np.ndarray) -> Any:
+        """``index`` trained on the ``(r, d)`` ``rows``: here when that is quick, else in a
+        child process that ``should_stop()`` can kill (then Cancelled is raised)."""
+        if rows.size <= CHILD_TRAINING_VALUES:
+            index.train(rows)
+            return index
+        with tempfile.TemporaryDirectory(prefix="faiss-", dir=engines_dir()) as tmp:
+            saved, sample = Path(tmp) / "index.faiss", Path(tmp) / "rows.npy"
+            faiss.write_index(index, str(saved))
+            np.save(sample, rows)
+            arguments = {"index": str(saved), "rows": str(sample), "threads": engine_threads()}
+            run_child(
+                _TRAIN_CHILD, arguments, Path(tmp) / "train.log", self._should_stop, "k-means"
+            )
+            return faiss.read_index(str(saved))
 
     def _search(
         self, queries: np.ndarray, k: int, params: dict[str, ParamValue]

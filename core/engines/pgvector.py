@@ -18,11 +18,11 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from functools import cache
-from typing import TYPE_CHECKING, ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from core.corpora import Progress, ShouldStop
+from core.corpora import Progress
 from core.engines.base import Engine, EngineInfo, ParamSpec, ParamValue, Registration, library
 from core.metrics import Metric
 
@@ -73,7 +73,9 @@ OVERSAMPLE_SPEC = ParamSpec(
 
 class _PgvectorEngine(Engine):
     """One pgvector index type; subclasses set ``info`` and ``demo`` (a
-    :class:`core.pgdemo.Demo` value)."""
+    :class:`core.pgdemo.Demo` value). A build COPYs the vectors by the engine's chunks, then
+    its ``CREATE INDEX`` reports its phase (the bar full) and is cancelled on the server when
+    ``should_stop()`` says so."""
 
     demo: ClassVar[str]
 
@@ -86,8 +88,6 @@ class _PgvectorEngine(Engine):
         self._db: pg.Database | None = None
         self._loaded: pg.Loaded | None = None
         self._index: pgdemo.Index | None = None
-        self._progress: Progress | None = None
-        self._should_stop: ShouldStop | None = None
         self._held: str | None = None
         # Per thread: engines are searched from several sessions at once.
         self._timing = threading.local()
@@ -102,22 +102,6 @@ class _PgvectorEngine(Engine):
             "oversample": params.get("oversample"),
         }
         return self._pgdemo.Settings(**{k: int(v) for k, v in given.items() if v is not None})
-
-    def build(
-        self,
-        vectors: np.ndarray | list,
-        metric: str | Metric = Metric.COSINE,
-        progress: Progress | None = None,
-        should_stop: ShouldStop | None = None,
-    ) -> Self:
-        """As :meth:`Engine.build`: the COPY goes by the engine's chunks; then the
-        ``CREATE INDEX`` reports its phase (with the bar full) and is cancelled on the server
-        when ``should_stop()`` says so."""
-        self._progress, self._should_stop = progress, should_stop
-        try:
-            return super().build(vectors, metric, progress, should_stop)
-        finally:
-            self._progress = self._should_stop = None
 
     def _index_progress(self) -> Progress | None:
         # The bar is full once every vector is in (the interface's progress counts vectors
