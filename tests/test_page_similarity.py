@@ -179,7 +179,9 @@ def test_presenter_neighbours_show_the_most_similar_and_fold_the_rest(words) -> 
     assert len(at.dataframe) == len(MODELS)
     for model, table in zip(MODELS, at.dataframe, strict=True):
         assert table.proto.row_height == 32
-        assert json.loads(table.proto.columns)["item"]["label"] == model
+        item = json.loads(table.proto.columns)["item"]
+        # Headed by the model, and as wide as half the screen leaves after rank and score.
+        assert item["label"] == model and item["width"] == 1040 // 2 - 150
         assert len(table.value) == 10
     # Folded: the least similar, as static tables (a data grid waits to be unfolded).
     row = labels.index("queen")

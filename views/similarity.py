@@ -25,15 +25,21 @@ NUMBER = st.column_config.NumberColumn(format="%.3f")
 # Ranked tables: a narrow rank and a score wide enough for "-0.163", the item takes the rest.
 RANKED = {
     "rank": st.column_config.NumberColumn("#", width=44),
+    "item": st.column_config.TextColumn(width="medium"),
     "similarity": st.column_config.NumberColumn(format="%.3f", width=92),
 }
+# Presenter mode: the content is about this wide at 1280 px; a table's item column gets
+# what its share leaves after the rank, the score and the gaps.
+SCREEN_PX, OTHER_COLUMNS_PX = 1040, 150
 # Presenter mode: rows of this many px (Streamlit's default is 42 at presenter type size)
 # and at most this many rows in view, so the top 10 and the controls share one screen.
 ROW_PX, ROWS_SHOWN = 32, 10
 # The header row keeps its own height (42 px at presenter type size), plus the borders.
 HEADER_PX = 44
 # Item names drawn on a chart keep at most this many characters (whole on hover).
-SHORT = 18
+SHORT = 16
+# A range chart's highest item above this cosine is named leftwards (no room to its right).
+NEAR_END = 0.75
 # Neighbours' tables per row in normal mode, beside the sidebar: wide enough for a title.
 PER_ROW = 2
 
@@ -122,10 +128,13 @@ def two_texts() -> None:
 Layout = Literal["page", "screen", "folded"]
 
 
-def _ranked_table(where: Any, model: str, name: str, ranked: SearchResult, layout: Layout) -> None:
-    """One model's ``name`` ("most"/"least") similar items as a table in ``where``. On a
-    presenter's screen the item column is headed by the model and the rows are short, so a
-    top 10 fits under the controls."""
+def _ranked_table(
+    where: Any, model: str, name: str, ranked: SearchResult, layout: Layout, per_row: int
+) -> None:
+    """One model's ``name`` ("most"/"least") similar items as a table in ``where``, one of
+    ``per_row`` tables side by side. On a presenter's screen the item column is headed by
+    the model, as wide as the table allows, and the rows are short, so a top 10 fits under
+    the controls."""
     table = _ui.ranking_frame(ranked.ids[0], ranked.scores[0], labels)
     key = f"sim_{name}_{model}"
     if layout == "folded":
@@ -137,7 +146,12 @@ def _ranked_table(where: Any, model: str, name: str, ranked: SearchResult, layou
             table,
             key=key,
             hide_index=True,
-            column_config={**RANKED, "item": st.column_config.TextColumn(model)},
+            column_config={
+                **RANKED,
+                "item": st.column_config.TextColumn(
+                    model, width=max(120, SCREEN_PX // per_row - OTHER_COLUMNS_PX)
+                ),
+            },
             row_height=ROW_PX,
             height=HEADER_PX + rows * ROW_PX,
         )
@@ -155,7 +169,8 @@ def _ranked_row(found: dict[str, TargetNeighbors], name: str, layout: Layout) ->
         where = columns[i % per_row]
         if layout == "page":
             where.markdown(f"**{_ui.md_text(model)}**")
-        _ranked_table(where, model, name, nb.most if name == "most" else nb.least, layout)
+        ranked = nb.most if name == "most" else nb.least
+        _ranked_table(where, model, name, ranked, layout, per_row)
 
 
 def neighbors() -> None:
@@ -182,7 +197,7 @@ def neighbors() -> None:
         return
     for name in ("most", "least"):
         if found:
-            st.subheader(f"{name.capitalize()} similar", divider=False)
+            st.markdown(f"##### {name.capitalize()} similar")
             _ranked_row(found, name, "page")
     if exclude is None and found:
         st.caption(
@@ -222,11 +237,12 @@ def _ranges(
                 x=[s.low, s.high],
                 y=[s.name, s.name],
                 mode="markers+text",
-                # Above each end, centred on it: a name needs half its width of room beside
-                # the axis' ends, and a long title is shortened (whole on hover).
+                # Above each end and away from the box: the lowest leftwards (into the
+                # axis labels' column if need be), the highest rightwards unless it is near
+                # the axis' end. A long title is shortened (whole on hover).
                 text=[_short(e) for e in ends],
                 customdata=ends,
-                textposition="top center",
+                textposition=["top left", "top left" if s.high > NEAR_END else "top right"],
                 cliponaxis=False,
                 marker={"size": 9, "color": "#111", "symbol": "line-ns-open"},
                 hovertemplate="%{customdata}: %{x:.3f}<extra>%{y}</extra>",
