@@ -619,3 +619,177 @@ def test_require_key_and_no_key_contradict(fake_serve, capsys):
     with pytest.raises(SystemExit):
         serve.main(["--host", "0.0.0.0", "--require-key", "--no-key"])
     assert "not allowed with argument" in capsys.readouterr().err and not fake_serve
+
+
+# ---------------------------------------------------------------- parallel passes, lazy models
+
+
+class BoomToy(ToyEmbedder):
+    """The toy model, failing any call that holds the text "boom"."""
+
+    def _embed(self, texts):
+        if "boom" in texts:
+            raise ExplorerError("boom is not embeddable")
+        return super()._embed(texts)
+
+
+def test_many_clients_each_get_their_own_vectors_in_order_and_a_bad_one_fails_alone():
+    # 24 clients x 8 requests of 1-3 distinct texts on two workers with a wait window, so
+    # passes merge requests of different clients; every 5th request of client 3 has "boom".
+    settings = ServeSettings(workers=2, batch_wait=0.01)
+    model = BoomToy("boom")
+    with serve_in_thread(create_app({"boom": model}, settings)) as base:
+
+        def student(c: int) -> list[tuple[list[str], httpx2.Response]]:
+            sent = []
+            with httpx2.Client(timeout=60) as http:
+                for i in range(8):
+                    texts = [f"client {c} request {i} text {j}" for j in range(1 + (c + i) % 3)]
+                    if c == 3 and i % 5 == 0:
+                        texts.append("boom")
+                    body = {"model": "boom", "input": texts, "encoding_format": "float"}
+                    sent.append((texts, http.post(f"{base}/v1/embeddings", json=body)))
+            return sent
+
+        with ThreadPoolExecutor(24) as pool:
+            results = [r for rs in pool.map(student, range(24)) for r in rs]
+    failed = [texts for texts, r in results if r.status_code != 200]
+    assert failed == [t for t, _ in results if "boom" in t] and len(failed) == 2
+    for texts, response in results:
+        if "boom" in texts:
+            assert response.status_code == 400
+            assert "boom is not embeddable" in error_of(response)["message"]
+            continue
+        data = response.json()["data"]
+        assert [d["index"] for d in data] == list(range(len(texts)))
+        got = np.asarray([d["embedding"] for d in data])
+        np.testing.assert_allclose(got, ToyEmbedder("boom").embed(texts), atol=1e-6)
+
+
+def test_two_workers_run_two_passes_at_once():
+    with gated_server(ServeSettings(workers=2)) as (model, base), ThreadPoolExecutor(2) as pool:
+        first = pool.submit(post, base, {"model": "gated", "input": "one"}, {})
+        model.busy.wait(30)
+        second = pool.submit(post, base, {"model": "gated", "input": "two"}, {})
+        # The first pass is still held, yet the second request is in the model too.
+        wait_for(lambda: len(model.calls) == 2, "a second pass while the first runs")
+        model.release.set()
+        responses = [first.result(), second.result()]
+    assert model.calls == [["one"], ["two"]]
+    for text, response in zip(["one", "two"], responses, strict=True):
+        got = response.json()["data"][0]["embedding"]
+        np.testing.assert_allclose(got, ToyEmbedder("gated").embed([text])[0], atol=1e-6)
+
+
+def test_a_free_worker_waits_for_more_requests_while_a_pass_runs():
+    settings = ServeSettings(workers=2, batch_wait=1.0)
+    with gated_server(settings) as (model, base), ThreadPoolExecutor(4) as pool:
+        first = pool.submit(post, base, {"model": "gated", "input": "first"}, {})
+        model.busy.wait(30)  # a pass runs: the other worker now gathers a batch
+        later = []
+        for text in ["a", "b", "c"]:
+            later.append(pool.submit(post, base, {"model": "gated", "input": text}, {}))
+            time.sleep(0.05)
+        wait_for(lambda: len(model.calls) == 2, "the gathered pass")
+        model.release.set()
+        codes = [f.result().status_code for f in [first, *later]]
+    # Idle workers started "first" at once; the three that came within the window shared one.
+    assert codes == [200] * 4
+    assert model.calls[0] == ["first"] and sorted(model.calls[1]) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("workers", 0), ("batch_wait", -0.1)])
+def test_bad_worker_settings_are_refused(field, value):
+    with pytest.raises(ExplorerError, match=f"{field} must be"):
+        ServeSettings(**{field: value})
+
+
+class CountingLoader:
+    """A model factory that counts its calls, fails the first ``failures`` of them, and takes
+    0.2 s (so concurrent first requests overlap the load)."""
+
+    def __init__(self, failures: int = 0):
+        self.calls = 0
+        self.failures = failures
+
+    def __call__(self) -> ToyEmbedder:
+        self.calls += 1
+        time.sleep(0.2)
+        if self.calls <= self.failures:
+            raise OSError("weights not installed")
+        return ToyEmbedder("lazy")
+
+
+def test_a_model_loads_once_on_the_first_request_that_names_it():
+    loader = CountingLoader()
+    app = create_app({"lazy": loader, "toy": ToyEmbedder("toy")})
+    with serve_in_thread(app) as base:
+        before = httpx2.get(f"{base}/health").json()
+        card = httpx2.get(f"{base}/v1/models/lazy").json()
+        assert loader.calls == 0  # listing and health never load
+        with ThreadPoolExecutor(8) as pool:
+            texts = [f"text {i}" for i in range(8)]
+            responses = list(
+                pool.map(lambda t: post(base, {"model": "lazy", "input": t}, {}), texts)
+            )
+        after = httpx2.get(f"{base}/health").json()
+        loaded_card = httpx2.get(f"{base}/v1/models/lazy").json()
+    assert before["loaded"] == ["toy"] and after["loaded"] == ["lazy", "toy"]
+    assert card["dimensions"] is None and card["supports_dimensions"] is None
+    assert loaded_card["dimensions"] == 16 and loaded_card["supports_dimensions"] is True
+    assert loader.calls == 1
+    for text, response in zip(texts, responses, strict=True):
+        got = response.json()["data"][0]["embedding"]
+        np.testing.assert_allclose(got, ToyEmbedder("lazy").embed([text])[0], atol=1e-6)
+
+
+def test_a_model_that_fails_to_load_is_a_503_and_is_tried_again():
+    loader = CountingLoader(failures=1)
+    with serve_in_thread(create_app({"lazy": loader})) as base:
+        failed = post(base, {"model": "lazy", "input": "x"}, {})
+        again = post(base, {"model": "lazy", "input": "x"}, {})
+        bad_input = post(base, {"model": "lazy", "input": ""}, {})
+    assert failed.status_code == 503
+    error = error_of(failed)
+    assert error["code"] == "model_unavailable" and error["param"] == "model"
+    assert "'lazy' could not be loaded" in error["message"]
+    assert "weights not installed" in error["message"]
+    assert again.status_code == 200 and loader.calls == 2
+    assert bad_input.status_code == 400  # checked before any load
+
+
+def test_main_without_model_loads_nothing_at_start(fake_serve, monkeypatch):
+    loader = CountingLoader()
+    monkeypatch.setattr(serve, "lazy_local_models", lambda: {"lazy": loader})
+    serve.main([])
+    (config,) = fake_serve
+    assert loader.calls == 0 and config.access_log is False
+    with serve_in_thread(config.app) as base:
+        assert post(base, {"model": "lazy", "input": "x"}, {}).status_code == 200
+    assert loader.calls == 1
+
+
+def test_lazy_local_models_name_every_local_model_without_loading_one():
+    from core.embedders.registry import LOCAL_FACTORIES, _loaded
+
+    before = dict(_loaded)
+    lazy = serve.lazy_local_models()
+    assert list(lazy) == list(LOCAL_FACTORIES) and all(callable(f) for f in lazy.values())
+    assert _loaded == before
+
+
+def test_passes_hold_blas_on_one_thread_and_the_last_restores_it():
+    blas = serve._blas()
+    if not blas.info():
+        pytest.skip("no BLAS library loaded")
+
+    def threads() -> int:
+        return max(i["num_threads"] for i in blas.info())
+
+    original = threads()
+    limit = serve._OneBlasThread()
+    with limit:
+        with limit:  # a second pass at the same time
+            assert threads() == 1
+        assert threads() == 1  # the first pass still runs
+    assert threads() == original
