@@ -102,6 +102,9 @@ def test_minilm_bars_match_the_reference_vector(reference) -> None:
 
 def test_json_copy_holds_the_same_vector() -> None:
     at = open_page("embed", TWO)
+    assert not [c for c in at.get("code") if c.proto.language == "json"]  # only when asked
+    at.toggle(key="embed_json").set_value(True).run()
+    assert at.query_params["embed_json"] == "1"
     payloads = [json.loads(c.proto.code_text) for c in at.get("code") if c.proto.language == "json"]
     assert [list(p) for p in payloads] == [["queen"], ["queen"]]
     bars = _bars(at)

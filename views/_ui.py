@@ -585,15 +585,16 @@ def show_models(extra: Sequence[ModelRow] = (), note: str = "") -> tuple[ModelRo
     the environment or added with this session's sidebar form), ``extra`` rows (uploaded
     files), then the talk's models as reference facts; ``note`` (the app's markdown) under it;
     descriptions and load errors in an expander. Presenter mode shows fewer columns in
-    shorter rows, every row at once up to ten (then a scroll), and moves ``note`` into the
+    shorter rows, up to ten at once (then a scroll), and moves ``note`` into the
     expander. Returns the rows."""
     names = [*core.list_embedders(), *session_models()]
     rows = (*model_table(dict.fromkeys(names), embedder), *extra, *talk_rows())
     compact = presenting()
     frame = pd.DataFrame(table_records(rows, compact=compact))
-    # A header and up to ten rows (twelve in normal mode), then the table scrolls.
-    row = 32 if compact else 35
-    height = row * (min(len(rows), 10 if compact else 12) + 1) + 3
+    # Up to ten rows (twelve in normal mode) under the header, then the table scrolls; the
+    # header keeps presenter mode's larger type, rows are 30 px.
+    row, header = (30, 46) if compact else (35, 38)
+    height = row * min(len(rows), 10 if compact else 12) + header
     st.dataframe(frame, hide_index=True, height=height, width="stretch", row_height=row)
     if note and not compact:
         st.caption(note)

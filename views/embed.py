@@ -120,14 +120,18 @@ def _details(r: EmbeddedText, key: str) -> None:
 
 def _numbers(results: list[EmbeddedText], from_disk: set[str], per_row: int) -> None:
     """The times, then each model's numbers and download (``per_row`` models to a row), and
-    every vector as JSON to copy."""
+    every vector as JSON to copy when asked."""
     st.caption(_ui.md_text(f"Time to embed: {_timings(results, from_disk)}."))
     for start in range(0, len(results), per_row):
         row = results[start : start + per_row]
         for column, r in zip(st.columns(len(row)), row, strict=True):
             with column:
                 _details(r, key=f"embed_download_{r.model}")
-    with st.expander("Copy a vector as JSON"):
+    # Drawn on request only: highlighting and wrapping a JSON block of hundreds of numbers
+    # per model kept the browser busy about 0.2 s longer on every rerun of the text box.
+    if st.toggle(
+        "Show every vector as JSON, to copy", key=_ui.bound("embed_json", False, _ui.as_bool)
+    ):
         for r in results:
             st.caption(_ui.md_text(r.model))
             st.code(r.to_json(), language="json", wrap_lines=True, height=160)

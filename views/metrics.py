@@ -29,7 +29,8 @@ from views._snippets import cosine_similarity_code
 RAW_MODEL = "all-MiniLM-L6-v2"
 NUMBER = st.column_config.NumberColumn(format="%.3f")
 CHECK_K = 10
-PRESENTER_ROW = 32  # px a table row in presenter mode: a header and ten rows fit
+# px in presenter mode: a table row, and the header (its type is larger): ten rows fit.
+PRESENTER_ROW, PRESENTER_HEADER = 32, 46
 SCORE_KIND = {
     Metric.COSINE: "similarity",
     Metric.DOT: "similarity",
@@ -104,7 +105,7 @@ def _vector_figure(m: PairMetrics) -> go.Figure:
             scene={
                 "aspectmode": "data",
                 # Far enough that the box and its axis titles stay inside the drawing.
-                "camera": {"eye": {"x": 1.45, "y": 1.45, "z": 0.9}},
+                "camera": {"eye": {"x": 1.6, "y": 1.6, "z": 1.0}, "center": {"z": -0.12}},
                 **{f"{name}axis": _scene_axis(name, points[:, i]) for i, name in enumerate("xyz")},
             },
             legend=legend,
@@ -246,7 +247,7 @@ def real_data() -> None:
             key="met_rank_all",
             hide_index=True,
             row_height=PRESENTER_ROW,
-            height=PRESENTER_ROW * (min(k, 10) + 1) + 2,
+            height=PRESENTER_ROW * min(k, 10) + PRESENTER_HEADER,
         )
         legend, code = st.columns([3, 2], vertical_alignment="center")
         legend.caption(_ui.MARKS_LEGEND.format(reference="cosine"))
