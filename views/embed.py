@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
@@ -55,7 +56,7 @@ def _bars(results: tuple[EmbeddedText, ...]) -> go.Figure:
     for i, r in enumerate(results, start=1):
         fig.add_trace(
             _ui.value_bars(
-                list(range(r.dims)),
+                np.arange(r.dims),
                 r.vector,
                 r.model,
                 hovertemplate="dimension %{x}: %{y:.4f}<extra>%{fullData.name}</extra>",
