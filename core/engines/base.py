@@ -5,10 +5,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -16,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
 import numpy as np
 
@@ -30,8 +27,10 @@ THREADS_ENV = "EXPLORER_ENGINE_THREADS"
 
 # Vectors added to an index at a time: progress is reported and cancel checked between chunks.
 CHUNK_ROWS = 8_192
-# How often a library call running in a child process (run_child) checks should_stop.
+# How often a library call running in a child process checks should_stop.
 POLL_SECONDS = 0.1
+
+T = TypeVar("T")
 
 ParamValue = int | float
 
@@ -53,35 +52,6 @@ def engines_dir() -> Path:
     path = cache_dir() / "engines"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def run_child(
-    code: str, arguments: dict[str, Any], log: Path, should_stop: ShouldStop | None, what: str
-) -> None:
-    """Run the Python ``code`` (its JSON ``arguments`` in ``sys.argv[1]``) in a child process:
-    a library call that shows no progress and cannot be interrupted in this process. The
-    child is killed, and :class:`core.corpora.Cancelled` raised, as soon as ``should_stop()``
-    says so (checked every ``POLL_SECONDS``); a failing child raises ExplorerError naming
-    ``what`` with the last lines of its output (written to ``log``, removed on success)."""
-    with log.open("wb") as out:
-        child = subprocess.Popen(
-            [sys.executable, "-c", code, json.dumps(arguments)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            while child.poll() is None:
-                check_stop(should_stop)
-                time.sleep(POLL_SECONDS)
-        finally:
-            if child.poll() is None:
-                child.kill()
-                child.wait()
-    if child.returncode != 0:
-        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-        raise ExplorerError(f"{what} failed (exit {child.returncode}): {' '.join(tail)}")
-    log.unlink()
 
 
 @dataclass(frozen=True)
@@ -225,6 +195,16 @@ class Engine(ABC):
         """Seconds the last :meth:`_search` of this thread spent querying, when the call also
         pays set-up a deployed system would not (a database connection); None: the whole call."""
         return None
+
+    def _in_child(self, job: Callable[..., T], *args: Any) -> T:
+        """``job(*args)`` run by :func:`core.child.run_in_child`: for a library call that
+        shows no progress and cannot be stopped in this process; the running build's
+        ``should_stop()`` is asked every ``POLL_SECONDS`` and True kills the child (raising
+        :class:`core.corpora.Cancelled`)."""
+        from core.child import run_in_child
+
+        should_stop = self._should_stop
+        return run_in_child(job, *args, wait=lambda _: check_stop(should_stop), poll=POLL_SECONDS)
 
     @abstractmethod
     def _release(self) -> None:

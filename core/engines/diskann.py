@@ -3,7 +3,7 @@
 The vectors are written a chunk at a time (progress and cancel) into DiskANN's ``.bin``
 format in a private directory under the cache directory; ``build_memory_index`` then builds
 the graph in one call that reports no progress, so it runs in a child process that Cancel
-kills (:func:`core.engines.base.run_child`); the index it wrote is loaded with
+kills (:func:`core.child.run_in_child`); the index it wrote is loaded with
 ``StaticMemoryIndex``. ``index_bytes`` is the size of the graph and data files.
 
 Metrics: cosine uses diskannpy's ``cosine`` on unit vectors (it returns ``1 - cos``), dot its
@@ -32,18 +32,18 @@ from core.engines.base import (
     engine_threads,
     engines_dir,
     library,
-    run_child,
 )
 from core.errors import ExplorerError
 from core.metrics import Metric
 
 _METRICS = {Metric.COSINE: "cosine", Metric.DOT: "mips", Metric.EUCLIDEAN: "l2"}
 PREFIX = "ann"
-# The child that builds the graph: diskannpy's own call, its keyword arguments as JSON.
-_BUILD_CHILD = (
-    "import json, sys, numpy, diskannpy; "
-    "diskannpy.build_memory_index(**json.loads(sys.argv[1]), vector_dtype=numpy.float32)"
-)
+
+
+def build_graph(arguments: dict[str, Any]) -> None:
+    """diskannpy's ``build_memory_index(**arguments)`` on float32 vectors (run in a child
+    process: it writes the index files it is told to)."""
+    importlib.import_module("diskannpy").build_memory_index(**arguments, vector_dtype=np.float32)
 
 
 @cache
@@ -134,8 +134,8 @@ class DiskannEngine(Engine):
             if n == 1:
                 out.write(vectors.tobytes())
         threads = engine_threads()
-        run_child(
-            _BUILD_CHILD,
+        self._in_child(
+            build_graph,
             {
                 "data": str(source),
                 "distance_metric": _METRICS[metric],
@@ -146,9 +146,6 @@ class DiskannEngine(Engine):
                 "alpha": float(self._params["alpha"]),
                 "index_prefix": PREFIX,
             },
-            self._dir / "build.log",
-            self._should_stop,
-            "diskannpy's graph build",
         )
         source.unlink()
         self._index = diskannpy.StaticMemoryIndex(

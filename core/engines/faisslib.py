@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import tempfile
 import time
 from abc import abstractmethod
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,9 +25,7 @@ from core.engines.base import (
     ParamSpec,
     ParamValue,
     engine_threads,
-    engines_dir,
     library,
-    run_child,
 )
 from core.metrics import Metric
 
@@ -42,12 +38,6 @@ WHERE = "in-memory only (a library, not a service)"
 # Training on more values than this runs in a child process that Cancel kills (starting one
 # costs about a second; below this, k-means takes about as long in this process).
 CHILD_TRAINING_VALUES = 4_000_000
-# The child: read the untrained index, train it on the saved rows, write it back.
-_TRAIN_CHILD = (
-    "import json, sys, numpy, faiss; a = json.loads(sys.argv[1]); "
-    "faiss.omp_set_num_threads(a['threads']); index = faiss.read_index(a['index']); "
-    "index.train(numpy.load(a['rows'])); faiss.write_index(index, a['index'])"
-)
 
 
 def faiss_reason() -> str | None:
@@ -62,6 +52,15 @@ def _faiss() -> Any:
 
     faiss.omp_set_num_threads(engine_threads())
     return faiss
+
+
+def train_serialized(index: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The serialised faiss ``index`` trained on the ``(r, d)`` ``rows``, serialised again
+    (run in a child process: arrays cross the process boundary, faiss objects do not)."""
+    faiss = _faiss()
+    trained = faiss.deserialize_index(index)
+    trained.train(rows)
+    return faiss.serialize_index(trained)
 
 
 def training_rows(vectors: np.ndarray, centroids: int, seed: int = 0) -> np.ndarray:
@@ -123,15 +122,8 @@ class FaissEngine(Engine):
         if rows.size <= CHILD_TRAINING_VALUES:
             index.train(rows)
             return index
-        with tempfile.TemporaryDirectory(prefix="faiss-", dir=engines_dir()) as tmp:
-            saved, sample = Path(tmp) / "index.faiss", Path(tmp) / "rows.npy"
-            faiss.write_index(index, str(saved))
-            np.save(sample, rows)
-            arguments = {"index": str(saved), "rows": str(sample), "threads": engine_threads()}
-            run_child(
-                _TRAIN_CHILD, arguments, Path(tmp) / "train.log", self._should_stop, "k-means"
-            )
-            return faiss.read_index(str(saved))
+        trained = self._in_child(train_serialized, faiss.serialize_index(index), rows)
+        return faiss.deserialize_index(trained)
 
     def _search(
         self, queries: np.ndarray, k: int, params: dict[str, ParamValue]
