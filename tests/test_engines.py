@@ -603,3 +603,23 @@ def test_cancel_stops_ivf_training_in_its_child(data, monkeypatch):
         engine.build(data[0], should_stop=stop_while_training)
     assert jobs == ["train_serialized"] and not engine.built
     assert time.perf_counter() - asked[-1] < 3.0
+
+
+def test_the_child_jobs_work_in_this_process_too(tmp_path, data):
+    """What the children run, called here (coverage does not follow a child)."""
+    faiss = pytest.importorskip("faiss")
+    from core.engines.diskann import PREFIX, build_graph
+    from core.engines.faisslib import train_serialized
+
+    vectors = normalized(data[0])
+    untrained = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIMS), DIMS, 8, faiss.METRIC_INNER_PRODUCT)
+    trained = faiss.deserialize_index(train_serialized(faiss.serialize_index(untrained), vectors))
+    assert trained.is_trained and trained.nlist == 8 and not untrained.is_trained
+    _diskann_or_skip()
+    source = tmp_path / "vectors.bin"
+    source.write_bytes(np.array(vectors.shape, dtype=np.int32).tobytes() + vectors.tobytes())
+    arguments = {"data": str(source), "distance_metric": "cosine", "index_directory": str(tmp_path)}
+    build_graph(
+        arguments | {"complexity": 32, "graph_degree": 16, "num_threads": 1, "index_prefix": PREFIX}
+    )
+    assert (tmp_path / PREFIX).stat().st_size > 0
