@@ -188,7 +188,8 @@ def one_ranking() -> None:
         )
         size: dict[str, Any] = {}
         if _ui.presenting():
-            size = {"row_height": PRESENTER_ROW_PX, "height": PRESENTER_ROW_PX * (k + 1) + 3}
+            rows = min(k, 10)  # more rows scroll inside the table
+            size = {"row_height": PRESENTER_ROW_PX, "height": PRESENTER_ROW_PX * (rows + 1) + 3}
         c_table.dataframe(
             table,
             key="mrl_ranking",
@@ -378,10 +379,9 @@ def full_pipeline() -> None:
         f"the original {vs.dims}-d vectors; crosses: the small vectors' own top {k}. Rescoring "
         f"reads only k × {factor} originals per query, so they can stay on disk."
     )
-    if big:
-        with st.expander("The numbers"):
+    if big:  # the chart fills the screen; hover shows each point's numbers
+        with st.expander("How to read this chart"):
             st.caption(_ui.md_text(caption))
-            _pipeline_table(chosen, factor)
     else:
         st.caption(_ui.md_text(caption))
         _pipeline_table(chosen, factor)
