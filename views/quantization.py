@@ -257,7 +257,13 @@ def _score_note() -> str:
     )
 
 
-SCORE_WIDTH = 112  # px: "rescored score" whole
+SCORE_WIDTH = 116  # px: the widest score header, "rescored score", whole
+WIDE_ITEM = 250  # px: an item column of a full-width table (most titles whole)
+
+
+def _score_width(name: str) -> int:
+    """Width in px of a score column: its header whole (about 7 px a character)."""
+    return 7 * len(name) + 18
 
 
 def _item_width(share: float, scores: int) -> int:
@@ -284,58 +290,61 @@ def _ranking_columns(
     }
     for name in numbers:
         config[name] = st.column_config.NumberColumn(
-            format="%.4g" if name in cosines else None, width=SCORE_WIDTH
+            format="%.4g" if name in cosines else None, width=_score_width(name)
         )
     return config
 
 
 def top_k() -> None:
-    """The target's float top k against its top k by codes, and recall over every item."""
+    """The target's float top k against its top k by codes, and recall over every item. In
+    presenter mode the three numbers sit in a narrow column beside the table; otherwise in a
+    row above it, so the table has the page's width (whole titles, every score)."""
     found = _neighbors(1)
-    if found is not None:
-        exact, quantized = found
-        ranks = compare_rankings(
-            exact.ids[0].tolist(), quantized.quantized_top_k[0].tolist(), labels
+    if found is None:
+        return
+    exact, quantized = found
+    ranks = compare_rankings(exact.ids[0].tolist(), quantized.quantized_top_k[0].tolist(), labels)
+    if BIG:
+        c_table, c_stats = st.columns([4, 1])
+        stats = [c_stats] * 3
+    else:
+        stats = list(st.columns(3))
+        c_table = st.container()
+    table = _ui.comparison_frame(
+        ranks, exact.scores[0], quantized.candidates.scores[0, :k], "float", precision
+    )
+    code_score = f"{precision} score"
+    c_table.dataframe(
+        table,
+        key="quant_topk",
+        row_height=ROW,
+        hide_index=True,
+        width="stretch",
+        column_config=_ranking_columns(
+            "float score",
+            code_score,
+            items=("float", precision),
+            item_width=_item_width(4 / 5, 2) if BIG else WIDE_ITEM,
+            cosines=("float score", code_score) if by_cosine else ("float score",),
+        ),
+    )
+    _ui.download_table(table, "quantization_top_k", c_table)
+    legend = (  # one line on a presenter's screen
+        f"✅ same rank · ↕ another rank · ❌ not in the float top {k}"
+        if BIG
+        else _ui.MARKS_LEGEND.format(reference="float")
+    )
+    c_table.caption(f"{legend}. {_score_note()}")
+    stats[0].metric(f"overlap@{k}", f"{ranks.overlap_at_k:.0%}")
+    stats[1].metric("rank correlation", f"{ranks.spearman:.2f}", help="Spearman, over both lists.")
+    points = _recall_points()
+    if points:
+        stats[2].metric(
+            f"recall@{k}, every item",
+            f"{points[0].recall_first_stage:.1%}",
+            help=f"Each of the {n:,} items searches the other {n - 1:,}; the mean share of "
+            f"its exact float top {k} that the {precision} search returns.",
         )
-        # Presenter mode: a wider table (whole titles) and the three numbers in a narrow column.
-        c_table, c_stats = st.columns([4, 1] if BIG else [3, 1])
-        table = _ui.comparison_frame(
-            ranks, exact.scores[0], quantized.candidates.scores[0, :k], "float", precision
-        )
-        code_score = f"{precision} score"
-        c_table.dataframe(
-            table,
-            key="quant_topk",
-            row_height=ROW,
-            hide_index=True,
-            width="stretch",
-            column_config=_ranking_columns(
-                "float score",
-                code_score,
-                items=("float", precision),
-                item_width=_item_width(4 / 5, 2) if BIG else 150,
-                cosines=("float score", code_score) if by_cosine else ("float score",),
-            ),
-        )
-        _ui.download_table(table, "quantization_top_k", c_table)
-        legend = (  # one line on a presenter's screen
-            f"✅ same rank · ↕ another rank · ❌ not in the float top {k}"
-            if BIG
-            else _ui.MARKS_LEGEND.format(reference="float")
-        )
-        c_table.caption(f"{legend}. {_score_note()}")
-        c_stats.metric(f"overlap@{k}", f"{ranks.overlap_at_k:.0%}")
-        c_stats.metric(
-            "rank correlation", f"{ranks.spearman:.2f}", help="Spearman, over both lists."
-        )
-        points = _recall_points()
-        if points:
-            c_stats.metric(
-                f"recall@{k}, every item",
-                f"{points[0].recall_first_stage:.1%}",
-                help=f"Each of the {n:,} items searches the other {n - 1:,}; the mean share of "
-                f"its exact float top {k} that the {precision} search returns.",
-            )
 
 
 @st.cache_data(max_entries=32)
@@ -461,6 +470,7 @@ def _candidates_table(quantized: RescoreResult) -> None:
         column_config=_ranking_columns(
             f"{precision} score",
             items=("item",),
+            item_width=WIDE_ITEM,
             cosines=(f"{precision} score",) if by_cosine else (),
         ),
     )
@@ -477,7 +487,7 @@ def oversample_and_rescore() -> None:
     else:
         c_slider, *c_metrics = st.columns([3, 1, 1, 1])
         factor = _factor_slider(c_slider)
-        c_curve = c_result = st.container()
+        c_curve = c_result = st.container()  # in page order: the curve, then the result
     points = _recall_points()
     if points:
         if not BIG:
@@ -491,22 +501,13 @@ def oversample_and_rescore() -> None:
         return
     exact, quantized = found
     heading = f"{quantized.candidates.k} candidates by {precision}"
-    if BIG:
-        # A popover, not an expander: a folded expander still lays out its table.
-        with c_curve.popover(heading):
-            _candidates_table(quantized)
-        c_final = c_result
-    else:
-        c_cand, c_final = st.columns([2, 3])
-        c_cand.markdown(f"**{heading}**")
-        with c_cand:
-            _candidates_table(quantized)
-        c_final.markdown(f"**Rescored top {k}** against the float top {k}")
+    if not BIG:
+        c_result.markdown(f"**Rescored top {k}** against the float top {k}")
     final = compare_rankings(exact.ids[0].tolist(), quantized.final.ids[0].tolist(), labels)
     frame = _ui.comparison_frame(
         final, exact.scores[0], quantized.final.scores[0], "float", "rescored"
     )
-    c_final.dataframe(
+    c_result.dataframe(
         frame,
         key="quant_rescored",
         row_height=ROW,
@@ -517,7 +518,7 @@ def oversample_and_rescore() -> None:
             "rescored score",
             items=("float", "rescored"),
             cosines=("float score", "rescored score"),
-            item_width=_item_width(2 / 3, 1) if BIG else 150,
+            item_width=_item_width(2 / 3, 1) if BIG else WIDE_ITEM,
         ),
         # Presenter mode: the float scores are the rescored ones wherever the mark is ✅.
         column_order=[c for c in frame.columns if c != "float score"] if BIG else None,
@@ -525,16 +526,22 @@ def oversample_and_rescore() -> None:
     rescued, dropped = quantized.rescued().tolist(), quantized.dropped().tolist()
     overlap = f"overlap with the float top {k}: {final.overlap_at_k:.0%}."
     if BIG:  # the names are in the candidates' popover
-        c_final.markdown(
+        c_result.markdown(
             f"Rescoring **rescued** {len(rescued)} and **dropped** {len(dropped)}; {overlap}"
         )
+        # A popover, not an expander: a folded expander still lays out its table.
+        with c_curve.popover(heading):
+            _candidates_table(quantized)
         return
     names = ", ".join(labels[i] for i in sorted(rescued)) or "none"
     lost = ", ".join(labels[i] for i in sorted(dropped)) or "none"
-    c_final.markdown(
+    st.markdown(
         f"Rescoring **rescued** {len(rescued)} ({_ui.md_text(names)}) and **dropped** "
         f"{len(dropped)} ({_ui.md_text(lost)}); {overlap}"
     )
+    # The candidates under the result, full width: beside it, neither table kept its scores.
+    st.markdown(f"**{heading}**")
+    _candidates_table(quantized)
 
 
 def _storage_table() -> None:
