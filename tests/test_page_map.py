@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import project as project_module
 from core.datasets import load_dataset
-from tests.page_helpers import array, figures, frames, open_page, texts
+from tests.page_helpers import array, figures, frames, open_page, plain, texts
 
 MAP = {"sim_view": "Map"}
 
@@ -172,6 +172,11 @@ def test_presenter_mode_uses_a_shorter_map() -> None:
     at = open_page("similarity", {**MAP, "present": "1"})
     assert _map(at)["layout"]["height"] == 400
     assert _map(at)["layout"]["font"]["size"] == 18
+    # The notes and the Python fold into one expander under the map, so the tab fits.
+    about = next(e for e in at.expander if e.label == "About this map")
+    assert "trustworthiness" in " ".join(c.value for c in about.caption)
+    assert "PCA(n_components=2)" in about.code[0].value
+    assert "The same in Python" not in [e.label for e in at.expander]
 
 
 def _selection_script() -> None:
@@ -299,3 +304,62 @@ def test_current_map_hands_the_drawn_coordinates_and_clusters_to_an_export(words
     )
     assert export["cluster"].min() >= -1 and export["cluster"].max() >= 1
     assert "other model: []" in texts(at)
+
+
+def _cancel_script() -> None:
+    """The map, with the t-SNE job marked as cancelled by this session when the test asks
+    (what the Cancel button's callback does)."""
+    import streamlit as st
+
+    from views import _map, _ui
+
+    ws = _ui.workspace()
+    if st.session_state.pop("test_cancel_tsne", False):
+        key = _map._projection_key(ws.first(), "tsne", 2)
+        st.session_state.setdefault(_map._CANCELLED, set()).add(key)
+    _map.dataset_map(ws)
+
+
+def test_a_cancelled_tsne_shows_pca_until_run_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(project_module.MAX_ROWS, "tsne", 200)
+    at = AppTest.from_function(_cancel_script, default_timeout=300)
+    at.session_state["models"] = ["static-minilm-256"]
+    at.session_state["sim_proj"] = "tsne"
+    at.session_state["test_cancel_tsne"] = True
+    at.run()
+    assert not at.exception
+    assert "t-SNE of 200 vectors: cancelled" in plain(" ".join(w.value for w in at.warning))
+    assert "PCA of 1,114 words vectors" in texts(at)
+    at.button(key="sim_map_again_projection").click().run()
+    assert not at.exception
+    assert not at.warning and "t-SNE ran on a random sample of 200" in texts(at)
+    assert sum(len(t["hovertext"]) for t in _map(at)["data"][:-2]) == 200
+
+
+def test_streamlit_stopping_the_run_ends_the_child_and_frees_the_slot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Cancel click (or any widget change) makes Streamlit stop the run at the progress
+    bar's next update; the child computing UMAP must not outlive it."""
+    from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+    from core import child
+    from tests.test_child import child_pids, gone
+    from views import _map, _ui
+
+    children: list[int] = []
+
+    def stopped_at_first_update(job, wait, time_limit):  # noqa: ANN001, ANN202
+        def interrupted(seconds: float) -> None:
+            children.extend(child_pids())
+            wait(seconds)
+            raise StopException
+
+        return child.run_in_child(job, wait=interrupted, time_limit=time_limit)
+
+    monkeypatch.setattr(_map, "run_in_child", stopped_at_first_update)
+    monkeypatch.setitem(project_module.MAX_ROWS, "umap", 150)
+    at = open_page("similarity", {**MAP, "sim_proj": "umap"})
+    assert not at.exception
+    assert children and all(gone(pid, within=0.5) for pid in children)
+    assert not _ui._jobs().slot.locked()

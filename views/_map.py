@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import html
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
@@ -23,6 +25,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import mapview
+from core.child import run_in_child
 from core.clusters import MAX_ROWS as CLUSTER_ROWS
 from core.clusters import Clustering, ClusterSpace, cluster
 from core.datasets import Dataset
@@ -47,7 +50,7 @@ from core.project import (
     project_bounded,
 )
 from core.search import exhaustive_search
-from core.vectors import VectorSet
+from core.vectors import VectorSet, array_digest
 from views import _ui
 
 PROJECTION_NAMES = {Projection.PCA: "PCA", Projection.TSNE: "t-SNE", Projection.UMAP: "UMAP"}
@@ -65,6 +68,9 @@ CLUSTER_CHOICES = ("off", ClusterSpace.MAP.value, ClusterSpace.VECTORS.value)
 NO_FILTER = "(none)"
 MIN_SIZE_MAX = 500  # the largest "smallest cluster" on offer
 SELECTION_SHOWN = 500  # rows of the selection table
+JOB_TIME_LIMIT = 1800.0  # seconds: a t-SNE, UMAP or HDBSCAN child is stopped after this
+_CANCELLED = "_sim_map_cancelled"  # session state: keys of the jobs this session cancelled
+DENSE_POINTS = 20_000  # above this many points every marker is 3 px
 _LAST_MAP = "_sim_map_last"  # session state: what the map drew last, for exports
 
 T = TypeVar("T")
@@ -78,16 +84,26 @@ class _Memo:
         self.items: OrderedDict[tuple, Any] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, key: tuple, compute: Callable[[], T]) -> T:
+    def peek(self, key: tuple) -> Any:
+        """The value kept under ``key`` (now the most recent), or None."""
         with self.lock:
-            if key in self.items:
-                self.items.move_to_end(key)
-                return self.items[key]
-        value = compute()
+            if key not in self.items:
+                return None
+            self.items.move_to_end(key)
+            return self.items[key]
+
+    def put(self, key: tuple, value: Any) -> None:
         with self.lock:
             self.items[key] = value
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
+
+    def get(self, key: tuple, compute: Callable[[], T]) -> T:
+        found = self.peek(key)
+        if found is not None:
+            return found
+        value = compute()
+        self.put(key, value)
         return value
 
 
@@ -96,44 +112,106 @@ def _memo() -> _Memo:
     return _Memo(32)
 
 
-def _with_progress(label: str, job: Callable[[Callable[[str, float], None]], T]) -> T:
-    """Run ``job(progress)`` under a progress bar that disappears when it is done."""
-    slot = st.empty()
-    bar = slot.progress(0.0, text=label)
-
-    def progress(text: str, share: float) -> None:
-        bar.progress(min(max(share, 0.0), 1.0), text=_ui.md_text(text))
-
-    try:
-        return job(progress)
-    finally:
-        slot.empty()
+@st.cache_resource
+def _durations() -> dict[str, tuple[float, int]]:
+    """Per kind of job ("tsne", "umap", "hdbscan vectors", ...): the seconds and rows of its
+    last run on this server, for the next run's estimate."""
+    return {}
 
 
-def _projection(vs: VectorSet, method: str, n_components: int) -> ProjectionResult:
-    """``vs`` projected (cached per server by content); a progress bar while it runs."""
-    key = ("projection", vs.key, method, n_components)
-    return _memo().get(
-        key,
-        lambda: _with_progress(
-            "Projecting…",
-            lambda p: project_bounded(vs.vectors, method, n_components, seed=0, progress=p),
-        ),
-    )
+def _estimate(kind: str, rows: int) -> float | None:
+    """Seconds a ``kind`` job on ``rows`` rows should take: the last one's, scaled by rows
+    (these jobs grow a little faster than the rows; the caps keep sizes close); None before
+    the first."""
+    last = _durations().get(kind)
+    return None if last is None else last[0] * rows / last[1]
 
 
-def _clustering(vs: VectorSet, result: ProjectionResult, space: str, min_size: int) -> Clustering:
-    """HDBSCAN of the projected rows (their vectors or their map coordinates), cached."""
+def _in_child(
+    slot: str, key: tuple, what: str, kind: str, rows: int, job: Callable[[], T]
+) -> T | None:
+    """``job()`` (a module-level function or a partial of one) computed in a child process
+    that Cancel ends, kept per server under ``key`` (content and settings). While it runs:
+    the server's one long-job slot, a bar with the seconds so far against the estimate,
+    and a Cancel button (``slot`` names the buttons). None when this session cancelled it
+    (a button runs it again) or another session's job holds the slot."""
+    found = _memo().peek(key)
+    if found is not None:
+        return found
+    cancelled: set[tuple] = st.session_state.setdefault(_CANCELLED, set())
+    if key in cancelled:
+        note, again = st.columns([4, 1], vertical_alignment="center")
+        note.warning(_ui.md_text(f"{what}: cancelled. Run it again when you want it."))
+        again.button(
+            "Run again", key=f"sim_map_again_{slot}", on_click=cancelled.discard, args=(key,)
+        )
+        return None
+    with _ui.server_job(what) as mine:
+        if not mine:
+            return None
+        left, right = st.columns([5, 1], vertical_alignment="bottom")
+        bar = left.progress(0.0, text=_ui.md_text(f"{what}…"))
+        right.button("Cancel", key=f"sim_map_cancel_{slot}", on_click=cancelled.add, args=(key,))
+        expected = _estimate(kind, rows)
+
+        def wait(seconds: float) -> None:
+            # Each update is also where Streamlit stops the run for a Cancel or a rerun.
+            about = f" of about {expected:.0f} s" if expected else " (no estimate yet)"
+            share = min(seconds / expected, 0.99) if expected else 0.0
+            bar.progress(share, text=_ui.md_text(f"{what}: {seconds:.0f} s{about}"))
+
+        start = time.perf_counter()
+        try:
+            value = run_in_child(job, wait=wait, time_limit=JOB_TIME_LIMIT)
+        finally:
+            left.empty()
+            right.empty()
+    _durations()[kind] = (time.perf_counter() - start, rows)
+    _memo().put(key, value)
+    return value
+
+
+def _projection_key(vs: VectorSet, method: str, n_components: int) -> tuple:
+    """What a projection's content depends on: the vectors, the method, the dimensions and
+    the method's row cap."""
+    return ("projection", vs.key, method, n_components, MAX_ROWS[method])
+
+
+def _projection(vs: VectorSet, method: str, n_components: int) -> ProjectionResult | None:
+    """``vs`` projected (kept per server by content). PCA runs here (it is quick at any
+    size); t-SNE and UMAP in a child process that Cancel stops. None when cancelled."""
+    cap = MAX_ROWS[method]
+    key = _projection_key(vs, method, n_components)
+    if method == Projection.PCA.value:
+        return _memo().get(key, lambda: project_bounded(vs.vectors, method, n_components, seed=0))
+    rows = len(vs.dataset) if cap is None else min(cap, len(vs.dataset))
+    name = PROJECTION_NAMES[Projection(method)]
+    what = f"{name} of {rows:,} vectors"
+    job = partial(project_bounded, vs.vectors, method, n_components, seed=0, max_rows=cap)
+    return _in_child("projection", key, what, method, rows, job)
+
+
+def _clustering(
+    vs: VectorSet, result: ProjectionResult, space: str, min_size: int
+) -> Clustering | None:
+    """HDBSCAN of the projected rows (their vectors or their map coordinates) in a child
+    process that Cancel stops, kept per server; None when cancelled."""
     rows = _projected_rows(result, len(vs.dataset))
-    key = ("clusters", vs.key, result.method.value, result.coords.shape[1], space, min_size)
+    key = _cluster_key(vs, result, space, min_size)
+    points = result.coords if space == ClusterSpace.MAP.value else vs.vectors[rows]
+    texts = [vs.dataset.texts[i] for i in rows]
+    fitted = min(rows.size, CLUSTER_ROWS[space])
+    what = f"HDBSCAN on the {space} of {fitted:,} points"
+    job = partial(cluster, points, texts, space, min_size, max_rows=CLUSTER_ROWS[space])
+    return _in_child("clusters", key, what, f"hdbscan {space}", fitted, job)
 
-    def run(progress: Callable[[str, float], None]) -> Clustering:
-        progress(f"HDBSCAN on the {space} of {rows.size:,} points…", 0.1)
-        points = result.coords if space == ClusterSpace.MAP.value else vs.vectors[rows]
-        texts = [vs.dataset.texts[i] for i in rows]
-        return cluster(points, texts, space, min_cluster_size=min_size)
 
-    return _memo().get(key, lambda: _with_progress("Clustering…", run))
+def _cluster_key(vs: VectorSet, result: ProjectionResult, space: str, min_size: int) -> tuple:
+    """What a clustering's content depends on: the vectors, the projection (method, dims,
+    its sample), the space, the smallest cluster and the row cap."""
+    sample = None if result.rows is None else array_digest(result.rows)
+    projection = (result.method.value, result.coords.shape[1], sample)
+    return ("clusters", vs.key, *projection, space, min_size, CLUSTER_ROWS[space])
 
 
 def _projected_rows(result: ProjectionResult, n: int) -> np.ndarray:
@@ -188,6 +266,17 @@ def hover_texts(columns: _Columns, hover: list[str]) -> np.ndarray:
     return text
 
 
+def marker_size(n: int, three_d: bool) -> int:
+    """Marker diameter (px) for a map of ``n`` points: smaller as the map fills. Without a
+    GPU (a headless browser, many laptops' software WebGL) drawing is bound by the pixels
+    filled, and at 100k points 3-px markers draw in about half the time of 5-px ones."""
+    if n > DENSE_POINTS:
+        return 3
+    if n > 5_000:
+        return 3 if three_d else 5
+    return 4 if three_d else 7
+
+
 def map_figure(
     coords: np.ndarray,
     rows: np.ndarray,
@@ -205,7 +294,7 @@ def map_figure(
     for reading a selection."""
     three_d = coords.shape[1] == 3
     scatter = go.Scatter3d if three_d else go.Scattergl
-    size = (3 if three_d else 5) if rows.size > 5_000 else (4 if three_d else 7)
+    size = marker_size(rows.size, three_d)
     template = "%{hovertext}<extra>%{fullData.name}</extra>"
     labels = np.array(
         [t.split("<br>", 1)[0] for t in texts[near + ([] if target_row is None else [target_row])]],
@@ -419,19 +508,21 @@ def dataset_map(ws: _ui.Workspace) -> None:
     vs = ws.sets[proj_model]
     space, min_size = _cluster_controls(c_clusters, len(labels))
     with _ui.guard("Projection"):
-        result = _projection(vs, method, n_components)
+        # Until a cancelled (or queued) t-SNE or UMAP runs, the map shows PCA.
+        result = _projection(vs, method, n_components) or _projection(vs, "pca", n_components)
+        assert result is not None  # PCA runs here, never in a child
         values: dict[str, Sequence[Any]] = dict(dataset_columns(ws.dataset))
         clusters = None
         cluster_key: tuple = ()
         if space != "off":
             with _ui.guard("Clusters"):
                 clusters = _clustering(vs, result, space, min_size)
-                values[CLUSTER_COLUMN] = _cluster_column(clusters, result, len(labels))
-                cluster_key = (vs.key, method, n_components, space, min_size)
+                if clusters is not None:
+                    values[CLUSTER_COLUMN] = _cluster_column(clusters, result, len(labels))
+                    cluster_key = _cluster_key(vs, result, space, min_size)
         columns = _Columns(ws.dataset, values, cluster_key)
         colour, hover, mask = _colour_controls(columns, (c_colour, c_hover, c_filter))
         _draw(ws, vs, result, columns, colour, hover, mask, target, exclude, k, clusters)
-    _ui.code_expander(_code(method, n_components))
 
 
 def _cluster_column(clusters: Clustering, result: ProjectionResult, n: int) -> tuple[str, ...]:
@@ -454,7 +545,8 @@ def _draw(
     k: int,
     clusters: Clustering | None,
 ) -> None:
-    """The map, its notes and the selection panel."""
+    """The map, its notes and Python (folded together in presenter mode) and the
+    selection panel."""
     n = len(ws.dataset)
     projected = _projected_rows(result, n)
     coords = np.full((n, result.coords.shape[1]), np.nan)
@@ -488,13 +580,21 @@ def _draw(
         "coords": coords,
         "cluster": None if clusters is None else _cluster_ids(clusters, result, n),
     }
-    st.caption(_ui.md_text(_notes(ws, vs, result, shown, colouring, clusters, three_d)))
+    # The presenter says what the notes say: folded with the Python, they leave the screen
+    # to the map.
+    about = st.expander("About this map") if big else st.container()
+    about.caption(_ui.md_text(_notes(ws, vs, result, shown, colouring, clusters, three_d)))
     # A 2-D map with on_select returns its selection state; a 3-D one, a plain element.
     selection = event.get("selection", {}) if isinstance(event, dict) else {}
     points = list(selection.get("points", []))
     rows = selected_rows(points, [g.rows for g in groups])
     if rows.size:
         selection_panel(ws, vs, rows, columns.values, k)
+    code = _code(result.method.value, result.coords.shape[1])
+    if big:
+        about.code(code, language="python")
+    else:
+        _ui.code_expander(code)
 
 
 def _cluster_ids(clusters: Clustering, result: ProjectionResult, n: int) -> np.ndarray:
