@@ -38,6 +38,15 @@ def test_app_builds_at_small_n_and_plots_the_numbers():
     assert [t["name"] for t in latency["data"]] == names
     for trace in latency["data"]:
         np.testing.assert_array_equal(array(trace["x"]), [1000, 2000])
+    # Time ticks at 1, 2 and 5 times powers of ten, labelled in full, around every point.
+    y_axis = latency["layout"]["yaxis"]
+    ticks = np.array(y_axis["tickvals"])
+    mantissa = ticks / 10.0 ** np.floor(np.log10(ticks) + 1e-9)
+    np.testing.assert_allclose(mantissa, np.round(mantissa))
+    assert set(np.round(mantissa)) <= {1, 2, 5}
+    assert y_axis["ticktext"] == [f"{v:g}" for v in ticks]
+    times = np.concatenate([array(t["y"]) for t in latency["data"]])
+    assert ticks.min() <= 2.5 * times.min() and ticks.max() >= times.max() / 2.5
     exact = next(t for t in tradeoff["data"] if t["name"] == "exhaustive float32")
     assert array(exact["y"]).tolist() == [1.0]
     assert [array(t["x"]).size for t in tradeoff["data"]] == [1, 5, 5, 6]
@@ -137,7 +146,7 @@ def test_the_lab_says_why_int8_was_slower_at_small_n(monkeypatch):
     assert why.startswith(
         "int8 + rescore is slower than exhaustive float32 here at N = 1,000, 5,000 "
     )
-    assert "below 20,000 vectors its codes are scanned with plain numpy" in why
+    assert "below 20,000 vectors its codes are scanned in plain numpy" in why
     monkeypatch.setattr(scalelab, "run_lab", fake_run(slow_int8=()))
     at.select_slider(key="scale_n").set_value(20_000)
     at.button(key="scale_build").click().run()
@@ -156,9 +165,13 @@ def test_presenter_mode_folds_the_intro_and_shows_one_figure_at_a_time(monkeypat
         "HNSW and rescoring settings",
     ]
     assert at.radio(key="scale_source").options == ["dataset, tiled", "synthetic", ".npy upload"]
+    # The memory estimate moves into the Build button's tooltip.
+    assert not [c for c in at.caption if c.value.startswith("Estimated peak memory")]
+    assert at.button(key="scale_build").help.startswith("Estimated peak memory for N = 2,000")
     at.button(key="scale_build").click().run()
     assert not at.exception and not at.error
     assert at.radio(key="scale_show").value == "Latency against N"
+    assert at.radio(key="scale_show").options == ["Latency", "Recall", "Memory", "Table"]
     (latency,) = figures(at)
     assert latency["layout"]["height"] == 250 and latency["layout"]["title"]["text"].startswith(
         "Latency"
@@ -169,4 +182,4 @@ def test_presenter_mode_folds_the_intro_and_shows_one_figure_at_a_time(monkeypat
     assert memory["layout"]["title"]["text"].startswith("Memory per method")
     at.radio(key="scale_show").set_value("Table").run()
     assert not figures(at) and len(frames(at, "method")[0]) == 4
-    assert at.caption[-1].value.startswith("Measured in 1.0 s: 50 held-out queries")
+    assert at.caption[-1].value.startswith("Measured in 1.0 s: 50 queries, each alone")

@@ -5,9 +5,12 @@ costs in memory. The maths is in ``core.scalelab``; this module draws widgets an
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -19,7 +22,7 @@ from core.corpora import Cancelled
 from core.errors import ExplorerError
 from core.io import load_matrix
 from core.kernels import JIT_MIN_ROWS
-from core.scalelab import LabConfig, LabResult, Source
+from core.scalelab import LabConfig, LabResult, LatencyPoint, Source, SweepPoint
 from core.search import (
     EF_CHOICES,
     EF_CONSTRUCTION_CHOICES,
@@ -116,10 +119,11 @@ def _base(source: str, ws: _ui.Workspace, where) -> tuple[np.ndarray | None, int
     return vs.vectors, vs.dims, vs.key
 
 
-def _settings(where) -> tuple[int, int, int, int]:
-    """M, ef_construction, ef and the rescoring factor, from a folded expander in ``where``."""
+def _settings(where, big: bool) -> tuple[int, int, int, int]:
+    """M, ef_construction, ef and the rescoring factor, from a folded expander in ``where``
+    (two rows of two in presenter mode's narrow column)."""
     with where.expander("HNSW and rescoring settings"):
-        s_m, s_efc, s_ef, s_over = st.columns(4)
+        s_m, s_efc, s_ef, s_over = (*st.columns(2), *st.columns(2)) if big else st.columns(4)
         m = s_m.select_slider(
             "M (links per node)",
             M_CHOICES,
@@ -157,7 +161,8 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
     folds the introduction and the settings and puts the buttons beside the methods."""
     big = _ui.presenting()
     if big:
-        c_about, c_settings = st.columns(2)
+        # The figure chooser of a finished run goes in this row too: the figure needs the room.
+        c_about, c_settings, c_show = st.columns([1, 1, 1.1], vertical_alignment="center")
         with c_about.expander("What the scale lab measures"):
             st.markdown(INTRO)
     else:
@@ -186,7 +191,7 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
         METHODS,
         key=_ui.bound("scale_methods", METHODS, valid=lambda v: set(v) <= set(METHODS)),
     )
-    m, efc, ef, oversample = _settings(c_settings if big else st)
+    m, efc, ef, oversample = _settings(c_settings if big else st, big)
     try:
         base = _base(source, ws, c_base)
     except ExplorerError as exc:
@@ -219,18 +224,24 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
         storage.check_fits(estimate, mem)
     except ExplorerError as exc:
         refusal = str(exc)
-    st.caption(
+    memory = (
         f"Estimated peak memory for N = {n:,} × {dims}: {format_bytes(estimate.total, 1)} · "
         f"available on this machine: {format_bytes(mem.available, 1)}, of which "
         f"{format_bytes(mem.reserve, 1)} is kept in reserve."
     )
+    if not big:
+        st.caption(memory)
     if refusal:
         st.error(refusal)
     store = _store()
     if not big:
         c_build, c_cancel = st.columns([1, 1])
     build = c_build.button(
-        "Build and measure", key="scale_build", type="primary", disabled=refusal is not None
+        "Build and measure",
+        key="scale_build",
+        type="primary",
+        disabled=refusal is not None,
+        help=memory if big else None,
     )
     c_cancel.button("Cancel", key="scale_cancel", on_click=_request_cancel)
     if st.session_state.pop(CANCELLED, False) and not build:
@@ -242,7 +253,7 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
         st.info("Press **Build and measure**: results are kept on this server for these choices.")
         return
     if big:
-        _show_one(result)
+        _show_one(result, c_show)
     else:
         _show(result)
 
@@ -309,9 +320,9 @@ def _why_slower(result: LabResult) -> str | None:
     return (
         f"{names} {'is' if one else 'are'} slower than exhaustive float32 here at N = {sizes} "
         f"because below {JIT_MIN_ROWS:,} vectors {'its' if one else 'their'} codes are scanned "
-        "with plain numpy, which has no fast integer product while float32 gets BLAS, and "
-        f"rescoring adds a fixed cost to every query; from {JIT_MIN_ROWS:,} vectors compiled "
-        "kernels scan the codes, which are 4× (int8) and 32× (binary) smaller than float32."
+        "in plain numpy, which has no fast integer product (float32 gets BLAS), and rescoring "
+        f"adds a fixed cost to every query; from {JIT_MIN_ROWS:,} on, compiled kernels scan "
+        "the smaller codes."
     )
 
 
@@ -328,26 +339,46 @@ def _show(result: LabResult) -> None:
     st.dataframe(_table(result), key="scale_table", hide_index=True, width="stretch")
 
 
-def _show_one(result: LabResult) -> None:
-    """Presenter mode: one figure or the table at a time, sized to the space left."""
-    shown = st.radio(
+def _show_one(result: LabResult, where) -> None:
+    """Presenter mode: one figure or the table at a time, chosen in ``where``, with its note
+    beside it rather than under it, so the figure fits the screen."""
+    shown = where.radio(
         "Show",
         SHOWN,
         horizontal=True,
         label_visibility="collapsed",
+        format_func=lambda v: v.split()[0],
         key=_ui.bound("scale_show", LATENCY, valid=lambda v: v in SHOWN),
     )
-    if shown == LATENCY:
-        _ui.plot(_latency_figure(result), key="scale_latency", height=PRESENT_HEIGHT)
-        st.caption(_why_slower(result) or _latency_note(result))
-    elif shown == TRADEOFF:
-        _ui.plot(_tradeoff_figure(result), key="scale_tradeoff", height=PRESENT_HEIGHT)
-        st.caption(_tradeoff_note(result))
-    elif shown == MEMORY:
-        _ui.plot(_memory_figure(result), key="scale_memory", height=PRESENT_HEIGHT)
-    else:
+    if shown == TABLE:
+        # Full width, so that every column shows; the note is one line under it.
         st.dataframe(_table(result), key="scale_table", hide_index=True, width="stretch")
-        st.caption(_measured(result))
+        st.caption(
+            f"Measured in {result.seconds:,.1f} s: {result.config.n_queries} queries, each "
+            "alone on one thread, by its CPU time; the median of each query's fastest of up to "
+            f"{scalelab.MAX_ROUNDS} rounds."
+        )
+        return
+    views: dict[str, tuple[str, Callable[[LabResult], go.Figure], Callable[[LabResult], str]]]
+    views = {
+        LATENCY: ("scale_latency", _latency_figure, _latency_or_why),
+        # No setting written beside each point: on a short chart they overlap (hover has them).
+        TRADEOFF: ("scale_tradeoff", partial(_tradeoff_figure, labels=False), _tradeoff_note),
+        MEMORY: ("scale_memory", _memory_figure, _memory_note),
+    }
+    key, draw, note = views[shown]
+    c_main, c_note = st.columns([2, 1])
+    with c_main:
+        _ui.plot(draw(result), key=key, height=PRESENT_HEIGHT)
+    c_note.caption(note(result))
+
+
+def _latency_or_why(result: LabResult) -> str:
+    return _why_slower(result) or _latency_note(result)
+
+
+def _memory_note(result: LabResult) -> str:
+    return "Per method: its codes or graph, and the float32 vectors it keeps to rescore."
 
 
 def _tradeoff_note(result: LabResult) -> str:
@@ -373,29 +404,56 @@ def _latency_figure(result: LabResult) -> go.Figure:
                 hovertemplate="N = %{x:,}<br>%{y:.3g} ms<br>recall %{customdata:.3f}",
             )
         )
-    fig.update_xaxes(title_text="N, vectors searched (log scale)", type="log")
-    fig.update_yaxes(title_text="ms per query (log scale)", type="log")
-    fig.update_layout(title="Latency against N")
+    sizes = scalelab.size_ladder(result.config.n)
+    # Ticks at the measured N only, and 1-2-5 on the time axis: plotly's default log ticks
+    # crowd a short chart with unlabelled minor values.
+    fig.update_xaxes(
+        title_text="N, vectors searched (log scale)",
+        type="log",
+        tickvals=list(sizes),
+        ticktext=[f"{n:,}" for n in sizes],
+    )
+    fig.update_yaxes(title_text="CPU ms per query", type="log", **_log_ticks(result.latency))
+    fig.update_layout(title="Latency against N (log scales)")
     return fig
 
 
-def _tradeoff_figure(result: LabResult) -> go.Figure:
+def _log_ticks(points: Sequence[LatencyPoint] | Sequence[SweepPoint]) -> dict[str, list]:
+    """Ticks at 1, 2 and 5 times powers of ten across the points' milliseconds, labelled in
+    full (plotly labels a log axis's minor ticks with one digit, "5" for 0.05)."""
+    ms = [p.ms for p in points if p.ms > 0]
+    if not ms:
+        return {}
+    low, high = min(ms) / 1.5, max(ms) * 1.5
+    values = [
+        step * 10.0**exponent
+        for exponent in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+        for step in (1, 2, 5)
+        if low <= step * 10.0**exponent <= high
+    ]
+    return {"tickvals": values, "ticktext": [f"{v:g}" for v in values]}
+
+
+def _tradeoff_figure(result: LabResult, labels: bool = True) -> go.Figure:
+    """Recall against latency; ``labels`` writes each point's setting beside it."""
     fig = go.Figure()
     for method in result.config.methods:
         points = result.sweep_of(method)
-        labels = [_setting_label(p.setting, p.value) for p in points]
+        mode = "lines+markers" if len(points) > 1 else "markers"
         fig.add_trace(
             go.Scatter(
                 x=[p.ms for p in points],
                 y=[p.recall for p in points],
-                text=labels,
-                mode="lines+markers+text" if len(points) > 1 else "markers+text",
+                text=[_setting_label(p.setting, p.value) for p in points],
+                mode=mode + "+text" if labels else mode,
                 textposition="top center",
                 name=method.value,
                 hovertemplate="%{text}<br>%{x:.3g} ms<br>recall %{y:.3f}",
             )
         )
-    fig.update_xaxes(title_text="ms per query (log scale)", type="log")
+    fig.update_xaxes(
+        title_text="CPU ms per query (log scale)", type="log", **_log_ticks(result.sweep)
+    )
     fig.update_yaxes(title_text=f"recall@{result.config.k}", range=[0, 1.05])
     fig.update_layout(title=f"Recall against latency at N = {result.config.n:,}")
     return fig
