@@ -26,11 +26,12 @@ def _cosines(vectors: np.ndarray, row: int) -> np.ndarray:
 
 
 def _ranked(at) -> dict[str, dict[str, object]]:
-    """model -> {"most": frame, "least": frame}: every model's most similar, then every
-    model's least similar, in the sidebar's order."""
+    """model -> {"most": frame, "least": frame}: a row per model, most then least."""
     tables = frames(at, "rank", "item", "similarity")
-    n = len(tables) // 2
-    return {m: {"most": tables[i], "least": tables[n + i]} for i, m in enumerate(MODELS[:n])}
+    return {
+        m: {"most": tables[2 * i], "least": tables[2 * i + 1]}
+        for i, m in enumerate(MODELS[: len(tables) // 2])
+    }
 
 
 def _run_snippet(at, **names: object) -> list[object]:

@@ -40,8 +40,6 @@ HEADER_PX = 44
 SHORT = 16
 # A range chart's highest item above this cosine is named leftwards (no room to its right).
 NEAR_END = 0.75
-# Neighbours' tables per row in normal mode, beside the sidebar: wide enough for a title.
-PER_ROW = 2
 
 
 _ui.page_intro(
@@ -161,16 +159,11 @@ def _ranked_table(
 
 
 def _ranked_row(found: dict[str, TargetNeighbors], name: str, layout: Layout) -> None:
-    """Every model's ``name`` similar items: one row of tables in presenter mode, else
-    ``PER_ROW`` models a row under their names."""
-    per_row = min(PER_ROW, len(found)) if layout == "page" else len(found)
-    columns = st.columns(max(1, per_row))
-    for i, (model, nb) in enumerate(found.items()):
-        where = columns[i % per_row]
-        if layout == "page":
-            where.markdown(f"**{_ui.md_text(model)}**")
+    """Every model's ``name`` similar items side by side, on a presenter's screen."""
+    columns = st.columns(max(1, len(found)))
+    for where, (model, nb) in zip(columns, found.items(), strict=False):
         ranked = nb.most if name == "most" else nb.least
-        _ranked_table(where, model, name, ranked, layout, per_row)
+        _ranked_table(where, model, name, ranked, layout, len(found))
 
 
 def neighbors() -> None:
@@ -195,10 +188,15 @@ def neighbors() -> None:
         with code_col:
             _ui.code_expander(code)
         return
-    for name in ("most", "least"):
-        if found:
-            st.markdown(f"##### {name.capitalize()} similar")
-            _ranked_row(found, name, "page")
+    # Beside the sidebar: a row per model, its most and least similar side by side, each
+    # table half the width so a title and its score both show.
+    for model, nb in found.items():
+        st.markdown(f"**{_ui.md_text(model)}**")
+        for where, name, ranked in zip(
+            st.columns(2), ("most", "least"), (nb.most, nb.least), strict=True
+        ):
+            where.caption(f"{name} similar")
+            _ranked_table(where, model, name, ranked, "page", 2)
     if exclude is None and found:
         st.caption(
             _ui.md_text(
