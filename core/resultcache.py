@@ -55,7 +55,7 @@ def code_digest(modules: Iterable[ModuleType]) -> str:
     """32 hex digits of BLAKE2b over the source files of ``modules``, in the order given."""
     h = hashlib.blake2b(digest_size=16)
     for module in modules:
-        source = module.__file__
+        source = getattr(module, "__file__", None)  # None for built-in modules
         if source is None:
             raise ExplorerError(f"Module {module.__name__} has no source file to digest.")
         h.update(module.__name__.encode())

@@ -10,8 +10,16 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from sklearn.metrics.pairwise import cosine_similarity as sk_cosine
 
+from core import mrl
 from core.errors import ExplorerError
-from core.mrl import CurvePoint, recall_curve, standard_dims, truncate_and_renormalize
+from core.mrl import (
+    CurvePoint,
+    recall_curve,
+    standard_curve,
+    standard_dims,
+    truncate_and_renormalize,
+    truncated_top_k,
+)
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref" / "openai-peliculas"
 
@@ -174,3 +182,62 @@ def test_recall_bad_input(kwargs, message):
 
 def test_recall_k_can_reach_n_with_external_queries():
     assert recall_curve(HAND, [2], k=3, queries=HAND[:1])[0].recall_at_k == 1.0
+
+
+def _brute_top_k(v: np.ndarray, dims: int, k: int, queries: np.ndarray | None) -> np.ndarray:
+    """Top-k ids by sklearn cosine on the first ``dims`` values, stable full argsort."""
+    q = v if queries is None else queries
+    sims = sk_cosine(q[:, :dims], v[:, :dims])
+    if queries is None:
+        np.fill_diagonal(sims, -np.inf)
+    return np.argsort(-sims, axis=1, kind="stable")[:, :k]
+
+
+@pytest.mark.parametrize("with_queries", [False, True])
+@pytest.mark.parametrize("dims", [3, 10, 24])
+def test_truncated_top_k_matches_brute_force(with_queries, dims):
+    rng = np.random.default_rng(dims)
+    v = rng.normal(size=(50, 24)).astype(np.float32)
+    queries = rng.normal(size=(7, 24)).astype(np.float32) if with_queries else None
+    ids = truncated_top_k(v, dims, 6, queries)
+    assert ids.shape == (7 if with_queries else 50, 6)
+    np.testing.assert_array_equal(ids, _brute_top_k(v, dims, 6, queries))
+
+
+def test_truncated_top_k_by_hand():
+    # HAND cut to 2 dims: item 2 becomes [.986, .164], closest to item 0 (.986) and item 1.
+    np.testing.assert_array_equal(truncated_top_k(HAND, 2, 1), [[2], [2], [0]])
+    np.testing.assert_array_equal(truncated_top_k(HAND, 3, 1), [[1], [0], [0]])
+
+
+def test_reference_saves_the_full_search_and_gives_the_same_curve(monkeypatch):
+    rng = np.random.default_rng(5)
+    v = (rng.normal(size=(40, 16)) * np.linspace(2, 0.1, 16)).astype(np.float32)
+    reference = truncated_top_k(v, 16, 4)
+    expected = recall_curve(v, [2, 5], 4)
+    calls = []
+    real = mrl.truncated_top_k
+    monkeypatch.setattr(mrl, "truncated_top_k", lambda *a: calls.append(a[1]) or real(*a))
+    assert recall_curve(v, [2, 5], 4, reference=reference) == expected
+    assert calls == [2, 5]  # no search at the full 16 dimensions
+
+
+def test_reference_of_the_wrong_shape():
+    with pytest.raises(ExplorerError, match=r"The reference holds \(3, 2\) ids; 3 queries"):
+        recall_curve(HAND, [2], 1, reference=np.zeros((3, 2), dtype=np.int64))
+
+
+def test_standard_curve_is_computed_once_then_read_from_disk(tmp_path, monkeypatch):
+    rng = np.random.default_rng(6)
+    v = rng.normal(size=(30, 20)).astype(np.float32)
+    points = standard_curve(v, 3, root=tmp_path)
+    assert points == recall_curve(v, standard_dims(20), 3)
+    assert [p.dims for p in points] == [8, 16, 20]
+
+    def fail(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(mrl, "recall_curve", fail)
+    assert standard_curve(v, 3, root=tmp_path) == points
+    with pytest.raises(AssertionError, match="computed again"):
+        standard_curve(v, 4, root=tmp_path)  # another k is another result
