@@ -9,9 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core import pipeline
 from core.errors import ExplorerError
 from core.mrl import ranking_at_dims
-from core.pipeline import PIPELINE_PRECISIONS, first_stage_candidates, pipeline_points
+from core.pipeline import (
+    OVERSAMPLES,
+    PIPELINE_PRECISIONS,
+    first_stage_candidates,
+    pipeline_points,
+    standard_sweep,
+)
 from core.quantize import Precision, QuantizedIndex, code_view, quantized_neighbors, rescore
 from core.search import HnswIndex, compare_search, hnsw_recall, leave_one_out_reference
 
@@ -339,3 +346,52 @@ def test_ranking_at_dims_errors():
         ranking_at_dims(v, v[:1], 7, 3)
     with pytest.raises(ExplorerError, match="query has 5 dimensions"):
         ranking_at_dims(v, v[:1, :5], 3, 3)
+
+
+# ------------------------------------------------ the MRL page's sweep, cached on disk
+
+
+def test_standard_sweep_is_every_page_pipeline_computed_once(tmp_path, monkeypatch):
+    v = clustered(60, 20, seed=21)
+    points = standard_sweep(v, 3, root=tmp_path)
+    assert points == pipeline_points(v, 3, [8, 16, 20], PIPELINE_PRECISIONS, OVERSAMPLES)
+    assert len(points) == 3 * 3 * 10
+    assert {type(p.precision) for p in points} == {Precision}
+
+    def fail(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(pipeline, "pipeline_points", fail)
+    assert standard_sweep(v, 3, root=tmp_path) == points
+    with pytest.raises(AssertionError, match="computed again"):
+        standard_sweep(v + 0.5, 3, root=tmp_path)  # other vectors
+
+
+class FakeEmbedder:
+    """Stands in for a model: only its name is read (by the fake embed_dataset)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_main_precomputes_each_dataset_and_model_and_skips_what_fails(tmp_path, monkeypatch):
+    import core.embedders.registry
+    import core.vectors
+    from core.errors import ExplorerError
+
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
+    vectors = {"good": clustered(40, 16, seed=22)}
+
+    def embed(dataset, embedder):
+        if embedder.name not in vectors:
+            raise ExplorerError(f"{embedder.name} cannot embed {dataset.name}")
+        return vectors[embedder.name]
+
+    monkeypatch.setattr(core.vectors, "embed_dataset", embed)
+    monkeypatch.setattr(core.embedders.registry, "get_embedder", FakeEmbedder)
+    pipeline.main(["--datasets", "words", "--models", "bad", "good", "-k", "4"])
+    names = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "results").iterdir())
+    assert names == ["mrl-curve", "mrl-pipeline"]
+    # Both were stored under the page's own parameters: reading them computes nothing.
+    monkeypatch.setattr(pipeline, "pipeline_points", None)
+    assert len(standard_sweep(vectors["good"], 4)) == 3 * 2 * 10
