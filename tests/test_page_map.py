@@ -170,7 +170,7 @@ def test_deep_link_restores_the_map_settings() -> None:
 
 def test_presenter_mode_uses_a_shorter_map() -> None:
     at = open_page("similarity", {**MAP, "present": "1"})
-    assert _map(at)["layout"]["height"] == 400
+    assert _map(at)["layout"]["height"] == 370
     assert _map(at)["layout"]["font"]["size"] == 18
     # The notes and the Python fold into one expander under the map, so the tab fits.
     about = next(e for e in at.expander if e.label == "About this map")

@@ -70,6 +70,7 @@ MIN_SIZE_MAX = 500  # the largest "smallest cluster" on offer
 SELECTION_SHOWN = 500  # rows of the selection table
 JOB_TIME_LIMIT = 1800.0  # seconds: a t-SNE, UMAP or HDBSCAN child is stopped after this
 _CANCELLED = "_sim_map_cancelled"  # session state: keys of the jobs this session cancelled
+PRESENTER_HEIGHT = 370  # px: the map, its controls and one folded expander fill 1280x720
 DENSE_POINTS = 20_000  # above this many points every marker is 3 px
 _LAST_MAP = "_sim_map_last"  # session state: what the map drew last, for exports
 
@@ -566,7 +567,9 @@ def _draw(
     texts = hover_texts(columns, hover)
     fig, groups = map_figure(coords, shown.rows, colouring, texts, near, exclude, big)
     three_d = result.coords.shape[1] == 3
-    figure = _ui.style_figure(fig, 400 if big else 540)
+    figure = _ui.style_figure(fig, PRESENTER_HEIGHT if big else 540)
+    if big:
+        figure.update_layout(margin={"t": 30})  # the mode bar still clears the legend
     event = st.plotly_chart(
         figure,
         key="sim_map",
