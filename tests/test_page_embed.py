@@ -172,18 +172,9 @@ def test_presenter_mode() -> None:
     at = open_page("embed", {"present": "1"})
     figure = figures(at)[0]["layout"]
     assert figure["font"]["size"] == 18
-    # Every model's bars share the screen: at most ~500 px for the chart.
-    assert figure["height"] <= 100 + max(60 * len(LOCAL), 400)
+    # Every model's bars share the screen between the text box and one row of controls.
+    assert figure["height"] == 440
     assert any("<style>" in m.value for m in at.markdown)
-    # Fewer columns (the browser test measures the height); descriptions in an expander.
-    assert list(at.dataframe[0].value.columns) == [
-        "model",
-        "kind",
-        "dimensions",
-        "MRL (truncatable)",
-        "MTEB avg",
-    ]
-    assert "What each model is" in [e.label for e in at.expander]
 
 
 def _vector_file(name: str, labels: list[str], dims: int, unit: bool, seed: int):
@@ -302,16 +293,16 @@ def test_a_hosted_text_embedding_3_model_shows_the_talks_call_with_its_dimension
     assert "get_embedder('static-minilm-256').embed(['queen'])" in code
 
 
-def test_presenter_mode_folds_the_numbers_and_the_table_into_popovers() -> None:
+def test_presenter_mode_folds_the_numbers_into_a_popover_and_links_to_homes_table() -> None:
     at = open_page("embed", {"present": "1"})
-    assert figures(at)[0]["layout"]["height"] == 440
-    labels = [p.proto.popover.label for p in at.get("popover")]
-    assert labels == ["Each model's numbers", "Every model, one table"]
-    numbers, table = at.get("popover")
+    (numbers,) = at.get("popover")
+    assert numbers.proto.popover.label == "Each model's numbers"
     assert [plain(s.value) for s in numbers.subheader] == LOCAL
     assert {m.label for m in numbers.metric} >= {"dimensions", "norm ‖v‖", "tokens"}
-    assert set(LOCAL) <= set(table.dataframe[0].value["model"])
-    assert "Every model, one table" not in [s.value for s in at.main.subheader]
+    assert not at.dataframe and "Every model, one table" not in [s.value for s in at.subheader]
+    (home,) = at.get("page_link")
+    assert home.proto.label == "Every model, one table"
+    assert home.proto.page == ""  # the default page, Home
     assert "openai_client.embeddings.create" in _code(at)
 
 

@@ -16,6 +16,7 @@ from core.embedders.remote import RemoteEmbedder
 from core.errors import ExplorerError
 from core.models_table import EmbeddedText, embed_text, stored_text
 from views import _models, _ui
+from views.registry import PAGES
 
 FIRST = 8  # values listed under each model
 PRESENTER_CHART = 440  # px: the chart between the text box and one row of popovers at 720
@@ -233,15 +234,17 @@ else:
 big = _ui.presenting()
 if results:
     # Presenter mode: the chart takes the screen below the text box, everything else folds
-    # into one row of popovers and the code expander, so that it all fits 1280x720.
+    # into one row (the numbers' popover, a link to Home's model table, the code expander),
+    # so that it all fits 1280x720.
     height = PRESENTER_CHART if big else 100 + 170 * len(results)
     _ui.plot(_bars(tuple(results)), key="embed_bars", height=height)
     if big:
         numbers, table, code = st.columns(3)
         with numbers.popover("Each model's numbers", width="stretch"):
             _numbers(results, from_disk, per_row=1)
-        with table.popover("Every model, one table", width="stretch"):
-            _ui.show_models(_models.uploaded_rows(uploaded))
+        # The table is Home's slide of the talk: a popover is too narrow for its columns.
+        home = next(p for p in PAGES if p.default)
+        table.page_link(home.path, label="Every model, one table", icon=home.icon)
         with code:
             _code(results)
     else:
