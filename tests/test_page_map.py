@@ -179,6 +179,13 @@ def test_presenter_mode_uses_a_shorter_map() -> None:
     assert "The same in Python" not in [e.label for e in at.expander]
 
 
+def test_markers_shrink_as_the_map_fills() -> None:
+    from views._map import marker_size
+
+    assert [marker_size(n, False) for n in (100, 5_001, 20_001, 100_000)] == [7, 5, 3, 3]
+    assert [marker_size(n, True) for n in (100, 5_001, 100_000)] == [4, 3, 3]
+
+
 def _selection_script() -> None:
     """Renders the selection panel for rows 0..9 of the words dataset, and the export."""
     import numpy as np
