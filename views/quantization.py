@@ -276,7 +276,7 @@ def _ranking_columns(
     *numbers: str,
     items: tuple[str, ...] = (),
     cosines: tuple[str, ...] = (),
-    item_width: int = 150,
+    item_width: int = WIDE_ITEM,
 ) -> dict[str, Any]:
     """Column widths in px for a ranking table: a narrow rank and mark, score columns just
     wide enough for their numbers (``cosines`` with 4 significant digits), ``item_width``
