@@ -165,11 +165,70 @@ def test_deep_link_restores_the_view(words_float64) -> None:
     assert frames(show(at, PIPELINE), "dims", "recall + rescore ×2")
 
 
-def test_presenter_mode() -> None:
-    at = open_page("mrl", {"present": "1"})
+def test_presenter_mode(words_float64) -> None:
+    labels, vectors = words_float64
+    at = open_page("mrl", {"present": "1", "mrl_all": "0", "mrl_dims": "32"})
     assert presenter_styled(at)
     assert figures(at)[0]["layout"]["font"]["size"] == 18
-    assert figures(show(at, PIPELINE))[0]["layout"]["font"]["size"] == 18
+    # The marks go into the legend instead of a row of metrics under the chart.
+    assert not metrics(at)
+    minilm = f"{MINILM} (not ordered): {truncated_recall(vectors[MINILM], 32, 10):.1%} at 32"
+    assert minilm in curves(at)
+
+    ranking = show(at, RANKING).dataframe[0]
+    assert ranking.proto.row_height == 34  # the header and ten rows fit the screen
+
+    fig = figures(show(at, PIPELINE))[0]
+    assert fig["layout"]["font"]["size"] == 18
+    assert fig["layout"]["legend"]["orientation"] == "v"  # beside the plot
+    assert all(t["cliponaxis"] is False for t in fig["data"] if "text" in t["mode"])
+    assert not at.dataframe  # the table is left to normal mode; hover shows the numbers
+    shown = [e.label for e in at.main.expander]
+    assert shown[-2:] == ["How to read this chart", "The same in Python"]
+
+
+def test_each_tab_shows_only_the_controls_that_act_on_it() -> None:
+    at = open_page("mrl", {"mrl_view": CURVES})
+    assert {s.key for s in at.slider} == {"mrl_k", "mrl_dims"}
+    assert not [s for s in at.selectbox if s.key == "mrl_model"]
+    assert not [t for t in at.text_input if t.key == "mrl_target"]
+    assert at.toggle(key="mrl_all").value is True
+    show(at, RANKING)
+    assert {s.key for s in at.slider} == {"mrl_k", "mrl_dims"}
+    assert at.selectbox(key="mrl_model").value == STATIC
+    assert at.text_input(key="mrl_target").value == "queen"
+    at.slider(key="mrl_dims").set_value(40).run()
+    show(at, PIPELINE)
+    assert {s.key for s in at.slider} == {"mrl_k", "mrl_factor"}
+    assert at.selectbox(key="mrl_model").value == STATIC
+    assert not [t for t in at.text_input if t.key == "mrl_target"]
+    # The cut set on One ranking is still there when the user comes back.
+    assert show(at, RANKING).slider(key="mrl_dims").value == 40
+    assert at.query_params["mrl_dims"] == "40"
+
+
+def test_a_cut_between_the_standard_sizes_is_measured(words_float64) -> None:
+    labels, vectors = words_float64
+    at = open_page("mrl", {"mrl_view": CURVES, "mrl_all": "0", "mrl_dims": "37"})
+    shown = metrics(at)
+    for model in (STATIC, MINILM):
+        assert shown[f"{model} at 37 dims"] == f"{truncated_recall(vectors[model], 37, 10):.1%}"
+    at.slider(key="mrl_dims").set_value(300).run()
+    assert set(metrics(at)) == {f"{MINILM} at 300 dims"}  # static-minilm-256 is too short
+    assert metrics(at)[f"{MINILM} at 300 dims"] == (
+        f"{truncated_recall(vectors[MINILM], 300, 10):.1%}"
+    )
+
+
+def test_code_leads_with_the_sdk_call_then_numpy() -> None:
+    at = open_page("mrl", {"mrl_view": RANKING, "mrl_dims": "48"})
+    code = at.code[-1].value
+    sdk = code.index("openai_client.embeddings.create(")
+    assert "model='text-embedding-3-large', input=['queen'], dimensions=48" in code
+    assert sdk < code.index("short = vectors[:, :48]") < code.index("top = np.argsort")
+    code = show(at, CURVES).code[-1].value
+    assert "input=texts, dimensions=48" in code
+    assert code.index("embeddings.create(") < code.index("recall = np.mean(found) / 10")
 
 
 def test_dims_out_of_range_and_empty_target() -> None:
