@@ -327,7 +327,10 @@ def _pipeline_figure(chosen: list[PipelinePoint], factor: int, k: int) -> go.Fig
         if _ui.presenting()
         else {"orientation": "h", "y": -0.25, "x": 0}
     )
-    fig.update_layout(legend=legend, margin={"t": 30})
+    fig.update_layout(
+        title={"text": f"Recall@{k} against bytes per vector, k × {factor} candidates rescored"},
+        legend=legend,
+    )
     return fig
 
 
