@@ -720,7 +720,15 @@ def _results(
             _static_table(table)
             st.caption(about)
     else:
-        st.dataframe(table, key="engines_table", hide_index=True, width="stretch")
+        # The parameters wrap into a medium column, so recall@k stays in view.
+        parameters = st.column_config.TextColumn(width="medium")
+        st.dataframe(
+            table,
+            key="engines_table",
+            hide_index=True,
+            width="stretch",
+            column_config={"parameters": parameters},
+        )
         _ui.plot(_tradeoff_figure(data, chosen, k), key="engines_tradeoff")
         st.caption(about)
     with st.expander("One query, every engine's top-k"):

@@ -51,3 +51,19 @@ def test_engines_tab_fits_a_presenter_screen(page: Page, server_url: str) -> Non
     chart = page.get_by_test_id("stPlotlyChart").bounding_box()
     assert chart is not None and chart["y"] + chart["height"] <= 720, (chart, height)
     assert_clean(page)
+
+
+def test_the_rescoring_factor_curves(page: Page, server_url: str) -> None:
+    """IVF-PQ re-ranked in faiss and binary HNSW re-ranked in PostgreSQL: the chart's
+    curves sweep their rescoring factors (k_factor, oversample)."""
+    chosen = ("exhaustive", "faiss-ivfpq-rerank", "pgvector-binary")
+    link = "/search?search_view=Engines&" + "&".join(f"engines_chosen={c}" for c in chosen)
+    open_page(page, server_url + link + "&engines_faiss_ivfpq_rerank_nprobe=64")
+    build(page)
+    measured = next(t for t in tables(page) if "ms/query" in t.columns)
+    assert measured.column("engine") == list(chosen)
+    chart = page.get_by_test_id("stPlotlyChart")
+    for legend in ("faiss-ivfpq-rerank (k_factor)", "pgvector-binary (oversample)"):
+        expect(chart.get_by_text(legend)).to_be_visible()
+    assert_clean(page)
+    shoot(page, "engines_rescoring", full_page=True)
