@@ -23,7 +23,9 @@ The contract (:mod:`core.engines.base`):
   metric the engine lacks raises ExplorerError naming the supported ones. Vectors are added
   in chunks of ``engine.chunk_rows``: ``progress(fraction, message)`` after each and
   ``should_stop()`` before each (True raises :class:`core.corpora.Cancelled`, leaving the
-  engine unbuilt). Cosine is the inner product of unit vectors: every engine indexes a
+  engine unbuilt). A library call that shows no progress (diskann's graph, faiss's k-means
+  on a large sample) runs in a child process (``Engine._in_child``) that ``should_stop()``
+  kills. Cosine is the inner product of unit vectors: every engine indexes a
   normalised copy and normalises each query, and returns cosine similarities.
 - :meth:`Engine.search` returns the same :class:`core.topk.SearchResult` as
   :func:`core.search.exhaustive_search` (``ids`` ``(q, k)`` int64, ``scores`` similarities for
