@@ -1,14 +1,17 @@
-"""The tour bar: with ``?tour=N`` in the URL, every page opens with one row above it (Previous
-and Next, which the arrow keys press; the step counter and caption) and step N's settings.
+"""The tour bar: with ``?tour=N`` in the URL, every page opens at step N's settings and shows
+the step's controls (Previous and Next, which the arrow keys press; the step counter and
+caption): above the title, or in presenter mode beside it, in place of the page's folded
+introduction, so a step takes no more of the screen than the page alone.
 
 ``_ui.sidebar()`` calls :func:`bar` before anything else of a run, so a step's settings are in
-place before any widget reads them. The steps themselves are ``core.talk.TOUR``.
+place before any widget reads them; ``_ui.page_intro`` calls :func:`controls`. The steps
+themselves are ``core.talk.TOUR``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import streamlit as st
 
@@ -43,9 +46,17 @@ def go(number: int, keep: Mapping[str, list[str]] | None = None) -> NoReturn:
     st.switch_page(_SCRIPTS[step.page], query_params=query)
 
 
+def _current() -> int | None:
+    """The step the URL asks for; None without one or with a bad one (``bar`` says why)."""
+    try:
+        return tour_step(st.query_params.get(URL_KEY))
+    except ExplorerError:
+        return None
+
+
 def bar() -> None:
-    """The tour bar, when the URL asks for a step; opens the step first when its settings are
-    not applied yet (a link such as ``?tour=7`` opened on any page resumes there)."""
+    """Apply the step the URL asks for, when its settings are not applied yet (a link such as
+    ``?tour=7`` opened on any page resumes there); warns about a step that does not exist."""
     try:
         number = tour_step(st.query_params.get(URL_KEY))
     except ExplorerError as exc:
@@ -57,8 +68,17 @@ def bar() -> None:
     if st.session_state.get(_AT) != number:
         # A link opened (or reloaded) at a step keeps the other settings it carries.
         go(number, {key: st.query_params.get_all(key) for key in st.query_params})
+
+
+def controls(where: Any) -> bool:
+    """Draw the step's row in container ``where``: Previous, Next, the counter and caption
+    (the section is left out in presenter mode, where the page title beside it names it).
+    Returns False, drawing nothing, when no tour step is open."""
+    number = _current()
+    if number is None:
+        return False
     step = TOUR[number - 1]
-    row = st.container(key="tour_bar", horizontal=True, vertical_alignment="center", wrap=False)
+    row = where.container(key="tour_bar", horizontal=True, vertical_alignment="center", wrap=False)
     back = row.button(
         "Previous", key="tour_prev", disabled=number == 1, shortcut="Left", help="Previous step"
     )
@@ -70,7 +90,8 @@ def bar() -> None:
         shortcut="Right",
         help="Next step",
     )
-    line = f"**{number} / {len(TOUR)}** · {md_text(step.section)} · **{md_text(step.title)}**: "
+    section = "" if presenting() else f" · {md_text(step.section)}"
+    line = f"**{number} / {len(TOUR)}**{section} · **{md_text(step.title)}**: "
     row.markdown(line + md_text(step.caption) + _CSS, unsafe_allow_html=True, width="stretch")
     if step.needs:
         with row.popover("Talk data", key="tour_data"):
@@ -79,3 +100,4 @@ def bar() -> None:
         go(number - 1)
     if ahead:
         go(number + 1)
+    return True

@@ -185,10 +185,15 @@ def page_intro(title: str, text: str, formula: str | None = None) -> None:
     """Title, two or three plain sentences, and the formula (LaTeX) when there is one.
 
     In presenter mode the sentences and the formula fold into an expander (the presenter says
-    them), so the page's first figure fits on a 1280x720 screen."""
+    them), so the page's first figure fits on a 1280x720 screen; on a tour step the step's
+    controls and caption take the expander's place. Off presenter mode they sit above the
+    title."""
+    from views import _tour  # it builds on this module
+
     big = presenting()
     st.markdown(_PRESENTER_CSS if big else _CSS, unsafe_allow_html=True)
     if not big:
+        _tour.controls(st)
         st.title(title)
         st.markdown(text)
         if formula:
@@ -198,6 +203,8 @@ def page_intro(title: str, text: str, formula: str | None = None) -> None:
     # gets a wider column rather than a second line.
     heading, about = st.columns([max(1.0, len(title) / 11), 3], vertical_alignment="center")
     heading.title(title)
+    if _tour.controls(about):
+        return  # the step's caption says what the page shows
     with about.expander("What this page shows"):
         st.markdown(text)
         if formula:
