@@ -186,6 +186,22 @@ def analogy_map(result: Analogy) -> AnalogyMap:
     )
 
 
+def label_sides(coords: np.ndarray) -> list[str]:
+    """Where to write each of ``(n, 2)`` points' names so it leans away from its nearest
+    other point: plotly text positions such as ``"top right"`` or ``"bottom left"`` (up when
+    the point is at or above that neighbour, right when at or right of it). Crowded points
+    then name themselves on opposite sides instead of over each other."""
+    xy = np.asarray(coords, dtype=np.float64)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ExplorerError(f"Label sides need (n, 2) coordinates, got shape {xy.shape}.")
+    if len(xy) < 2:
+        return ["top center"] * len(xy)
+    gaps = ((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=-1)
+    np.fill_diagonal(gaps, np.inf)
+    away = xy - xy[gaps.argmin(axis=1)]
+    return [f"{'top' if dy >= 0 else 'bottom'} {'right' if dx >= 0 else 'left'}" for dx, dy in away]
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Embed the candidate words with every local model (``python -m core.analogy``), so the
     Analogies tab answers at once; already cached models are skipped."""

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 from sklearn.decomposition import PCA
 
 from core import analogy as analogy_module
@@ -19,6 +20,7 @@ from core.analogy import (
     candidate_dataset,
     frequent_words,
     glove_candidates,
+    label_sides,
     unit_rows,
 )
 from core.embedders.base import Embedder
@@ -193,3 +195,43 @@ def test_main_embeds_the_candidates_once(tmp_path, monkeypatch, caplog):
     cached = load_cached(dataset, Hashing())
     assert cached is not None
     np.testing.assert_array_equal(cached, Hashing().embed(list(dataset.texts)))
+
+
+# ---------------------------------------------------------------- label sides on the drawing
+
+
+def test_label_sides_by_hand() -> None:
+    # (0,0) is 1 from both others and leans away from the first of them, (1,0): left.
+    assert label_sides(np.array([[0, 0], [1, 0], [0, 1]])) == ["top left", "top right", "top right"]
+    assert label_sides(np.array([[0.0, 0.0], [2.0, -1.0]])) == ["top left", "bottom right"]
+    assert label_sides(np.array([[3.0, 4.0]])) == ["top center"]
+    assert label_sides(np.zeros((0, 2))) == []
+
+
+def test_label_sides_rejects_other_shapes() -> None:
+    with pytest.raises(ExplorerError, match=r"\(n, 2\).*\(3, 3\)"):
+        label_sides(np.zeros((3, 3)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(2, 12), st.just(2)),
+        elements=st.floats(-5, 5, allow_nan=False),
+        unique=True,
+    )
+)
+def test_mutual_nearest_points_are_named_on_opposite_sides(xy: np.ndarray) -> None:
+    sides = label_sides(xy)
+    gaps = np.linalg.norm(xy[:, None] - xy[None], axis=-1)
+    np.fill_diagonal(gaps, np.inf)
+    for i in range(len(xy)):
+        j = int(gaps[i].argmin())
+        dx, dy = xy[i] - xy[j]
+        if int(gaps[j].argmin()) == i and dx != 0 and dy != 0:
+            (vi, hi), (vj, hj) = sides[i].split(), sides[j].split()
+            assert {vi, vj} == {"top", "bottom"} and {hi, hj} == {"left", "right"}
+        # Every name leans away from its own nearest point.
+        assert sides[i].startswith("top" if dy >= 0 else "bottom")
+        assert sides[i].endswith("right" if dx >= 0 else "left")

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.analogy import analogy, analogy_map, candidate_dataset, frequent_words
+from core.analogy import (
+    analogy,
+    analogy_map,
+    candidate_dataset,
+    frequent_words,
+    label_sides,
+)
 from core.embedders.glove import vocabulary
 from core.embedders.registry import get_embedder
 from core.vectors import load_cached
@@ -281,6 +287,13 @@ def test_the_drawing_keeps_every_label_inside_its_axes():
     assert y0 == pytest.approx(ys.min() - 0.15 * np.ptp(ys))
     assert y1 == pytest.approx(ys.max() + 0.15 * np.ptp(ys))
     assert all(t["cliponaxis"] is False for t in points if t["mode"] == "markers+text")
+    # Each name leans away from its nearest point (core.analogy.label_sides).
+    named = {t["name"]: t for t in fig["data"]}
+    order = [named[n] for n in ("the question", "b − a + c", "answers")]
+    xy = np.column_stack([np.concatenate([array(t[axis]) for t in order]) for axis in "xy"])
+    sides = label_sides(xy)
+    assert named["the question"]["textposition"] == sides[:3]
+    assert named["answers"]["textposition"] == sides[4:]
 
 
 def _kinds(node) -> list[str]:

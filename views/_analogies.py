@@ -18,6 +18,7 @@ from core.analogy import (
     analogy_map,
     candidate_dataset,
     glove_candidates,
+    label_sides,
     unit_rows,
 )
 from core.embedders.glove import NAME as GLOVE
@@ -37,6 +38,11 @@ WHY = (
     "Sentence models usually answer worse: they were trained to place whole sentences by "
     "meaning, not to make the offset from man to king the same as from woman to queen, and a "
     "single word is an unusual input for them."
+)
+# The same on a projector, where the presenter says the rest: two lines beside the tables.
+WHY_SHORT = (
+    "Sentence models usually answer worse: they were trained to place whole sentences, not "
+    "to keep word offsets such as man → king equal."
 )
 
 
@@ -112,6 +118,7 @@ def _figure(result: Analogy) -> go.Figure:
     arrows a → b and c → b − a + c (equal on the map, as in the full space)."""
     drawn = analogy_map(result)
     xy = drawn.coords
+    sides = label_sides(xy)  # each name leans away from its nearest point
     fig = go.Figure()
     for (tail, head), (name, colour) in zip(((0, 1), (2, 3)), ARROWS.items(), strict=True):
         fig.add_annotation(
@@ -138,8 +145,7 @@ def _figure(result: Analogy) -> go.Figure:
             y=xy[:3, 1],
             mode="markers+text",
             text=list(drawn.labels[:3]),
-            # b sits under the head of the a → b arrow: its name goes below, clear of it.
-            textposition=["top center", "bottom right", "top center"],
+            textposition=sides[:3],
             marker={"size": 12, "color": "#111"},
             name="the question",
             showlegend=False,  # named on the chart; the legend keeps to the arrows
@@ -162,7 +168,7 @@ def _figure(result: Analogy) -> go.Figure:
             y=xy[4:, 1],
             mode="markers+text",
             text=list(drawn.labels[4:]),
-            textposition=[("bottom center", "top center")[i % 2] for i in range(len(xy) - 4)],
+            textposition=sides[4:],
             textfont={"shadow": "auto"},
             marker={"size": 9, "color": "#11853b"},
             name="answers",
@@ -264,7 +270,7 @@ def render_analogies() -> None:
         drawing, top = st.columns([3, 2])
         others_col = st.container()
     with drawing:
-        _ui.plot(_figure(main), key="ana_map", height=380 if presenting else 420)
+        _ui.plot(_figure(main), key="ana_map", height=360 if presenting else 420)
     top.dataframe(
         pd.DataFrame({"answer": main.words, "cosine": main.scores}),
         key="ana_top",
@@ -277,7 +283,7 @@ def render_analogies() -> None:
             if not presenting:  # on a projector the models' names head the table
                 st.caption("The same question, asked of the other local models:")
             st.dataframe(_answers_frame(others), key="ana_others", hide_index=True)
-        st.caption(WHY)
+        st.caption(WHY_SHORT if presenting else WHY)
         if missing and not presenting:
             _embed_missing(missing)
     if not presenting:  # the presenter says it; the screen keeps the chart
