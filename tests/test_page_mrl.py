@@ -176,7 +176,7 @@ def test_presenter_mode(words_float64) -> None:
     assert minilm in curves(at)
 
     ranking = show(at, RANKING).dataframe[0]
-    assert ranking.proto.row_height == 34  # the header and ten rows fit the screen
+    assert ranking.proto.row_height == 32  # the header and ten rows fit the screen
 
     fig = figures(show(at, PIPELINE))[0]
     assert fig["layout"]["font"]["size"] == 18

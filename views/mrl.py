@@ -38,7 +38,8 @@ STYLE = {
 }
 # Presenter mode, 1280x720: what is left under the title, the tabs and one row of controls.
 PRESENTER_CHART_PX = 440
-PRESENTER_ROW_PX = 34  # a table row: the header and ten rows fit
+PRESENTER_ROW_PX = 32  # a table row: the header and ten rows fit
+PRESENTER_HEADER_PX = 44  # the header row, taller in presenter type, and the borders
 TALK_MODEL = "text-embedding-3-large"  # the talk's MRL model, 3072 dims cut to 256
 
 _ui.page_intro(
@@ -189,7 +190,8 @@ def one_ranking() -> None:
         size: dict[str, Any] = {}
         if _ui.presenting():
             rows = min(k, 10)  # more rows scroll inside the table
-            size = {"row_height": PRESENTER_ROW_PX, "height": PRESENTER_ROW_PX * (rows + 1) + 3}
+            height = PRESENTER_HEADER_PX + PRESENTER_ROW_PX * rows
+            size = {"row_height": PRESENTER_ROW_PX, "height": height}
         c_table.dataframe(
             table,
             key="mrl_ranking",
