@@ -23,6 +23,11 @@ others. ``--mode burst`` sends every step from all sessions at the same moment i
 last one rendered is the teacher's "now move the slider"). ``--soak MINUTES`` instead keeps
 ``--soak-sessions`` students arriving, working with 2-10 s pauses and leaving, and prints
 RSS and latency every minute, then RSS after they have all left.
+
+``--server`` instead drives the classroom embeddings server (``python -m core.serve``, its own
+process): 50 ``openai`` clients x 20 requests of 1-3 sentences, with the embedder's own
+sentences/s measured in this process before each round (``bench.bench_serve.classroom``);
+``--server-command`` starts another server build to compare (e.g. an older ``core/serve.py``).
 """
 
 from __future__ import annotations
@@ -386,6 +391,14 @@ async def soak(
             print(f"server log has a traceback: {server.log_path}", flush=True)
 
 
+def serve_part(model: str, rounds: int, command: str = "") -> None:
+    """The classroom server under 50 concurrent openai clients, ``rounds`` times: prints
+    requests/s, sentences/s against the embedder's own, p50/p95 and CPU per sentence."""
+    from bench.bench_serve import classroom
+
+    print(classroom(model, rounds, command.split()), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -402,7 +415,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=("free", "burst"), default="free")
     parser.add_argument("--soak", type=float, default=0, metavar="MINUTES")
     parser.add_argument("--soak-sessions", type=int, default=30)
+    parser.add_argument("--server", action="store_true", help="the classroom server part only")
+    parser.add_argument("--server-model", default="all-MiniLM-L6-v2")
+    parser.add_argument("--server-command", default="", help="server to run instead of core.serve")
     args = parser.parse_args(argv)
+    if args.server:
+        serve_part(args.server_model, args.rounds, args.server_command)
+        return
 
     configs = CONFIGS
     if args.config:

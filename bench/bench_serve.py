@@ -14,6 +14,7 @@ would. Reports failures, requests/s over the whole run, and latency percentiles.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
 import subprocess
@@ -21,7 +22,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,32 +171,52 @@ def run_abandoned(
     return took
 
 
+@dataclass(frozen=True)
+class ServerProcess:
+    """A classroom server running in its own process, at ``url``."""
+
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the process has used, all threads (from ``/proc``)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server_process(model: str, log_path: Path | None = None) -> Iterator[str]:
-    """``python -m core.serve --model <model>`` in its own process on a free loopback port (as
-    a teacher runs it, so that clients and server do not share a GIL); yields its base URL."""
+def server_process(
+    model: str, command: Sequence[str] = (), log_path: Path | None = None
+) -> Iterator[ServerProcess]:
+    """``python -m core.serve --model <model>`` (or ``command`` with those options) in its own
+    process on a free loopback port, as a teacher runs it, so that clients and server do not
+    share a GIL; stopped on exit."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     log_path = log_path or Path(tempfile.gettempdir()) / f"bench_serve_{port}.log"
-    command = [sys.executable, "-m", "core.serve", "--model", model, "--port", str(port)]
+    base = list(command) or [sys.executable, "-m", "core.serve"]
+    argv = [*base, "--model", model, "--port", str(port)]
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        # The repository on the path, so a server script kept elsewhere imports this core.
+        path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path}
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"core.serve exited with {process.returncode}; see {log_path}")
+                raise RuntimeError(f"{argv} exited with {process.returncode}; see {log_path}")
             try:
                 if httpx2.get(f"{url}/health", timeout=2).status_code == 200:
                     break
             except httpx2.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"core.serve did not answer within 120 s; see {log_path}")
+                raise RuntimeError(f"{argv} did not answer within 120 s; see {log_path}")
             time.sleep(0.2)
-        yield url
+        yield ServerProcess(url, process.pid)
     finally:
         process.terminate()
         try:
@@ -203,6 +224,96 @@ def server_process(model: str, log_path: Path | None = None) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass(frozen=True)
+class ClassroomRun:
+    """One classroom run: the model's own sentences/s and CPU ms per sentence (``raw``,
+    ``raw_cpu_ms``), the load through the server, and the server's CPU ms per sentence."""
+
+    raw: float
+    raw_cpu_ms: float
+    load: LoadResult
+    server_cpu_ms: float
+
+    @property
+    def share(self) -> float:
+        """Served sentences/s as a fraction of the model's own."""
+        return self.load.texts_per_second / self.raw
+
+
+def classroom_run(
+    model: Embedder,
+    clients: int = 50,
+    requests: int = 20,
+    most: int = 3,
+    seed: int = 0,
+    command: Sequence[str] = (),
+) -> ClassroomRun:
+    """``clients`` openai clients x ``requests`` requests of 1 to ``most`` sentences against
+    a server process for ``model`` (``server_process``), and the same sentences through
+    ``model.embed`` in this process just before."""
+    texts = [
+        t for client in student_inputs(clients, requests, most, seed) for r in client for t in r
+    ]
+    before = os.times()
+    raw = raw_rate(model, texts)
+    after = os.times()
+    raw_cpu = (after.user + after.system - before.user - before.system) / (len(texts) + 64)
+    with server_process(model.name, command) as server:
+        start = server.cpu_seconds()
+        load = run_load(server.url, model.name, clients, requests, most, seed)
+        cpu = server.cpu_seconds() - start
+    return ClassroomRun(raw, raw_cpu * 1000, load, cpu / max(load.texts, 1) * 1000)
+
+
+def classroom_table(runs: Sequence[ClassroomRun]) -> str:
+    """A markdown row per run, then medians: raw and served sentences/s, their ratio,
+    requests/s, p50/p95 latency, CPU ms per sentence (raw, server) and failed requests."""
+
+    def cells(r: ClassroomRun) -> list[float]:
+        load = r.load
+        return [
+            r.raw,
+            load.texts_per_second,
+            r.share * 100,
+            load.requests_per_second,
+            load.percentile_ms(50),
+            load.percentile_ms(95),
+            r.raw_cpu_ms,
+            r.server_cpu_ms,
+            load.failures,
+        ]
+
+    def row(label: str, values: Sequence[float]) -> str:
+        shown = [f"{v:.2f}" if i in (6, 7) else f"{v:.0f}" for i, v in enumerate(values)]
+        shown[2] += " %"
+        return f"| {label} | " + " | ".join(shown) + " |"
+
+    lines = [
+        "| run | raw sent/s | served sent/s | served/raw | req/s | p50 ms | p95 ms "
+        "| CPU ms/sent raw | CPU ms/sent server | failed |",
+        "|---" * 10 + "|",
+    ]
+    table = [cells(r) for r in runs]
+    lines += [row(str(i + 1), values) for i, values in enumerate(table)]
+    lines.append(row("median", [statistics.median(column) for column in zip(*table, strict=True)]))
+    return "\n".join(lines)
+
+
+def classroom(model: str, rounds: int = 3, command: Sequence[str] = ()) -> str:
+    """``rounds`` classroom runs (50 openai clients x 20 requests of 1-3 sentences against
+    ``python -m core.serve``, or ``command``) for the local ``model``, as a markdown table
+    headed by the command and the machine's load (1-minute average before and after)."""
+    embedder = load_local_models([model])[model]
+    load_before = os.getloadavg()[0]
+    runs = [classroom_run(embedder, command=command) for _ in range(rounds)]
+    server = " ".join(command) or "python -m core.serve"
+    return (
+        f"{server} --model {model}: 50 openai clients x 20 requests of 1-3 sentences, "
+        f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n"
+        + classroom_table(runs)
+    )
 
 
 @contextmanager
@@ -226,7 +337,22 @@ def main() -> None:
     parser.add_argument("--url", help="a running server's base URL (default: start one here)")
     parser.add_argument("--all", action="store_true", help="20x50, 50x20 and abandoned requests")
     parser.add_argument("--repeat", type=int, default=1, help="runs per scenario (median)")
+    parser.add_argument(
+        "--classroom",
+        action="store_true",
+        help="50 clients x 20 requests of 1-3 sentences against a server process, with the "
+        "model's own speed measured before each run (--repeat runs)",
+    )
+    parser.add_argument(
+        "--server-command",
+        default="",
+        help="with --classroom: the server to start instead of 'python -m core.serve' "
+        "(e.g. 'python /tmp/old_serve.py' to compare versions)",
+    )
     args = parser.parse_args()
+    if args.classroom:
+        print(classroom(args.model, args.repeat, args.server_command.split()))
+        return
     models = {} if args.url else load_local_models([args.model])
     shapes = [(20, 50), (50, 20)] if args.all else [(args.clients, args.requests)]
     for clients, requests in shapes:

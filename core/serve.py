@@ -86,9 +86,10 @@ class ServeSettings:
     request must carry (never logged), texts waiting per model, seconds a connection may stay
     silent (or take to send a request head), seconds to send a body, and open connections.
 
-    ``workers`` forward passes of one model may run at once (default: one per core, each on
-    one BLAS thread); while one runs, a free worker waits up to ``batch_wait`` seconds for
-    ``BATCH_TEXTS`` texts before it starts a smaller pass."""
+    ``workers`` forward passes of one model may run at once (default: one per core; the
+    command line puts BLAS on one thread, see ``one_blas_thread``); while one runs, a free
+    worker waits up to ``batch_wait`` seconds for ``BATCH_TEXTS`` texts before it starts a
+    smaller pass."""
 
     max_inputs: int = 2048
     max_body_bytes: int = 4 * 1024 * 1024
@@ -326,33 +327,14 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController().select(user_api="blas")
 
 
-class _OneBlasThread:
-    """BLAS on one thread while any forward pass of this server runs, then as it was.
-
-    Parallel passes each on one thread use every core for the element-wise half of the work
-    too; one pass on every BLAS thread shares them badly on a busy machine (measured for
-    MiniLM on 2 loaded cores, 48 texts a pass: 7.9 ms CPU a text on two threads, 3.7 on
-    one). Counted, because the limit is process-wide: only the last pass out restores it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._passes = 0
-        self._limit: Any = None
-
-    def __enter__(self) -> None:
-        with self._lock:
-            if self._passes == 0:
-                self._limit = _blas().limit(limits=1)
-            self._passes += 1
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self._passes -= 1
-            if self._passes == 0:
-                self._limit.restore_original_limits()
-
-
-_ONE_BLAS_THREAD = _OneBlasThread()
+def one_blas_thread() -> None:
+    """Put BLAS on one thread for the rest of the process, so that parallel passes each use
+    one core: then the element-wise half of the work (softmax, GELU, LayerNorm) uses every
+    core too, and two passes do not share the cores badly (measured for MiniLM on 2 loaded
+    cores, 48 texts a pass: 7.9 ms CPU a text on two BLAS threads, 3.7 on one). Call it
+    from the main thread before any pass: OpenBLAS 0.3.31 ignores a limit set by one thread
+    while another thread that set one is alive."""
+    _blas().limit(limits=1)  # kept: the limiter is not restored
 
 
 class _Model:
@@ -519,11 +501,7 @@ class _Batcher:
 
     def _run(self, batch: list[tuple[list[str], Future[np.ndarray]]]) -> None:
         try:
-            if self.workers > 1:
-                with _ONE_BLAS_THREAD:
-                    vectors = self.model.embed([t for texts, _ in batch for t in texts])
-            else:
-                vectors = self.model.embed([t for texts, _ in batch for t in texts])
+            vectors = self.model.embed([t for texts, _ in batch for t in texts])
         except Exception as exc:  # noqa: BLE001 - handed to the waiting request
             if len(batch) == 1:
                 batch[0][1].set_exception(exc)
@@ -874,6 +852,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "cores, %(default)s)",
     )
     parser.add_argument(
+        "--batch-wait",
+        type=float,
+        default=ServeSettings.batch_wait,
+        help="seconds a free worker waits for a full batch while another pass runs "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
         "--access-log", action="store_true", help="log every request (costs time under load)"
     )
     keys = parser.add_mutually_exclusive_group()
@@ -904,6 +889,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             key if args.require_key else None,
             max_queued_texts=args.max_queued_texts,
             workers=args.workers,
+            batch_wait=args.batch_wait,
         )
     except ExplorerError as exc:
         parser.error(str(exc))
@@ -915,6 +901,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.no_key and not is_loopback(args.host):
         log.warning("Serving %s with no key: anyone who can reach it may use it.", args.host)
     log.info("Serving %s on http://%s:%d/v1", ", ".join(models), args.host, args.port)
+    if settings.workers > 1:
+        one_blas_thread()
     app = create_app(models, settings)
     config = uvicorn_config(
         app,

@@ -778,18 +778,17 @@ def test_lazy_local_models_name_every_local_model_without_loading_one():
     assert _loaded == before
 
 
-def test_passes_hold_blas_on_one_thread_and_the_last_restores_it():
-    blas = serve._blas()
-    if not blas.info():
-        pytest.skip("no BLAS library loaded")
+@pytest.mark.parametrize(("workers", "limited"), [("2", True), ("1", False)])
+def test_main_puts_blas_on_one_thread_for_parallel_passes(
+    fake_serve, monkeypatch, workers, limited
+):
+    calls = []
 
-    def threads() -> int:
-        return max(i["num_threads"] for i in blas.info())
+    class Controller:
+        def limit(self, limits):
+            calls.append(limits)
 
-    original = threads()
-    limit = serve._OneBlasThread()
-    with limit:
-        with limit:  # a second pass at the same time
-            assert threads() == 1
-        assert threads() == 1  # the first pass still runs
-    assert threads() == original
+    monkeypatch.setattr(serve, "_blas", Controller)
+    serve.main(["--workers", workers])
+    assert calls == ([1] if limited else [])
+    assert fake_serve[0].app is not None
