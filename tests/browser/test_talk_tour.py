@@ -128,5 +128,5 @@ def test_arrow_keys_leave_text_boxes_and_sliders_alone_and_the_buttons_move(
     open_page(page, f"{server_url}/?tour=2&present=1")
     at_step(page, 2)  # Embed: "queen" in several models
     widget(page, "tour_data").locator("button:visible").click()
-    expect(page.get_by_text("hosted-model form")).to_be_visible()
+    expect(page.get_by_test_id("stPopoverBody").get_by_text("hosted-model form")).to_be_visible()
     page.screenshot(path=PRESENT / "tour-02-talk-data.png")
