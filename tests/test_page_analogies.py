@@ -160,6 +160,10 @@ def test_presenter_mode_keeps_the_chart_and_drops_the_long_caption():
     at = open_tab(present="1")
     assert presenter_styled(at)
     assert figures(at) and "Answers come from the" not in texts(at)
+    # The code folds under the other models' answers, in their column beside the drawing.
+    (beside,) = [c for c in at.columns if "The same in Python" in [e.label for e in c.expander]]
+    assert beside.dataframe and not beside.get("plotly_chart")
+    assert "offsets such as man → king" in " ".join(c.value for c in beside.caption)
     assert "Answers come from the 20,000" in texts(open_tab())
 
 

@@ -284,15 +284,17 @@ def render_analogies() -> None:
                 st.caption("The same question, asked of the other local models:")
             st.dataframe(_answers_frame(others), key="ana_others", hide_index=True)
         st.caption(WHY_SHORT if presenting else WHY)
-        if missing and not presenting:
+        if presenting:  # under the note, whole on the screen rather than cut at its edge
+            _ui.code_expander(_code(question, model))
+            return
+        if missing:
             _embed_missing(missing)
-    if not presenting:  # the presenter says it; the screen keeps the chart
-        st.caption(
-            _ui.md_text(
-                f"Answers come from the {CANDIDATES:,} most frequent a–z words of GloVe's "
-                "vocabulary, the question's words left out, ranked by cosine with "
-                "b̂ − â + ĉ (each input scaled to length 1 first: 3CosAdd). The map is a PCA of "
-                "just these points, so the two arrows are equal there as in the full space."
-            )
+    st.caption(
+        _ui.md_text(
+            f"Answers come from the {CANDIDATES:,} most frequent a–z words of GloVe's "
+            "vocabulary, the question's words left out, ranked by cosine with "
+            "b̂ − â + ĉ (each input scaled to length 1 first: 3CosAdd). The map is a PCA of "
+            "just these points, so the two arrows are equal there as in the full space."
         )
+    )
     _ui.code_expander(_code(question, model))
