@@ -792,3 +792,21 @@ def test_main_puts_blas_on_one_thread_for_parallel_passes(
     serve.main(["--workers", workers])
     assert calls == ([1] if limited else [])
     assert fake_serve[0].app is not None
+
+
+def test_main_with_model_loads_those_at_start(fake_serve, monkeypatch):
+    loader = CountingLoader()
+    monkeypatch.setattr(serve, "lazy_local_models", lambda: {"lazy": loader})
+    serve.main(["--model", "toy"])
+    (config,) = fake_serve
+    with serve_in_thread(config.app) as base:
+        health = httpx2.get(f"{base}/health").json()
+    assert loader.calls == 0 and "toy" in health["loaded"] and "lazy" not in health["queued_texts"]
+
+
+def test_main_with_no_loadable_model_is_a_usage_error(fake_serve, monkeypatch, capsys):
+    monkeypatch.setattr(serve, "load_local_models", lambda names: {})
+    with pytest.raises(SystemExit) as exited:
+        serve.main(["--model", "all-MiniLM-L6-v2"])
+    assert exited.value.code == 2 and not fake_serve
+    assert "no local model could be loaded" in capsys.readouterr().err
