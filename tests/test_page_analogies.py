@@ -163,6 +163,8 @@ def test_presenter_mode_keeps_the_chart_and_drops_the_long_caption():
     # The code folds under the other models' answers, in their column beside the drawing.
     (beside,) = [c for c in at.columns if "The same in Python" in [e.label for e in c.expander]]
     assert beside.dataframe and not beside.get("plotly_chart")
+    # Short rows leave room for the note and the code (also beside an "Ask … too" button).
+    assert [t.proto.row_height for t in at.dataframe] == [34, 34]
     assert "offsets such as man → king" in " ".join(c.value for c in beside.caption)
     assert "Answers come from the 20,000" in texts(open_tab())
 

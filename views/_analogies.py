@@ -28,6 +28,8 @@ from views import _ui
 
 NUMBER = st.column_config.NumberColumn(format="%.3f")
 ARROWS = {"a → b": "#1f4fd1", "c → b − a + c": "#d1451f"}
+# Table rows in presenter mode, px (Streamlit's own are 42 at presenter type size).
+PRESENT_ROW_PX = 34
 # The drawing's axes reach this share of the points' extent past the outermost point.
 PAD = 0.15
 _CANCELLED = "ana_embed_cancelled"
@@ -269,6 +271,9 @@ def render_analogies() -> None:
     else:  # beside the sidebar: a wider drawing, the other models below
         drawing, top = st.columns([3, 2])
         others_col = st.container()
+    # Short rows on a projector leave room under the tables for the note and the code,
+    # also when the "Ask … too" button makes the answer's line taller.
+    row_height = PRESENT_ROW_PX if presenting else None
     with drawing:
         _ui.plot(_figure(main), key="ana_map", height=360 if presenting else 420)
     top.dataframe(
@@ -276,13 +281,16 @@ def render_analogies() -> None:
         key="ana_top",
         hide_index=True,
         column_config={"cosine": NUMBER},
+        row_height=row_height,
     )
     with others_col:
         others = {m: r for m, r in answers.items() if m != model}
         if others:
             if not presenting:  # on a projector the models' names head the table
                 st.caption("The same question, asked of the other local models:")
-            st.dataframe(_answers_frame(others), key="ana_others", hide_index=True)
+            st.dataframe(
+                _answers_frame(others), key="ana_others", hide_index=True, row_height=row_height
+            )
         st.caption(WHY_SHORT if presenting else WHY)
         if presenting:  # under the note, whole on the screen rather than cut at its edge
             _ui.code_expander(_code(question, model))
