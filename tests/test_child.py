@@ -55,9 +55,9 @@ def sleep_forever(pid_file: str) -> None:
     time.sleep(600)
 
 
-def child_pids() -> list[int]:
-    """This process's child processes, from /proc."""
-    tasks = Path(f"/proc/{os.getpid()}/task")
+def child_pids(pid: int | None = None) -> list[int]:
+    """The child processes of ``pid`` (default: this process), from /proc."""
+    tasks = Path(f"/proc/{os.getpid() if pid is None else pid}/task")
     return [int(p) for t in tasks.iterdir() for p in (t / "children").read_text().split()]
 
 
@@ -83,12 +83,13 @@ def read_pid(pid_file: Path, within: float = 60.0) -> int:
 
 
 def test_answer_comes_back_from_another_process() -> None:
+    before = set(child_pids())  # a browser test session may run a server and Chromium
     x = np.arange(12, dtype=np.float64).reshape(3, 4)
     assert run_in_child(scaled_sum, x, 0.5) == 33.0
     assert run_in_child(partial(noisy, 6), 7) == 42
     pid = run_in_child(os.getpid)
     assert pid != os.getpid()
-    assert gone(pid, within=0.5) and not child_pids()
+    assert gone(pid, within=0.5) and set(child_pids()) <= before
 
 
 def test_errors_come_back_as_errors() -> None:
@@ -103,6 +104,7 @@ def test_errors_come_back_as_errors() -> None:
 
 
 def test_a_cancel_in_wait_stops_the_child(tmp_path: Path) -> None:
+    before = set(child_pids())
     pid_file = tmp_path / "pid"
     seen: list[float] = []
 
@@ -114,15 +116,16 @@ def test_a_cancel_in_wait_stops_the_child(tmp_path: Path) -> None:
     with pytest.raises(Stopped):
         run_in_child(sleep_forever, str(pid_file), wait=wait, poll=0.05)
     assert seen == sorted(seen) and seen[0] >= 0
-    assert gone(read_pid(pid_file), within=0.5) and not child_pids()  # stop() waited
+    assert gone(read_pid(pid_file), within=0.5) and set(child_pids()) <= before
 
 
 def test_the_time_limit_stops_the_child(tmp_path: Path) -> None:
+    before = set(child_pids())
     pid_file = tmp_path / "pid"
     with pytest.raises(ExplorerError, match="sleep_forever took more than 1.5 s"):
         run_in_child(sleep_forever, str(pid_file), poll=0.05, time_limit=1.5)
     # On a busy machine the child may be stopped before it wrote its pid.
-    assert not child_pids()
+    assert set(child_pids()) <= before
     if pid_file.exists() and pid_file.read_text():
         assert gone(int(pid_file.read_text()), within=0.5)
 

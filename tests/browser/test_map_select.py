@@ -1,16 +1,18 @@
 """The map in a real browser: a lasso drawn with the mouse lists exactly the points inside it
-(worked out independently from the drawn figure's coordinates), and in presenter mode the map
-and its controls fit a 1280x720 screen."""
+(worked out independently from the drawn figure's coordinates), in presenter mode the map
+and its controls fit a 1280x720 screen, and Cancel ends a t-SNE's child process."""
 
 from __future__ import annotations
 
 import html
+import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from core.datasets import load_dataset
-from tests.browser.helpers import assert_clean, open_page, rerun, shoot, tables
+from tests.browser.helpers import assert_clean, open_page, rerun, settle, shoot, tables
 
 pytestmark = pytest.mark.browser
 
@@ -93,3 +95,37 @@ def test_presenter_map_and_controls_fit_one_screen(page: Page, server_url: str) 
     boxes.append(page.get_by_test_id("stPopoverButton").first.bounding_box())
     for box in boxes:
         assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= chart["y"]
+
+
+def _job_children() -> list[int]:
+    """Processes that core.child started under the Streamlit server this test session runs."""
+    from tests.test_child import child_pids
+
+    def cmdline(pid: int) -> str:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except FileNotFoundError:
+            return ""
+
+    servers = [p for p in child_pids() if "streamlit" in cmdline(p)]
+    return [c for s in servers for c in child_pids(s) if "core.child" in cmdline(c)]
+
+
+def test_cancel_stops_the_tsne_child_process(page: Page, server_url: str) -> None:
+    page.goto(f"{server_url}/similarity?sim_view=Map&sim_proj=tsne&sim_proj_dims=3")
+    cancel = page.locator(".st-key-sim_map_cancel_projection button")
+    cancel.wait_for(timeout=90_000)
+    assert _job_children(), "t-SNE should be running in a child process"
+    expect(page.get_by_text("t-SNE of 1,114 vectors")).to_be_visible()
+    cancel.click()
+    expect(page.get_by_text("t-SNE of 1,114 vectors: cancelled")).to_be_visible(timeout=30_000)
+    settle(page)
+    assert_clean(page)
+    deadline = time.monotonic() + 5
+    while _job_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _job_children()
+    # Meanwhile the map shows PCA, and a button runs t-SNE again.
+    expect(page.get_by_text("PCA of 1,114 words vectors", exact=False)).to_be_visible()
+    expect(page.locator(".st-key-sim_map_again_projection button")).to_be_visible()
+    shoot(page, "map_tsne_cancelled")
