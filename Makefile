@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install browser bench bench-classroom lock
+.PHONY: run test install precompute browser bench bench-classroom lock
 
 # requirements-dev.txt locks the app's and the checks' versions that CI tested (every file
 # checked by hash; `make lock` regenerates it from pyproject.toml). Model weights and diskannpy
@@ -29,11 +29,20 @@ $(STAMP): requirements-dev.txt requirements-models.txt
 	# The Analogies tab's 20,000 candidate words, embedded once by the fast local models
 	# (mpnet's take minutes: the tab offers to embed them, with progress, when asked).
 	$(BIN)/python -m core.analogy --models static-minilm-256 all-MiniLM-L6-v2
+	$(MAKE) precompute
 	touch $(STAMP)
+
+# MRL's recall curves and pipeline sweeps for the bundled datasets and local models, stored
+# by content (data, settings and the computing code's source) under the cache directory, so a
+# first open reads them (about 1 min from scratch; about 3 s when stored). `make run` repeats it
+# because a change to the code that computes them makes new ones.
+precompute:
+	$(BIN)/python -m core.pipeline
 
 install: $(STAMP)
 
 run: install
+	$(MAKE) precompute
 	$(BIN)/python -m streamlit run explorer_app.py
 
 # Debian's chromium for the browser tests (playwright cannot download browsers here);

@@ -47,9 +47,6 @@ OVERFLOWS: dict[tuple[str, str], str] = {
     ("similarity", "Map"): "23 px over (content ends at 743 px)",
     ("metrics", "Two vectors"): "59 px over (content ends at 779 px)",
     ("metrics", "On real data"): "642 px over (content ends at 1362 px)",
-    ("mrl", "Recall curves"): "180 px over (content ends at 900 px)",
-    ("mrl", "One ranking"): "87 px over (content ends at 807 px)",
-    ("mrl", "Full pipeline"): "597 px over (content ends at 1317 px)",
 }
 
 # The bottom edge of the page's content (its last element shown; Streamlit's empty padding
