@@ -42,8 +42,6 @@ TABS: dict[str, tuple[str, tuple[str, ...]]] = {
 OVERFLOWS: dict[tuple[str, str], str] = {
     ("", ""): "281 px over (content ends at 1001 px)",
     ("embed", ""): "1106 px over (content ends at 1826 px)",
-    ("similarity", "Neighbours"): "110 px over (content ends at 830 px)",
-    ("similarity", "Spread"): "417 px over (content ends at 1137 px)",
     ("similarity", "Map"): "23 px over (content ends at 743 px)",
     ("metrics", "Two vectors"): "59 px over (content ends at 779 px)",
     ("metrics", "On real data"): "642 px over (content ends at 1362 px)",
