@@ -314,16 +314,19 @@ def test_current_map_hands_the_drawn_coordinates_and_clusters_to_an_export(words
 
 
 def _cancel_script() -> None:
-    """The map, with the t-SNE job marked as cancelled by this session when the test asks
-    (what the Cancel button's callback does)."""
+    """The map, with the t-SNE job or the clustering of the PCA map marked as cancelled by
+    this session when the test asks (what the Cancel button's callback does)."""
     import streamlit as st
 
     from views import _map, _ui
 
     ws = _ui.workspace()
+    cancelled = st.session_state.setdefault(_map._CANCELLED, set())
     if st.session_state.pop("test_cancel_tsne", False):
-        key = _map._projection_key(ws.first(), "tsne", 2)
-        st.session_state.setdefault(_map._CANCELLED, set()).add(key)
+        cancelled.add(_map._projection_key(ws.first(), "tsne", 2))
+    if st.session_state.pop("test_cancel_clusters", False):
+        pca = _map._projection(ws.first(), "pca", 2)
+        cancelled.add(_map._cluster_key(ws.first(), pca, "map", 5))
     _map.dataset_map(ws)
 
 
@@ -335,12 +338,30 @@ def test_a_cancelled_tsne_shows_pca_until_run_again(monkeypatch: pytest.MonkeyPa
     at.session_state["test_cancel_tsne"] = True
     at.run()
     assert not at.exception
-    assert "t-SNE of 200 vectors: cancelled" in plain(" ".join(w.value for w in at.warning))
+    warning = plain(" ".join(w.value for w in at.warning))
+    assert "t-SNE of 200 vectors: cancelled. The map shows PCA meanwhile." in warning
     assert "PCA of 1,114 words vectors" in texts(at)
     at.button(key="sim_map_again_projection").click().run()
     assert not at.exception
     assert not at.warning and "t-SNE ran on a random sample of 200" in texts(at)
     assert sum(len(t["hovertext"]) for t in _map(at)["data"][:-2]) == 200
+
+
+def test_cancelled_clusters_leave_the_map_unclustered_until_run_again() -> None:
+    at = AppTest.from_function(_cancel_script, default_timeout=300)
+    at.session_state["models"] = ["static-minilm-256"]
+    at.session_state["sim_map_clusters"] = "map"
+    at.session_state["sim_map_min_size"] = 5
+    at.session_state["test_cancel_clusters"] = True
+    at.run()
+    assert not at.exception
+    warning = plain(" ".join(w.value for w in at.warning))
+    assert "HDBSCAN on the map of 1,114 points: cancelled. The map shows no clusters" in warning
+    assert "clusters on the map" not in texts(at)
+    assert "cluster" not in at.selectbox(key="sim_map_colour").options
+    at.button(key="sim_map_again_clusters").click().run()
+    assert not at.exception and not at.warning
+    assert "clusters on the map" in texts(at)
 
 
 def test_streamlit_stopping_the_run_ends_the_child_and_frees_the_slot(

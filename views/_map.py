@@ -129,20 +129,21 @@ def _estimate(kind: str, rows: int) -> float | None:
 
 
 def _in_child(
-    slot: str, key: tuple, what: str, kind: str, rows: int, job: Callable[[], T]
+    slot: str, key: tuple, what: str, kind: str, rows: int, job: Callable[[], T], meanwhile: str
 ) -> T | None:
     """``job()`` (a module-level function or a partial of one) computed in a child process
     that Cancel ends, kept per server under ``key`` (content and settings). While it runs:
     the server's one long-job slot, a bar with the seconds so far against the estimate,
     and a Cancel button (``slot`` names the buttons). None when this session cancelled it
-    (a button runs it again) or another session's job holds the slot."""
+    (the note says what the map shows ``meanwhile``; a button runs it again) or another
+    session's job holds the slot."""
     found = _memo().peek(key)
     if found is not None:
         return found
     cancelled: set[tuple] = st.session_state.setdefault(_CANCELLED, set())
     if key in cancelled:
         note, again = st.columns([4, 1], vertical_alignment="center")
-        note.warning(_ui.md_text(f"{what}: cancelled. Run it again when you want it."))
+        note.warning(_ui.md_text(f"{what}: cancelled. {meanwhile}"))
         again.button(
             "Run again", key=f"sim_map_again_{slot}", on_click=cancelled.discard, args=(key,)
         )
@@ -189,7 +190,7 @@ def _projection(vs: VectorSet, method: str, n_components: int) -> ProjectionResu
     name = PROJECTION_NAMES[Projection(method)]
     what = f"{name} of {rows:,} vectors"
     job = partial(project_bounded, vs.vectors, method, n_components, seed=0, max_rows=cap)
-    return _in_child("projection", key, what, method, rows, job)
+    return _in_child("projection", key, what, method, rows, job, "The map shows PCA meanwhile.")
 
 
 def _clustering(
@@ -204,7 +205,8 @@ def _clustering(
     fitted = min(rows.size, CLUSTER_ROWS[space])
     what = f"HDBSCAN on the {space} of {fitted:,} points"
     job = partial(cluster, points, texts, space, min_size, max_rows=CLUSTER_ROWS[space])
-    return _in_child("clusters", key, what, f"hdbscan {space}", fitted, job)
+    meanwhile = "The map shows no clusters meanwhile."
+    return _in_child("clusters", key, what, f"hdbscan {space}", fitted, job, meanwhile)
 
 
 def _cluster_key(vs: VectorSet, result: ProjectionResult, space: str, min_size: int) -> tuple:
