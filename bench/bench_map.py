@@ -4,6 +4,12 @@ press to the drawn chart), and the engines behind it (PCA, UMAP, HDBSCAN) at 10k
 ``python -m bench.bench_map`` runs the headless reruns and the Chromium timing at 100k;
 ``--engines`` adds the projection and clustering timings (UMAP at 100k takes minutes);
 ``--n`` changes the size. Numbers are wall-clock seconds on this machine.
+
+What a rerun costs in Chromium: Streamlit derives a selectable chart's widget id from its
+figure JSON, so a rerun that changes the figure (k, the target, a colour) mounts a new
+plot (WebGL contexts, shaders, buffers, plotly's newPlot) instead of updating the old one;
+a rerun with an identical figure keeps it. Without a GPU the drawing is bound by the
+pixels filled, hence the map's 3-px markers above 20k points.
 """
 
 from __future__ import annotations
