@@ -313,3 +313,17 @@ def test_a_rerun_on_the_same_text_reuses_the_chart() -> None:
     assert figures(at)[0] != first
     at.text_input(key="embed_text").input("queen").run()
     assert figures(at)[0] == first
+
+
+def test_presenter_mode_lists_the_first_values_of_one_or_two_models() -> None:
+    at = open_page("embed", {"present": "1", "embed_all": "0", "embed_text": "dog"})
+    assert figures(at)[0]["layout"]["height"] == 440 - 2 * 46
+    bars = _bars(at)
+    for model in MODELS:
+        lines = [plain(m.value) for m in at.main.markdown]
+        (line,) = [x for x in lines if x.startswith(f"**{model}**: ")]
+        first = [float(v) for v in re.findall(r"[+-]\d\.\d{4}", line)]
+        np.testing.assert_allclose(first, bars[model][:8], atol=5e-5)
+    every = open_page("embed", {"present": "1"})  # four models: the chart takes the room
+    assert figures(every)[0]["layout"]["height"] == 440
+    assert not [m for m in every.main.markdown if plain(m.value).startswith("**all-MiniLM")]

@@ -87,6 +87,11 @@ def _timings(results: list[EmbeddedText], from_disk: set[str]) -> str:
     return " · ".join(parts)
 
 
+def _first_values(r: EmbeddedText) -> str:
+    """The first ``FIRST`` values of ``r``'s vector as inline code, e.g. ``[+0.0355, …]``."""
+    return "`[" + ", ".join(f"{v:+.4f}" for v in r.vector[:FIRST]) + ", …]`"
+
+
 def _details(r: EmbeddedText, key: str) -> None:
     """One model's numbers, first values and download button."""
     st.subheader(_ui.md_text(r.model))
@@ -107,8 +112,7 @@ def _details(r: EmbeddedText, key: str) -> None:
         st.caption(
             _ui.md_text(f"Not in its vocabulary, left out of the average: {', '.join(unknown)}.")
         )
-    first = ", ".join(f"{v:+.4f}" for v in r.vector[:FIRST])
-    st.markdown(f"First {FIRST} values: `[{first}, …]`")
+    st.markdown(f"First {FIRST} values: {_first_values(r)}")
     slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{r.text[:40]}-{r.model}").strip("-")
     st.download_button(
         "Download the vector (JSON)",
@@ -235,9 +239,13 @@ big = _ui.presenting()
 if results:
     # Presenter mode: the chart takes the screen below the text box, everything else folds
     # into one row (the numbers' popover, a link to Home's model table, the code expander),
-    # so that it all fits 1280x720.
-    height = PRESENTER_CHART if big else 100 + 170 * len(results)
+    # so that it all fits 1280x720. One or two models (the talk's "dog" -> floats) also get
+    # their first values under the chart.
+    listed = results if big and len(results) <= 2 else []
+    height = PRESENTER_CHART - 46 * len(listed) if big else 100 + 170 * len(results)
     _ui.plot(_bars(tuple(results)), key="embed_bars", height=height)
+    for r in listed:
+        st.markdown(f"**{_ui.md_text(r.model)}**: {_first_values(r)}")
     if big:
         numbers, table, code = st.columns(3)
         with numbers.popover("Each model's numbers", width="stretch"):
