@@ -41,10 +41,13 @@ _READ = 1 << 20
 
 
 def _exit_when_parent_goes() -> None:  # pragma: no cover - runs in the child
-    """Block until stdin ends (the parent finished, stopped us or died), then exit."""
-    while sys.stdin.buffer.read(_READ):
-        pass
-    os._exit(1)
+    """Block until stdin ends or fails (the parent finished, stopped us or died), then
+    exit."""
+    try:
+        while sys.stdin.buffer.read(_READ):
+            pass
+    finally:
+        os._exit(1)
 
 
 def serve() -> None:  # pragma: no cover - the child's body; tests check it from outside

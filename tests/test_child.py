@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.child import run_in_child
+from core.child import STOP_GRACE, run_in_child
 from core.errors import ExplorerError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,6 +59,14 @@ def child_pids(pid: int | None = None) -> list[int]:
     """The child processes of ``pid`` (default: this process), from /proc."""
     tasks = Path(f"/proc/{os.getpid() if pid is None else pid}/task")
     return [int(p) for t in tasks.iterdir() for p in (t / "children").read_text().split()]
+
+
+def busy_deaf_to_sigterm(pid_file: str) -> None:
+    """Ignore SIGTERM, then compute in C holding the GIL (as a compiled library can), so
+    neither SIGTERM nor the child's own stdin watcher can end it: only SIGKILL."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    Path(pid_file).write_text(str(os.getpid()))
+    sum(range(10**13))
 
 
 def gone(pid: int, within: float = 10.0) -> bool:
@@ -119,6 +127,20 @@ def test_a_cancel_in_wait_stops_the_child(tmp_path: Path) -> None:
     assert gone(read_pid(pid_file), within=0.5) and set(child_pids()) <= before
 
 
+def test_a_child_deaf_to_sigterm_is_killed(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+
+    def wait(_elapsed: float) -> None:
+        if pid_file.exists() and pid_file.read_text():
+            raise Stopped
+
+    start = time.monotonic()
+    with pytest.raises(Stopped):
+        run_in_child(busy_deaf_to_sigterm, str(pid_file), wait=wait, poll=0.05)
+    assert gone(read_pid(pid_file), within=0.5)
+    assert time.monotonic() - start >= STOP_GRACE  # SIGTERM first, SIGKILL after the grace
+
+
 def test_the_time_limit_stops_the_child(tmp_path: Path) -> None:
     before = set(child_pids())
     pid_file = tmp_path / "pid"
@@ -133,7 +155,7 @@ def test_the_time_limit_stops_the_child(tmp_path: Path) -> None:
 def test_the_child_exits_when_its_parent_dies(tmp_path: Path) -> None:
     pid_file = tmp_path / "pid"
     script = (
-        "import sys; from core.child import run_in_child; "
+        "import sys; from core.child import STOP_GRACE, run_in_child; "
         "from tests.test_child import sleep_forever; "
         f"run_in_child(sleep_forever, {str(pid_file)!r})"
     )
