@@ -317,7 +317,7 @@ def test_a_rerun_on_the_same_text_reuses_the_chart() -> None:
 
 def test_presenter_mode_lists_the_first_values_of_one_or_two_models() -> None:
     at = open_page("embed", {"present": "1", "embed_all": "0", "embed_text": "dog"})
-    assert figures(at)[0]["layout"]["height"] == 440 - 2 * 46
+    assert figures(at)[0]["layout"]["height"] == 440 - 2 * 52
     bars = _bars(at)
     for model in MODELS:
         lines = [plain(m.value) for m in at.main.markdown]

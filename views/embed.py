@@ -242,7 +242,7 @@ if results:
     # so that it all fits 1280x720. One or two models (the talk's "dog" -> floats) also get
     # their first values under the chart.
     listed = results if big and len(results) <= 2 else []
-    height = PRESENTER_CHART - 46 * len(listed) if big else 100 + 170 * len(results)
+    height = PRESENTER_CHART - 52 * len(listed) if big else 100 + 170 * len(results)
     _ui.plot(_bars(tuple(results)), key="embed_bars", height=height)
     for r in listed:
         st.markdown(f"**{_ui.md_text(r.model)}**: {_first_values(r)}")
