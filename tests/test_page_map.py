@@ -326,7 +326,8 @@ def _cancel_script() -> None:
         cancelled.add(_map._projection_key(ws.first(), "tsne", 2))
     if st.session_state.pop("test_cancel_clusters", False):
         pca = _map._projection(ws.first(), "pca", 2)
-        cancelled.add(_map._cluster_key(ws.first(), pca, "map", 5))
+        min_size = st.session_state["sim_map_min_size"]
+        cancelled.add(_map._cluster_key(ws.first(), pca, "map", min_size))
     _map.dataset_map(ws)
 
 
@@ -351,7 +352,8 @@ def test_cancelled_clusters_leave_the_map_unclustered_until_run_again() -> None:
     at = AppTest.from_function(_cancel_script, default_timeout=300)
     at.session_state["models"] = ["static-minilm-256"]
     at.session_state["sim_map_clusters"] = "map"
-    at.session_state["sim_map_min_size"] = 5
+    # A size no other test clusters with: a clustering kept by the server needs no job.
+    at.session_state["sim_map_min_size"] = 7
     at.session_state["test_cancel_clusters"] = True
     at.run()
     assert not at.exception
