@@ -1,10 +1,7 @@
 """Models as the pages that list or embed with every model (Home, Embed) show them: each file
-of the sidebar's upload is one model over the same items, and the talk's OpenAI call is
-written out for text-embedding-3 models."""
+of the sidebar's upload is one model over the same items."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import streamlit as st
@@ -32,18 +29,3 @@ def _row(key: str, model: str, _vectors: np.ndarray) -> ModelRow:
 def uploaded_rows(sets: dict[str, VectorSet]) -> list[ModelRow]:
     """The model table's rows for uploaded ``sets`` (measured once per content)."""
     return [_row(vs.key, m, vs.vectors) for m, vs in sets.items()]
-
-
-def openai_embeddings_code(model: str, texts: Sequence[str], dimensions: int | None) -> str:
-    """Python in the talk's words that embeds ``texts`` with OpenAI's ``model`` into
-    ``vectors`` (a list of lists of floats), asking for ``dimensions`` values when given
-    (text-embedding-3 models shorten their vectors on the server: MRL)."""
-    shorter = f", dimensions={dimensions}" if dimensions else ""
-    return (
-        "from openai import OpenAI\n\n"
-        "openai_client = OpenAI()  # reads OPENAI_API_KEY\n"
-        f"response = openai_client.embeddings.create(model={model!r}, input={list(texts)!r}"
-        f"{shorter})\n"
-        "vectors = [item.embedding for item in response.data]"
-        + (f"  # {dimensions} floats each\n" if dimensions else "\n")
-    )

@@ -5,6 +5,8 @@ runs them and checks their output against ``core``."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 # The talk's cosine: plain Python over two equal-length lists of numbers.
 COSINE_SIMILARITY = '''def cosine_similarity(v1, v2):
     """Cosine of the angle between v1 and v2: their dot product over both lengths."""
@@ -25,6 +27,29 @@ MOST_SIMILAR = '''def most_similar(target_vector, labelled_vectors, k=10):
 '''
 
 NUMPY_HEADER = "\n# The same with numpy: arrays instead of lists, one call per step.\n"
+
+
+def openai_embeddings_call(model: str, inputs: str, dimensions: int | None = None) -> str:
+    """The talk's SDK call, leaving the embeddings of ``inputs`` (a Python expression: a
+    string or a list of strings) under OpenAI's ``model`` in ``response.data``; with
+    ``dimensions`` values each when given (text-embedding-3 models shorten their vectors on
+    the server: MRL)."""
+    shorter = f", dimensions={dimensions}" if dimensions else ""
+    return (
+        "from openai import OpenAI\n\n"
+        "openai_client = OpenAI()  # reads OPENAI_API_KEY (or use AzureOpenAI / base_url=...)\n"
+        f"response = openai_client.embeddings.create(model={model!r}, input={inputs}{shorter})\n"
+    )
+
+
+def openai_embeddings_code(model: str, texts: Sequence[str], dimensions: int | None) -> str:
+    """:func:`openai_embeddings_call` for ``texts``, then the vectors as the talk keeps them
+    (``vectors``, a list of lists of floats)."""
+    return (
+        openai_embeddings_call(model, repr(list(texts)), dimensions)
+        + "vectors = [item.embedding for item in response.data]"
+        + (f"  # {dimensions} floats each\n" if dimensions else "\n")
+    )
 
 
 def cosine_similarity_code(setup: str) -> str:

@@ -34,6 +34,7 @@ from views._remote import (
     remote_vectors,
     session_models,
 )
+from views._snippets import openai_embeddings_call
 from views._state import as_bool, bound, stop
 from views._text import md_text
 
@@ -531,10 +532,7 @@ def embed_code(model: str, texts: list[str], var: str = "vectors") -> str:
     except ExplorerError:
         remote = False
     if remote:
-        return (
-            "from openai import OpenAI\n\n"
-            "client = OpenAI()  # reads OPENAI_API_KEY (or use AzureOpenAI / base_url=...)\n"
-            f"response = client.embeddings.create(model={model!r}, input={texts!r})\n"
+        return openai_embeddings_call(model, repr(texts)) + (
             f"{var} = np.array([item.embedding for item in response.data])\n"
         )
     return (

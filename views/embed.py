@@ -15,7 +15,7 @@ from core.embedders.registry import LOCAL_FACTORIES
 from core.embedders.remote import RemoteEmbedder
 from core.errors import ExplorerError
 from core.models_table import EmbeddedText, embed_text, stored_text
-from views import _models, _ui
+from views import _models, _snippets, _ui
 from views.registry import PAGES
 
 FIRST = 8  # values listed under each model
@@ -150,7 +150,7 @@ def _code(results: list[EmbeddedText]) -> None:
     talk = {r.model: call for r in results if (call := _talk_call(r)) is not None}
     calls = list(talk.values()) or [
         "# The talk's call (needs an OpenAI key: the sidebar's hosted-model form adds one).\n"
-        + _models.openai_embeddings_code(TALK_MODEL, [text], TALK_DIMENSIONS)
+        + _snippets.openai_embeddings_code(TALK_MODEL, [text], TALK_DIMENSIONS)
     ]
     here = [
         _ui.embed_code(r.model, [r.text], var="vectors")
@@ -175,7 +175,7 @@ def _talk_call(r: EmbeddedText) -> str | None:
     if not isinstance(emb, RemoteEmbedder) or not emb.supports_mrl:
         return None
     dims = emb.config.dimensions or TALK_DIMENSIONS
-    return _models.openai_embeddings_code(emb.config.model, [r.text], dims)
+    return _snippets.openai_embeddings_code(emb.config.model, [r.text], dims)
 
 
 _ui.page_intro(

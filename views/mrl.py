@@ -27,6 +27,7 @@ from core.quantize import Precision
 from core.storage import payload_bytes
 from core.vectors import VectorSet, embed_dataset
 from views import _ui
+from views._snippets import openai_embeddings_call
 
 PERCENT = st.column_config.NumberColumn(format="%.1f%%")  # of values in percent
 SCORE = st.column_config.NumberColumn(format="%.4f")
@@ -149,11 +150,8 @@ def _sdk_code(models: list[str], inputs: str, dims: int) -> str:
     api_model = next((f.group(0) for f in found if f), TALK_MODEL)
     return (
         "# text-embedding-3 models cut their vectors on the server (unit length again):\n"
-        "from openai import OpenAI\n\n"
-        "openai_client = OpenAI()\n"
-        "response = openai_client.embeddings.create(\n"
-        f"    model={api_model!r}, input={inputs}, dimensions={dims}\n"
-        ")\n\n"
+        + openai_embeddings_call(api_model, inputs, dims)
+        + "\n"
         "# Any model, in numpy: keep the first values of every vector and re-normalise.\n"
         "import numpy as np\n\n"
         f"# `vectors` holds the ({n}, d) embeddings of {ws.dataset.name}.\n"
