@@ -22,12 +22,10 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
-from core import kernels
+from core import blas, kernels
 from core.corpora import (
     Corpus,
     Progress,
@@ -207,12 +205,6 @@ class LabResult:
         return tuple(p for p in self.sweep if p.method is m)
 
 
-@cache
-def _blas() -> ThreadpoolController:
-    """The loaded BLAS libraries (scanning for them takes about a millisecond: done once)."""
-    return ThreadpoolController().select(user_api="blas")
-
-
 def _timed(search: Search, queries: np.ndarray) -> tuple[float, np.ndarray]:
     """Time ``search`` on each query alone, on one thread: the median over the queries of
     each one's fastest round, in milliseconds of the thread's CPU time, and the ``(q, k)``
@@ -227,7 +219,7 @@ def _timed(search: Search, queries: np.ndarray) -> tuple[float, np.ndarray]:
     compiled kernels (given one thread) and hnswlib (for one query) already run in the
     calling thread, so its CPU time is the whole search's.
     """
-    with _blas().limit(limits=1):
+    with blas.one_thread():
         search(queries[:1])
         best = np.full(len(queries), np.inf)
         ids: list[np.ndarray] = []

@@ -20,15 +20,14 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 from safetensors import safe_open
-from threadpoolctl import ThreadpoolController
 from tokenizers import Tokenizer
 
+from core import blas
 from core.embedders.base import Embedder
 from core.errors import ExplorerError
 
@@ -41,8 +40,8 @@ TOKENS_PER_BATCH = 1024
 # well, and on a busy machine a second BLAS thread mostly waits. Measured with MPNet on 2 cores
 # at load 12: a 6-token query took 0.25 s on one thread and 1.9-3.4 s on two.
 SINGLE_THREAD_TOKENS = 128
-# threadpool_limits changes a process-wide setting: two overlapping parallel runs would
-# restore each other's limits in the wrong order and leave BLAS on one thread.
+# One parallel run at a time: two would each start a thread per core. A small lone batch
+# skips its own BLAS limit while a parallel run holds this (BLAS is on one thread already).
 _PARALLEL_LOCK = threading.Lock()
 # GELU runs over row blocks that stay in L2 cache: 32 rows x 1536 float32 = 192 KiB.
 GELU_ROWS = 32
@@ -310,12 +309,6 @@ class Encoder:
         return x.reshape(b, n, self.hidden)
 
 
-@cache
-def _blas() -> ThreadpoolController:
-    """The loaded BLAS libraries; scanning for them takes milliseconds, so it is done once."""
-    return ThreadpoolController().select(user_api="blas")
-
-
 def _batches(lengths: np.ndarray) -> Iterator[np.ndarray]:
     """Indices of texts grouped by similar length, shortest first, ``TOKENS_PER_BATCH`` each."""
     order = np.argsort(lengths, kind="stable")
@@ -338,7 +331,7 @@ def _run_alone(run: Callable[[np.ndarray], None], batch: np.ndarray, tokens: int
         run(batch)
         return
     try:
-        with _blas().limit(limits=1):
+        with blas.one_thread():
             run(batch)
     finally:
         _PARALLEL_LOCK.release()
@@ -425,8 +418,8 @@ class TransformerEmbedder(Embedder):
             # the work (softmax, GELU, LayerNorm) also uses every core, which BLAS alone
             # can't. Measured for MiniLM: ~570 instead of ~450 sentences/s on 2 cores.
             with _PARALLEL_LOCK:
-                workers = max((i["num_threads"] for i in _blas().info()), default=1)
-                with _blas().limit(limits=1), ThreadPoolExecutor(workers) as pool:
+                workers = blas.threads()
+                with blas.one_thread(), ThreadPoolExecutor(workers) as pool:
                     list(pool.map(run, batches))
         return out
 
