@@ -623,3 +623,49 @@ def test_the_child_jobs_work_in_this_process_too(tmp_path, data):
         arguments | {"complexity": 32, "graph_degree": 16, "num_threads": 1, "index_prefix": PREFIX}
     )
     assert (tmp_path / PREFIX).stat().st_size > 0
+
+
+class _RunStopped(BaseException):
+    """What Streamlit raises from a page's next element update once its run was stopped
+    (a Cancel's fast rerun, a closed tab): not an Exception, and not Cancelled."""
+
+
+def test_a_stopped_page_run_stops_diskanns_graph_build_through_its_progress(data):
+    """While the graph is built in a child, the bar is told the seconds so far every poll;
+    a progress callback that raises (a stopped Streamlit run) kills the child at once."""
+    import psutil
+
+    _diskann_or_skip()
+    vectors = np.tile(data[0], (4, 1))  # 12,000 × 32: about 12 s to build
+    engine = get_engine("diskann", graph_degree=64, complexity=300)
+    texts: list[tuple[float, str]] = []
+
+    def bar(fraction: float, text: str) -> None:
+        texts.append((fraction, text))
+        if text.endswith("1 s…"):
+            raise _RunStopped
+
+    start = time.perf_counter()
+    with pytest.raises(_RunStopped):
+        engine.build(vectors, progress=bar)
+    assert time.perf_counter() - start < 8.0
+    waiting = [t for t in texts if "building the Vamana graph" in t[1]]
+    assert waiting[0] == (1.0, "diskann: building the Vamana graph (no progress to show), 0 s…")
+    assert not psutil.Process().children(recursive=True)
+    assert not engine.built and engine._dir is None
+
+
+def test_a_library_call_in_a_child_is_stopped_past_its_time_limit(data, monkeypatch):
+    import core.engines.base as base
+
+    pytest.importorskip("faiss")
+    assert base.child_time_limit(10**6) == pytest.approx(base.CHILD_BASE_SECONDS + 10.0)
+    monkeypatch.setattr(base, "CHILD_BASE_SECONDS", 0.3)
+    monkeypatch.setattr(base, "CHILD_SECONDS_PER_VALUE", 0.0)
+    monkeypatch.setattr("core.engines.faisslib.CHILD_TRAINING_VALUES", 0)
+    engine = get_engine("faiss-ivfpq", nlist=64, m=16)
+    seen: list[str] = []
+    with pytest.raises(ExplorerError, match=r"train_serialized took more than 0.3 s"):
+        engine.build(np.tile(data[0], (8, 1)), progress=lambda f, text: seen.append(text))
+    assert "training k-means for the cells and the PQ codebooks" in seen[-1]
+    assert not engine.built

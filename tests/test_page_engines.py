@@ -13,6 +13,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import streamlit as st
 
 from core import corpora, storage
 from core.datasets import load_dataset
@@ -137,14 +138,18 @@ def test_the_sweep_draws_the_rescoring_factor_curve():
     assert row["recall@10"] == pytest.approx(recalls[0], abs=1e-3)
 
 
-def test_cancel_keeps_nothing_and_says_so():
+def test_cancel_keeps_nothing_and_says_so(monkeypatch):
     at = engines({"engines_hnswlib_M": "7"}, chosen=["hnswlib"])
     at.button(key="engines_cancel").click().run()
     assert at.warning[0].value == "Build cancelled; the engines built before it are kept."
-    # A cancel that arrives while building stops it between chunks: nothing is kept.
+    assert _engines.CANCELLED not in at.session_state  # no build of this session was running
+    # A Cancel pressed before Build does not stop the next build.
     at.session_state[_engines.CANCELLED] = True
+    monkeypatch.setattr(_engines, "_cancelled", cancel_after_the_slot_is_taken)
+    # A cancel that arrives while building stops it between chunks: nothing is kept.
     at = build(at)
     assert "Build cancelled" in at.warning[0].value
+    assert _engines.CANCELLED not in at.session_state and _engines.BUILDING not in at.session_state
     assert "Press **Build engines**" in at.info[0].value
     assert not frames(at, "engine", "ms/query")
 
@@ -258,7 +263,32 @@ def test_a_dataset_too_small_to_measure_points_to_the_corpora(monkeypatch):
     ]
 
 
-def test_a_scale_lab_corpus_is_made_by_build_and_cancel_stops_it():
+def cancel_after_the_slot_is_taken() -> bool:
+    """The build's should_stop when Cancel is pressed while it runs (the build cleared the
+    flag when it started)."""
+    assert st.session_state.get(_engines.BUILDING) and _engines.CANCELLED not in st.session_state
+    st.session_state[_engines.CANCELLED] = True
+    return True
+
+
+def test_cancel_waits_for_this_sessions_running_build_before_clearing_its_flag(monkeypatch):
+    """With fast reruns, Cancel's run starts while the build's run is still stopping: the
+    flag stays until the build has ended, so the build still sees it."""
+    monkeypatch.setattr(_engines, "CANCEL_WAIT", 0.2)
+    at = engines({"engines_hnswlib_M": "7"}, chosen=["hnswlib"])
+    at.session_state[_engines.BUILDING] = True  # the stopping run's build
+    at.button(key="engines_cancel").click().run()
+    assert at.warning[0].value == "Build cancelled; the engines built before it are kept."
+    assert at.session_state[_engines.CANCELLED]
+    del at.session_state[_engines.BUILDING]  # the build ended
+    at.run()
+    assert at.warning[0].value == "Build cancelled; the engines built before it are kept."
+    assert _engines.CANCELLED not in at.session_state
+    at.run()
+    assert not at.warning
+
+
+def test_a_scale_lab_corpus_is_made_by_build_and_cancel_stops_it(monkeypatch):
     _engines._corpora().kept.clear()  # the server keeps none
     params = {"engines_source": "synthetic", "engines_n": "2000"}
     at = engines(params, chosen=["exhaustive"])
@@ -267,10 +297,11 @@ def test_a_scale_lab_corpus_is_made_by_build_and_cancel_stops_it():
     assert "Press **Build engines**" in at.info[0].value
     assert "PostgreSQL + pgvector, step by step" not in [e.label for e in at.expander]
     # A Cancel that arrives while the corpus is made stops it: nothing is kept.
-    at.session_state[_engines.CANCELLED] = True
+    monkeypatch.setattr(_engines, "_cancelled", cancel_after_the_slot_is_taken)
     at = build(at)
     assert "Build cancelled" in at.warning[0].value
     assert _engines._corpora().get(key) is None
+    monkeypatch.undo()
     at = build(at)
     corpus = _engines._corpora().get(key)
     assert corpus is not None and corpus.vectors.shape == (2000, 256)
@@ -357,7 +388,6 @@ def test_the_bar_names_the_steps_without_progress(monkeypatch):
             assert 0.0 <= fraction <= 1.0
             seen.append(text)
 
-    monkeypatch.setitem(_engines.BUILT_AFTER, "hnswlib", "linking the graph")
     monkeypatch.setitem(_engines.TRAINED_FIRST, "exhaustive", "training nothing")
     monkeypatch.setattr(_engines, "_budget", lambda store, new: 1 << 40)
     vectors = np.random.default_rng(5).standard_normal((300, 8)).astype(np.float32)
@@ -367,7 +397,7 @@ def test_the_bar_names_the_steps_without_progress(monkeypatch):
     for done, name in enumerate(["exhaustive", "hnswlib"]):
         _engines._build_one(data, infos[name], Bar(), done, 2)
     assert seen[0] == "exhaustive: training nothing (no progress to show; Cancel stops it)…"
-    assert seen[-1] == "hnswlib: linking the graph (no progress to show; Cancel stops it)…"
+    assert seen[-1] == "hnswlib: 300 of 300 vectors indexed"
 
 
 def test_the_job_slot_is_freed_however_the_job_ends():

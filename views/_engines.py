@@ -14,6 +14,7 @@ sweeps their search parameter is still here (see the review's item 6).
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -67,12 +68,14 @@ TRAINED_FIRST = {
     "faiss-ivfpq": "training k-means for the cells and the PQ codebooks",
     "faiss-ivfpq-rerank": "training k-means for the cells and the PQ codebooks",
 }
-# Engines whose index is made after the last vector is written, with no progress to show:
-# diskann builds its graph in a child process that Cancel kills (38 s at 50k × 384, over 3
-# minutes at 100k on this loaded server).
-BUILT_AFTER = {"diskann": "building the Vamana graph"}
-# What the bar adds while one of those steps runs.
+# What the bar adds while one of those steps runs. A step in a child process (a large
+# training sample; diskann's graph, 38 s at 50k × 384) reports its seconds to the bar itself.
 NO_PROGRESS = "no progress to show; Cancel stops it"
+# Session state: True while this session's build runs (Cancel's flag is cleared only after).
+BUILDING = "engines_building"
+# Seconds a run waits for this session's cancelled build to end before it clears the flag
+# (the build stops at its bar's next update, within a poll of 0.1 s).
+CANCEL_WAIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -384,6 +387,8 @@ def _build_all(source: str, n: int, vs: VectorSet, chosen: list[EngineInfo]) -> 
     with _ui.server_job("an engine build") as mine:
         if not mine:
             return
+        st.session_state.pop(CANCELLED, None)  # a Cancel pressed before this build
+        st.session_state[BUILDING] = True
         bar = st.progress(0.0, text="Starting…")
         try:
 
@@ -395,7 +400,24 @@ def _build_all(source: str, n: int, vs: VectorSet, chosen: list[EngineInfo]) -> 
                 _build_one(data, info, bar, done, len(missing))
             bar.empty()
         except Cancelled:
+            st.session_state.pop(CANCELLED, None)
             st.warning("Build cancelled; the engines built before it are kept.")
+        finally:
+            st.session_state.pop(BUILDING, None)
+
+
+def _cancel_seen() -> bool:
+    """Whether Cancel was pressed: then the flag is cleared once this session's build has
+    ended (with fast reruns, Cancel's run starts while the build's run is still stopping;
+    clearing the flag before it stops would let it go on)."""
+    if not _cancelled():
+        return False
+    deadline = time.monotonic() + CANCEL_WAIT
+    while st.session_state.get(BUILDING) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not st.session_state.get(BUILDING):
+        st.session_state.pop(CANCELLED, None)
+    return True
 
 
 def _build_one(data: _Data, info: EngineInfo, bar: DeltaGenerator, done: int, count: int) -> None:
@@ -403,8 +425,6 @@ def _build_one(data: _Data, info: EngineInfo, bar: DeltaGenerator, done: int, co
     progress (training first, or the graph after the last vector) is named as such."""
 
     def report(fraction: float, text: str) -> None:
-        if fraction >= 1.0 and info.name in BUILT_AFTER:
-            text = f"{info.name}: {BUILT_AFTER[info.name]} ({NO_PROGRESS})…"
         bar.progress(min(1.0, (done + fraction) / count), text=text)
 
     first = TRAINED_FIRST.get(info.name)
@@ -704,9 +724,8 @@ def _results(
     )
     if build:
         _build_all(source, n, vs, chosen)  # its cancel check reads the flag Cancel sets
-    elif st.session_state.get(CANCELLED):
+    elif _cancel_seen():
         st.warning("Build cancelled; the engines built before it are kept.")
-    st.session_state.pop(CANCELLED, None)
     if data is None and _corpora().get(key) is not None:  # made by this run's build
         data = _data(source, n, vs)
     rows = _measure_all(data, chosen, k) if data is not None else []

@@ -27,8 +27,15 @@ THREADS_ENV = "EXPLORER_ENGINE_THREADS"
 
 # Vectors added to an index at a time: progress is reported and cancel checked between chunks.
 CHUNK_ROWS = 8_192
-# How often a library call running in a child process checks should_stop.
+# How often a library call running in a child process checks should_stop and reports that
+# it is still running (the caller's progress callback: a page's bar, whose update also lets
+# the page's server stop a run that was cancelled or whose browser tab was closed).
 POLL_SECONDS = 0.1
+# A library call in a child process is stopped after CHILD_BASE_SECONDS plus
+# CHILD_SECONDS_PER_VALUE per float it works on (1M x 384: about an hour), so nothing holds
+# the server's one long-job slot without end.
+CHILD_BASE_SECONDS = 300.0
+CHILD_SECONDS_PER_VALUE = 1e-5
 
 T = TypeVar("T")
 
@@ -45,6 +52,11 @@ def engine_threads() -> int:
     except ValueError:
         wanted = 1
     return max(1, min(wanted, os.cpu_count() or 1))
+
+
+def child_time_limit(values: int) -> float:
+    """Seconds a library call in a child process may run on ``values`` floats."""
+    return CHILD_BASE_SECONDS + CHILD_SECONDS_PER_VALUE * values
 
 
 def engines_dir() -> Path:
@@ -174,6 +186,7 @@ class Engine(ABC):
         # The running build's callbacks, for steps after the chunks (an index made last).
         self._progress: Progress | None = None
         self._should_stop: ShouldStop | None = None
+        self._done = 0.0  # the running build's share of vectors added, 0 … 1
 
     # ---------------------------------------------------------------- what subclasses write
 
@@ -196,15 +209,25 @@ class Engine(ABC):
         pays set-up a deployed system would not (a database connection); None: the whole call."""
         return None
 
-    def _in_child(self, job: Callable[..., T], *args: Any) -> T:
-        """``job(*args)`` run by :func:`core.child.run_in_child`: for a library call that
-        shows no progress and cannot be stopped in this process; the running build's
-        ``should_stop()`` is asked every ``POLL_SECONDS`` and True kills the child (raising
-        :class:`core.corpora.Cancelled`)."""
+    def _in_child(self, step: str, values: int, job: Callable[..., T], *args: Any) -> T:
+        """``job(*args)`` run by :func:`core.child.run_in_child`: for a library call (``step``,
+        e.g. "building the Vamana graph", on ``values`` floats) that shows no progress and
+        cannot be stopped in this process. Every ``POLL_SECONDS`` the running build's
+        ``should_stop()`` is asked (True kills the child and raises
+        :class:`core.corpora.Cancelled`) and its ``progress`` is told the seconds so far; past
+        :func:`child_time_limit` the child is killed and :class:`ExplorerError` raised."""
         from core.child import run_in_child
 
-        should_stop = self._should_stop
-        return run_in_child(job, *args, wait=lambda _: check_stop(should_stop), poll=POLL_SECONDS)
+        should_stop, progress = self._should_stop, self._progress
+
+        def wait(elapsed: float) -> None:
+            check_stop(should_stop)
+            if progress is not None:
+                progress(self._done, f"{self.name}: {step} (no progress to show), {elapsed:.0f} s…")
+
+        return run_in_child(
+            job, *args, wait=wait, poll=POLL_SECONDS, time_limit=child_time_limit(values)
+        )
 
     @abstractmethod
     def _release(self) -> None:
@@ -290,13 +313,14 @@ class Engine(ABC):
             for lo in range(0, n, self.chunk_rows):
                 check_stop(should_stop)
                 yield slice(lo, min(lo + self.chunk_rows, n))
+                done = min(lo + self.chunk_rows, n)
+                self._done = done / n
                 if progress is not None:
-                    done = min(lo + self.chunk_rows, n)
-                    progress(done / n, f"{self.name}: {done:,} of {n:,} vectors indexed")
+                    progress(self._done, f"{self.name}: {done:,} of {n:,} vectors indexed")
 
         start = time.perf_counter()
         check_stop(should_stop)
-        self._progress, self._should_stop = progress, should_stop
+        self._progress, self._should_stop, self._done = progress, should_stop, 0.0
         try:
             self._build(np.ascontiguousarray(data), m, chunks)
         except BaseException:

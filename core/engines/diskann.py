@@ -135,6 +135,8 @@ class DiskannEngine(Engine):
                 out.write(vectors.tobytes())
         threads = engine_threads()
         self._in_child(
+            "building the Vamana graph",
+            rows * dims,
             build_graph,
             {
                 "data": str(source),

@@ -81,6 +81,9 @@ def training_rows(vectors: np.ndarray, centroids: int, seed: int = 0) -> np.ndar
 class FaissEngine(Engine):
     """The steps every faiss index shares: make, train (IVF), add in chunks, search, size."""
 
+    # What training does, as a build in progress names it.
+    _training_step = "training k-means for the cells"
+
     def __init__(self, **params: object) -> None:
         super().__init__(**params)
         self._index: Any = None
@@ -122,7 +125,9 @@ class FaissEngine(Engine):
         if rows.size <= CHILD_TRAINING_VALUES:
             index.train(rows)
             return index
-        trained = self._in_child(train_serialized, faiss.serialize_index(index), rows)
+        trained = self._in_child(
+            self._training_step, rows.size, train_serialized, faiss.serialize_index(index), rows
+        )
         return faiss.deserialize_index(trained)
 
     def _search(
@@ -290,6 +295,8 @@ class FaissIvfPqEngine(FaissIvfFlatEngine):
         self._bits = bits
         quantizer = faiss.IndexFlat(dims, metric)
         return faiss.IndexIVFPQ(quantizer, dims, self._nlist(n), m, bits, metric)
+
+    _training_step = "training k-means for the cells and the PQ codebooks"
 
     def _codebook_size(self) -> int:
         return int(2**self._bits)
