@@ -72,7 +72,7 @@ def test_default_render_shows_three_steps_and_exact_results(words) -> None:
     np.testing.assert_allclose(table["exhaustive score"], sims, atol=1e-5)
     assert table["rank"].tolist() == [1, 2, 3, 4, 5]
     shared = len(set(table["exhaustive"]) & set(table["HNSW"]))
-    assert shown["recall@5, this query"] == f"{shared / 5:.0%}"
+    assert shown["recall@5, this query"] == f"{shared / 5:.1%}"
     assert "M=16, ef_construction=200" in at.get("code")[0].proto.code_text
     shown = metrics(show(at, STEP1))
     (bars,) = figures(at)
@@ -110,7 +110,7 @@ def test_hnsw_sliders_change_marks_and_recall(words) -> None:
             assert row.mark == "↕"
     shown = metrics(at)
     shared = len(set(exact) & set(table["HNSW"]))
-    assert shown["recall@8, this query"] == f"{shared / 8:.0%}"
+    assert shown["recall@8, this query"] == f"{shared / 8:.1%}"
     # Every item as a query against hnswlib driven directly with the same graph settings.
     v = vectors[MINILM].astype(np.float64)
     sims = (v / np.linalg.norm(v, axis=1, keepdims=True)) @ (
@@ -170,7 +170,7 @@ def test_code_expander_talks_first_and_its_snippet_matches_the_page(words) -> No
 def test_a_strong_graph_finds_every_neighbor() -> None:
     at = open_page("search", {"search_m": "48", "search_efc": "400", "search_ef": "400"})
     shown = metrics(at)
-    assert shown["recall@5, this query"] == "100%"
+    assert shown["recall@5, this query"] == "100.0%"
     assert shown["recall@5, every item as the query"] == "100.0%"
     assert (results(at)["mark"] == "✅").all()
 

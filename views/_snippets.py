@@ -72,7 +72,7 @@ def most_similar_code(setup: str, target: str, k: int) -> str:
     """Snippet: ``setup`` (lines that define ``target_vector``, shape ``(d,)``; ``labels``
     and ``vectors``, ``(n, d)``, are the dataset's), the talk's ``most_similar`` over a list
     of ``(label, vector)`` pairs leaving out ``target`` itself, then the same with numpy
-    (the ``k`` most and least similar). Running it prints the top ``k`` twice."""
+    (the ``k`` most similar). Running it prints the top ``k`` twice."""
     return (
         "import numpy as np\n\n"
         "# `labels`: the dataset's items; `vectors`: their (n, d) embeddings, row by row.\n"
@@ -89,8 +89,7 @@ def most_similar_code(setup: str, target: str, k: int) -> str:
         + ")\n"
         + 'order = [i for i in np.argsort(-sims, kind="stable") if labels[i] != '
         + f"{target!r}]\n"
-        + f"most, least = order[:{k}], order[::-1][:{k}]\n"
-        + "print([(labels[i], float(sims[i])) for i in most])\n"
+        + f"print([(labels[i], float(sims[i])) for i in order[:{k}]])\n"
     )
 
 

@@ -219,7 +219,7 @@ def results_step(model: str, query: str, k: int) -> None:
     r_query, r_all = st.columns(2)
     r_query.metric(
         f"recall@{k}, this query",
-        f"{found.recall_at_k:.0%}",
+        f"{found.recall_at_k:.1%}",
         help="Share of the exhaustive top-k that HNSW also returned.",
     )
     if n > k + 1:
