@@ -14,7 +14,8 @@ from core import scalelab, storage
 from core.scalelab import BuildStat, LabConfig, LabResult, LatencyPoint, size_ladder
 from core.search import Method
 from core.storage import MemInfo
-from tests.page_helpers import array, figures, frames
+from tests.page_helpers import array, figures, frames, plain
+from views import _ui
 
 GIB = 1 << 30
 LAB_APP = Path(__file__).resolve().parent / "scale_lab_app.py"
@@ -183,3 +184,23 @@ def test_presenter_mode_folds_the_intro_and_shows_one_figure_at_a_time(monkeypat
     at.radio(key="scale_show").set_value("Table").run()
     assert not figures(at) and len(frames(at, "method")[0]) == 4
     assert at.caption[-1].value.startswith("Measured in 1.0 s: 50 queries, each alone")
+
+
+def test_a_scale_lab_build_waits_for_the_servers_one_long_job_slot():
+    """An engine build, pgvector run or upload embedding of another session holds the slot:
+    the lab does not run beside it on the server's cores."""
+    at = lab_app()
+    jobs = _ui._jobs()
+    jobs.slot.acquire()
+    jobs.running = "an engine build"
+    try:
+        at.button(key="scale_build").click().run()
+    finally:
+        jobs.running = ""
+        jobs.slot.release()
+    busy = "The server is busy with an engine build for another session: press again"
+    assert [plain(i.value) for i in at.info if "busy" in i.value][0].startswith(busy)
+    assert not figures(at)
+    at.button(key="scale_build").click().run()  # once the slot is free, the lab runs
+    assert figures(at) and not jobs.running and jobs.slot.acquire(blocking=False)
+    jobs.slot.release()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -69,11 +68,9 @@ CANCELLED = "scale_cancelled"
 
 @dataclass
 class _Store:
-    """Server-wide: finished runs by config, and a lock so only one build runs at a time
-    (two large builds at once could each pass the memory check and together not fit)."""
+    """Server-wide: finished runs by config."""
 
     results: OrderedDict[LabConfig, LabResult] = field(default_factory=OrderedDict)
-    building: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, config: LabConfig) -> LabResult | None:
         return self.results.get(config)
@@ -259,29 +256,29 @@ def render_scale_lab(ws: _ui.Workspace) -> None:
 
 
 def _build(store: _Store, config: LabConfig, vectors: np.ndarray | None) -> None:
-    if not store.building.acquire(blocking=False):
-        st.info("Another scale lab build is running on this server: try again when it ends.")
-        return
-    try:
+    """Run the lab in the server's one long-job slot (two large builds at once could each
+    pass the memory check and together not fit) and keep its result."""
+    with _ui.server_job("a scale lab build") as mine:
+        if not mine:
+            return
         bar = st.progress(0.0, text="Starting…")
 
         def progress(fraction: float, text: str) -> None:
             bar.progress(fraction, text=text)
 
-        result = scalelab.run_lab(
-            config,
-            vectors,
-            progress=progress,
-            should_stop=lambda: bool(st.session_state.get(CANCELLED)),
-        )
-        store.put(result)
-        bar.empty()
-    except Cancelled:
-        st.warning("Build cancelled; nothing was kept.")
-    except ExplorerError as exc:
-        st.error(_ui.md_text(exc))
-    finally:
-        store.building.release()
+        try:
+            result = scalelab.run_lab(
+                config,
+                vectors,
+                progress=progress,
+                should_stop=lambda: bool(st.session_state.get(CANCELLED)),
+            )
+            store.put(result)
+            bar.empty()
+        except Cancelled:
+            st.warning("Build cancelled; nothing was kept.")
+        except ExplorerError as exc:
+            st.error(_ui.md_text(exc))
 
 
 def _measured(result: LabResult) -> str:
