@@ -16,7 +16,7 @@ an address other machines can reach needs ``--require-key`` or an explicit ``--n
 
 Under load: requests are cut into chunks that worker threads (one per core) merge into
 batched forward passes, shortest request first, so one-sentence requests are answered while a
-big one runs; while one pass runs, the next waits a few milliseconds for more requests, so a
+big one runs; while one pass runs, the next waits up to 20 ms for more requests, so a
 room of one-sentence requests becomes a few full passes; the chunks of a client that hangs up
 are dropped; queued texts per model are bounded (503 beyond); and connections that stay
 silent, or never finish their request head or body, are closed. Models load on the first
@@ -39,9 +39,9 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -54,9 +54,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from threadpoolctl import ThreadpoolController
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from core import blas
 from core.embedders.base import Embedder
 from core.errors import ExplorerError
 from core.mrl import truncate_and_renormalize
@@ -87,7 +87,7 @@ class ServeSettings:
     silent (or take to send a request head), seconds to send a body, and open connections.
 
     ``workers`` forward passes of one model may run at once (default: one per core; the
-    command line puts BLAS on one thread, see ``one_blas_thread``); while one runs, a free
+    command line holds BLAS on one thread while it serves them); while one runs, a free
     worker waits up to ``batch_wait`` seconds for ``BATCH_TEXTS`` texts before it starts a
     smaller pass."""
 
@@ -99,7 +99,7 @@ class ServeSettings:
     body_timeout: float = 30.0
     max_connections: int = 1000
     workers: int = field(default_factory=_cores)
-    batch_wait: float = 0.005
+    batch_wait: float = 0.02
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -319,22 +319,6 @@ class _Job:
     parts: deque[tuple[list[str], Future[np.ndarray]]]
     futures: list[Future[np.ndarray]]
     left: int  # texts the worker has not taken yet
-
-
-@cache
-def _blas() -> ThreadpoolController:
-    """The process's BLAS libraries (scanned once: it takes milliseconds)."""
-    return ThreadpoolController().select(user_api="blas")
-
-
-def one_blas_thread() -> None:
-    """Put BLAS on one thread for the rest of the process, so that parallel passes each use
-    one core: then the element-wise half of the work (softmax, GELU, LayerNorm) uses every
-    core too, and two passes do not share the cores badly (measured for MiniLM on 2 loaded
-    cores, 48 texts a pass: 7.9 ms CPU a text on two BLAS threads, 3.7 on one). Call it
-    from the main thread before any pass: OpenBLAS 0.3.31 ignores a limit set by one thread
-    while another thread that set one is alive."""
-    _blas().limit(limits=1)  # kept: the limiter is not restored
 
 
 class _Model:
@@ -901,8 +885,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.no_key and not is_loopback(args.host):
         log.warning("Serving %s with no key: anyone who can reach it may use it.", args.host)
     log.info("Serving %s on http://%s:%d/v1", ", ".join(models), args.host, args.port)
-    if settings.workers > 1:
-        one_blas_thread()
     app = create_app(models, settings)
     config = uvicorn_config(
         app,
@@ -912,7 +894,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         log_level="info",
         access_log=args.access_log,
     )
-    uvicorn.Server(config).run()
+    # Parallel passes each on one BLAS thread: then the element-wise half of the work
+    # (softmax, GELU, LayerNorm) uses every core too, and two passes do not fight over the
+    # cores (MiniLM on 2 loaded cores, 48 texts a pass: 7.9 ms CPU a text with two BLAS
+    # threads, 3.7 with one).
+    with blas.one_thread() if settings.workers > 1 else nullcontext():
+        uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

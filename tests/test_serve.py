@@ -779,19 +779,20 @@ def test_lazy_local_models_name_every_local_model_without_loading_one():
 
 
 @pytest.mark.parametrize(("workers", "limited"), [("2", True), ("1", False)])
-def test_main_puts_blas_on_one_thread_for_parallel_passes(
+def test_main_holds_blas_on_one_thread_while_parallel_passes_serve(
     fake_serve, monkeypatch, workers, limited
 ):
-    calls = []
+    held = []
 
-    class Controller:
-        def limit(self, limits):
-            calls.append(limits)
+    @contextmanager
+    def one_thread():
+        held.append("in")
+        yield
+        held.append("out")
 
-    monkeypatch.setattr(serve, "_blas", Controller)
+    monkeypatch.setattr(serve.blas, "one_thread", one_thread)
     serve.main(["--workers", workers])
-    assert calls == ([1] if limited else [])
-    assert fake_serve[0].app is not None
+    assert held == (["in", "out"] if limited else []) and len(fake_serve) == 1
 
 
 def test_main_with_model_loads_those_at_start(fake_serve, monkeypatch):
