@@ -415,13 +415,29 @@ def test_code_expanders_for_free_text_and_an_empty_target() -> None:
     assert not at.code
 
 
+def test_presenter_binary_controls_and_table() -> None:
+    at = open_page("quantization", {"present": "1", "quant_precision": "binary"})
+    centre = at.selectbox(key="quant_center")
+    assert centre.label == "A bit is 1 above"
+    assert centre.options == ["0", "mean of all", "per-dim mean", "per-dim median"]
+    centre.set_value("dim-median").run()
+    assert not at.exception
+    assert list(frames(at, "dim 0")[0].index) == ["float", "bit"]
+    assert at.query_params["quant_center"] == "dim-median"
+
+
 @pytest.mark.parametrize("view", [BEFORE, TOP_K, RESCORE, STORAGE])
 def test_presenter_layouts(view: str) -> None:
     at = open_page("quantization", {"present": "1", "quant_view": view})
     assert presenter_styled(at)
     if view == BEFORE:
-        assert figures(at)[0]["layout"]["height"] == 238
+        assert figures(at)[0]["layout"]["height"] == 280
         assert any("min " in c.value and "mean " in c.value for c in at.caption)
+        # Two table rows; the chart's dots show what each code stands for.
+        assert list(frames(at, "dim 0")[0].index) == ["float", "int8"]
+        # Short labels keep the control row on one line.
+        assert at.toggle(key="quant_perdim").label == "Per-dim range"
+        assert at.selectbox(key="quant_score").options == ["cosine (talk)", "dot / Hamming"]
     elif view == TOP_K:
         assert len(frames(at, "float", "int8", "mark")[0]) == 10
         # No download button on a presenter's screen.

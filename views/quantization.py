@@ -85,8 +85,21 @@ BIG = _ui.presenting()
 # must fit under the controls.
 ROW = 32 if BIG else None
 
-# The precision radio gets room for its two options side by side (one line, not two).
-*row, c_precision, c_setting, c_score = st.columns([3, 3, 2, 3, 3, 3])
+# Presenter mode's larger type needs shorter option labels to fit one row (help has the rest).
+SHORT_CENTERS = {
+    Center.ZERO.value: "0",
+    Center.MEAN.value: "mean of all",
+    Center.DIM_MEAN.value: "per-dim mean",
+    Center.DIM_MEDIAN.value: "per-dim median",
+}
+SHORT_SCORES = {CodeScore.COSINE.value: "cosine (talk)", CodeScore.NATIVE.value: "dot / Hamming"}
+centers, scores = (SHORT_CENTERS, SHORT_SCORES) if BIG else (CENTERS, SCORES)
+
+# The precision radio gets room for its two options side by side (one line, not two); in
+# presenter mode the model's name and the toggle's label get room too.
+*row, c_precision, c_setting, c_score = st.columns(
+    [4.4, 2.2, 2.2, 3.3, 4, 3.6] if BIG else [3, 3, 2, 3, 3, 3]
+)
 model, target, k = _ui.target_controls("quant", ws, row)
 # str(): a radio or selectbox types its value Optional, but a bound key always holds an option.
 precision = str(
@@ -101,16 +114,18 @@ binary = precision == Precision.BINARY.value
 if binary:
     center = str(
         c_setting.selectbox(
-            "Centre: a bit is 1 above",
+            "A bit is 1 above" if BIG else "Centre: a bit is 1 above",
             list(CENTERS),
-            format_func=CENTERS.__getitem__,
+            format_func=centers.__getitem__,
             key=_ui.bound("quant_center", Center.MEAN.value, valid=lambda v: v in CENTERS),
+            help="The centre a value is compared with: 0, the mean of all values, or each "
+            "dimension's own mean or median.",
         )
     )
     per_dim = False
 else:
     per_dim = c_setting.toggle(
-        "Range per dimension",
+        "Per-dim range" if BIG else "Range per dimension",
         key=_ui.bound("quant_perdim", False, _ui.as_bool),
         help="Calibrate each dimension on its own min..max instead of one global range.",
     )
@@ -119,7 +134,7 @@ score = str(
     c_score.selectbox(
         "Rank the codes by",
         list(SCORES),
-        format_func=SCORES.__getitem__,
+        format_func=scores.__getitem__,
         key=_ui.bound("quant_score", CodeScore.COSINE.value, valid=lambda v: v in SCORES),
         help="The talk's notebooks rank int8 codes and 0/1 bits by cosine similarity, like "
         "any vectors; a vector database ranks int8 codes by their integer dot product and "
@@ -142,11 +157,12 @@ def _code_figure(view: CodeView) -> go.Figure:
         rows=2,
         cols=1,
         shared_xaxes=True,
-        vertical_spacing=0.14,
+        vertical_spacing=0.1 if BIG else 0.14,
         subplot_titles=[
             "float values (bars) and "
             + ("the centre (line)" if binary else "the value each int8 code stands for (dots)"),
-            "bits (1 = above the centre)" if binary else "int8 codes (−128…127)",
+            ("bits (1 = above the centre)" if binary else "int8 codes (−128…127)")
+            + (" by dimension" if BIG else ""),
         ],
     )
     fig.add_trace(_ui.value_bars(dims, view.values, "float"), row=1, col=1)
@@ -163,9 +179,11 @@ def _code_figure(view: CodeView) -> go.Figure:
             col=1,
         )
     fig.add_trace(_ui.value_bars(dims, view.codes, precision), row=2, col=1)
-    fig.update_xaxes(title_text="dimension", row=2, col=1)
-    if BIG:  # a short chart: three ticks a panel keep their labels apart
-        fig.update_yaxes(nticks=3)
+    if BIG:  # the axis title is in the panel's title; three ticks a panel keep theirs apart
+        fig.update_yaxes(nticks=3, tickfont={"size": 16})
+        fig.update_xaxes(tickfont={"size": 16})
+    else:
+        fig.update_xaxes(title_text="dimension", row=2, col=1)
     fig.update_layout(showlegend=False)
     return fig
 
@@ -201,11 +219,13 @@ def before_and_after() -> None:
         view = code_view(index, query)
     if view is None:
         return
-    _ui.plot(_code_figure(view), key="quant_bars", height=238 if BIG else 360)
+    _ui.plot(_code_figure(view), key="quant_bars", height=280 if BIG else 360)
     rows = {"float": view.values[:FIRST], "bit" if binary else "int8": view.codes[:FIRST]}
-    if view.thresholds is not None:  # binary codes have centres, int8 codes a range
+    # Binary codes have centres, int8 codes a range; in presenter mode the chart's line or
+    # dots show them, and two table rows leave the chart room.
+    if not BIG and view.thresholds is not None:
         rows["centre"] = view.thresholds[:FIRST]
-    else:
+    elif not BIG:
         rows["back to float"] = view.restored[:FIRST]
     st.dataframe(
         pd.DataFrame(rows).T.rename(columns=lambda d: f"dim {d}"),
