@@ -431,7 +431,7 @@ def test_presenter_layouts(view: str) -> None:
     at = open_page("quantization", {"present": "1", "quant_view": view})
     assert presenter_styled(at)
     if view == BEFORE:
-        assert figures(at)[0]["layout"]["height"] == 280
+        assert figures(at)[0]["layout"]["height"] == 272
         assert any("min " in c.value and "mean " in c.value for c in at.caption)
         # Two table rows; the chart's dots show what each code stands for.
         assert list(frames(at, "dim 0")[0].index) == ["float", "int8"]

@@ -219,7 +219,7 @@ def before_and_after() -> None:
         view = code_view(index, query)
     if view is None:
         return
-    _ui.plot(_code_figure(view), key="quant_bars", height=280 if BIG else 360)
+    _ui.plot(_code_figure(view), key="quant_bars", height=272 if BIG else 360)
     rows = {"float": view.values[:FIRST], "bit" if binary else "int8": view.codes[:FIRST]}
     # Binary codes have centres, int8 codes a range; in presenter mode the chart's line or
     # dots show them, and two table rows leave the chart room.
