@@ -92,11 +92,13 @@ class _Row:
     """One engine's measurements with its current parameters."""
 
     name: str
-    params: str
+    search: str  # search parameters, the swept one first
+    build: str
     build_s: float
     index_bytes: int
     ms: float
     recall: float
+    notes: tuple[str, ...]  # what the build changed (e.g. a lowered nlist), Engine.notes
 
 
 BuildKey = tuple[str, str, tuple[tuple[str, float], ...]]
@@ -447,9 +449,19 @@ def _measure_all(data: _Data, chosen: list[EngineInfo], k: int) -> list[_Row]:
             build, search = _params(info, info.build_params), _params(info, info.search_params)
             with _ui.guard(info.name):
                 ms, recall = _point(data.key, info.name, build, search, k, engine, data.corpus)
-                params = _describe(build + search)
                 size = engine.index_bytes
-                rows.append(_Row(info.name, params, engine.build_seconds, size, ms, recall))
+                rows.append(
+                    _Row(
+                        info.name,
+                        _describe(search),
+                        _describe(build),
+                        engine.build_seconds,
+                        size,
+                        ms,
+                        recall,
+                        tuple(engine.notes),
+                    )
+                )
     return rows
 
 
@@ -458,7 +470,8 @@ def _table(rows: list[_Row], n: int, k: int) -> pd.DataFrame:
         [
             {
                 "engine": r.name,
-                "parameters": r.params,
+                "search": r.search,
+                "build (as asked)": r.build,
                 "build s": round(r.build_s, 3),
                 "index MB": round(r.index_bytes / 1e6, 2),
                 "B/vector": round(r.index_bytes / n),
@@ -468,6 +481,13 @@ def _table(rows: list[_Row], n: int, k: int) -> pd.DataFrame:
             for r in rows
         ]
     )
+
+
+def _notes(rows: list[_Row]) -> None:
+    """What each build changed from the parameters asked for, under the table."""
+    for r in rows:
+        if r.notes:
+            st.caption(_ui.md_text(f"{r.name} as built: {' '.join(r.notes)}"))
 
 
 def _tradeoff_figure(data: _Data, chosen: list[EngineInfo], k: int) -> go.Figure:
@@ -737,17 +757,11 @@ def _results(
         _ui.plot(_tradeoff_figure(data, chosen, k), key="engines_tradeoff", height=300)
         with st.expander("The table"):
             _static_table(table)
+            _notes(rows)
             st.caption(about)
     else:
-        # The parameters wrap into a medium column, so recall@k stays in view.
-        parameters = st.column_config.TextColumn(width="medium")
-        st.dataframe(
-            table,
-            key="engines_table",
-            hide_index=True,
-            width="stretch",
-            column_config={"parameters": parameters},
-        )
+        st.dataframe(table, key="engines_table", hide_index=True, width="stretch")
+        _notes(rows)
         _ui.plot(_tradeoff_figure(data, chosen, k), key="engines_tradeoff")
         st.caption(about)
     with st.expander("One query, every engine's top-k"):

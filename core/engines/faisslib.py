@@ -302,10 +302,12 @@ class FaissIvfPqEngine(FaissIvfFlatEngine):
         return int(2**self._bits)
 
 
+# Talk value 4: the talk's rescoring factor (pgvector-binary's oversample); at faiss's own
+# default, 1, nothing is re-ranked beyond the k found and the row is plain IVF-PQ's.
 K_FACTOR = ParamSpec(
     "k_factor",
     1.0,
-    None,
+    4.0,
     1.0,
     100.0,
     "Rescoring factor: the IVF-PQ search returns k × k_factor candidates, re-ranked by "
