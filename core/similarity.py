@@ -9,20 +9,25 @@ otherwise. Single vectors are promoted to one row at the entry point.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from core import metrics
 from core.compare import RankComparison, compare_rankings
+from core.datasets import DATASETS, Dataset, TextField, load_dataset
+from core.embedders.base import Embedder
 from core.errors import ExplorerError
 from core.metrics import Metric, as_matrix, check_same_width, cosine_similarity, dot, normalize
 from core.search import exhaustive_search, recall_at_k
 from core.topk import SearchResult, check_k, top_k_ids
+from core.vectors import embed_dataset
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,8 @@ UNIT_TOLERANCE = 1e-3
 # The identity check scores at most this many items as queries, evenly spaced, so that it
 # stays interactive on large uploads.
 MAX_CHECK_QUERIES = 1000
+# The model whose vectors before normalisation show embeddings that are not unit length.
+RAW_MODEL = "all-MiniLM-L6-v2"
 
 
 # ---------------------------------------------------------------- one pair of vectors
@@ -398,15 +405,68 @@ class PoolingModel(Protocol):
     def pooled(self, ids: Sequence[Sequence[int]]) -> np.ndarray: ...
 
 
-def unnormalized_vectors(model: object, texts: Sequence[str]) -> np.ndarray:
-    """The model's mean-pooled vectors of ``texts`` without their final L2 normalisation,
-    float32 ``(n, dims)``: a real example of embeddings that are not unit length."""
+def _pooling(model: object) -> PoolingModel:
+    """``model`` as a :class:`PoolingModel`, or an error naming it."""
     if not isinstance(model, PoolingModel):
         name = getattr(model, "name", type(model).__name__)
         raise ExplorerError(
-            f"{name} does not expose its vectors before normalisation; use all-MiniLM-L6-v2."
+            f"{name} does not expose its vectors before normalisation; use {RAW_MODEL}."
         )
+    return model
+
+
+def unnormalized_vectors(model: object, texts: Sequence[str]) -> np.ndarray:
+    """The model's mean-pooled vectors of ``texts`` without their final L2 normalisation,
+    float32 ``(n, dims)``: a real example of embeddings that are not unit length."""
+    pooling = _pooling(model)
     if not texts:
         raise ExplorerError("No texts to embed: the dataset is empty.")
-    log.info("Embedding %d texts with %s without normalisation", len(texts), model.name)
-    return np.asarray(model.pooled(model.token_ids(list(texts))), dtype=np.float32)
+    log.info("Embedding %d texts with %s without normalisation", len(texts), pooling.name)
+    return np.asarray(pooling.pooled(pooling.token_ids(list(texts))), dtype=np.float32)
+
+
+class _Unnormalized(Embedder):
+    """A pooling embedder's vectors before their final normalisation, as an embedder named
+    ``<model>-unnormalized`` with the model's version and dims: the vector disk cache
+    (:mod:`core.vectors`) then keeps them by content, apart from the model's unit vectors."""
+
+    normalized = False
+
+    def __init__(self, model: Embedder) -> None:
+        self.model = _pooling(model)
+        self.name = f"{model.name}-unnormalized"
+        self.dims, self.version, self.max_tokens = model.dims, model.version, model.max_tokens
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return unnormalized_vectors(self.model, texts)
+
+
+def dataset_unnormalized(dataset: Dataset, model: Embedder, root: Path | None = None) -> np.ndarray:
+    """Every text of ``dataset`` as ``model``'s vector before normalisation, float32
+    ``(len(dataset), dims)``: read from the vector disk cache under ``root`` (keyed by the
+    texts' fingerprint and the model's name, version and dims), else embedded and stored."""
+    if not len(dataset):
+        raise ExplorerError("No texts to embed: the dataset is empty.")
+    return embed_dataset(dataset, _Unnormalized(model), root)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Store the bundled datasets' unnormalised :data:`RAW_MODEL` vectors (``python -m
+    core.similarity``), so the Metrics page's unit-length check reads them from disk on a
+    fresh server. Vectors already stored are read, not recomputed."""
+    from core.embedders.registry import get_embedder
+
+    parser = argparse.ArgumentParser(description="Precompute the unnormalised vectors.")
+    parser.add_argument("--datasets", nargs="*", default=list(DATASETS), help="default: all")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    model = get_embedder(RAW_MODEL)
+    for name in args.datasets:
+        for dataset in {load_dataset(name, field) for field in TextField}:
+            start = time.perf_counter()
+            dataset_unnormalized(dataset, model)
+            log.info("%s unnormalised: %.1f s", dataset.name, time.perf_counter() - start)
+
+
+if __name__ == "__main__":  # pragma: no cover - the set-up step, tested through main()
+    main()

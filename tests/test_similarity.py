@@ -13,6 +13,8 @@ from scipy.spatial.distance import cdist
 from sklearn.metrics.pairwise import cosine_similarity as sk_cosine
 
 from core.compare import Mark
+from core.datasets import Dataset, load_dataset
+from core.embedders.base import Embedder
 from core.errors import ExplorerError
 from core.metrics import Metric
 from core.similarity import (
@@ -21,6 +23,8 @@ from core.similarity import (
     check_query_ids,
     check_unit_identities,
     compare_pair,
+    dataset_unnormalized,
+    main,
     parse_vector,
     rank_by_metrics,
     shared_histogram,
@@ -326,3 +330,82 @@ def test_unnormalized_minilm_is_the_embedding_before_its_last_step() -> None:
     norms = np.linalg.norm(raw, axis=1)
     assert not np.allclose(norms, 1.0, atol=1e-2)
     np.testing.assert_allclose(raw / norms[:, None], model.embed(texts), atol=1e-5)
+
+
+class _PoolingEmbedder(Embedder):
+    """A stand-in local model: _MeanModel's pooling, counted, and unit vectors from embed."""
+
+    name, dims, version = "toy", 4, "1"
+
+    def __init__(self) -> None:
+        self.pooled_texts = 0
+
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        return _MeanModel().token_ids(texts)
+
+    def pooled(self, ids: list[list[int]]) -> np.ndarray:
+        self.pooled_texts += len(ids)
+        return _MeanModel().pooled(ids)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        raw = self.pooled(self.token_ids(texts))
+        return raw / np.linalg.norm(raw, axis=1, keepdims=True)
+
+
+class _Unit(Embedder):
+    name, dims = "unit-only", 4
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return np.eye(4)[: len(texts)]
+
+
+def test_dataset_unnormalized_is_stored_by_content_and_read_back(tmp_path) -> None:
+    texts = ("ab cd", "a", "abc abcd efg")
+    dataset = Dataset("toy-set", labels=texts, texts=texts, categories=("x",) * 3)
+    model = _PoolingEmbedder()
+    first = dataset_unnormalized(dataset, model, tmp_path)
+    np.testing.assert_allclose(first, [[0, 0, 1, 0], [0, 1, 0, 0], [1 / 3, 0, 0, 2 / 3]], rtol=1e-6)
+    assert model.pooled_texts == 3
+    # Its own entry beside the model's unit vectors, which stay unit length.
+    stored = sorted(p.name for p in (tmp_path / "vectors").glob("*.npy"))
+    assert len(stored) == 1 and "toy-unnormalized-4" in stored[0]
+    from core.vectors import embed_dataset
+
+    np.testing.assert_allclose(np.linalg.norm(embed_dataset(dataset, model, tmp_path), axis=1), 1)
+    assert len(list((tmp_path / "vectors").glob("*.npy"))) == 2
+    # A fresh model object (a fresh server) reads them; a new version or other texts embed.
+    fresh = _PoolingEmbedder()
+    np.testing.assert_array_equal(dataset_unnormalized(dataset, fresh, tmp_path), first)
+    assert fresh.pooled_texts == 0
+    fresh.version = "2"
+    dataset_unnormalized(dataset, fresh, tmp_path)
+    assert fresh.pooled_texts == 3
+    other = Dataset("toy-set", labels=texts[:2], texts=texts[:2], categories=("x",) * 2)
+    assert dataset_unnormalized(other, fresh, tmp_path).shape == (2, 4)
+    assert fresh.pooled_texts == 5
+
+
+def test_dataset_unnormalized_rejects_models_without_pooling_and_empty_data(tmp_path) -> None:
+    dataset = Dataset("toy-set", labels=("a",), texts=("a",), categories=("x",))
+    with pytest.raises(ExplorerError, match="unit-only does not expose"):
+        dataset_unnormalized(dataset, _Unit(), tmp_path)
+    empty = Dataset("empty", labels=(), texts=(), categories=())
+    with pytest.raises(ExplorerError, match="empty"):
+        dataset_unnormalized(empty, _PoolingEmbedder(), tmp_path)
+
+
+def test_main_stores_the_bundled_datasets_once(tmp_path, monkeypatch) -> None:
+    from core.embedders import registry
+
+    model = _PoolingEmbedder()
+    monkeypatch.setattr(registry, "get_embedder", lambda name: model)
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
+    main(["--datasets", "words"])
+    words = load_dataset("words")
+    assert model.pooled_texts == len(words)
+    np.testing.assert_allclose(
+        dataset_unnormalized(words, _PoolingEmbedder()),
+        unnormalized_vectors(model, words.texts),
+    )
+    main(["--datasets", "words"])  # idempotent: read, not embedded again
+    assert model.pooled_texts == 2 * len(words)  # the comparison above, nothing else

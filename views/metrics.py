@@ -10,23 +10,24 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.datasets import Dataset
 from core.metrics import Metric
 from core.similarity import (
+    RAW_MODEL,
     MetricRanking,
     PairMetrics,
     UnitCheck,
     angle_arc,
     check_unit_identities,
     compare_pair,
+    dataset_unnormalized,
     parse_vector,
     rank_by_metrics,
     taxicab_path,
-    unnormalized_vectors,
 )
 from views import _ui
 from views._snippets import cosine_similarity_code
 
-RAW_MODEL = "all-MiniLM-L6-v2"
 NUMBER = st.column_config.NumberColumn(format="%.3f")
 CHECK_K = 10
 # px in presenter mode: a table row, and the header (its type is larger): ten rows fit.
@@ -45,8 +46,11 @@ def _unit_check(vectors: np.ndarray, k: int) -> UnitCheck:
 
 
 @st.cache_data(show_spinner=f"Embedding the dataset with {RAW_MODEL}, unnormalised (once)…")
-def _raw_vectors(texts: tuple[str, ...]) -> np.ndarray:
-    return unnormalized_vectors(_ui.embedder(RAW_MODEL), texts)
+def _raw_vectors(fingerprint: str, _dataset: Dataset) -> np.ndarray:
+    """The dataset (by its texts' ``fingerprint``) under RAW_MODEL before normalisation, read
+    from the vector disk cache when stored (``python -m core.similarity`` stores the bundled
+    ones)."""
+    return dataset_unnormalized(_dataset, _ui.embedder(RAW_MODEL))
 
 
 def _scene_axis(title: str, values: np.ndarray) -> dict[str, object]:
@@ -330,7 +334,7 @@ def unit_length_check() -> None:
     if with_raw:
         with _ui.guard(f"{RAW_MODEL} unnormalised"):
             checks[f"{RAW_MODEL}, unnormalised"] = _unit_check(
-                _raw_vectors(tuple(ws.dataset.texts)), check_k
+                _raw_vectors(ws.dataset.fingerprint, ws.dataset), check_k
             )
     if not checks:
         return
