@@ -131,12 +131,13 @@ def run_in_child(
         child.stdin.close()
         child.stdout.close()
         stop(child)
-    if not chunks:
+    try:
+        ok, answer = pickle.loads(b"".join(chunks))
+    except (pickle.UnpicklingError, EOFError):  # no answer, or half of one (killed writing)
         raise ExplorerError(
             f"{name} ended without an answer (exit code {child.returncode}); "
             "it may have run out of memory."
-        )
-    ok, answer = pickle.loads(b"".join(chunks))
+        ) from None
     if not ok:
         raise answer
     return answer

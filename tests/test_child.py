@@ -5,7 +5,9 @@ raising), the time limit, the parent's own death."""
 from __future__ import annotations
 
 import os
+import pickle
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -46,6 +48,15 @@ def fail_unpicklable() -> None:
 
 
 def crash(code: int) -> None:
+    os._exit(code)
+
+
+def killed_while_answering(code: int) -> None:
+    """Write half of an answer where the child writes its answer (the pipe ``serve`` kept
+    as fd 3 before sending stdout to stderr), then die, as the OOM killer would do it."""
+    assert stat.S_ISFIFO(os.fstat(3).st_mode)
+    data = pickle.dumps((True, "x" * 10_000))
+    os.write(3, data[: len(data) // 2])
     os._exit(code)
 
 
@@ -107,6 +118,8 @@ def test_errors_come_back_as_errors() -> None:
         run_in_child(fail_unpicklable)
     with pytest.raises(ExplorerError, match=r"crash ended without an answer \(exit code 3\)"):
         run_in_child(crash, 3)
+    with pytest.raises(ExplorerError, match=r"answering ended without an answer \(exit code 9\)"):
+        run_in_child(killed_while_answering, 9)
     with pytest.raises(ExplorerError, match="poll must be positive, got 0"):
         run_in_child(os.getpid, poll=0)
 
