@@ -1,10 +1,6 @@
 """Presenter mode fits the screen (issue 15 §1): every tab of every page, opened with
 ``?present=1`` in a 1280x720 Chromium tab, shows its controls and its main figure or table
 whole, with no vertical scroll. Each view is screenshot into ``tests/artifacts/present/``.
-
-Tabs that still overflow in pages this test does not own are marked ``xfail(strict=True)``
-with the overflow measured when they were marked, so the test stays honest: one that starts
-to fit fails until its mark is removed.
 """
 
 from __future__ import annotations
@@ -35,12 +31,6 @@ TABS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("Before and after", "Top-k", "Oversample and rescore", "Storage"),
     ),
     "mrl": ("mrl_view", ("Recall curves", "One ranking", "Full pipeline")),
-}
-
-# (page, tab) -> how far it overflowed when marked (2026-12-03, 19:45 UTC). These pages'
-# layouts belong to other people; the lead fixes them and removes the mark.
-OVERFLOWS: dict[tuple[str, str], str] = {
-    ("similarity", "Map"): "23 px over (content ends at 743 px)",
 }
 
 # The bottom edge of the page's content (its last element shown; Streamlit's empty padding
@@ -94,19 +84,12 @@ def case_id(page: str, tab: str) -> str:
 
 
 def cases() -> list[object]:
-    """Every (page, tab) pair, with its xfail mark when it is known to overflow."""
-    out: list[object] = []
-    for entry in PAGES:
-        tabs = TABS.get(entry.url_path, ("", ("",)))[1]
-        for tab in tabs:
-            marks = []
-            if (entry.url_path, tab) in OVERFLOWS:
-                reason = OVERFLOWS[(entry.url_path, tab)]
-                marks.append(pytest.mark.xfail(raises=AssertionError, strict=True, reason=reason))
-            out.append(
-                pytest.param(entry.url_path, tab, id=case_id(entry.url_path, tab), marks=marks)
-            )
-    return out
+    """Every (page, tab) pair."""
+    return [
+        pytest.param(entry.url_path, tab, id=case_id(entry.url_path, tab))
+        for entry in PAGES
+        for tab in TABS.get(entry.url_path, ("", ("",)))[1]
+    ]
 
 
 @pytest.mark.parametrize(("path", "tab"), cases())
