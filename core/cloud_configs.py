@@ -169,16 +169,27 @@ def _metric_and_dims(
     dims: int,
     high: int,
     low: int = 1,
-    what: str = "vectors",
 ) -> str:
-    """``system``'s name for the settings' metric; ExplorerError when it has no such metric
-    or cannot index ``what`` of ``dims`` dimensions (its range is ``low`` … ``high``)."""
+    """``system``'s name for the settings' metric (:func:`_metric`), after checking its
+    vectors' ``dims`` (:func:`_dims`)."""
+    name = _metric(system, s, metrics)
+    _dims(system, dims, high, low)
+    return name
+
+
+def _metric(system: str, s: CloudSettings, metrics: dict[Metric, str]) -> str:
+    """``system``'s name for the settings' metric; ExplorerError when it has none."""
     if s.metric not in metrics:
         offered = ", ".join(metrics.values())
         raise ExplorerError(f"{system} has no {s.metric.value} metric; it offers {offered}.")
+    return metrics[s.metric]
+
+
+def _dims(system: str, dims: int, high: int, low: int = 1, what: str = "vectors") -> None:
+    """ExplorerError when ``system`` cannot index ``what`` of ``dims`` dimensions (its range
+    is ``low`` … ``high``)."""
     if not low <= dims <= high:
         raise ExplorerError(f"{system} indexes {what} of {low} … {high} dimensions, got {dims}.")
-    return metrics[s.metric]
 
 
 # --- Azure AI Search ---------------------------------------------------------------------
@@ -561,7 +572,7 @@ def pgvector(s: CloudSettings) -> CloudConfig:
                 f"(subvector($1, 1, {m}))::halfvec({m})" if s.truncate_to else f"$1::halfvec({m})"
             )
         op_class, qop = f"{kind}_{ops}_ops", op
-    _metric_and_dims(system, s, {s.metric: ops}, m, PG_MAX_DIMS[kind], what=kind)  # any metric
+    _dims(system, m, PG_MAX_DIMS[kind], what=kind)  # every metric has an operator class
     approximate = kind != "vector"
     reranked = approximate and s.rescore
     limit = s.candidates if reranked else s.k
