@@ -29,30 +29,26 @@ def test_embed_in_presenter_mode_shows_queen_in_every_local_model(
     open_page(page, f"{server_url}/embed?present=1")
     assert headings(page)[0] == "Embed"
     assert_clean(page)
-    dims = page.get_by_test_id("stMetricLabel").filter(has_text="dimensions")
-    expect(dims).to_have_count(len(LOCAL))
-    values = page.get_by_test_id("stMain").get_by_test_id("stMetricValue")
-    shown = [v for i, v in enumerate(values.all_inner_texts()) if i % 3 == 0]
-    assert shown == [str(get_embedder(m).dims) for m in LOCAL]
-    # The bars of every model fit the first screen.
+    # The bars of every model and the row under them (numbers, table link, code) fit the
+    # first screen.
     chart = _box(page, "stPlotlyChart")
-    assert chart["y"] + chart["height"] <= VIEWPORT["height"] + 40, chart
+    assert chart["y"] + chart["height"] <= VIEWPORT["height"], chart
+    button = page.get_by_role("button", name="Each model's numbers")
+    link = page.get_by_test_id("stMain").get_by_role("link", name="Every model, one table")
+    for control in (button, link):
+        box = control.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= VIEWPORT["height"], box
     shoot(page, "models-embed-present")
 
-    table = page.get_by_test_id("stMain").get_by_test_id("stDataFrame").first
-    table.scroll_into_view_if_needed()
-    box = table.bounding_box()
-    assert box is not None and box["height"] <= 300, box
-    header = table.locator('[role="columnheader"]').all_inner_texts()
-    assert [h.strip() for h in header if h.strip()][:5] == [
-        "model",
-        "kind",
-        "dimensions",
-        "MRL (truncatable)",
-        "MTEB avg",
-    ]
-    shoot(page, "models-table-present")
-    shoot(page, "models-embed-present-full", full_page=True)
+    # Each model's numbers sit in the popover: its dimensions, norm and tokens, in order.
+    button.click()
+    body = page.get_by_test_id("stPopoverBody")
+    expect(body.get_by_test_id("stMetricLabel").filter(has_text="dimensions")).to_have_count(
+        len(LOCAL)
+    )
+    values = body.get_by_test_id("stMetricValue").all_inner_texts()
+    assert values[::3] == [str(get_embedder(m).dims) for m in LOCAL]
+    shoot(page, "models-embed-present-numbers")
 
 
 def test_spread_in_presenter_mode_shows_each_models_range_of_dog(
