@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import html
+import math
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -124,6 +125,23 @@ def value_bars(
     return go.Scatter(
         x=x, y=y, name=name, mode="lines", line={"shape": "hvh", "width": 1}, fill="tozeroy", **kw
     )
+
+
+def log_ticks(values: Sequence[float]) -> dict[str, list]:
+    """Axis settings for a log axis over the positive ``values``: ticks at 1, 2 and 5 times
+    powers of ten, labelled in full (plotly labels a log axis's minor ticks with one digit,
+    "5" for 0.05); empty when no value is positive."""
+    positive = [v for v in values if v > 0]
+    if not positive:
+        return {}
+    low, high = min(positive) / 1.5, max(positive) * 1.5
+    ticks = [
+        step * 10.0**exponent
+        for exponent in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+        for step in (1, 2, 5)
+        if low <= step * 10.0**exponent <= high
+    ]
+    return {"tickvals": ticks, "ticktext": [f"{v:g}" for v in ticks]}
 
 
 # Trace fields whose strings plotly draws as HTML: names, point text and hover, category
