@@ -102,6 +102,13 @@ def test_build_measures_every_engine_against_exhaustive():
     sweep = (12, 25, 50, 100, 200, 400, 800, 1600)  # 50 × ¼ … 32
     assert traces["hnswlib (ef)"]["text"] == [f"ef={v}" for v in sweep]
     assert all(0 <= r <= 1 for r in array(traces["hnswlib (ef)"]["y"]))
+    # The log time axis is labelled in full at 1, 2, 5 × 10^k, spanning every point.
+    x_axis, times = fig["layout"]["xaxis"], np.concatenate([array(t["x"]) for t in fig["data"]])
+    ticks = np.array(x_axis["tickvals"])
+    assert x_axis["ticktext"] == [f"{v:g}" for v in ticks]
+    assert ticks.min() <= times.min() * 2.5 and ticks.max() >= times.max() / 2.5
+    mantissas = ticks / 10.0 ** np.floor(np.log10(ticks) + 1e-9)
+    assert set(np.round(mantissas, 6)) <= {1.0, 2.0, 5.0}
     # One query's top-k: the exhaustive column is numpy's brute force; hnswlib marked.
     topk = tables(at, "rank", "exhaustive")[0]
     assert topk["exhaustive"].tolist() == brute_force_top("a loyal dog", 5)

@@ -492,11 +492,13 @@ def _notes(rows: list[_Row]) -> None:
 
 def _tradeoff_figure(data: _Data, chosen: list[EngineInfo], k: int) -> go.Figure:
     fig = go.Figure()
+    times: list[float] = []
     for info in chosen:
         with _store().using(_key(data, info)) as engine:
             if engine is None:
                 continue
             xs, ys, text = _sweep(data, info, k, engine)
+        times += xs
         fig.add_trace(
             go.Scatter(
                 x=xs,
@@ -510,7 +512,7 @@ def _tradeoff_figure(data: _Data, chosen: list[EngineInfo], k: int) -> go.Figure
                 hovertemplate="%{text}<br>%{x:.3g} ms<br>recall %{y:.3f}",
             )
         )
-    fig.update_xaxes(title_text="ms per query (log scale)", type="log")
+    fig.update_xaxes(title_text="ms per query (log scale)", type="log", **_ui.log_ticks(times))
     fig.update_yaxes(title_text=f"recall@{k}", range=[0, 1.05])
     # The first search parameter: ef, nprobe, L, probes, or a rescoring factor
     # (pgvector-binary's oversample, faiss-ivfpq-rerank's k_factor).

@@ -5,9 +5,8 @@ costs in memory. The maths is in ``core.scalelab``; this module draws widgets an
 from __future__ import annotations
 
 import hashlib
-import math
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -21,7 +20,7 @@ from core.corpora import Cancelled
 from core.errors import ExplorerError
 from core.io import load_matrix
 from core.kernels import JIT_MIN_ROWS
-from core.scalelab import LabConfig, LabResult, LatencyPoint, Source, SweepPoint
+from core.scalelab import LabConfig, LabResult, Source
 from core.search import (
     EF_CHOICES,
     EF_CONSTRUCTION_CHOICES,
@@ -410,25 +409,11 @@ def _latency_figure(result: LabResult) -> go.Figure:
         tickvals=list(sizes),
         ticktext=[f"{n:,}" for n in sizes],
     )
-    fig.update_yaxes(title_text="CPU ms per query", type="log", **_log_ticks(result.latency))
+    fig.update_yaxes(
+        title_text="CPU ms per query", type="log", **_ui.log_ticks([p.ms for p in result.latency])
+    )
     fig.update_layout(title="Latency against N (log scales)")
     return fig
-
-
-def _log_ticks(points: Sequence[LatencyPoint] | Sequence[SweepPoint]) -> dict[str, list]:
-    """Ticks at 1, 2 and 5 times powers of ten across the points' milliseconds, labelled in
-    full (plotly labels a log axis's minor ticks with one digit, "5" for 0.05)."""
-    ms = [p.ms for p in points if p.ms > 0]
-    if not ms:
-        return {}
-    low, high = min(ms) / 1.5, max(ms) * 1.5
-    values = [
-        step * 10.0**exponent
-        for exponent in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
-        for step in (1, 2, 5)
-        if low <= step * 10.0**exponent <= high
-    ]
-    return {"tickvals": values, "ticktext": [f"{v:g}" for v in values]}
 
 
 def _tradeoff_figure(result: LabResult, labels: bool = True) -> go.Figure:
@@ -449,7 +434,9 @@ def _tradeoff_figure(result: LabResult, labels: bool = True) -> go.Figure:
             )
         )
     fig.update_xaxes(
-        title_text="CPU ms per query (log scale)", type="log", **_log_ticks(result.sweep)
+        title_text="CPU ms per query (log scale)",
+        type="log",
+        **_ui.log_ticks([p.ms for p in result.sweep]),
     )
     fig.update_yaxes(title_text=f"recall@{result.config.k}", range=[0, 1.05])
     fig.update_layout(title=f"Recall against latency at N = {result.config.n:,}")
