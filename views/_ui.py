@@ -219,8 +219,9 @@ def page_intro(title: str, text: str, formula: str | None = None) -> None:
             st.latex(formula)
         return
     # About 11 characters of a presenter title fit in a quarter of the width; a longer title
-    # gets a wider column rather than a second line.
-    heading, about = st.columns([max(1.0, len(title) / 11), 3], vertical_alignment="center")
+    # gets a wider column rather than a second line, a short one leaves the room to the tour's
+    # caption or the introduction.
+    heading, about = st.columns([max(0.5, len(title) / 11), 3], vertical_alignment="center")
     heading.title(title)
     if _tour.controls(about):
         return  # the step's caption says what the page shows
