@@ -10,6 +10,7 @@ parameters no other test uses.
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 import pytest
@@ -163,7 +164,8 @@ def test_cancel_keeps_nothing_and_says_so(monkeypatch):
     # A cancel that arrives while building stops it between chunks: nothing is kept.
     at = build(at)
     assert "Build cancelled" in at.warning[0].value
-    assert _engines.CANCELLED not in at.session_state and _engines.BUILDING not in at.session_state
+    assert _engines.CANCELLED not in at.session_state
+    assert not at.session_state[_engines.BUILDING].is_set()
     assert "Press **Build engines**" in at.info[0].value
     assert not frames(at, "engine", "ms/query")
 
@@ -280,7 +282,8 @@ def test_a_dataset_too_small_to_measure_points_to_the_corpora(monkeypatch):
 def cancel_after_the_slot_is_taken() -> bool:
     """The build's should_stop when Cancel is pressed while it runs (the build cleared the
     flag when it started)."""
-    assert st.session_state.get(_engines.BUILDING) and _engines.CANCELLED not in st.session_state
+    assert st.session_state[_engines.BUILDING].is_set()
+    assert _engines.CANCELLED not in st.session_state
     st.session_state[_engines.CANCELLED] = True
     return True
 
@@ -290,11 +293,13 @@ def test_cancel_waits_for_this_sessions_running_build_before_clearing_its_flag(m
     flag stays until the build has ended, so the build still sees it."""
     monkeypatch.setattr(_engines, "CANCEL_WAIT", 0.2)
     at = engines({"engines_hnswlib_M": "7"}, chosen=["hnswlib"])
-    at.session_state[_engines.BUILDING] = True  # the stopping run's build
+    building = threading.Event()
+    building.set()  # the stopping run's build
+    at.session_state[_engines.BUILDING] = building
     at.button(key="engines_cancel").click().run()
     assert at.warning[0].value == "Build cancelled; the engines built before it are kept."
     assert at.session_state[_engines.CANCELLED]
-    del at.session_state[_engines.BUILDING]  # the build ended
+    building.clear()  # the build ended
     at.run()
     assert at.warning[0].value == "Build cancelled; the engines built before it are kept."
     assert _engines.CANCELLED not in at.session_state

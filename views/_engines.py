@@ -71,7 +71,9 @@ TRAINED_FIRST = {
 # What the bar adds while one of those steps runs. A step in a child process (a large
 # training sample; diskann's graph, 38 s at 50k × 384) reports its seconds to the bar itself.
 NO_PROGRESS = "no progress to show; Cancel stops it"
-# Session state: True while this session's build runs (Cancel's flag is cleared only after).
+# Session state: a threading.Event set while this session's build runs (Cancel's flag is
+# cleared only after). An Event, cleared without touching session state: once Streamlit has
+# asked a run to stop, every session-state access in it raises again.
 BUILDING = "engines_building"
 # Seconds a run waits for this session's cancelled build to end before it clears the flag
 # (the build stops at its bar's next update, within a poll of 0.1 s).
@@ -390,7 +392,8 @@ def _build_all(source: str, n: int, vs: VectorSet, chosen: list[EngineInfo]) -> 
         if not mine:
             return
         st.session_state.pop(CANCELLED, None)  # a Cancel pressed before this build
-        st.session_state[BUILDING] = True
+        building = _building()
+        building.set()
         bar = st.progress(0.0, text="Starting…")
         try:
 
@@ -405,7 +408,15 @@ def _build_all(source: str, n: int, vs: VectorSet, chosen: list[EngineInfo]) -> 
             st.session_state.pop(CANCELLED, None)
             st.warning("Build cancelled; the engines built before it are kept.")
         finally:
-            st.session_state.pop(BUILDING, None)
+            building.clear()
+
+
+def _building() -> threading.Event:
+    """This session's "a build runs" event."""
+    event = st.session_state.get(BUILDING)
+    if not isinstance(event, threading.Event):
+        event = st.session_state[BUILDING] = threading.Event()
+    return event
 
 
 def _cancel_seen() -> bool:
@@ -414,10 +425,11 @@ def _cancel_seen() -> bool:
     clearing the flag before it stops would let it go on)."""
     if not _cancelled():
         return False
+    building = _building()
     deadline = time.monotonic() + CANCEL_WAIT
-    while st.session_state.get(BUILDING) and time.monotonic() < deadline:
+    while building.is_set() and time.monotonic() < deadline:
         time.sleep(0.05)
-    if not st.session_state.get(BUILDING):
+    if not building.is_set():
         st.session_state.pop(CANCELLED, None)
     return True
 

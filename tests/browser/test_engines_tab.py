@@ -3,6 +3,10 @@ read the table, and screenshot it (normal and presenter mode) into ``tests/artif
 
 from __future__ import annotations
 
+import contextlib
+import time
+
+import psutil
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -67,3 +71,54 @@ def test_the_rescoring_factor_curves(page: Page, server_url: str) -> None:
         expect(chart.get_by_text(legend)).to_be_visible()
     assert_clean(page)
     shoot(page, "engines_rescoring", full_page=True)
+
+
+# A diskann graph that takes a minute or more to build on this machine: long enough to stop.
+SLOW_GRAPH = (
+    "/search?search_view=Engines&engines_chosen=diskann&engines_source=synthetic"
+    "&engines_n=20000&engines_diskann_graph_degree=64&engines_diskann_complexity=300"
+)
+
+
+def graph_builders() -> list[psutil.Process]:
+    """The child processes (of this test run's server) that run a library call."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "core.child" in " ".join(child.cmdline()):
+                found.append(child)
+    return found
+
+
+def start_the_graph_build(page: Page, server_url: str) -> None:
+    open_page(page, server_url + SLOW_GRAPH)
+    page.get_by_role("button", name="Build engines").click()
+    expect(page.get_by_text("diskann: building the Vamana graph")).to_be_visible(timeout=120_000)
+    assert graph_builders(), "the graph is built in a child process"
+
+
+def assert_no_graph_builder_within(seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while graph_builders() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not graph_builders()
+
+
+def test_cancel_stops_diskanns_graph_build(page: Page, server_url: str) -> None:
+    """Cancel during the graph step (the real path: Streamlit's fast rerun, the bar's update
+    in the waiting loop) says so at once and leaves no child process."""
+    start_the_graph_build(page, server_url)
+    page.get_by_role("button", name="Cancel").click()
+    expect(
+        page.get_by_text("Build cancelled; the engines built before it are kept.")
+    ).to_be_visible(timeout=5_000)
+    assert_no_graph_builder_within(5.0)
+    expect(page.get_by_text("building the Vamana graph")).to_have_count(0)
+
+
+def test_a_closed_tab_stops_diskanns_graph_build(page: Page, server_url: str) -> None:
+    """Closing the tab stops its session's run; the build's next bar update ends it, so the
+    server's long-job slot is not held until the graph is done."""
+    start_the_graph_build(page, server_url)
+    page.close()
+    assert_no_graph_builder_within(10.0)
