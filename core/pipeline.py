@@ -178,18 +178,34 @@ def _point(row: dict[str, Any]) -> PipelinePoint:
     return PipelinePoint(**{**row, "precision": Precision.coerce(row["precision"])})
 
 
+# The MRL page's first stage quantizes as the talk's notebooks do: int8 from the global
+# min/max, bits above the mean of all values, codes ranked by their cosine similarity.
+TALK_CENTER = Center.MEAN
+TALK_SCORE = CodeScore.COSINE
+
+
 def standard_sweep(vectors: np.ndarray, k: int, root: Path | None = None) -> list[PipelinePoint]:
     """:func:`pipeline_points` of the ``(n, d)`` ``vectors`` at :func:`standard_dims`, every
-    precision of :data:`PIPELINE_PRECISIONS` and every factor of :data:`OVERSAMPLES` (the MRL
-    page's Full pipeline), read from the disk cache (``<cache>/results``) when computed before.
+    precision of :data:`PIPELINE_PRECISIONS` and every factor of :data:`OVERSAMPLES`, first
+    stages quantized as the talk does (:data:`TALK_CENTER`, :data:`TALK_SCORE`): the MRL page's
+    Full pipeline, read from the disk cache (``<cache>/results``) when computed before.
     """
     sizes = standard_dims(vectors.shape[1])
     return resultcache.cached_rows(
         "mrl-pipeline",
         vectors,
-        {"k": k, "sizes": sizes, "precisions": PIPELINE_PRECISIONS, "oversamples": OVERSAMPLES},
+        {
+            "k": k,
+            "sizes": sizes,
+            "precisions": PIPELINE_PRECISIONS,
+            "oversamples": OVERSAMPLES,
+            "center": TALK_CENTER,
+            "score": TALK_SCORE,
+        },
         (sys.modules[__name__], mrl, quantize, search, kernels, topk, metrics, storage),
-        lambda: pipeline_points(vectors, k, sizes, PIPELINE_PRECISIONS, OVERSAMPLES),
+        lambda: pipeline_points(
+            vectors, k, sizes, PIPELINE_PRECISIONS, OVERSAMPLES, TALK_CENTER, score=TALK_SCORE
+        ),
         _point,
         root,
     )

@@ -124,15 +124,19 @@ def test_full_pipeline_table(words_float64) -> None:
     )
     full = unit(vectors[STATIC])
     reference = loo_order(full @ full.T)[:, :10]
-    bits = (unit(vectors[STATIC][:, :32]) > 0).astype(np.int64)
-    hamming = bits @ (1 - bits).T + (1 - bits) @ bits.T
-    order = loo_order(hamming, higher_is_closer=False)
+    # The talk's binary: 1 above the mean of all values, codes ranked by their cosine.
+    short = unit(vectors[STATIC][:, :32])
+    bits = unit((short > short.mean()).astype(np.float64))
+    order = loo_order(bits @ bits.T)
+    # 0/1 vectors tie often; the page's float32 cosines may break a tie the other way than
+    # these float64 ones, which moves a recall by 1/11,140 per item: allow three.
+    ties = 3 / (len(labels) * 10)
     assert by.loc[(32, "binary"), "recall alone"] == pytest.approx(
-        overlap(reference, order[:, :10])
+        overlap(reference, order[:, :10]), abs=ties
     )
     # Rescoring with the full vectors keeps exactly the reference items among the candidates.
     assert by.loc[(32, "binary"), "recall + rescore ×4"] == pytest.approx(
-        overlap(reference, order[:, :40])
+        overlap(reference, order[:, :40]), abs=ties
     )
     fig = next(f for f in figures(at) if "bytes per vector" in str(f["layout"]["xaxis"]))
     assert len(fig["data"]) == 6

@@ -354,7 +354,9 @@ def test_ranking_at_dims_errors():
 def test_standard_sweep_is_every_page_pipeline_computed_once(tmp_path, monkeypatch):
     v = clustered(60, 20, seed=21)
     points = standard_sweep(v, 3, root=tmp_path)
-    assert points == pipeline_points(v, 3, [8, 16, 20], PIPELINE_PRECISIONS, OVERSAMPLES)
+    talk = {"center": "mean", "score": "cosine"}  # the talk's quantization
+    assert points == pipeline_points(v, 3, [8, 16, 20], PIPELINE_PRECISIONS, OVERSAMPLES, **talk)
+    assert points != pipeline_points(v, 3, [8, 16, 20], PIPELINE_PRECISIONS, OVERSAMPLES)
     assert len(points) == 3 * 3 * 10
     assert {type(p.precision) for p in points} == {Precision}
 

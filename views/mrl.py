@@ -380,7 +380,10 @@ def full_pipeline() -> None:
     caption = (
         f"{model}. Labels are the dimensions kept. Lines: after rescoring the candidates with "
         f"the original {vs.dims}-d vectors; crosses: the small vectors' own top {k}. Rescoring "
-        f"reads only k × {factor} originals per query, so they can stay on disk."
+        f"reads only k × {factor} originals per query, so they can stay on disk. The small "
+        "vectors are quantized as in the talk: int8 from the global min and max, bits above the "
+        "mean of all values, codes ranked by their cosine (a vector database's dot product or "
+        "Hamming distance ranks a little differently: see Quantization)."
     )
     if big:  # the chart fills the screen; hover shows each point's numbers
         with st.expander("How to read this chart"):
@@ -392,9 +395,11 @@ def full_pipeline() -> None:
         "import numpy as np\n\n"
         f"# `unit` holds the ({n}, {vs.dims}) unit-length embeddings; `q_short` a query\n"
         "# truncated to the kept dimensions and re-normalised (see the other tabs).\n"
-        "codes = np.packbits(short > 0, axis=1)  # binary: 1 bit per kept dimension\n"
-        "q_code = np.packbits(q_short > 0)\n"
-        f"candidates = np.argsort(np.bitwise_count(codes ^ q_code).sum(axis=1))[:{k * factor}]\n"
+        "# binary as in the talk: 1 where a value is above the mean of all values\n"
+        "bits = (short > short.mean()).astype(np.float32)\n"
+        "q_bits = (q_short > short.mean()).astype(np.float32)\n"
+        "sims = bits @ q_bits / (np.linalg.norm(bits, axis=1) * np.linalg.norm(q_bits))\n"
+        f"candidates = np.argsort(-sims)[:{k * factor}]  # cosine of the 0/1 vectors\n"
         f"top = candidates[np.argsort(-(unit[candidates] @ (q / np.linalg.norm(q))))][:{k}]\n"
     )
 
