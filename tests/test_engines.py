@@ -24,6 +24,7 @@ from core.engines.base import (
     ParamSpec,
     check_params,
     engine_threads,
+    engines_dir,
     normalized,
 )
 from core.engines.faisslib import training_rows
@@ -578,6 +579,8 @@ def test_large_ivf_training_runs_in_a_child_with_the_same_result(name, data, mon
         found = there.build(vectors).search(queries, 10)
         assert there.train_seconds is not None and there.index_bytes == size
     assert jobs == ["train_serialized"]
+    # The sample went to the child as a memory-mapped .npy file, removed afterwards.
+    assert not list(engines_dir().glob("*/training.npy"))
     # faiss's k-means is seeded: the child trains the same cells and codes (PQ's float
     # sums may round differently in another process: a near-tie can swap).
     assert recall_at_k(expected.ids, found.ids) >= 0.99
@@ -613,7 +616,9 @@ def test_the_child_jobs_work_in_this_process_too(tmp_path, data):
 
     vectors = normalized(data[0])
     untrained = faiss.IndexIVFFlat(faiss.IndexFlatIP(DIMS), DIMS, 8, faiss.METRIC_INNER_PRODUCT)
-    trained = faiss.deserialize_index(train_serialized(faiss.serialize_index(untrained), vectors))
+    np.save(tmp_path / "rows.npy", vectors)
+    serialized = faiss.serialize_index(untrained)
+    trained = faiss.deserialize_index(train_serialized(serialized, str(tmp_path / "rows.npy")))
     assert trained.is_trained and trained.nlist == 8 and not untrained.is_trained
     _diskann_or_skip()
     source = tmp_path / "vectors.bin"
@@ -678,3 +683,19 @@ def test_a_library_call_in_a_child_is_stopped_past_its_time_limit(data, monkeypa
     assert time.perf_counter() - start < 10.0
     assert seen[-1].startswith("faiss-ivfpq: training k-means for the cells and the PQ codebooks")
     assert not engine.built
+
+
+def test_training_sample_bytes_is_what_training_rows_copies():
+    from core.engines.faisslib import training_sample_bytes
+
+    vectors = np.ones((70_000, 4), dtype=np.float32)
+    # nlist 256: 256 × 256 = 65,536 of the 70,000 rows are sampled, 16 bytes each.
+    assert training_sample_bytes(70_000, 4, {"nlist": 256}) == 65_536 * 16
+    assert training_rows(vectors, 256).nbytes == 65_536 * 16
+    # PQ's 2^8 codebook centres set the sample when they outnumber the cells.
+    assert training_sample_bytes(70_000, 4, {"nlist": 16, "nbits": 8}) == 65_536 * 16
+    # Within the cap the vectors themselves are trained on: no copy.
+    within = vectors[:60_000]
+    assert training_sample_bytes(60_000, 4, {"nlist": 256}) == 0
+    assert np.shares_memory(training_rows(within, 256), within)
+    assert training_sample_bytes(70_000, 4, {"M": 16}) == 0  # HNSW trains nothing

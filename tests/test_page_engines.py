@@ -426,3 +426,14 @@ def test_the_job_slot_is_freed_however_the_job_ends():
         raise RuntimeError("the job failed")
     assert jobs.running == "" and jobs.slot.acquire(blocking=False)
     jobs.slot.release()
+
+
+def test_the_estimate_counts_the_largest_ivf_training_sample():
+    """At 100,000 × 384, faiss-ivfflat's nlist 256 samples 65,536 rows to train on (100 MB);
+    engines build one at a time, so only the largest sample is counted."""
+    infos = {i.name: i for i in _engines.list_engines()}
+    hnsw = _engines._estimate(100_000, 384, [infos["hnswlib"]])
+    ivf = [infos["hnswlib"], infos["faiss-ivfflat"], infos["faiss-ivfpq"]]
+    with_ivf = _engines._estimate(100_000, 384, ivf)
+    sample = 256 * 256 * 384 * 4
+    assert with_ivf.total - hnsw.total == 2 * 100_000 * 384 * 4 + sample

@@ -31,6 +31,7 @@ from core.cloud_configs import CloudSettings, Quantization, export_all
 from core.compare import compare_rankings
 from core.corpora import Cancelled, Corpus, synthetic_corpus, tiled_corpus
 from core.engines import Engine, EngineInfo, ParamSpec, get_engine, list_engines
+from core.engines.faisslib import training_sample_bytes
 from core.engines.measure import measure, sweep_values
 from core.errors import ExplorerError
 from core.metrics import Metric
@@ -715,13 +716,22 @@ def _estimate(
     n: int, dims: int, chosen: list[EngineInfo], corpus_kept: bool = False
 ) -> storage.MemoryEstimate:
     """The scale lab's memory estimate, with one part per chosen engine: a graph (at M = 32,
-    more than any default here) or a float32 copy. A corpus the server keeps already is in
-    use memory (outside what is available), so it is not counted again."""
+    more than any default here) or a float32 copy; and the largest training sample an IVF
+    engine copies (engines build one at a time, so only one sample exists at once). A corpus
+    the server keeps already is in use memory (outside what is available), so it is not
+    counted again."""
     base = storage.estimate_memory(n, dims, [Method.EXACT])
     graph, copy = n * storage.hnsw_bytes_per_vector(dims, 32), n * dims * 4
     parts = tuple(
         (Method.HNSW, graph) if i.algorithm in GRAPHS else (Method.EXACT, copy) for i in chosen
     )
+    trains = [i for i in chosen if any(p.name == "nlist" for p in i.build_params)]
+    sample = max(
+        (training_sample_bytes(n, dims, dict(_params(i, i.build_params))) for i in trains),
+        default=0,
+    )
+    if sample:
+        parts += ((Method.EXACT, sample),)
     return replace(base, methods=parts, corpus=0 if corpus_kept else base.corpus)
 
 

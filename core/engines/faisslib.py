@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import tempfile
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,7 @@ from core.engines.base import (
     ParamSpec,
     ParamValue,
     engine_threads,
+    engines_dir,
     library,
 )
 from core.metrics import Metric
@@ -54,12 +57,14 @@ def _faiss() -> Any:
     return faiss
 
 
-def train_serialized(index: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """The serialised faiss ``index`` trained on the ``(r, d)`` ``rows``, serialised again
-    (run in a child process: arrays cross the process boundary, faiss objects do not)."""
+def train_serialized(index: np.ndarray, rows_file: str) -> np.ndarray:
+    """The serialised faiss ``index`` trained on the ``(r, d)`` float32 rows saved in the
+    ``.npy`` file ``rows_file``, serialised again (run in a child process: arrays cross the
+    process boundary, faiss objects do not). The rows are memory-mapped, not copied: the
+    sample (100 MB at nlist 256 × 384 dims) is not pickled, piped and unpickled."""
     faiss = _faiss()
     trained = faiss.deserialize_index(index)
-    trained.train(rows)
+    trained.train(np.load(rows_file, mmap_mode="r"))
     return faiss.serialize_index(trained)
 
 
@@ -76,6 +81,18 @@ def training_rows(vectors: np.ndarray, centroids: int, seed: int = 0) -> np.ndar
         return vectors
     rows = np.sort(np.random.default_rng(seed).choice(n, size=cap, replace=False))
     return vectors[rows]
+
+
+def training_sample_bytes(n: int, dims: int, params: Mapping[str, ParamValue]) -> int:
+    """Bytes of the float32 sample an IVF build with ``params`` (``nlist``; ``nbits`` for
+    PQ's codebooks) copies from ``n`` × ``dims`` vectors to train on: :func:`training_rows`
+    samples only above ``MAX_POINTS_PER_CENTROID`` rows per centre (below, the values
+    are lowered and the vectors themselves used); 0 for an index that trains nothing."""
+    if "nlist" not in params:
+        return 0
+    centres = max(int(params["nlist"]), 2 ** int(params.get("nbits", 0)))
+    cap = MAX_POINTS_PER_CENTROID * centres
+    return cap * dims * 4 if n > cap else 0
 
 
 class FaissEngine(Engine):
@@ -125,9 +142,16 @@ class FaissEngine(Engine):
         if rows.size <= CHILD_TRAINING_VALUES:
             index.train(rows)
             return index
-        trained = self._in_child(
-            self._training_step, rows.size, train_serialized, faiss.serialize_index(index), rows
-        )
+        with tempfile.TemporaryDirectory(dir=engines_dir()) as folder:
+            rows_file = str(Path(folder) / "training.npy")
+            np.save(rows_file, np.ascontiguousarray(rows, dtype=np.float32))
+            trained = self._in_child(
+                self._training_step,
+                rows.size,
+                train_serialized,
+                faiss.serialize_index(index),
+                rows_file,
+            )
         return faiss.deserialize_index(trained)
 
     def _search(
