@@ -232,14 +232,17 @@ async def warm(server: StreamlitServer, recording: Recording) -> None:
     await s.close()
 
 
-def _fmt_row(rs: list[NResult]) -> str:
-    """Medians over rounds of each statistic, for one configuration and N."""
+def _fmt_row(rs: list[NResult], burst_column: bool) -> str:
+    """Medians over rounds of each statistic, for one configuration and N; with
+    ``burst_column``, the last change of a burst (``–`` for a lone session, which has none)."""
 
     def med(values: Sequence[float]) -> float:
         return float(statistics.median(values))
 
     r0 = rs[0]
-    burst = f" {med([max(r.bursts) for r in rs]):.2f} |" if r0.bursts else ""
+    burst = ""
+    if burst_column:
+        burst = f" {med([max(r.bursts) for r in rs]):.2f} |" if r0.bursts else " – |"
     return (
         f"| {r0.config} | {r0.n} | {med([r.pct(50) for r in rs]):.3f} | "
         f"{med([r.pct(95) for r in rs]):.3f} | {med([r.pct(100) for r in rs]):.3f} |"
@@ -268,7 +271,7 @@ def print_table(results: list[NResult], configs: dict[str, str]) -> None:
         for n in sorted({r.n for r in results}):
             rs = [r for r in results if r.config == config and r.n == n]
             if rs:
-                print(_fmt_row(rs))
+                print(_fmt_row(rs, has_burst))
     steps = [r for r in results if r.n == 1 and r.cpu_per_step]
     if steps:
         names = list(steps[0].cpu_per_step)
