@@ -25,8 +25,11 @@ The contract (:mod:`core.engines.base`):
   ``should_stop()`` before each (True raises :class:`core.corpora.Cancelled`, leaving the
   engine unbuilt). A library call that shows no progress (diskann's graph, faiss's k-means
   on a large sample) runs in a child process (``Engine._in_child``) that ``should_stop()``
-  kills. Cosine is the inner product of unit vectors: every engine indexes a
-  normalised copy and normalises each query, and returns cosine similarities.
+  kills; meanwhile ``progress`` is told the seconds so far every 0.1 s (a page's bar update,
+  where Streamlit stops a cancelled or closed run), and the child is stopped past a time
+  limit growing with its input (:func:`core.engines.base.child_time_limit`). Cosine is the
+  inner product of unit vectors: every engine indexes a normalised copy and normalises each
+  query, and returns cosine similarities.
 - :meth:`Engine.search` returns the same :class:`core.topk.SearchResult` as
   :func:`core.search.exhaustive_search` (``ids`` ``(q, k)`` int64, ``scores`` similarities for
   cosine/dot, L2 distances for euclidean, ``seconds``; equal scores in id order). Search
