@@ -479,17 +479,19 @@ def _measure_all(data: _Data, chosen: list[EngineInfo], k: int) -> list[_Row]:
 
 
 def _table(rows: list[_Row], n: int, k: int) -> pd.DataFrame:
+    """One row per engine: its search parameters and the measurements first (they stay in
+    view on a narrow screen), the build parameters last."""
     return pd.DataFrame(
         [
             {
                 "engine": r.name,
                 "search": r.search,
-                "build (as asked)": r.build,
+                f"recall@{k}": round(r.recall, 3),
+                "ms/query": round(r.ms, 4),
                 "build s": round(r.build_s, 3),
                 "index MB": round(r.index_bytes / 1e6, 2),
                 "B/vector": round(r.index_bytes / n),
-                "ms/query": round(r.ms, 4),
-                f"recall@{k}": round(r.recall, 3),
+                "build (as asked)": r.build,
             }
             for r in rows
         ]
