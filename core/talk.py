@@ -237,8 +237,7 @@ TOUR: tuple[Step, ...] = (
     Step(
         "MRL",
         "Full vs truncated ranking",
-        "One query ranked with every dimension and with the first few (the SDK's "
-        "dimensions=256).",
+        "One query ranked with every dimension and with the first few (the SDK's dimensions=256).",
         "mrl",
         {"mrl_view": "One ranking", "mrl_target": "queen", "mrl_dims": "64"},
         needs=_PELICULAS + " Offline, static-minilm-256 cut to 64 stands in for 1536 → 256.",

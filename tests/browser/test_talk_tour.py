@@ -1,9 +1,10 @@
 """The tour in Chromium, in presenter mode at 1280x720: ``?tour=1`` opens step 1, the → key
 walks every step (each on its page and tab, presenter mode kept), ← goes back, the arrow keys
 leave a text box alone, and the Next and Previous buttons do what → and ← do. Every step fits
-1280x720 with no vertical scroll, tour controls included. Each step is screenshot into ``tests/artifacts/present/tour-NN.png``; the time from the key press to the
-step's finished, drawn run is written to ``tests/artifacts/present/tour_timings.json``
-(numbers for the report, not asserts: speed lives in benchmarks)."""
+1280x720 with no vertical scroll, tour controls included. Each step is screenshot into
+``tests/artifacts/present/tour-NN.png``; the time from the key press to the step's finished,
+drawn run is written to ``tests/artifacts/present/tour_timings.json`` (numbers for the
+report, not asserts: speed lives in benchmarks)."""
 
 from __future__ import annotations
 
