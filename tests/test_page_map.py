@@ -378,10 +378,13 @@ def test_streamlit_stopping_the_run_ends_the_child_and_frees_the_slot(
     from views import _map, _ui
 
     children: list[int] = []
+    # Other tests of the session may have started processes of their own (a browser, a
+    # database server): only the ones started during this run count.
+    before = set(child_pids())
 
     def stopped_at_first_update(job, wait, time_limit):  # noqa: ANN001, ANN202
         def interrupted(seconds: float) -> None:
-            children.extend(child_pids())
+            children.extend(set(child_pids()) - before)
             wait(seconds)
             raise StopException
 

@@ -19,13 +19,16 @@ def test_preferred_model_when_offered_else_first():
     assert set(PREFERRED_MODEL) <= {"words", "movies"}
 
 
-@pytest.mark.parametrize(("page", "key"), [("quantization", "quant_model"), ("mrl", "mrl_model")])
-def test_movies_pages_start_with_minilm(page: str, key: str):
-    at = open_page(page, {"dataset": "movies"})
+@pytest.mark.parametrize(
+    ("page", "key", "tab"),
+    [("quantization", "quant_model", {}), ("mrl", "mrl_model", {"mrl_view": "One ranking"})],
+)
+def test_movies_pages_start_with_minilm(page: str, key: str, tab: dict[str, str]):
+    at = open_page(page, {"dataset": "movies", **tab})
     assert at.selectbox(key=key).value == "all-MiniLM-L6-v2"
     # A deep link that names a model still wins.
-    at = open_page(page, {"dataset": "movies", key: "static-minilm-256"})
+    at = open_page(page, {"dataset": "movies", key: "static-minilm-256", **tab})
     assert at.selectbox(key=key).value == "static-minilm-256"
     # Words keep the first model of the sidebar.
-    at = open_page(page, {"dataset": "words"})
+    at = open_page(page, {"dataset": "words", **tab})
     assert at.selectbox(key=key).value == "static-minilm-256"

@@ -155,7 +155,7 @@ def test_search_returns_the_typed_querys_neighbors(page: Page, server_url: str) 
     assert results.column("exhaustive")[0] == "dog"
     exact = numbers(results.column("exhaustive score"))
     assert np.all(np.diff(exact) <= 0), exact
-    expect(metric(page, "recall@5, this query")).to_have_text(re.compile(r"^\d+%$"))
+    expect(metric(page, "recall@5, this query")).to_have_text(re.compile(r"^\d+\.\d%$"))
 
     enter_text(page, "search_query", "a fast car")
     expect(cell(page, 0, 0, 1)).to_have_text("car")
