@@ -457,3 +457,15 @@ def test_presenter_layouts(view: str) -> None:
         delta = next(m for m in at.metric if m.label == "1,000,000 × 1,536 at int8").proto.delta
         assert delta == f"-75.00% vs float32 ({6.144e9 / 2**20:,.2f} MiB)"
         assert "12,728 B" in texts(at)
+
+
+def test_calculator_shows_no_change_arrow_for_float32_itself() -> None:
+    from streamlit.proto.Metric_pb2 import Metric
+
+    at = open_page("quantization", {"quant_view": "Storage", "quant_calc_precision": "float32"})
+    same = next(m for m in at.metric if "at float32" in m.label)
+    at = open_page("quantization", {"quant_view": "Storage", "quant_calc_precision": "int8"})
+    smaller = next(m for m in at.metric if "at int8" in m.label)
+    assert "+0.00%" in same.proto.delta and "-" in smaller.proto.delta
+    gray, green = (Metric.MetricColor.Value(c) for c in ("GRAY", "GREEN"))
+    assert (same.proto.color, smaller.proto.color) == (gray, green)  # not a red "+0.00%"

@@ -654,6 +654,7 @@ def _calculator(where: Any) -> int:
         total = index_bytes(int(calc_n), int(calc_dims), calc_precision, keep, overhead)
         baseline = index_bytes(int(calc_n), int(calc_dims), Precision.FLOAT32, False, overhead)
         change = f"{100 * (total / baseline - 1):+.2f}% vs float32"
+        color = "off" if total == baseline else "inverse"  # no red arrow for "+0.00%"
         label = f"{int(calc_n):,} × {int(calc_dims):,} at {calc_precision}" + (
             " + float32 copy" if keep and calc_precision in QUANTIZED else ""
         )
@@ -663,11 +664,11 @@ def _calculator(where: Any) -> int:
                 label,
                 value,
                 delta=f"{change} ({baseline / 2**20:,.2f} MiB)",
-                delta_color="inverse",
+                delta_color=color,
             )
         else:
             c_total, c_base = where.columns(2)
-            c_total.metric(label, value, delta=change, delta_color="inverse")
+            c_total.metric(label, value, delta=change, delta_color=color)
             c_base.metric(
                 "float32 for comparison", f"{format_bytes(baseline)} = {baseline / 2**20:,.2f} MiB"
             )
