@@ -68,11 +68,9 @@ def cosine_similarity_code(setup: str) -> str:
     )
 
 
-def most_similar_code(setup: str, target: str, k: int) -> str:
-    """Snippet: ``setup`` (lines that define ``target_vector``, shape ``(d,)``; ``labels``
-    and ``vectors``, ``(n, d)``, are the dataset's), the talk's ``most_similar`` over a list
-    of ``(label, vector)`` pairs leaving out ``target`` itself, then the same with numpy
-    (the ``k`` most similar). Running it prints the top ``k`` twice."""
+def _over_the_dataset(setup: str, function: str) -> str:
+    """The start of a snippet over the dataset: numpy, a note on ``labels`` and ``vectors``,
+    ``setup``, the talk's ``cosine_similarity`` and ``function`` (its source)."""
     return (
         "import numpy as np\n\n"
         "# `labels`: the dataset's items; `vectors`: their (n, d) embeddings, row by row.\n"
@@ -80,7 +78,17 @@ def most_similar_code(setup: str, target: str, k: int) -> str:
         + "\n"
         + COSINE_SIMILARITY
         + "\n\n"
-        + MOST_SIMILAR
+        + function
+    )
+
+
+def most_similar_code(setup: str, target: str, k: int) -> str:
+    """Snippet: ``setup`` (lines that define ``target_vector``, shape ``(d,)``; ``labels``
+    and ``vectors``, ``(n, d)``, are the dataset's), the talk's ``most_similar`` over a list
+    of ``(label, vector)`` pairs leaving out ``target`` itself, then the same with numpy
+    (the ``k`` most similar). Running it prints the top ``k`` twice."""
+    return (
+        _over_the_dataset(setup, MOST_SIMILAR)
         + f"\nlabelled_vectors = [(l, v) for l, v in zip(labels, vectors) if l != {target!r}]\n"
         + f"print(most_similar(target_vector, labelled_vectors, k={k}))\n"
         + NUMPY_HEADER
@@ -109,13 +117,7 @@ def exhaustive_search_code(setup: str, k: int) -> str:
     vectors as plain lists, its ``k`` best, then the same with numpy. Running it prints the
     top ``k`` ``(label, similarity)`` pairs twice."""
     return (
-        "import numpy as np\n\n"
-        "# `labels`: the dataset's items; `vectors`: their (n, d) embeddings, row by row.\n"
-        + setup
-        + "\n"
-        + COSINE_SIMILARITY
-        + "\n\n"
-        + EXHAUSTIVE_SEARCH
+        _over_the_dataset(setup, EXHAUSTIVE_SEARCH)
         + "\n\n# Plain Python lists of floats, as in the talk.\n"
         + "results = exhaustive_search(query_vector.tolist(), vectors.tolist())\n"
         + f"print([(labels[i], similarity) for i, similarity in results[:{k}]])\n"
