@@ -24,6 +24,20 @@ last one rendered is the teacher's "now move the slider"). ``--soak MINUTES`` in
 ``--soak-sessions`` students arriving, working with 2-10 s pauses and leaving, and prints
 RSS and latency every minute, then RSS after they have all left.
 
+``--pages`` instead measures every page and tab (``bench.classroom_scenario.SCENARIOS``, one
+recorded Chromium session each in ``bench/fixtures/<name>_session.json``, ``--page NAME`` for
+some): one student alone goes through a page's recording ``--repeats`` times (fresh
+sessions, a pause after each change) for each step's server CPU and latency, then
+``--burst`` (30) sessions open the page together and send each step at once: CPU per change
+is the server's CPU over the burst divided by the sessions, and the last one rendered is
+timed. Each run is checked: no exception or ``st.error``, every recorded widget found, and
+the URL holding the step's value afterwards (a renamed key shows up here).
+
+``--newcomer`` measures a newcomer under load: while 20 and 30 sessions
+(``--newcomer-sessions``) replay their changes with no pause, one new session after another
+opens the page as Chromium does (its static files over six connections, then the deep link's
+run); prints the median and the worst of ``--newcomers`` of them (goal: 3 s).
+
 ``--server`` instead drives the classroom embeddings server (``python -m core.serve``, its own
 process): 50 ``openai`` clients x 20 requests of 1-3 sentences, with the embedder's own
 sentences/s measured in this process before each round (``bench.bench_serve.classroom``);
@@ -40,11 +54,14 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import parse_qs
 
 import numpy as np
 import websockets
 
 from bench.classroom_client import (
+    BROWSER_CONNECTIONS,
+    FINISHED_OK,
     Recording,
     ReplaySession,
     RunResult,
@@ -52,6 +69,7 @@ from bench.classroom_client import (
     parse_flags,
     streamlit_server,
 )
+from bench.classroom_scenario import CLASSROOM, SCENARIOS, Scenario, Step
 
 # Streamlit's own defaults for what .streamlit/config.toml changes, spelled out so that
 # "defaults" stays the baseline whatever the file says.
@@ -217,7 +235,9 @@ async def run_n(
             result.problems.append(f"recorded widgets not on this server: {sorted(s.unmatched)}")
         await s.close()
     result.problems += [
-        f"{c.step}: script_finished status {c.status}" for c in result.changes if c.status != 0
+        f"{c.step}: script_finished status {c.status}"
+        for c in result.changes
+        if c.status not in FINISHED_OK
     ]
     return result
 
@@ -348,7 +368,7 @@ async def soak(
                         r = await s.run(step, raw, timeout=120)
                         window.append(r.seconds)
                         counts["changes"] += 1
-                        counts["problems"] += bool(r.exceptions) or r.status != 0
+                        counts["problems"] += bool(r.exceptions) or r.status not in FINISHED_OK
                 except (OSError, TimeoutError, websockets.WebSocketException) as exc:
                     counts["problems"] += 1
                     print(f"  a student's session failed: {exc!r}", flush=True)
@@ -394,6 +414,321 @@ async def soak(
             print(f"server log has a traceback: {server.log_path}", flush=True)
 
 
+# ---------------------------------------------------------------- every page and tab
+
+# Sessions in a page's burst: a class of thirty.
+BURST = 30
+# Issue 16's goals: server CPU per widget change, and a newcomer's page under load.
+GOAL_CPU_MS = 50.0
+GOAL_NEWCOMER_S = 3.0
+# After each measured run: the run's tail (its collection, the session's bookkeeping) falls
+# inside the CPU reading.
+PAUSE = 0.4
+
+
+@dataclass
+class StepRow:
+    """One run of a page's scenario (the deep link's, ``open``, or a widget change): the
+    server CPU seconds and latency of each lone repeat, and the burst's CPU per session and
+    its last run's latency."""
+
+    page: str
+    tab: str
+    step: str
+    tab_switch: bool = False
+    alone_cpu: list[float] = field(default_factory=list)
+    alone_seconds: list[float] = field(default_factory=list)
+    burst_cpu: float | None = None
+    burst_last: float | None = None
+
+    def label(self) -> str:
+        """``deep link (Neighbours)``, ``→ Spread`` for a tab switch, ``Spread: threshold``."""
+        if self.step == "open":
+            return f"deep link ({self.tab})" if self.tab else "deep link"
+        if self.tab_switch:
+            return f"→ {self.tab}"
+        return f"{self.tab}: {self.step}" if self.tab else self.step
+
+    def alone_cpu_ms(self) -> float:
+        return 1000 * float(statistics.median(self.alone_cpu))
+
+
+def scenario_rows(scenario: Scenario) -> list[StepRow]:
+    """The empty rows of a scenario: the deep link's run, then one per step."""
+    switches = [False, *(s.kind == "tab" for s in scenario.steps)]
+    return [
+        StepRow(scenario.title, tab, name, switch)
+        for name, tab, switch in zip(scenario.step_names(), scenario.tabs(), switches, strict=True)
+    ]
+
+
+def recording_problems(scenario: Scenario, recording: Recording) -> list[str]:
+    """Why ``recording`` does not fit ``scenario`` (steps added, renamed or reordered since it
+    was recorded): an empty list when it fits."""
+    names = [name for name, _ in recording.reruns]
+    if names != scenario.step_names():
+        return [
+            f"{scenario.name}: the fixture has runs {names}, the scenario {scenario.step_names()}:"
+            f" record it again (python -m bench.record_classroom --page {scenario.name})"
+        ]
+    return []
+
+
+def run_problems(result: RunResult, step: Step | None) -> list[str]:
+    """What went wrong in one replayed run: an exception, an ``st.error``, an unusual end,
+    or (for a widget change) a URL that does not hold the step's value afterwards."""
+    out = [f"{result.step}: exception {e!r}" for e in result.exceptions]
+    out += [f"{result.step}: st.error {e!r}" for e in result.errors]
+    if result.status not in FINISHED_OK:
+        out.append(f"{result.step}: script_finished status {result.status}")
+    if step is not None:
+        held = parse_qs(result.query_string).get(step.key, [None])[-1]
+        if held != step.url_value():
+            out.append(
+                f"{result.step}: the URL holds {step.key}={held!r} afterwards, "
+                f"not {step.url_value()!r}"
+            )
+    return out
+
+
+async def run_page(
+    server: StreamlitServer,
+    scenario: Scenario,
+    recording: Recording,
+    repeats: int,
+    burst: int,
+) -> tuple[list[StepRow], list[str]]:
+    """One page: ``repeats`` lone students one after another, then a burst of ``burst``
+    sessions (none when 0). Returns the rows and the problems seen (each once)."""
+    problems = recording_problems(scenario, recording)
+    if problems:
+        return [], problems
+    rows = scenario_rows(scenario)
+    steps = list(zip(rows[1:], scenario.steps, recording.reruns[1:], strict=True))
+    await warm(server, recording)
+    meter = Meter(server)
+    await meter.measure_idle()
+
+    def unmatched(sessions: list[ReplaySession]) -> list[str]:
+        keys = sorted({k for s in sessions for k in s.unmatched})
+        return [f"recorded widgets not on this server: {keys}"] if keys else []
+
+    for _ in range(repeats):
+        s = ReplaySession(server.url, recording)
+        mark = meter.mark()
+        files = await s.fetch_assets()
+        first = await s.open()
+        await asyncio.sleep(PAUSE)
+        rows[0].alone_cpu.append(meter.busy_since(mark))
+        rows[0].alone_seconds.append(files + first.seconds)
+        problems += run_problems(first, None)
+        for row, step, (name, raw) in steps:
+            mark = meter.mark()
+            result = await s.run(name, raw)
+            await asyncio.sleep(PAUSE)
+            row.alone_cpu.append(meter.busy_since(mark))
+            row.alone_seconds.append(result.seconds)
+            problems += run_problems(result, step)
+        problems += unmatched([s])
+        await s.close()
+
+    if burst:
+        sessions = [ReplaySession(server.url, recording) for _ in range(burst)]
+
+        async def open_one(s: ReplaySession) -> float:
+            files = await s.fetch_assets()
+            first = await s.open()
+            problems.extend(run_problems(first, None))
+            return files + first.seconds
+
+        mark = meter.mark()
+        opened = await asyncio.gather(*(open_one(s) for s in sessions))
+        await asyncio.sleep(PAUSE)
+        rows[0].burst_cpu = meter.busy_since(mark) / burst
+        rows[0].burst_last = max(opened)
+        for row, step, (name, raw) in steps:
+            mark = meter.mark()
+            results = await asyncio.gather(*(s.run(name, raw) for s in sessions))
+            await asyncio.sleep(PAUSE)
+            row.burst_cpu = meter.busy_since(mark) / burst
+            row.burst_last = max(r.seconds for r in results)
+            for r in results:
+                problems += run_problems(r, step)
+        problems += unmatched(sessions)
+        await asyncio.gather(*(s.close() for s in sessions))
+    return rows, list(dict.fromkeys(f"{scenario.name}: {p}" for p in problems))
+
+
+def pages_table(rows: list[StepRow], burst: int) -> str:
+    """The per-page table (markdown): each run's server CPU per change alone (median of the
+    repeats) and in a burst of ``burst``, with their latencies; a CPU over the goal is
+    marked ✗. A burst not measured shows –."""
+    lines = [
+        f"| page | tab / step | CPU ms / change, alone (median) | latency s, alone (median) "
+        f"| CPU ms / change, burst of {burst} | last of the burst rendered s |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+
+    def mark(ms: float) -> str:
+        return f"{ms:.0f}" + (" ✗" if ms > GOAL_CPU_MS else "")
+
+    for r in rows:
+        burst_cells = (
+            f"{mark(1000 * r.burst_cpu)} | {r.burst_last:.2f}"
+            if r.burst_cpu is not None and r.burst_last is not None
+            else "– | –"
+        )
+        lines.append(
+            f"| {r.page} | {r.label()} | {mark(r.alone_cpu_ms())} | "
+            f"{statistics.median(r.alone_seconds):.3f} | {burst_cells} |"
+        )
+    return "\n".join(lines)
+
+
+def pages_summary(rows: list[StepRow]) -> str:
+    """Per page, the median server CPU per widget change (the deep link's run left out) alone
+    and in the burst, against the 50 ms goal."""
+    lines = [
+        "| page | widget changes | median CPU ms / change, alone | in the burst | ≤ 50 ms |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for page in dict.fromkeys(r.page for r in rows):
+        changes = [r for r in rows if r.page == page and r.step != "open"]
+        alone = statistics.median(r.alone_cpu_ms() for r in changes)
+        bursts = [1000 * r.burst_cpu for r in changes if r.burst_cpu is not None]
+        in_burst = statistics.median(bursts) if bursts else None
+        judged = in_burst if in_burst is not None else alone
+        lines.append(
+            f"| {page} | {len(changes)} | {alone:.0f} | "
+            + (f"{in_burst:.0f}" if in_burst is not None else "–")
+            + f" | {'yes' if judged <= GOAL_CPU_MS else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
+@dataclass
+class NewcomerResult:
+    """Newcomers opening a page while ``working`` sessions replay their changes."""
+
+    config: str
+    page: str
+    working: int
+    files_seconds: list[float] = field(default_factory=list)
+    page_seconds: list[float] = field(default_factory=list)
+    workers_changes: list[float] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+async def newcomers_under_load(
+    server: StreamlitServer, recording: Recording, config: str, working: int, newcomers: int
+) -> NewcomerResult:
+    """``working`` sessions open the page and replay its changes in a loop with no pause;
+    meanwhile ``newcomers`` new sessions, one after another, fetch the static files over
+    ``BROWSER_CONNECTIONS`` connections and run the deep link."""
+    result = NewcomerResult(config, str(recording.meta.get("deep_link", "")), working)
+    workers = [ReplaySession(server.url, recording) for _ in range(working)]
+    await asyncio.gather(*(w.open() for w in workers))
+    stop = asyncio.Event()
+
+    async def work(w: ReplaySession) -> None:
+        steps = w.steps()
+        i = 0
+        while not stop.is_set():
+            name, raw = steps[i % len(steps)]
+            r = await w.run(name, raw)
+            result.workers_changes.append(r.seconds)
+            result.problems += run_problems(r, None)
+            i += 1
+
+    tasks = [asyncio.create_task(work(w)) for w in workers]
+    await asyncio.sleep(3)  # every worker busy
+    for _ in range(newcomers):
+        s = ReplaySession(server.url, recording)
+        files = await s.fetch_assets(BROWSER_CONNECTIONS)
+        first = await s.open()
+        result.files_seconds.append(files)
+        result.page_seconds.append(files + first.seconds)
+        result.problems += run_problems(first, None)
+        await s.close()
+        await asyncio.sleep(1)
+    stop.set()
+    await asyncio.gather(*tasks)
+    await asyncio.gather(*(w.close() for w in workers))
+    result.problems = list(dict.fromkeys(result.problems))
+    return result
+
+
+def newcomer_table(results: list[NewcomerResult]) -> str:
+    """Markdown: per configuration, page and load, the newcomers' static files and whole
+    page (median / worst) and the working sessions' change latency meanwhile."""
+    lines = [
+        "| config | page | sessions working | newcomer's files s (median) "
+        "| newcomer's page s (median / max) | ≤ 3 s | workers' change p50 / p95 s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        page = statistics.median(r.page_seconds)
+        p50, p95 = np.percentile(r.workers_changes, [50, 95])
+        lines.append(
+            f"| {r.config} | {r.page} | {r.working} | {statistics.median(r.files_seconds):.2f} "
+            f"| {page:.2f} / {max(r.page_seconds):.2f} | "
+            f"{'yes' if page <= GOAL_NEWCOMER_S else 'no'} | {p50:.2f} / {p95:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+async def pages_part(
+    configs: dict[str, str],
+    names: list[str],
+    repeats: int,
+    burst: int,
+    newcomer: tuple[list[int], int] | None,
+    do_pages: bool = True,
+) -> None:
+    """``--pages`` and/or ``--newcomer``: one server per configuration, the pages one after
+    another on it; prints the tables."""
+    recordings = {n: Recording.load(SCENARIOS[n].fixture) for n in names}
+    for config, text in configs.items():
+        flags, env, launcher = server_options(text)
+        rows: list[StepRow] = []
+        newcomers: list[NewcomerResult] = []
+        with streamlit_server(flags, launcher=launcher, env=env) as server:
+            print(f"# {config}: {server.command}", flush=True)
+            for name in names if do_pages else []:
+                page_rows, problems = await run_page(
+                    server, SCENARIOS[name], recordings[name], repeats, burst
+                )
+                rows += page_rows
+                print(
+                    f"{name}: {len(page_rows)} runs"
+                    + (f"  PROBLEMS: {problems}" if problems else ", no problem"),
+                    flush=True,
+                )
+            if newcomer is not None:
+                ns, count = newcomer
+                for name in names:
+                    await warm(server, recordings[name])
+                    for n in ns:
+                        res = await newcomers_under_load(server, recordings[name], config, n, count)
+                        newcomers.append(res)
+                        print(
+                            f"newcomer on {name} with {n} working: "
+                            f"{', '.join(f'{t:.2f}' for t in res.page_seconds)} s"
+                            + (f"  PROBLEMS: {res.problems[:3]}" if res.problems else ""),
+                            flush=True,
+                        )
+            if "Traceback" in server.log_text():
+                print(f"server log has a traceback: {server.log_path}", flush=True)
+        if rows:
+            print(f"\n{config}: server CPU per change on every page and tab "
+                  f"({repeats} lone repeats; idle CPU subtracted):\n")  # fmt: skip
+            print(pages_table(rows, burst))
+            print("\n" + pages_summary(rows))
+        if newcomer is not None and newcomers:
+            print(f"\n{config}: a newcomer's page under load ({newcomer[1]} newcomers each):\n")
+            print(newcomer_table(newcomers))
+
+
 def serve_part(model: str, rounds: int, command: str = "") -> None:
     """The classroom server under 50 concurrent openai clients, ``rounds`` times: prints
     requests/s, sentences/s against the embedder's own, p50/p95 and CPU per sentence."""
@@ -418,6 +753,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=("free", "burst"), default="free")
     parser.add_argument("--soak", type=float, default=0, metavar="MINUTES")
     parser.add_argument("--soak-sessions", type=int, default=30)
+    parser.add_argument(
+        "--pages", action="store_true", help="server CPU per change on every page and tab"
+    )
+    parser.add_argument(
+        "--page",
+        action="append",
+        choices=list(SCENARIOS),
+        help="with --pages/--newcomer: this scenario only (repeatable; default: every page "
+        "for --pages, the classroom scenario for --newcomer)",
+    )
+    parser.add_argument("--repeats", type=int, default=ALONE_REPEATS, help="lone students")
+    parser.add_argument("--burst", type=int, default=BURST, help="sessions a burst (0: none)")
+    parser.add_argument(
+        "--newcomer", action="store_true", help="a newcomer's page while others work"
+    )
+    parser.add_argument("--newcomer-sessions", default="20,30", help="comma-separated N")
+    parser.add_argument("--newcomers", type=int, default=5, help="newcomers for each N")
     parser.add_argument("--server", action="store_true", help="the classroom server part only")
     parser.add_argument("--server-model", default="all-MiniLM-L6-v2")
     parser.add_argument("--server-command", default="", help="server to run instead of core.serve")
@@ -430,6 +782,17 @@ def main(argv: list[str] | None = None) -> None:
     if args.config:
         configs = dict(c.split("=", 1) if "=" in c else (c, "") for c in args.config)
         configs = {k: v.strip("\"'") for k, v in configs.items()}
+    if args.pages or args.newcomer:
+        # The configuration make run uses, unless --config names others.
+        chosen = configs if args.config else {"config.toml": CONFIGS["config.toml"]}
+        names = args.page or (list(SCENARIOS) if args.pages else [CLASSROOM.name])
+        newcomer = None
+        if args.newcomer:
+            newcomer = ([int(n) for n in args.newcomer_sessions.split(",")], args.newcomers)
+        asyncio.run(
+            pages_part(chosen, names, args.repeats, args.burst, newcomer, do_pages=args.pages)
+        )
+        return
     recording = Recording.load()
     print(f"python {sys.version.split()[0]}; scenario: {recording.meta.get('deep_link')} then "
           f"{', '.join(recording.meta.get('steps', [])[1:])}", flush=True)  # fmt: skip

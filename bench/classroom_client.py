@@ -6,8 +6,9 @@ the process's CPU seconds and RSS from ``/proc``.
 
 ``ReplaySession`` speaks Streamlit's websocket protocol (protobuf ``BackMsg`` up,
 ``ForwardMsg`` down) like the browser whose messages were recorded in
-``bench/fixtures/similarity_session.json`` (``python -m bench.record_classroom``): it fetches
-the page and its static files, opens ``/_stcore/stream``, and sends the recorded
+``bench/fixtures/<scenario>_session.json`` (``python -m bench.record_classroom``; the
+classroom scenario is ``similarity_session.json``): it fetches the page and its static
+files, opens ``/_stcore/stream``, and sends the recorded
 ``rerun_script`` messages one by one, each after the previous run's ``script_finished``. Two
 things are rewritten on the way, as the browser would have them: widget ids are taken from
 what this server sent (an id is a hash of the widget's parameters plus its key, so it changes
@@ -30,6 +31,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,13 +41,19 @@ from urllib.parse import urlsplit
 import pandas as pd
 import pyarrow as pa
 import websockets
+from streamlit.proto.Alert_pb2 import Alert
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from websockets.typing import Subprotocol
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "similarity_session.json"
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+# How a run that was not interrupted ends well: the whole script, or one fragment of it.
+FINISHED_OK = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)
+# Chromium opens at most this many connections to one host (HTTP/1.1).
+BROWSER_CONNECTIONS = 6
 # A widget id is "$$ID-<hex hash>-<user key>" when the widget has a key.
 _KEYED_ID = re.compile(r"\$\$ID-[0-9a-f]+-(.+)")
 
@@ -164,9 +172,9 @@ def streamlit_server(
 
 @dataclass(frozen=True)
 class Recording:
-    """A browser session on the Similarity page: the static files it fetched on opening
-    (paths), and the ``rerun_script`` BackMsgs it sent, the first for the deep link and
-    then one per widget change, each named after its scenario step."""
+    """A browser session on one page: the static files it fetched on opening (paths), and
+    the ``rerun_script`` BackMsgs it sent, the first for the deep link and then one per
+    widget change, each named after its scenario step."""
 
     assets: tuple[str, ...]
     reruns: tuple[tuple[str, bytes], ...]
@@ -212,6 +220,9 @@ class RunResult:
     messages: int
     payload_bytes: int
     exceptions: list[str]
+    # What ``st.error`` showed, and the address bar's query after the run.
+    errors: list[str] = field(default_factory=list)
+    query_string: str = ""
 
 
 class ReplaySession:
@@ -228,24 +239,28 @@ class ReplaySession:
         # The address bar's query after the last run (the page publishes its state there).
         self.query_string = ""
 
-    async def fetch_assets(self) -> float:
-        """GET the page and the static files a fresh browser fetched, one after another;
+    async def fetch_assets(self, connections: int = 1) -> float:
+        """GET the page and the static files a fresh browser fetched, over ``connections``
+        connections at once (1: one after another; Chromium uses ``BROWSER_CONNECTIONS``);
         returns seconds. A 404 is fine: Chromium also asks ``/similarity/_stcore/health``
         before ``/_stcore/health``."""
         start = time.perf_counter()
 
+        def get(path: str) -> None:
+            req = urllib.request.Request(
+                self.url + path, headers={"Accept-Encoding": "gzip, deflate, br"}
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=120) as r:
+                    r.read()
+            except urllib.error.HTTPError as e:
+                if e.code != 404:
+                    raise
+                e.read()
+
         def get_all() -> None:
-            for path in self.recording.assets:
-                req = urllib.request.Request(
-                    self.url + path, headers={"Accept-Encoding": "gzip, deflate, br"}
-                )
-                try:
-                    with urllib.request.urlopen(req, timeout=120) as r:
-                        r.read()
-                except urllib.error.HTTPError as e:
-                    if e.code != 404:
-                        raise
-                    e.read()
+            with ThreadPoolExecutor(connections) as pool:
+                list(pool.map(get, self.recording.assets))
 
         await asyncio.to_thread(get_all)
         return time.perf_counter() - start
@@ -253,7 +268,7 @@ class ReplaySession:
     async def connect(self) -> None:
         ws_url = self.url.replace("http://", "ws://") + "/_stcore/stream"
         self.ws = await websockets.connect(
-            ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=120
+            ws_url, subprotocols=[Subprotocol("streamlit")], max_size=None, open_timeout=120
         )
 
     async def close(self) -> None:
@@ -290,6 +305,7 @@ class ReplaySession:
         self.deltas = []
         n = size = 0
         exceptions: list[str] = []
+        errors: list[str] = []
         while True:
             data = await asyncio.wait_for(self.ws.recv(), timeout)
             n += 1
@@ -309,13 +325,19 @@ class ReplaySession:
                         if key is not None:
                             self.widget_ids[key] = widget_id
                 el = fwd.delta.new_element
-                if fwd.delta.WhichOneof("type") == "new_element" and el.HasField("exception"):
-                    exceptions.append(el.exception.message)
+                if fwd.delta.WhichOneof("type") == "new_element":
+                    if el.HasField("exception"):
+                        exceptions.append(el.exception.message)
+                    elif el.HasField("alert") and el.alert.format == Alert.ERROR:
+                        errors.append(el.alert.body)
             elif kind == "script_finished":
                 status = fwd.script_finished
                 if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
                     continue
-                return RunResult(step, time.perf_counter() - start, status, n, size, exceptions)
+                seconds = time.perf_counter() - start
+                return RunResult(
+                    step, seconds, status, n, size, exceptions, errors, self.query_string
+                )
 
     async def run(self, step: str, raw: bytes, timeout: float = 300) -> RunResult:
         """Send the recorded rerun ``raw`` and wait for the end of the script run it causes."""

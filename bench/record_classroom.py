@@ -1,13 +1,14 @@
-"""Record a real Chromium session of the classroom scenario as the replay bench's fixture.
+"""Record real Chromium sessions of the classroom scenarios as the replay bench's fixtures.
 
-``python -m bench.record_classroom`` starts the app, opens the Similarity deep link in
-headless Chromium, does the scenario's widget changes (``bench.classroom_scenario.STEPS``)
-the way a student does (key presses on sliders, typing and Enter, clicks on tabs), and writes
-``bench/fixtures/similarity_session.json``: the same-origin files the browser fetched while
-opening the page, and every ``rerun_script`` BackMsg it sent over the websocket (base64
-protobuf), named after the step that caused it. Run it again when the page's widgets change
-shape (another widget type, a step added); a changed label or range does not need it (the
-replay takes widget ids from the server).
+``python -m bench.record_classroom [--page NAME ...]`` starts the app, and for each scenario
+of ``bench.classroom_scenario.SCENARIOS`` (all of them by default) opens its deep link in a
+fresh headless Chromium context, makes its widget changes the way a student does (key
+presses on sliders, typing and Enter, clicks on options, toggles and tabs), checks after each
+one that the URL holds the step's value, and writes ``bench/fixtures/<name>_session.json``:
+the same-origin files the browser fetched while opening the page, and every ``rerun_script``
+BackMsg it sent over the websocket (base64 protobuf), named after the step that caused it.
+Run it again when a page's widgets change shape (another widget type, a step added); a
+changed label or range does not need it (the replay takes widget ids from the server).
 """
 
 from __future__ import annotations
@@ -17,23 +18,28 @@ import base64
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Locator, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, ViewportSize, sync_playwright
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from bench.classroom_client import FIXTURE, parse_flags, streamlit_server
-from bench.classroom_scenario import DEEP_LINK, STEPS
-from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+from bench.classroom_client import StreamlitServer, parse_flags, streamlit_server
+from bench.classroom_scenario import SCENARIOS, Scenario, Step
+from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS
 
 TIMEOUT_MS = 120_000
+VIEWPORT = ViewportSize(width=1280, height=720)
 # The frontend marks a finished run on stApp, and elements of an older run as stale.
 _DRAWN_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   return !!app && app.getAttribute('data-test-script-state') === 'notRunning'
     && !document.querySelector('[data-stale="true"], [data-testid="stSkeleton"]');
 }"""
+# True once the address bar holds ``value`` as the last value of ``key``.
+_URL_HOLDS_JS = "([key, value]) => new URLSearchParams(location.search).getAll(key).pop() === value"
 
 
 class Student:
@@ -46,7 +52,7 @@ class Student:
         self.sent: list[bytes] = []
         page.on("websocket", self._on_websocket)
 
-    def _on_websocket(self, ws) -> None:
+    def _on_websocket(self, ws: Any) -> None:
         ws.on("framesent", lambda payload: self.sent.append(_as_bytes(payload)))
         ws.on("framereceived", self._on_received)
 
@@ -59,7 +65,7 @@ class Student:
         ):
             self.finished += 1
 
-    def act(self, action: Callable[[], None]) -> None:
+    def act(self, action: Callable[[], object]) -> None:
         """Do ``action``, wait until the run it causes has finished and is drawn."""
         before = self.finished
         action()
@@ -74,65 +80,75 @@ class Student:
     def widget(self, key: str) -> Locator:
         return self.page.locator(f".st-key-{key}")
 
-    def press_slider(self, key: str, press: str) -> None:
-        thumb = self.widget(key).get_by_role("slider")
-        thumb.focus()
-        self.act(lambda: thumb.press(press))
+    def change(self, step: Step) -> None:
+        """Make ``step``'s change as a user does, wait for its run, and check that the URL
+        then holds the step's value (the page publishes every bound key there)."""
+        box = self.widget(step.key)
+        if step.kind == "slider":
+            thumb = box.get_by_role("slider")
+            thumb.focus()
+            self.act(lambda: thumb.press(step.press))
+        elif step.kind in ("text", "number"):
+            field = box.locator("input")
+            field.fill(str(step.value))
+            self.act(lambda: field.press("Enter"))
+        elif step.kind == "select":
+            box.get_by_role("combobox").click()
+            self.act(self.page.get_by_role("option", name=str(step.value), exact=True).click)
+        elif step.kind == "radio":
+            self.act(box.get_by_text(str(step.value), exact=True).click)
+        elif step.kind == "toggle":
+            self.act(box.locator("label").first.click)
+        else:
+            main = self.page.get_by_test_id("stMain")
+            self.act(main.get_by_role("tab", name=str(step.value), exact=True).click)
+        try:
+            self.page.wait_for_function(_URL_HOLDS_JS, arg=[step.key, step.url_value()])
+        except Exception as exc:
+            raise RuntimeError(
+                f"step {step.name!r}: the URL does not hold {step.key}={step.url_value()!r} "
+                f"after the change ({self.page.url})"
+            ) from exc
 
-    def enter_text(self, key: str, text: str) -> None:
-        box = self.widget(key).locator("input")
-        box.fill(text)
-        self.act(lambda: box.press("Enter"))
 
-    def open_tab(self, label: str) -> None:
-        tab = self.page.get_by_test_id("stMain").get_by_role("tab", name=label, exact=True)
-        self.act(tab.click)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(FIXTURE))
-    parser.add_argument("--flags", default="", help="extra streamlit options for the server")
-    args = parser.parse_args(argv)
+def record(browser: Browser, server: StreamlitServer, scenario: Scenario) -> dict[str, Any]:
+    """One scenario in a fresh browser context: the fixture's content."""
+    # Warm the server's caches first (models, vectors, projections), so that the recorded
+    # session is an ordinary one.
+    warm = Student(browser.new_page(viewport=VIEWPORT))
+    warm.act(lambda: warm.page.goto(server.url + scenario.deep_link))
+    for step in scenario.steps:
+        warm.change(step)
+    warm.page.close()
 
     assets: list[str] = []
-    with streamlit_server(parse_flags(args.flags)) as server, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        # Warm the server's caches first (models, vectors), so that the recorded session is
-        # an ordinary one.
-        warm = Student(browser.new_page(viewport=VIEWPORT))
-        warm.act(lambda: warm.page.goto(server.url + DEEP_LINK))
-        warm.page.close()
+    opening = [True]
 
-        context = browser.new_context(viewport=VIEWPORT)
-        student = Student(context.new_page())
-        opening = [True]
+    def on_request(request: Any) -> None:
+        url = urlsplit(request.url)
+        if opening[0] and request.method == "GET" and url.port == server.port:
+            path = url.path + (f"?{url.query}" if url.query else "")
+            if path not in assets:
+                assets.append(path)
 
-        def on_request(request) -> None:
-            url = urlsplit(request.url)
-            if opening[0] and request.method == "GET" and url.port == server.port:
-                path = url.path + (f"?{url.query}" if url.query else "")
-                if path not in assets:
-                    assets.append(path)
+    context = browser.new_context(viewport=VIEWPORT)
+    student = Student(context.new_page())
+    student.page.on("request", on_request)
+    student.act(lambda: student.page.goto(server.url + scenario.deep_link))
+    opening[0] = False
+    for step in scenario.steps:
+        student.change(step)
+    sent = student.sent
+    context.close()
+    return fixture_content(scenario, assets, sent)
 
-        student.page.on("request", on_request)
-        student.act(lambda: student.page.goto(server.url + DEEP_LINK))
-        opening[0] = False
-        for step in STEPS:
-            key, value, kind = str(step["key"]), step["value"], step["kind"]
-            if kind == "slider":
-                student.press_slider(key, str(step["press"]))
-            elif kind == "text":
-                student.enter_text(key, str(value))
-            else:
-                student.open_tab(str(value))
-        sent = student.sent
-        context.close()
-        browser.close()
 
+def fixture_content(scenario: Scenario, assets: list[str], sent: list[bytes]) -> dict[str, Any]:
+    """The fixture from what the browser fetched and sent: every ``rerun_script`` BackMsg
+    named after its step (exactly one per step is expected), the other kinds listed."""
     reruns: list[dict[str, str]] = []
     other: list[str] = []
-    names = ["open", *(str(s["name"]) for s in STEPS)]
+    names = scenario.step_names()
     for raw in sent:
         msg = BackMsg()
         msg.ParseFromString(raw)
@@ -143,11 +159,16 @@ def main(argv: list[str] | None = None) -> None:
         step = names[len(reruns)] if len(reruns) < len(names) else f"extra{len(reruns)}"
         reruns.append({"step": step, "backmsg": base64.b64encode(raw).decode()})
     if len(reruns) != len(names):
-        raise SystemExit(f"expected {len(names)} reruns ({names}), the browser sent {len(reruns)}")
-    fixture = {
+        raise RuntimeError(
+            f"{scenario.name}: expected {len(names)} reruns ({names}), "
+            f"the browser sent {len(reruns)}"
+        )
+    return {
         "meta": {
-            "deep_link": DEEP_LINK,
+            "page": scenario.title,
+            "deep_link": scenario.deep_link,
             "steps": names,
+            "tabs": scenario.tabs(),
             "other_backmsgs": sorted(set(other)),
             "chromium": os.path.realpath(CHROMIUM),
         },
@@ -156,11 +177,38 @@ def main(argv: list[str] | None = None) -> None:
         "assets": [a for a in assets if not a.startswith("/_stcore/stream")],
         "reruns": reruns,
     }
-    os.makedirs(os.path.dirname(args.out), exist_ok=True)
-    with open(args.out, "w") as f:
-        json.dump(fixture, f, indent=1)
-        f.write("\n")
-    print(f"wrote {args.out}: {len(fixture['assets'])} files, {len(reruns)} reruns")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--page",
+        action="append",
+        choices=list(SCENARIOS),
+        help="a scenario to record (repeatable; default: all)",
+    )
+    parser.add_argument("--out", default="", help="the fixture's path (one --page only)")
+    parser.add_argument("--flags", default="", help="extra streamlit options for the server")
+    args = parser.parse_args(argv)
+    names = args.page or list(SCENARIOS)
+    if args.out and len(names) != 1:
+        parser.error("--out needs exactly one --page")
+
+    with streamlit_server(parse_flags(args.flags)) as server, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for name in names:
+            scenario = SCENARIOS[name]
+            fixture = record(browser, server, scenario)
+            out = Path(args.out) if args.out else scenario.fixture
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open(out, "w") as f:
+                json.dump(fixture, f, indent=1)
+                f.write("\n")
+            print(
+                f"wrote {out}: {len(fixture['assets'])} files, {len(fixture['reruns'])} reruns",
+                flush=True,
+            )
+        browser.close()
 
 
 def _as_bytes(payload: str | bytes) -> bytes:
