@@ -188,12 +188,20 @@ def _holds_text(values: Sequence[Any] | np.ndarray) -> bool:
     return any(isinstance(v, str) or isinstance(v, list | tuple) for v in values)
 
 
-def plot(fig: go.Figure, key: str, height: int | None = None) -> None:
-    """Render a plotly figure full-width with the app's style, its text shown as text."""
+def styled_figure(fig: go.Figure, height: int | None = None) -> go.Figure:
+    """``fig`` with the app's style and its text escaped, as :func:`plot` draws it: build a
+    figure once per content key with this, cache it, and draw it with ``plot(styled=True)``."""
+    return style_figure(escape_figure_text(fig), height)
+
+
+def plot(fig: go.Figure, key: str, height: int | None = None, styled: bool = False) -> None:
+    """Render a plotly figure full-width with the app's style, its text shown as text.
+    ``styled``: ``fig`` came from :func:`styled_figure` (built once and cached, with the style of
+    presenter mode or not as it was then), so it is drawn unchanged and ``height`` unused."""
     # No hover toolbar: it clutters a projected screen, and leaving it out takes about 35 ms
     # off every rerun that redraws a chart. Drag to zoom and double-click to reset still work.
     config = {"displayModeBar": False}
-    figure = style_figure(escape_figure_text(fig), height)
+    figure = fig if styled else styled_figure(fig, height)
     st.plotly_chart(figure, key=key, width="stretch", config=config)
 
 
