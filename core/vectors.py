@@ -15,7 +15,10 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -210,14 +213,57 @@ class VectorSet:
 
     def vector_for(self, target: str) -> np.ndarray:
         """``(1, dims)`` vector of a dataset label, or of free text embedded by the model."""
+        return self.timed_vector_for(target)[0]
+
+    def timed_vector_for(self, target: str) -> tuple[np.ndarray, float]:
+        """``vector_for(target)`` and the seconds it took: the lookup for a dataset label, the
+        model's embedding for free text (a local model's, measured when it first embedded
+        that text: see :func:`embed_once`)."""
+        start = time.perf_counter()
         target = target.strip()
         if not target:
             raise ExplorerError("The target is empty: type a word, a title or a sentence.")
         if target in self.dataset.labels:
-            return self.vectors[self.dataset.index_of(target)][np.newaxis, :]
+            vector = self.vectors[self.dataset.index_of(target)][np.newaxis, :]
+            return vector, time.perf_counter() - start
         if self.embedder is None:
             raise ExplorerError(
                 f"{target!r} is not an item of {self.dataset.name}, and imported vectors have "
                 "no model to embed free text: pick one of the dataset's items."
             )
-        return self.embedder.embed([target])
+        return embed_once(self.embedder, target)
+
+
+# Free text each local model embedded, per model object (a server loads each model once, so
+# every session shares it): a page embeds its typed target again on every rerun of its
+# section, and a class types the same few words. At most TEXT_CACHE_SIZE texts per model,
+# least recently used first out; an entry goes with its model.
+TEXT_CACHE_SIZE = 256
+_TEXTS: weakref.WeakKeyDictionary[Embedder, OrderedDict[str, tuple[np.ndarray, float]]] = (
+    weakref.WeakKeyDictionary()
+)
+_TEXTS_LOCK = threading.Lock()
+
+
+def embed_once(embedder: Embedder, text: str) -> tuple[np.ndarray, float]:
+    """``(1, dims)`` float32 vector of ``text`` under ``embedder`` and the seconds the
+    embedding took. A local model embeds each text once per process (later calls get a copy
+    of that vector with that time); a hosted model is asked every time (it keeps its own disk
+    cache and this session's token budget)."""
+    if embedder.local:
+        with _TEXTS_LOCK:
+            texts = _TEXTS.setdefault(embedder, OrderedDict())
+            hit = texts.get(text)
+            if hit is not None:
+                texts.move_to_end(text)
+                return hit[0].copy(), hit[1]
+    start = time.perf_counter()
+    vector = embedder.embed([text])
+    seconds = time.perf_counter() - start
+    if embedder.local:
+        with _TEXTS_LOCK:
+            texts = _TEXTS.setdefault(embedder, OrderedDict())
+            texts[text] = (vector.copy(), seconds)
+            while len(texts) > TEXT_CACHE_SIZE:
+                texts.popitem(last=False)
+    return vector, seconds
