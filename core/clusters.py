@@ -26,11 +26,18 @@ from core.modes import Mode
 
 NOISE = "noise"
 NOISE_ID = -1
-# HDBSCAN's time grows faster than the square of the rows (2-D here: 1 s at 10k, 4 s at
-# 20k, 17 s at 40k; 384-D vectors: 53 s for 5k on the loaded machine). Above these many
-# rows it clusters a seeded random sample and every other row joins the cluster of its
-# nearest sampled row.
-MAX_ROWS = {"map": 20_000, "vectors": 3_000}
+# Above these many rows HDBSCAN clusters a seeded random sample and every other row joins
+# the cluster of its nearest sampled row. scikit-learn's default (Prim's tree over distances
+# computed one pair at a time) grows with rows² x dims. `python -m bench.bench_project` on
+# MiniLM vectors, 1-min load 10-13 on the 2 shared cores (a soak and other jobs running):
+# 384-D vectors 28 s at 3k with the default, 1.3 s at 3k and 5.9 s at 10k with the whole
+# distance matrix (BRUTE_ROWS below; same labels); the 2-D map: see MAX_ROWS["map"].
+MAX_ROWS = {"map": 20_000, "vectors": 10_000}
+# Up to this many unit vectors, the vectors are clustered from their whole distance matrix
+# (sklearn's "brute": BLAS products, 0.8 GB of float64 at 10k, about twice that at its peak)
+# instead of one pair at a time: 13x faster at 3k, the same clusters. It is quadratic in
+# memory, and scipy's BLAS crashed the process at 20k, so larger inputs keep the default.
+BRUTE_ROWS = 10_000
 TOP_WORDS = 3
 
 
@@ -140,9 +147,11 @@ def cluster(
     if n > cap:
         sample = np.sort(np.random.default_rng(seed).choice(n, cap, replace=False))
     fitted = x if sample is None else x[sample]
-    ids = np.asarray(
-        HDBSCAN(min_cluster_size=min_cluster_size, copy=True).fit_predict(fitted), dtype=np.int64
+    brute = space is ClusterSpace.VECTORS and fitted.shape[0] <= BRUTE_ROWS
+    hdbscan = HDBSCAN(
+        min_cluster_size=min_cluster_size, algorithm="brute" if brute else "auto", copy=True
     )
+    ids = np.asarray(hdbscan.fit_predict(fitted), dtype=np.int64)
     if sample is not None:
         nearest = NearestNeighbors(n_neighbors=1).fit(fitted).kneighbors(x, return_distance=False)
         ids = ids[nearest[:, 0]]

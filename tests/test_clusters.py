@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.cluster import HDBSCAN
 from sklearn.metrics import adjusted_rand_score
 
 from core import clusters as clusters_module
@@ -100,3 +101,29 @@ def test_above_the_cap_a_sample_is_clustered_and_the_rest_join_the_nearest() -> 
     np.testing.assert_array_equal(found.ids, alone.ids[d.argmin(axis=1)])
     assert adjusted_rand_score(truth, found.ids) == 1.0
     assert cluster(points, ["x"] * 300, "map", min_cluster_size=5).sampled is None
+
+
+@pytest.mark.parametrize("brute_rows", [0, 10_000])
+def test_vectors_cluster_as_sklearns_default_whichever_algorithm(monkeypatch, brute_rows) -> None:
+    """The whole-matrix ("brute") path gives sklearn's default labels, and it is used only
+    up to BRUTE_ROWS vectors."""
+    rng = np.random.default_rng(4)
+    centres = rng.normal(size=(5, 16))
+    points = centres[rng.integers(0, 5, 400)] + 0.6 * rng.normal(size=(400, 16))
+    unit = points / np.linalg.norm(points, axis=1, keepdims=True)
+    expected = HDBSCAN(min_cluster_size=8, copy=True).fit_predict(unit)
+    assert len(set(expected) - {-1}) >= 3 and (expected == -1).any()  # a real test case
+    used: list[str] = []
+
+    class Spy(HDBSCAN):
+        def fit_predict(self, x, y=None, **kwargs):  # type: ignore[no-untyped-def]
+            used.append(self.algorithm)
+            return super().fit_predict(x, y, **kwargs)
+
+    monkeypatch.setattr(clusters_module, "HDBSCAN", Spy)
+    monkeypatch.setattr(clusters_module, "BRUTE_ROWS", brute_rows)
+    found = cluster(points * 3.0, ["x"] * 400, "vectors", min_cluster_size=8)
+    np.testing.assert_array_equal(found.ids, expected)
+    assert used == ["brute" if brute_rows else "auto"]
+    cluster(unit[:, :2], ["x"] * 400, "map", min_cluster_size=8)  # the map never goes brute
+    assert used[-1] == "auto"
