@@ -261,8 +261,9 @@ def test_pages_table() -> None:
     lines = pages_table(_rows(), 30).splitlines()
     assert lines[0].startswith("| page | tab / step | CPU ms / change, alone (median) |")
     assert "burst of 30" in lines[0]
+    assert "burst of none" in pages_table(_rows(), 0)
     assert lines[2:] == [
-        "| Similarity | deep link (Neighbours) | 20 | 0.200 | 200 ✗ | 4.00 |",
+        "| Similarity | deep link (Neighbours) | 20 | 0.200 | 200 | 4.00 |",
         "| Similarity | Neighbours: k | 40 | 0.200 | 45 | 1.25 |",
         "| Similarity | Neighbours: target | 60 ✗ | 0.200 | – | – |",
         "| Similarity | → Spread | 80 ✗ | 0.200 | – | – |",
