@@ -622,12 +622,18 @@ class NewcomerResult:
 
 
 async def newcomers_under_load(
-    server: StreamlitServer, recording: Recording, config: str, working: int, newcomers: int
+    server: StreamlitServer,
+    recording: Recording,
+    page: str,
+    config: str,
+    working: int,
+    newcomers: int,
 ) -> NewcomerResult:
     """``working`` sessions open the page and replay its changes in a loop with no pause;
     meanwhile ``newcomers`` new sessions, one after another, fetch the static files over
-    ``BROWSER_CONNECTIONS`` connections and run the deep link."""
-    result = NewcomerResult(config, str(recording.meta.get("deep_link", "")), working)
+    ``BROWSER_CONNECTIONS`` connections and run the deep link. ``page`` names the page in
+    the table."""
+    result = NewcomerResult(config, page, working)
     workers = [ReplaySession(server.url, recording) for _ in range(working)]
     await asyncio.gather(*(w.open() for w in workers))
     stop = asyncio.Event()
@@ -710,8 +716,12 @@ async def pages_part(
                 ns, count = newcomer
                 for name in names:
                     await warm(server, recordings[name])
+                    scenario = SCENARIOS[name]
+                    page = f"{scenario.title} ({scenario.tab})" if scenario.tab else scenario.title
                     for n in ns:
-                        res = await newcomers_under_load(server, recordings[name], config, n, count)
+                        res = await newcomers_under_load(
+                            server, recordings[name], page, config, n, count
+                        )
                         newcomers.append(res)
                         print(
                             f"newcomer on {name} with {n} working: "
