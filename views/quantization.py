@@ -30,6 +30,7 @@ from core.search import exhaustive_search
 from core.storage import format_bytes, index_bytes, python_list_bytes
 from core.storage import storage_table as make_storage_table
 from core.topk import SearchResult
+from core.vectors import array_digest
 from views import _ui
 
 QUANTIZED = [Precision.INT8.value, Precision.BINARY.value]
@@ -95,11 +96,14 @@ SHORT_CENTERS = {
 SHORT_SCORES = {CodeScore.COSINE.value: "cosine (talk)", CodeScore.NATIVE.value: "dot / Hamming"}
 centers, scores = (SHORT_CENTERS, SHORT_SCORES) if BIG else (CENTERS, SCORES)
 
-# The precision radio gets room for its two options side by side (one line, not two); in
-# presenter mode the model's name and the toggle's label get room too.
-*row, c_precision, c_setting, c_score = st.columns(
-    [4.4, 2.2, 2.2, 3.3, 4, 3.6] if BIG else [3, 3, 2, 3, 3, 3]
-)
+# Presenter mode: one row, the precision radio with room for its two options side by side
+# and the model's name and the toggle's label whole. Normal mode: two rows, since six
+# controls in one row beside the open sidebar cut the model's name and the labels short.
+if BIG:
+    *row, c_precision, c_setting, c_score = st.columns([4.4, 2.2, 2.2, 3.3, 4, 3.6])
+else:
+    row = st.columns([3, 3, 2])
+    c_precision, c_setting, c_score = st.columns([2, 3, 3])
 model, target, k = _ui.target_controls("quant", ws, row)
 # str(): a radio or selectbox types its value Optional, but a bound key always holds an option.
 precision = str(
@@ -151,41 +155,46 @@ with _ui.guard("Quantizing"):
     index = _index(*key, vs.vectors)
 
 
-def _code_figure(view: CodeView) -> go.Figure:
-    dims = np.arange(view.values.shape[0])
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _code_figure(index_key: tuple, query_digest: str, big: bool, _view: CodeView) -> go.Figure:
+    """The target's values as floats and as codes, styled: built once per quantized set
+    (``index_key``), target vector (``query_digest``) and presenter mode, then shared."""
+    dims = np.arange(_view.values.shape[0])
+    binary = _view.thresholds is not None  # bits have centres, int8 codes a range
     fig = make_subplots(
         rows=2,
         cols=1,
         shared_xaxes=True,
-        vertical_spacing=0.1 if BIG else 0.14,
+        vertical_spacing=0.1 if big else 0.14,
         subplot_titles=[
             "float values (bars) and "
             + ("the centre (line)" if binary else "the value each int8 code stands for (dots)"),
             ("bits (1 = above the centre)" if binary else "int8 codes (−128…127)")
-            + (" by dimension" if BIG else ""),
+            + (" by dimension" if big else ""),
         ],
     )
-    fig.add_trace(_ui.value_bars(dims, view.values, "float"), row=1, col=1)
+    fig.add_trace(_ui.value_bars(dims, _view.values, "float"), row=1, col=1)
     if binary:
         fig.add_trace(
-            go.Scatter(x=dims, y=view.thresholds, name="centre", mode="lines"), row=1, col=1
+            go.Scatter(x=dims, y=_view.thresholds, name="centre", mode="lines"), row=1, col=1
         )
     else:
         fig.add_trace(
             go.Scatter(
-                x=dims, y=view.restored, name="int8 level", mode="markers", marker={"size": 4}
+                x=dims, y=_view.restored, name="int8 level", mode="markers", marker={"size": 4}
             ),
             row=1,
             col=1,
         )
-    fig.add_trace(_ui.value_bars(dims, view.codes, precision), row=2, col=1)
-    if BIG:  # the axis title is in the panel's title; three ticks a panel keep theirs apart
+    codes = Precision.BINARY.value if binary else Precision.INT8.value
+    fig.add_trace(_ui.value_bars(dims, _view.codes, codes), row=2, col=1)
+    if big:  # the axis title is in the panel's title; three ticks a panel keep theirs apart
         fig.update_yaxes(nticks=3, tickfont={"size": 16})
         fig.update_xaxes(tickfont={"size": 16})
     else:
         fig.update_xaxes(title_text="dimension", row=2, col=1)
     fig.update_layout(showlegend=False)
-    return fig
+    return _ui.styled_figure(fig, height=272 if big else 360)
 
 
 def _query() -> tuple[np.ndarray | None, int | None]:
@@ -219,7 +228,8 @@ def before_and_after() -> None:
         view = code_view(index, query)
     if view is None:
         return
-    _ui.plot(_code_figure(view), key="quant_bars", height=272 if BIG else 360)
+    figure = _code_figure(key, array_digest(query), BIG, view)
+    _ui.plot(figure, key="quant_bars", styled=True)
     rows = {"float": view.values[:FIRST], "bit" if binary else "int8": view.codes[:FIRST]}
     # Binary codes have centres, int8 codes a range; in presenter mode the chart's line or
     # dots show them, and two table rows leave the chart room.
@@ -395,14 +405,19 @@ def _status(found: RescoreResult) -> Callable[[int], str]:
     return status
 
 
-def _factor_figure(points: list[PipelinePoint], factor: int) -> go.Figure:
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _factor_figure(
+    index_key: tuple, precision: str, k: int, factor: int, big: bool, _points: list[PipelinePoint]
+) -> go.Figure:
     """Recall@k after rescoring against the oversampling factor: the chosen factor circled,
-    the codes alone (factor 1) labelled, exact float search as the 100 % line."""
-    chosen = {p.oversample: p for p in points}[factor]
+    the codes alone (factor 1) labelled, exact float search as the 100 % line. Styled, and
+    built once per quantized set (``index_key``, whose codes are ``precision``), k, factor
+    and presenter mode."""
+    chosen = {p.oversample: p for p in _points}[factor]
     fig = go.Figure(
         go.Scatter(
-            x=[p.oversample for p in points],
-            y=[p.recall_rescored for p in points],
+            x=[p.oversample for p in _points],
+            y=[p.recall_rescored for p in _points],
             mode="lines+markers",
             name=f"{precision} + rescore",
         )
@@ -419,7 +434,7 @@ def _factor_figure(points: list[PipelinePoint], factor: int) -> go.Figure:
         )
     )
     if factor != 1:
-        alone = points[0].recall_first_stage
+        alone = _points[0].recall_first_stage
         fig.add_annotation(
             x=1,
             y=alone,
@@ -436,10 +451,10 @@ def _factor_figure(points: list[PipelinePoint], factor: int) -> go.Figure:
     )
     fig.update_xaxes(title_text="oversampling factor", dtick=1)
     fig.update_yaxes(
-        title_text=f"recall@{k}" if BIG else f"recall@{k}, every item as query", tickformat=".0%"
+        title_text=f"recall@{k}" if big else f"recall@{k}, every item as query", tickformat=".0%"
     )
     fig.update_layout(showlegend=False)
-    return fig
+    return _ui.styled_figure(fig, height=250 if big else 320)
 
 
 def _factor_slider(where: Any) -> int:
@@ -513,9 +528,8 @@ def oversample_and_rescore() -> None:
         if not BIG:
             _recall_metrics(points, factor, c_metrics)
         with c_curve:
-            _ui.plot(
-                _factor_figure(points, factor), key="quant_recall_curve", height=250 if BIG else 320
-            )
+            figure = _factor_figure(key, precision, k, factor, BIG, points)
+            _ui.plot(figure, key="quant_recall_curve", styled=True)
     found = _neighbors(factor)
     if found is None:
         return
@@ -851,8 +865,11 @@ def python_code() -> None:
     _ui.code_expander(_numpy_code(factor), "The same in numpy")
 
 
-view, tab = _ui.view_tabs("quant_view", VIEWS)
-with tab:
+@st.fragment
+def section(view: str) -> None:
+    """The open tab and the code of the current search. A fragment: a widget inside it (the
+    oversampling factor, the calculator) reruns only this, not the sidebar and the controls
+    above; its keys reach the URL at once (``_ui.bound`` outside a full run)."""
     {
         VIEWS[0]: before_and_after,
         VIEWS[1]: top_k,
@@ -860,3 +877,8 @@ with tab:
         VIEWS[3]: storage,
     }[view]()
     python_code()
+
+
+view, tab = _ui.view_tabs("quant_view", VIEWS)
+with tab:
+    section(view)
