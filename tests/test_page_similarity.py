@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from core.embedders.registry import get_embedder
-from tests.page_helpers import array, figures, frames, open_page, texts
+from tests.page_helpers import array, figures, frames, open_page, plain, texts
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref"
 MODELS = ["static-minilm-256", "all-MiniLM-L6-v2"]
@@ -180,15 +180,36 @@ def test_presenter_neighbours_show_the_most_similar_and_fold_the_rest(words) -> 
     assert len(at.dataframe) == len(MODELS)
     for model, table in zip(MODELS, at.dataframe, strict=True):
         assert table.proto.row_height == 32
-        item = json.loads(table.proto.columns)["item"]
-        # Headed by the model, and as wide as half the screen leaves after rank and score.
-        assert item["label"] == model and item["width"] == 1040 // 2 - 150
+        columns = json.loads(table.proto.columns)
+        # Headed by the model (whole in the tooltip too), as wide as half the screen leaves
+        # after a narrow rank and score: 535 - 36 - 68 - 2 px.
+        assert (columns["item"]["label"], columns["item"]["width"]) == (model, 429)
+        assert plain(columns["item"]["help"]).startswith(f"{model}: the most similar")
+        assert (columns["rank"]["width"], columns["similarity"]["width"]) == (36, 68)
+        assert columns["similarity"]["label"] == "cosine"
         assert len(table.value) == 10
-    # Folded: the least similar, as static tables (a data grid waits to be unfolded).
+    # Folded: the least similar, as static tables (a data grid waits to be unfolded), their
+    # markdown headers escaped.
     row = labels.index("queen")
     for model, table in zip(MODELS, folded["Least similar"].table, strict=True):
         sims = _cosines(vectors[model], row)
         least = [i for i in np.argsort(sims, kind="stable") if i != row][:10]
-        assert table.value.columns.tolist() == ["#", model, "similarity"]
-        assert table.value[model].tolist() == [labels[i] for i in least]
+        assert [plain(c) for c in table.value.columns] == ["#", model, "similarity"]
+        assert table.value.iloc[:, 1].tolist() == [labels[i] for i in least]
     assert not at.main.get("download_button")
+
+
+def test_presenter_neighbours_of_four_models_name_each_in_full() -> None:
+    """Four tables side by side: each item column, 152 px (258 - 36 - 68 - 2), holds its
+    model's whole name (up to 17 letters); the folded least similar go two to a row."""
+    models = ["all-MiniLM-L6-v2", "all-mpnet-base-v2", "static-minilm-256", "glove-6b-50d"]
+    at = open_page(
+        "similarity",
+        {"sim_view": "Neighbours", "present": "1", "models": models, "sim_target": "queen"},
+    )
+    items = [json.loads(t.proto.columns)["item"] for t in at.dataframe]
+    assert [(i["label"], i["width"]) for i in items] == [(m, 152) for m in models]
+    (least,) = (e for e in at.main.expander if e.label == "Least similar")
+    rows = [b for b in least.children.values() if b.type == "flex_container"]
+    assert [len(r.children) for r in rows] == [2, 2]
+    assert [plain(t.value.columns[1]) for t in least.table] == models

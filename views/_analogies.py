@@ -69,14 +69,37 @@ def _seconds(fingerprint: str, model: str, version: str) -> float:
     return embedding_seconds(candidate_dataset(CANDIDATES), core.get_embedder(model))
 
 
-def _ready(model: str) -> Candidates | None:
-    """``model``'s candidates when GloVe's, cached on disk, or quick to embed; else None."""
+def _ready(model: str) -> bool:
+    """Whether ``model``'s candidates are GloVe's, cached on disk, or quick to embed."""
     dataset = candidate_dataset(CANDIDATES)
     emb = core.get_embedder(model)
     quick = model == GLOVE or is_cached(dataset, emb)
-    if quick or _seconds(dataset.fingerprint, model, emb.version) <= AT_ONCE_SECONDS:
-        return _candidates(dataset.fingerprint, model, emb.version)
-    return None
+    return quick or _seconds(dataset.fingerprint, model, emb.version) <= AT_ONCE_SECONDS
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _answer(question: tuple[str, str, str], model: str, version: str, fingerprint: str) -> Analogy:
+    """``model``'s answers to ``question`` (stripped words), keyed by the words, the model's
+    version and the candidates' fingerprint: computed once per server, whichever session
+    asks (a class that types the same question, or changes only the model, embeds nothing)."""
+    candidates = _candidates(fingerprint, model, version)
+    return analogy(*question, core.get_embedder(model).embed, candidates)
+
+
+def _ask(question: tuple[str, str, str], models: list[str]) -> tuple[dict[str, Analogy], list[str]]:
+    """Every model's answers, in ``models``' order, and the models whose candidates still
+    wait for the button; a model's error is shown under its name."""
+    asked = (question[0].strip(), question[1].strip(), question[2].strip())
+    fingerprint = candidate_dataset(CANDIDATES).fingerprint
+    answers: dict[str, Analogy] = {}
+    missing = []
+    for m in models:
+        with _ui.guard(m):
+            if _ready(m):
+                answers[m] = _answer(asked, m, core.get_embedder(m).version, fingerprint)
+            else:
+                missing.append(m)
+    return answers, missing
 
 
 def _embed_missing(missing: list[str]) -> None:
@@ -235,15 +258,7 @@ def render_analogies() -> None:
     if not all(w.strip() for w in question):
         st.warning("Type three words: a is to b as c is to ?")
         return
-    answers: dict[str, Analogy] = {}
-    missing = []
-    for m in [model, *(o for o in models if o != model)]:
-        with _ui.guard(m):
-            candidates = _ready(m)
-            if candidates is None:
-                missing.append(m)
-            else:
-                answers[m] = analogy(*question, core.get_embedder(m).embed, candidates)
+    answers, missing = _ask(question, [model, *(o for o in models if o != model)])
     main = answers.get(model)
     if main is None:  # its error is shown; or its candidates wait for the button
         if model in missing:

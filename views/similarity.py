@@ -28,9 +28,14 @@ RANKED = {
     "item": st.column_config.TextColumn(width="medium"),
     "similarity": st.column_config.NumberColumn(format="%.3f", width=92),
 }
-# Presenter mode: the content is about this wide at 1280 px; a table's item column gets
-# what its share leaves after the rank, the score and the gaps.
-SCREEN_PX, OTHER_COLUMNS_PX = 1040, 150
+# Presenter mode: the content's width at 1280 px and the gap between columns, px. A table's
+# rank column (up to "10") and score column (a score such as "-0.163", headed "cosine") are
+# narrow; its item column, headed by the model's name, takes the rest of its share.
+SCREEN_PX, GAP_PX = 1090, 19
+RANK_PX, SCORE_PX = 36, 68
+# A header's padding and its letters' mean width at presenter type size, px (measured in
+# Chromium): a model's name longer than its column holds is cut, whole in the tooltip.
+HEADER_PAD_PX, LETTER_PX = 18, 7.6
 # Presenter mode: rows of this many px (Streamlit's default is 42 at presenter type size)
 # and at most this many rows in view, so the top 10 and the controls share one screen.
 ROW_PX, ROWS_SHOWN = 32, 10
@@ -136,18 +141,25 @@ def _ranked_table(
     table = _ui.ranking_frame(ranked.ids[0], ranked.scores[0], labels)
     key = f"sim_{name}_{model}"
     if layout == "folded":
-        shown = table.rename(columns={"rank": "#", "item": model})
+        # st.table's headers are markdown: "#" alone would be an empty heading.
+        shown = table.rename(columns={"rank": _ui.md_text("#"), "item": _ui.md_text(model)})
         where.table(shown.style.format({"similarity": "{:.3f}"}).hide(axis="index"))
     elif layout == "screen":
         rows = min(len(table), ROWS_SHOWN)
+        item_px = _item_px(per_row)
         where.dataframe(
             table,
             key=key,
             hide_index=True,
             column_config={
-                **RANKED,
+                "rank": st.column_config.NumberColumn("#", width=RANK_PX),
                 "item": st.column_config.TextColumn(
-                    model, width=max(120, SCREEN_PX // per_row - OTHER_COLUMNS_PX)
+                    _short(model, int((item_px - HEADER_PAD_PX) / LETTER_PX)),
+                    width=item_px,
+                    help=_ui.md_text(f"{model}: the {name} similar items to the target."),
+                ),
+                "similarity": st.column_config.NumberColumn(
+                    "cosine", format="%.3f", width=SCORE_PX
                 ),
             },
             row_height=ROW_PX,
@@ -158,12 +170,28 @@ def _ranked_table(
         _ui.download_table(table, f"{name}_similar_{model}", where)
 
 
+def _item_px(per_row: int) -> int:
+    """Presenter mode: the item column's width, px, in one of ``per_row`` tables side by
+    side (a table's share of the screen less its rank and score columns and borders)."""
+    share = (SCREEN_PX - GAP_PX * (per_row - 1)) // per_row
+    return share - RANK_PX - SCORE_PX - 2
+
+
+# A folded presenter expander is half the screen wide: at most this many tables side by side
+# there, the others on the rows below.
+FOLDED_PER_ROW = 2
+
+
 def _ranked_row(found: dict[str, TargetNeighbors], name: str, layout: Layout) -> None:
-    """Every model's ``name`` similar items side by side, on a presenter's screen."""
-    columns = st.columns(max(1, len(found)))
-    for where, (model, nb) in zip(columns, found.items(), strict=False):
-        ranked = nb.most if name == "most" else nb.least
-        _ranked_table(where, model, name, ranked, layout, len(found))
+    """Every model's ``name`` similar items side by side, on a presenter's screen (in rows
+    of ``FOLDED_PER_ROW`` inside a folded expander)."""
+    per_row = max(1, len(found) if layout == "screen" else min(len(found), FOLDED_PER_ROW))
+    items = list(found.items())
+    for start in range(0, len(items), per_row):
+        row = items[start : start + per_row]
+        for where, (model, nb) in zip(st.columns(per_row), row, strict=False):
+            ranked = nb.most if name == "most" else nb.least
+            _ranked_table(where, model, name, ranked, layout, per_row)
 
 
 def neighbors() -> None:
