@@ -31,11 +31,11 @@ from views._snippets import openai_embeddings_call
 
 PERCENT = st.column_config.NumberColumn(format="%.1f%%")  # of values in percent
 SCORE = st.column_config.NumberColumn(format="%.4f")
-# One colour, dash and label position per precision, so labels of lines that meet do not collide.
+# One colour and dash per precision; a line's labels take its colour.
 STYLE = {
-    Precision.FLOAT32: ("#1f4fd1", "solid", "top left"),
-    Precision.INT8: ("#11853b", "dash", "bottom center"),
-    Precision.BINARY: ("#c79100", "dot", "top center"),
+    Precision.FLOAT32: ("#1f4fd1", "solid"),
+    Precision.INT8: ("#11853b", "dash"),
+    Precision.BINARY: ("#c79100", "dot"),
 }
 # Presenter mode, 1280x720: what is left under the title, the tabs and one row of controls.
 PRESENTER_CHART_PX = 440
@@ -166,8 +166,10 @@ n = len(labels)
 VIEWS = ("Recall curves", "One ranking", "Full pipeline")
 
 
+@st.fragment
 def one_ranking() -> None:
-    """The target's top k at the kept dimensions against its top k at full size."""
+    """The target's top k at the kept dimensions against its top k at full size. A
+    fragment: its controls rerun only this tab."""
     c_model, c_target, c_k, c_dims = st.columns([3, 4, 2, 3])
     model = _ui.model_choice("mrl_model", ws, where=c_model)
     target = _ui.target_input("mrl_target", ws, where=c_target)
@@ -218,48 +220,69 @@ def one_ranking() -> None:
     )
 
 
-def recall_curves() -> None:
-    """Recall@k against dimensions kept, one curve per model, the current cut marked."""
-    c_k, c_dims, c_all = st.columns([2, 3, 2], vertical_alignment="center")
-    k = _ui.k_slider("mrl_k", n, where=c_k)
-    sets = _curve_sets(c_all)
-    dims = _dims_slider(c_dims, max(s.dims for s in sets.values()), "Dimensions kept")
-    big = _ui.presenting()
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _curves_figure(
+    lines: tuple[tuple[str, str, int], ...],
+    k: int,
+    dims: int,
+    big: bool,
+    _curves: list[tuple[list[CurvePoint], float | None]],
+) -> go.Figure:
+    """Recall@k against dimensions kept, a line per ``(label, vectors key, dims)`` of
+    ``lines`` drawn from its ``_curves`` entry (the curve, and the recall at ``dims`` when the
+    model has that many), the cut at ``dims`` marked. Styled; built once per content key."""
     fig = go.Figure()
-    marks = []
-    for name, other in sets.items():
-        with _ui.guard(name):
-            curve = _curve(other.key, k, other.vectors)
-            label = f"{name} ({_kind(other)})"
-            if dims <= other.dims:
-                recall = _recall_at(other.key, k, dims, other.vectors)
-                marks.append((name, recall))
-                if big:  # the legend says what the metrics below say in normal mode
-                    label += f": {recall:.1%} at {dims}"
-            fig.add_trace(
-                go.Scatter(
-                    x=[p.dims for p in curve],
-                    y=[p.recall_at_k for p in curve],
-                    mode="lines+markers",
-                    name=label,
-                    hovertemplate="%{x} dims: %{y:.1%}<extra>%{fullData.name}</extra>",
-                )
+    for (label, _, _), (curve, recall) in zip(lines, _curves, strict=True):
+        if big and recall is not None:  # the legend says what the metrics say in normal mode
+            label += f": {recall:.1%} at {dims}"
+        fig.add_trace(
+            go.Scatter(
+                x=[p.dims for p in curve],
+                y=[p.recall_at_k for p in curve],
+                mode="lines+markers",
+                name=label,
+                hovertemplate="%{x} dims: %{y:.1%}<extra>%{fullData.name}</extra>",
             )
-    if not fig.data:
-        return
+        )
     fig.add_vline(x=dims, line_dash="dash", line_color="#555")
     # Annotations on a log axis take log10 of the value (shapes take the value itself).
     fig.add_annotation(
         x=math.log10(dims), y=0.03, text=f"{dims} dims kept", showarrow=False, xanchor="left"
     )
-    ticks = sorted({d for s in sets.values() for d in standard_dims(s.dims)})
+    ticks = sorted({d for _, _, most in lines for d in standard_dims(most)})
     fig.update_xaxes(title_text="dimensions kept (log scale)", type="log", tickvals=ticks)
     fig.update_yaxes(title_text=f"recall@{k}", tickformat=".0%", range=[0, 1.02])
     fig.update_layout(
         title={"text": f"Recall@{k} against dimensions, every item as the query"},
         legend={"orientation": "h", "y": -0.22 if big else -0.25, "x": 0},
     )
-    _ui.plot(fig, key="mrl_curves", height=PRESENTER_CHART_PX if big else 400)
+    return _ui.styled_figure(fig, height=PRESENTER_CHART_PX if big else 400)
+
+
+@st.fragment
+def recall_curves() -> None:
+    """Recall@k against dimensions kept, one curve per model, the current cut marked. A
+    fragment: its controls rerun only this tab."""
+    c_k, c_dims, c_all = st.columns([2, 3, 2], vertical_alignment="center")
+    k = _ui.k_slider("mrl_k", n, where=c_k)
+    sets = _curve_sets(c_all)
+    dims = _dims_slider(c_dims, max(s.dims for s in sets.values()), "Dimensions kept")
+    big = _ui.presenting()
+    lines: list[tuple[str, str, int]] = []
+    curves: list[tuple[list[CurvePoint], float | None]] = []
+    marks = []
+    for name, other in sets.items():
+        with _ui.guard(name):
+            curve = _curve(other.key, k, other.vectors)
+            recall = _recall_at(other.key, k, dims, other.vectors) if dims <= other.dims else None
+            if recall is not None:
+                marks.append((name, recall))
+            lines.append((f"{name} ({_kind(other)})", other.key, other.dims))
+            curves.append((curve, recall))
+    if not lines:
+        return
+    fig = _curves_figure(tuple(lines), k, dims, big, curves)
+    _ui.plot(fig, key="mrl_curves", styled=True)
     if not big:
         for column, (name, recall) in zip(st.columns(max(1, len(marks))), marks, strict=False):
             column.metric(_ui.md_text(f"{name} at {dims} dims"), f"{recall:.1%}")
@@ -280,21 +303,41 @@ def recall_curves() -> None:
     )
 
 
-def _pipeline_figure(chosen: list[PipelinePoint], factor: int, k: int) -> go.Figure:
+def _label_positions(chosen: list[PipelinePoint]) -> dict[tuple[Precision, int], str]:
+    """Where each rescored point's label goes, by (precision, dims): above the point when it
+    is the highest of the points at its size in bytes, else below and to the right, so that
+    pipelines of equal size (three precisions meet at 32 B) do not print over each other."""
+    highest: dict[int, float] = {}
+    for p in chosen:
+        highest[p.bytes_per_vector] = max(highest.get(p.bytes_per_vector, -1.0), p.recall_rescored)
+    return {
+        (p.precision, p.dims): "top center"
+        if p.recall_rescored == highest[p.bytes_per_vector]
+        else "bottom right"
+        for p in chosen
+    }
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def _pipeline_figure(
+    vectors_key: str, factor: int, k: int, big: bool, _chosen: list[PipelinePoint]
+) -> go.Figure:
     """Recall@k against bytes per vector: a line per precision after rescoring (labelled
-    with the dimensions kept), crosses for the small vectors alone."""
+    with the dimensions kept, in its colour), crosses for the small vectors alone. Styled;
+    built once per vectors (``vectors_key``), factor, k and presenter mode."""
     fig = go.Figure()
+    where = _label_positions(_chosen)
     for precision in PIPELINE_PRECISIONS:
-        line = [p for p in chosen if p.precision is precision]
-        colour, dash, where = STYLE[precision]
+        line = [p for p in _chosen if p.precision is precision]
+        colour, dash = STYLE[precision]
         fig.add_trace(
             go.Scatter(
                 x=[p.bytes_per_vector for p in line],
                 y=[p.recall_rescored for p in line],
                 mode="lines+markers+text",
                 text=[str(p.dims) for p in line],
-                textposition=where,
-                textfont={"shadow": "auto"},
+                textposition=[where[precision, p.dims] for p in line],
+                textfont={"shadow": "auto", "color": colour},
                 # Labels of points at 100 % sit above the plot area: draw them whole.
                 cliponaxis=False,
                 name=f"{precision.value} + rescore ×{factor}",
@@ -313,7 +356,7 @@ def _pipeline_figure(chosen: list[PipelinePoint], factor: int, k: int) -> go.Fig
                 hovertemplate="%{x} B: %{y:.1%}<extra>no rescoring</extra>",
             )
         )
-    sizes = sorted({p.bytes_per_vector for p in chosen})
+    sizes = sorted({p.bytes_per_vector for p in _chosen})
     fig.update_xaxes(
         title_text="bytes per vector searched (log scale)",
         type="log",
@@ -324,14 +367,14 @@ def _pipeline_figure(chosen: list[PipelinePoint], factor: int, k: int) -> go.Fig
     # Beside the plot in presenter mode, where the screen is wide and short.
     legend = (
         {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1}
-        if _ui.presenting()
+        if big
         else {"orientation": "h", "y": -0.25, "x": 0}
     )
     fig.update_layout(
         title={"text": f"Recall@{k} against bytes per vector, k × {factor} candidates rescored"},
         legend=legend,
     )
-    return fig
+    return _ui.styled_figure(fig, height=PRESENTER_CHART_PX if big else 440)
 
 
 def _pipeline_table(chosen: list[PipelinePoint], factor: int) -> None:
@@ -352,8 +395,10 @@ def _pipeline_table(chosen: list[PipelinePoint], factor: int) -> None:
     )
 
 
+@st.fragment
 def full_pipeline() -> None:
-    """Truncate + quantize + oversample + rescore: bytes per vector against recall@k."""
+    """Truncate + quantize + oversample + rescore: bytes per vector against recall@k. A
+    fragment: its controls rerun only this tab."""
     c_model, c_k, c_factor = st.columns([3, 2, 4])
     model = _ui.model_choice("mrl_model", ws, where=c_model)
     k = _ui.k_slider("mrl_k", n, where=c_k)
@@ -372,11 +417,8 @@ def full_pipeline() -> None:
     if not chosen:
         return
     big = _ui.presenting()
-    _ui.plot(
-        _pipeline_figure(chosen, factor, k),
-        key="mrl_pipeline",
-        height=PRESENTER_CHART_PX if big else 440,
-    )
+    fig = _pipeline_figure(vs.key, factor, k, big, chosen)
+    _ui.plot(fig, key="mrl_pipeline", styled=True)
     caption = (
         f"{model}. Labels are the dimensions kept. Lines: after rescoring the candidates with "
         f"the original {vs.dims}-d vectors; crosses: the small vectors' own top {k}. Rescoring "
