@@ -1,12 +1,14 @@
 """The classroom bench's pure parts: the scenario table against the pages' sources, the
 recorded fixtures against the table, the recorder's naming of what the browser sent, the
-checks of a replayed run, and the tables it prints. No timings: the numbers in the table
-tests are made up."""
+checks of a replayed run, and the tables it prints; then (slow) every fixture replayed once
+on a real server. No timings: the numbers in the table tests are made up."""
 
 from __future__ import annotations
 
 import ast
+import asyncio
 import base64
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,7 +27,15 @@ from bench.bench_classroom import (
     scenario_rows,
     server_options,
 )
-from bench.classroom_client import Recording, RunResult, parse_flags, widget_key, with_values
+from bench.classroom_client import (
+    Recording,
+    ReplaySession,
+    RunResult,
+    StreamlitServer,
+    parse_flags,
+    widget_key,
+    with_values,
+)
 from bench.classroom_scenario import (
     CLASSROOM,
     DEEP_LINK,
@@ -283,3 +293,43 @@ def test_newcomer_table() -> None:
     r.workers_changes = [1.0, 2.0, 3.0, 4.0, 5.0]
     lines = newcomer_table([r]).splitlines()
     assert lines[2] == "| config.toml | /similarity | 20 | 0.60 | 2.50 / 4.00 | yes | 3.00 / 4.80 |"
+
+
+# ---------------------------------------------------------------- the fixtures on the app
+
+
+def _replay_all(url: str) -> dict[str, list[str]]:
+    """Each fixture replayed once on the server at ``url``: its problems by scenario."""
+
+    async def replay(scenario: Scenario) -> list[str]:
+        session = ReplaySession(url, Recording.load(scenario.fixture))
+        try:
+            problems = run_problems(await session.open(), None)
+            for step, (name, raw) in zip(scenario.steps, session.steps(), strict=True):
+                problems += run_problems(await session.run(name, raw, timeout=120), step)
+        finally:
+            await session.close()
+        if session.unmatched:
+            problems.append(f"recorded widgets not on the server: {sorted(session.unmatched)}")
+        return problems
+
+    async def replay_all() -> dict[str, list[str]]:
+        return {name: await replay(s) for name, s in SCENARIOS.items()}
+
+    # A thread of its own: in the full suite Playwright may run a loop in the main thread.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, replay_all()).result()
+
+
+@pytest.mark.slow
+def test_every_fixture_replays_on_the_app() -> None:
+    """Every page's recording still drives the current app: each run ends well with no
+    exception or error, every recorded widget is on the page, and after each change the URL
+    holds the step's value. A failure names the page and the key a change broke."""
+    server = StreamlitServer()
+    try:
+        problems = _replay_all(server.url)
+    finally:
+        server.close()
+    assert "Traceback" not in server.log_text(), server.log_text()
+    assert {k: v for k, v in problems.items() if v} == {}
