@@ -8,13 +8,16 @@ at the end of the run, so a copied link reopens the exact view.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import Any, NoReturn
+from typing import Any, NoReturn, ParamSpec
 
 import streamlit as st
 
 from views._text import md_code
+
+P = ParamSpec("P")
 
 # The keys bound so far in this run, in order (a dict as an ordered set); None outside
 # url_state(). A context variable, not a module global: sessions run in their own threads.
@@ -93,7 +96,12 @@ def _flush() -> None:
 @contextlib.contextmanager
 def url_state() -> Iterator[None]:
     """Collect the keys :func:`bound` binds inside the block and publish them when it ends,
-    however it ends (an error, or ``st.stop()`` raising ``StopException``)."""
+    however it ends (an error, or ``st.stop()`` raising ``StopException``). Inside another
+    ``url_state()`` (an ``st.fragment`` called during a full run) the outer block publishes;
+    a fragment's own rerun publishes its keys when the fragment ends."""
+    if _RUN_KEYS.get() is not None:
+        yield
+        return
     token = _RUN_KEYS.set({})
     try:
         yield
@@ -102,6 +110,18 @@ def url_state() -> Iterator[None]:
             _flush()
         finally:
             _RUN_KEYS.reset(token)
+
+
+def fragment(func: Callable[P, None]) -> Callable[P, None]:
+    """``st.fragment(func)`` whose own reruns (a change of one of its widgets reruns it alone)
+    publish the keys it binds once, when it ends, as a full run does."""
+
+    @functools.wraps(func)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        with url_state():
+            func(*args, **kwargs)
+
+    return st.fragment(run)
 
 
 def stop() -> NoReturn:

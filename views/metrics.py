@@ -25,7 +25,7 @@ from core.similarity import (
     rank_by_metrics,
     taxicab_path,
 )
-from views import _ui
+from views import _state, _ui
 from views._snippets import cosine_similarity_code
 
 NUMBER = st.column_config.NumberColumn(format="%.3f")
@@ -151,8 +151,10 @@ def _range_warning(pair: PairMetrics) -> None:
         )
 
 
+@_state.fragment
 def two_vectors() -> None:
-    """Two small vectors typed by the user: every metric, and a drawing in 2-D or 3-D."""
+    """Two small vectors typed by the user: every metric, and a drawing in 2-D or 3-D (a
+    change reruns this tab alone)."""
     big = _ui.presenting()
     # Presenter mode: half the width for the numbers, three to a row, so that they and the
     # magnitudes fit above the fold beside the drawing.
@@ -230,9 +232,10 @@ def pair_code(a: np.ndarray, b: np.ndarray, pair: PairMetrics) -> str:
     )
 
 
-def real_data() -> None:
-    """A target's top k under each metric, marked against cosine's."""
-    ws = _ui.workspace()
+@_state.fragment
+def real_data(ws: _ui.Workspace) -> None:
+    """A target's top k under each metric, marked against cosine's (a change reruns this tab
+    alone)."""
     labels = ws.dataset.labels
     model, target, k = _ui.target_controls("met", ws)
     vs = ws.sets[model]
@@ -311,10 +314,11 @@ def _real_data_code(k: int) -> None:
     )
 
 
-def unit_length_check() -> None:
+@_state.fragment
+def unit_length_check(ws: _ui.Workspace) -> None:
     """On unit vectors cosine = dot and the euclidean ranking is cosine's: checked on every
-    model's vectors, and shown failing on vectors that are not unit length."""
-    ws = _ui.workspace()
+    model's vectors, and shown failing on vectors that are not unit length (the toggle
+    reruns this tab alone)."""
     st.latex(
         r"\lVert \mathbf{u} \rVert = \lVert \mathbf{v} \rVert = 1 \;\Rightarrow\; "
         r"\cos(\mathbf{u}, \mathbf{v}) = \mathbf{u} \cdot \mathbf{v}, \quad "
@@ -367,4 +371,8 @@ def unit_length_check() -> None:
 
 view, tab = _ui.view_tabs("met_view", VIEWS)
 with tab:
-    {VIEWS[0]: two_vectors, VIEWS[1]: real_data, VIEWS[2]: unit_length_check}[view]()
+    if view == VIEWS[0]:
+        two_vectors()
+    else:
+        # Outside the tab's fragment: the workspace draws the sidebar's download buttons.
+        (real_data if view == VIEWS[1] else unit_length_check)(_ui.workspace())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -20,7 +18,7 @@ from core.search import (
     compare_search,
     hnsw_recall,
 )
-from views import _snippets, _ui, _upload
+from views import _snippets, _state, _ui, _upload
 from views._engines import render_engines
 from views._scale_lab import render_scale_lab
 
@@ -104,9 +102,8 @@ def _query_vector(model: str, query: str) -> tuple[np.ndarray | None, float]:
         st.warning("The query is empty: type a word, a title or a sentence to search for.")
         return None, 0.0
     with _ui.guard(model):
-        start = time.perf_counter()
-        vector = ws.sets[model].vector_for(query)
-        return vector, 1000 * (time.perf_counter() - start)
+        vector, seconds = ws.sets[model].timed_vector_for(query)
+        return vector, 1000 * seconds
     return None, 0.0
 
 
@@ -256,6 +253,15 @@ def search_code(model: str, query: str, k: int) -> None:
     )
 
 
+@_state.fragment
+def steps(view: str) -> None:
+    """The query row, step ``view`` and its code: a change of one of their widgets reruns this
+    section alone, not the sidebar, the introduction or the tabs."""
+    inputs = _query_row()
+    {VIEWS[0]: embed_step, VIEWS[1]: search_step, VIEWS[2]: results_step}[view](*inputs)
+    search_code(*inputs)
+
+
 view, tab = _ui.view_tabs("search_view", VIEWS, default="3 · Results")
 with tab:
     if view == "Scale lab":
@@ -263,7 +269,4 @@ with tab:
     elif view == "Engines":
         render_engines(ws)
     else:
-        inputs = _query_row()
-        steps = {VIEWS[0]: embed_step, VIEWS[1]: search_step, VIEWS[2]: results_step}
-        steps[view](*inputs)
-        search_code(*inputs)
+        steps(view)
