@@ -30,13 +30,20 @@ some): one student alone goes through a page's recording ``--repeats`` times (fr
 sessions, a pause after each change) for each step's server CPU and latency, then
 ``--burst`` (30) sessions open the page together and send each step at once: CPU per change
 is the server's CPU over the burst divided by the sessions, and the last one rendered is
-timed. Each run is checked: no exception or ``st.error``, every recorded widget found, and
-the URL holding the step's value afterwards (a renamed key shows up here).
+timed (each student's opening, files and deep link, is the table's first row of a page).
+/proc counts CPU in 10 ms ticks: a lone student's figure is a multiple of 10 ms, the burst's
+(30 changes) is finer and is the one the goal of 50 ms per change is judged by. Each run is
+checked: no exception or ``st.error``, every recorded widget found, and the URL holding the
+step's value afterwards (a renamed widget key shows up here, by name).
 
 ``--newcomer`` measures a newcomer under load: while 20 and 30 sessions
-(``--newcomer-sessions``) replay their changes with no pause, one new session after another
-opens the page as Chromium does (its static files over six connections, then the deep link's
-run); prints the median and the worst of ``--newcomers`` of them (goal: 3 s).
+(``--newcomer-sessions``) replay their changes in a loop with no pause, one new session after
+another opens the page as Chromium does (its static files over six connections, then the
+deep link's run); prints the median and the worst of ``--newcomers`` of them (goal: 3 s).
+Its page is the classroom scenario's unless ``--page`` names others.
+
+``--pages`` and ``--newcomer`` use one server with ``.streamlit/config.toml`` (what ``make
+run`` uses) unless ``--config`` names configurations; they can run together.
 
 ``--server`` instead drives the classroom embeddings server (``python -m core.serve``, its own
 process): 50 ``openai`` clients x 20 requests of 1-3 sentences, with the embedder's own
@@ -687,14 +694,15 @@ def newcomer_table(results: list[NewcomerResult]) -> str:
 
 async def pages_part(
     configs: dict[str, str],
-    names: list[str],
+    pages: list[str],
     repeats: int,
     burst: int,
-    newcomer: tuple[list[int], int] | None,
-    do_pages: bool = True,
+    newcomer: tuple[list[str], list[int], int] | None,
 ) -> None:
-    """``--pages`` and/or ``--newcomer``: one server per configuration, the pages one after
+    """``--pages`` (the scenarios ``pages``) and/or ``--newcomer`` (its scenarios, numbers of
+    working sessions and newcomers each): one server per configuration, the pages one after
     another on it; prints the tables."""
+    names = [*pages, *(newcomer[0] if newcomer else [])]
     recordings = {n: Recording.load(SCENARIOS[n].fixture) for n in names}
     for config, text in configs.items():
         flags, env, launcher = server_options(text)
@@ -702,7 +710,7 @@ async def pages_part(
         newcomers: list[NewcomerResult] = []
         with streamlit_server(flags, launcher=launcher, env=env) as server:
             print(f"# {config}: {server.command}", flush=True)
-            for name in names if do_pages else []:
+            for name in pages:
                 page_rows, problems = await run_page(
                     server, SCENARIOS[name], recordings[name], repeats, burst
                 )
@@ -713,8 +721,8 @@ async def pages_part(
                     flush=True,
                 )
             if newcomer is not None:
-                ns, count = newcomer
-                for name in names:
+                newcomer_pages, ns, count = newcomer
+                for name in newcomer_pages:
                     await warm(server, recordings[name])
                     scenario = SCENARIOS[name]
                     page = f"{scenario.title} ({scenario.tab})" if scenario.tab else scenario.title
@@ -732,12 +740,12 @@ async def pages_part(
             if "Traceback" in server.log_text():
                 print(f"server log has a traceback: {server.log_path}", flush=True)
         if rows:
-            print(f"\n{config}: server CPU per change on every page and tab "
-                  f"({repeats} lone repeats; idle CPU subtracted):\n")  # fmt: skip
+            about = f"{repeats} lone repeats, idle CPU subtracted"
+            print(f"\n{config}: server CPU per change on every page and tab ({about}):\n")
             print(pages_table(rows, burst))
             print("\n" + pages_summary(rows))
         if newcomer is not None and newcomers:
-            print(f"\n{config}: a newcomer's page under load ({newcomer[1]} newcomers each):\n")
+            print(f"\n{config}: a newcomer's page under load ({newcomer[2]} newcomers each):\n")
             print(newcomer_table(newcomers))
 
 
@@ -797,13 +805,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.pages or args.newcomer:
         # The configuration make run uses, unless --config names others.
         chosen = configs if args.config else {"config.toml": CONFIGS["config.toml"]}
-        names = args.page or (list(SCENARIOS) if args.pages else [CLASSROOM.name])
+        pages = (args.page or list(SCENARIOS)) if args.pages else []
         newcomer = None
         if args.newcomer:
-            newcomer = ([int(n) for n in args.newcomer_sessions.split(",")], args.newcomers)
-        asyncio.run(
-            pages_part(chosen, names, args.repeats, args.burst, newcomer, do_pages=args.pages)
-        )
+            ns = [int(n) for n in args.newcomer_sessions.split(",")]
+            newcomer = (args.page or [CLASSROOM.name], ns, args.newcomers)
+        asyncio.run(pages_part(chosen, pages, args.repeats, args.burst, newcomer))
         return
     recording = Recording.load()
     print(f"python {sys.version.split()[0]}; scenario: {recording.meta.get('deep_link')} then "
