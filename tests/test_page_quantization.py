@@ -469,3 +469,75 @@ def test_calculator_shows_no_change_arrow_for_float32_itself() -> None:
     assert "+0.00%" in same.proto.delta and "-" in smaller.proto.delta
     gray, green = (Metric.MetricColor.Value(c) for c in ("GRAY", "GREEN"))
     assert (same.proto.color, smaller.proto.color) == (gray, green)  # not a red "+0.00%"
+
+
+def control_rows(at) -> list[list[str]]:
+    """The keys of the widgets in each row of columns directly under the page's title."""
+    rows = []
+    for block in at.main.children.values():
+        if getattr(block, "type", None) != "flex_container":
+            continue
+        keys = [w.key for col in block.children.values() for w in col.children.values()]
+        rows.append([k for k in keys if k])
+    return [r for r in rows if r]
+
+
+def test_normal_mode_controls_in_two_rows_presenter_mode_in_one() -> None:
+    # Six controls in one row beside the open sidebar cut "static-minilm-256" and the labels.
+    at = open_page("quantization")
+    assert control_rows(at) == [
+        ["quant_model", "quant_target", "quant_k"],
+        ["quant_precision", "quant_perdim", "quant_score"],
+    ]
+    at.radio(key="quant_precision").set_value("binary").run()
+    assert control_rows(at)[1] == ["quant_precision", "quant_center", "quant_score"]
+    at = open_page("quantization", {"present": "1"})
+    assert control_rows(at) == [
+        ["quant_model", "quant_target", "quant_k", "quant_precision", "quant_perdim", "quant_score"]
+    ]
+
+
+def test_cached_bars_follow_the_content_in_two_sessions(words, words_static_unit) -> None:
+    """The code bars are built once per (quantized set, target vector) and shared by the
+    sessions: two sessions with the same target and different models, or the same model and
+    a changed target, each see the bars of their own vectors."""
+    labels, vectors = words
+    _, unit = words_static_unit
+    static = open_page("quantization")
+    minilm = open_page("quantization", {"quant_model": "all-MiniLM-L6-v2"})
+    for at, model in ((static, STATIC), (minilm, "all-MiniLM-L6-v2")):
+        v = vectors[model][labels.index("queen")].astype(np.float64)
+        floats = array(figures(at)[0]["data"][0]["y"])
+        np.testing.assert_allclose(floats, v / np.linalg.norm(v), atol=1e-6)
+    static.text_input(key="quant_target").input("king").run()
+    codes = int8_codes(unit)[labels.index("king")]
+    assert array(figures(static)[0]["data"][2]["y"]).tolist() == codes.tolist()
+    static.text_input(key="quant_target").input("queen").run()
+    again = array(figures(static)[0]["data"][2]["y"])
+    assert again.tolist() == int8_codes(unit)[labels.index("queen")].tolist()
+    # The same figure in presenter mode is another entry (larger type), not the normal one.
+    assert figures(open_page("quantization", {"present": "1"}))[0]["layout"]["font"]["size"] == 18
+    assert figures(static)[0]["layout"]["font"]["size"] == 13
+
+
+def test_section_widgets_round_trip_through_the_url() -> None:
+    """The factor slider and the calculator sit in the tab's fragment; their values reach the
+    URL and a link made of it reopens the same numbers."""
+    at = open_page("quantization", {"quant_view": RESCORE})
+    at.slider(key="quant_factor").set_value(6).run()
+    shown = metrics(at)
+    assert at.query_params["quant_factor"] == "6"
+    again = open_page("quantization", dict(at.query_params))
+    assert metrics(again) == shown
+    assert figures(again) == figures(at)
+    show(at, STORAGE)
+    at.number_input(key="quant_calc_n").set_value(250_000)
+    at.selectbox(key="quant_calc_precision").set_value("binary")
+    at.toggle(key="quant_calc_keep").set_value(True).run()
+    assert not at.exception
+    params = dict(at.query_params)
+    assert (params["quant_calc_n"], params["quant_calc_precision"]) == ("250000", "binary")
+    assert params["quant_calc_keep"] == "1"
+    again = open_page("quantization", params)
+    assert "250,000 × 1,536 at binary + float32 copy" in metrics(again)
+    assert metrics(again) == metrics(at)
