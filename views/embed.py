@@ -15,7 +15,8 @@ from core.embedders.registry import LOCAL_FACTORIES
 from core.embedders.remote import RemoteEmbedder
 from core.errors import ExplorerError
 from core.models_table import EmbeddedText, embed_text, stored_text
-from views import _models, _snippets, _ui
+from core.vectors import VectorSet
+from views import _models, _snippets, _state, _ui
 from views.registry import PAGES
 
 FIRST = 8  # values listed under each model
@@ -38,11 +39,12 @@ def _embedding(emb: Embedder, text: str) -> EmbeddedText:
     return embed_text(emb, text)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _bars(results: tuple[EmbeddedText, ...]) -> go.Figure:
-    """Every value of every vector as a bar, one row per model, on one value scale; built
-    once per content (models, text and vectors), since plotly takes longer to build it than
-    the whole rest of the page takes to run."""
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _bars(results: tuple[EmbeddedText, ...], big: bool, height: int) -> go.Figure:
+    """Every value of every vector as a bar, one row per model, on one value scale, styled;
+    built once per server for each content (models, text and vectors), presenter mode and
+    height, since plotly takes longer to build it than the whole rest of the page takes to
+    run. Shared by every session and never changed after."""
     fig = make_subplots(
         rows=len(results),
         cols=1,
@@ -69,7 +71,7 @@ def _bars(results: tuple[EmbeddedText, ...]) -> go.Figure:
     fig.update_yaxes(matches="y", zeroline=True)
     fig.update_xaxes(title_text="dimension", row=len(results), col=1)
     fig.update_layout(showlegend=False)
-    return fig
+    return _ui.styled_figure(fig, height)
 
 
 def _timings(results: list[EmbeddedText], from_disk: set[str]) -> str:
@@ -187,77 +189,88 @@ _ui.page_intro(
     r"\lVert \mathbf{v} \rVert = \sqrt{v_1^2 + \dots + v_d^2}",
 )
 
-c_text, c_all = st.columns([3, 1], vertical_alignment="bottom")
-text = c_text.text_input(
-    "Text to embed",
-    key=_ui.bound("embed_text", "queen"),
-    help="A word, a title or a sentence; each model embeds it.",
-)
-every_local = c_all.toggle(
-    "Every local model",
-    key=_ui.bound("embed_all", True, _ui.as_bool),
-    help="On: every model on this machine, plus the sidebar's hosted ones. "
-    "Off: only the models chosen in the sidebar.",
-)
-chosen = list(st.session_state.get("models") or [])
-models = list(dict.fromkeys([*LOCAL_FACTORIES, *chosen] if every_local else chosen))
-uploaded = _models.uploaded_sets()
 
-results: list[EmbeddedText] = []
-from_disk: set[str] = set()  # hosted models whose vector for this text was on disk already
-if not text.strip():
-    st.warning("The text is empty: type a word or a sentence to see its vector.")
-elif not models and not uploaded:
-    st.info("Choose at least one model in the sidebar, or turn on every local model.")
-else:
-    for model in models:
-        with _ui.guard(model):
-            emb = _ui.embedder(model)
-            if isinstance(emb, RemoteEmbedder) and not emb.estimate_tokens([text]).texts_to_send:
-                from_disk.add(model)
-            results.append(_embedding(emb, text))
-    missing = []
-    for model, vs in uploaded.items():
-        found = stored_text(model, vs.dataset.labels, vs.vectors, text)
-        if found is None:
-            missing.append(model)
-        else:
-            results.append(found)
-    if missing:
-        st.info(
-            _ui.md_text(
-                f"{text.strip()!r} is not an item of {', '.join(missing)}: uploaded vectors "
-                "cannot embed new text (no model here made them). Type one of the file's items "
-                "to see its stored vector."
-            )
-        )
-    # Shortest vectors first: the lengths differ as much as the values.
-    results.sort(key=lambda r: r.dims)
+@_state.fragment
+def text_and_vectors(uploaded: dict[str, VectorSet]) -> None:
+    """The text box and toggle, the chart, each model's numbers, the model table and the
+    code: a change of the text or a toggle reruns this section alone."""
+    c_text, c_all = st.columns([3, 1], vertical_alignment="bottom")
+    text = c_text.text_input(
+        "Text to embed",
+        key=_ui.bound("embed_text", "queen"),
+        help="A word, a title or a sentence; each model embeds it.",
+    )
+    every_local = c_all.toggle(
+        "Every local model",
+        key=_ui.bound("embed_all", True, _ui.as_bool),
+        help="On: every model on this machine, plus the sidebar's hosted ones. "
+        "Off: only the models chosen in the sidebar.",
+    )
+    chosen = list(st.session_state.get("models") or [])
+    models = list(dict.fromkeys([*LOCAL_FACTORIES, *chosen] if every_local else chosen))
 
-
-big = _ui.presenting()
-if results:
-    # Presenter mode: the chart takes the screen below the text box, everything else folds
-    # into one row (the numbers' popover, a link to Home's model table, the code expander),
-    # so that it all fits 1280x720. One or two models (the talk's "dog" -> floats) also get
-    # their first values under the chart.
-    listed = results if big and len(results) <= 2 else []
-    height = PRESENTER_CHART - 52 * len(listed) if big else 100 + 170 * len(results)
-    _ui.plot(_bars(tuple(results)), key="embed_bars", height=height)
-    for r in listed:
-        st.markdown(f"**{_ui.md_text(r.model)}**: {_first_values(r)}")
-    if big:
-        numbers, table, code = st.columns(3)
-        with numbers.popover("Each model's numbers", width="stretch"):
-            _numbers(results, from_disk, per_row=1)
-        # The table is Home's slide of the talk: a popover is too narrow for its columns.
-        home = next(p for p in PAGES if p.default)
-        table.page_link(home.path, label="Every model, one table", icon=home.icon)
-        with code:
-            _code(results)
+    results: list[EmbeddedText] = []
+    from_disk: set[str] = set()  # hosted models whose vector for this text was on disk already
+    if not text.strip():
+        st.warning("The text is empty: type a word or a sentence to see its vector.")
+    elif not models and not uploaded:
+        st.info("Choose at least one model in the sidebar, or turn on every local model.")
     else:
-        _numbers(results, from_disk, per_row=3)
-if not big or not results:
-    st.subheader("Every model, one table")
-    _ui.show_models(_models.uploaded_rows(uploaded))
-    _code(results)
+        for model in models:
+            with _ui.guard(model):
+                emb = _ui.embedder(model)
+                if (
+                    isinstance(emb, RemoteEmbedder)
+                    and not emb.estimate_tokens([text]).texts_to_send
+                ):
+                    from_disk.add(model)
+                results.append(_embedding(emb, text))
+        missing = []
+        for model, vs in uploaded.items():
+            found = stored_text(model, vs.dataset.labels, vs.vectors, text)
+            if found is None:
+                missing.append(model)
+            else:
+                results.append(found)
+        if missing:
+            st.info(
+                _ui.md_text(
+                    f"{text.strip()!r} is not an item of {', '.join(missing)}: uploaded vectors "
+                    "cannot embed new text (no model here made them). Type one of the file's items "
+                    "to see its stored vector."
+                )
+            )
+        # Shortest vectors first: the lengths differ as much as the values.
+        results.sort(key=lambda r: r.dims)
+
+    big = _ui.presenting()
+    if results:
+        # Presenter mode: the chart takes the screen below the text box, everything else folds
+        # into one row (the numbers' popover, a link to Home's model table, the code expander),
+        # so that it all fits 1280x720. One or two models (the talk's "dog" -> floats) also get
+        # their first values under the chart.
+        listed = results if big and len(results) <= 2 else []
+        height = PRESENTER_CHART - 52 * len(listed) if big else 100 + 170 * len(results)
+        _ui.plot(_bars(tuple(results), big, height), key="embed_bars", styled=True)
+        for r in listed:
+            st.markdown(f"**{_ui.md_text(r.model)}**: {_first_values(r)}")
+        if big:
+            numbers, table, code = st.columns(3)
+            with numbers.popover("Each model's numbers", width="stretch"):
+                _numbers(results, from_disk, per_row=1)
+            # The table is Home's slide of the talk: a popover is too narrow for its columns.
+            home = next(p for p in PAGES if p.default)
+            table.page_link(home.path, label="Every model, one table", icon=home.icon)
+            with code:
+                _code(results)
+        else:
+            _numbers(results, from_disk, per_row=3)
+    if not big or not results:
+        st.subheader("Every model, one table")
+        _ui.show_models(_models.uploaded_rows(uploaded))
+        _code(results)
+
+
+# Outside the fragment: with an upload, this reads the workspace, which draws the sidebar's
+# download buttons.
+text_and_vectors(_models.uploaded_sets())

@@ -67,6 +67,15 @@ def _scene_axis(title: str, values: np.ndarray) -> dict[str, object]:
     }
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _drawing(
+    typed_a: bytes, typed_b: bytes, normalize: bool, big: bool, height: int, _pair: PairMetrics
+) -> go.Figure:
+    """The styled drawing of ``_pair``, built once per server for the vectors as typed (float64
+    bytes), the Normalise choice (which make the pair), presenter mode and height."""
+    return _ui.styled_figure(_vector_figure(_pair), height)
+
+
 def _vector_figure(m: PairMetrics) -> go.Figure:
     """The two vectors from the origin, the straight line, the taxicab path and the angle."""
     three_d = m.a.size == 3
@@ -200,7 +209,9 @@ def two_vectors() -> None:
         if pair.a.size in (2, 3):
             with _ui.guard("Drawing"):
                 # Fits beside the controls of a 1280x720 screen in presenter mode.
-                _ui.plot(_vector_figure(pair), key="met_drawing", height=470 if big else 520)
+                a, b = (np.asarray(v, dtype=np.float64).tobytes() for v in typed)
+                drawing_fig = _drawing(a, b, normalize, big, 470 if big else 520, pair)
+                _ui.plot(drawing_fig, key="met_drawing", styled=True)
         else:
             st.info(f"These vectors have {pair.a.size} values: the drawing needs 2 or 3.")
     _ui.code_expander(pair_code(*typed, pair))

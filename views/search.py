@@ -18,6 +18,7 @@ from core.search import (
     compare_search,
     hnsw_recall,
 )
+from core.vectors import array_digest
 from views import _snippets, _state, _ui, _upload
 from views._engines import render_engines
 from views._scale_lab import render_scale_lab
@@ -146,18 +147,23 @@ def embed_step(model: str, query: str, k: int) -> None:
                 "so it finds itself first."
             )
         )
-    fig = go.Figure(_ui.value_bars(np.arange(vs.dims), vector[0], "q"))
-    fig.update_layout(
-        title={"text": f"q: the {vs.dims} values of {query.strip()!r} under {model}"},
-        xaxis_title="dimension",
-        showlegend=False,
-    )
-    _ui.plot(fig, key="search_query_bars", height=260)
+    title = f"q: the {vs.dims} values of {query.strip()!r} under {model}"
+    fig = _query_bars(array_digest(vector), title, _ui.presenting(), vector[0])
+    _ui.plot(fig, key="search_query_bars", styled=True)
     st.markdown(
         f"Every item of {_ui.md_text(ws.dataset.name)} was embedded the same way, once, ahead "
         "of time: "
         f"{n:,} vectors of {vs.dims} numbers. Step 2 compares **q** with them."
     )
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _query_bars(digest: str, title: str, big: bool, _values: np.ndarray) -> go.Figure:
+    """Step 1's styled chart of the query vector ``_values`` (``array_digest`` ``digest``)
+    under ``title``, built once per server for each vector, title and presenter mode."""
+    fig = go.Figure(_ui.value_bars(np.arange(_values.size), _values, "q"))
+    fig.update_layout(title={"text": title}, xaxis_title="dimension", showlegend=False)
+    return _ui.styled_figure(fig, height=260)
 
 
 def search_step(model: str, query: str, k: int) -> None:
