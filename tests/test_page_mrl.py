@@ -296,3 +296,67 @@ def test_curves_add_every_local_model_so_mpnet_sits_next_to_the_static_model() -
     assert not at.exception
     assert set(curves(at)) == {f"{STATIC} (ordered dims, MRL)", f"{MINILM} (not ordered)"}
     assert at.query_params["mrl_all"] == "0"
+
+
+def test_pipeline_labels_take_their_lines_colour_and_do_not_share_a_place() -> None:
+    """At each size in bytes the best pipeline's label goes above its point, every other one
+    below and to the right (three precisions meet at 32 B), in its line's colour."""
+    at = open_page("mrl", {"mrl_view": PIPELINE})
+    table = frames(at, "dims", "precision", "bytes per vector")[0]
+    best = table.groupby("bytes per vector")["recall + rescore ×4"].transform("max")
+    expected = {
+        (row.precision, row.dims): "top center" if top else "bottom right"
+        for row, top in zip(table.itertuples(), table["recall + rescore ×4"] == best, strict=True)
+    }
+    fig = next(f for f in figures(at) if "bytes per vector" in str(f["layout"]["xaxis"]))
+    lines = [t for t in fig["data"] if "text" in t["mode"]]
+    assert [t["name"].split(" ")[0] for t in lines] == ["float32", "int8", "binary"]
+    for line in lines:
+        precision = line["name"].split(" ")[0]
+        dims = [int(d) for d in line["text"]]
+        assert line["textposition"] == [expected[precision, d] for d in dims]
+        assert line["textfont"]["color"] == line["line"]["color"] == line["marker"]["color"]
+    at32 = table[table["bytes per vector"] == 32]
+    assert len(at32) == 3  # float32 at 8, int8 at 32, binary at 256 dims
+    placed = [expected[p, d] for p, d in zip(at32.precision, at32.dims, strict=True)]
+    assert placed.count("top center") == 1
+
+
+def test_cached_figures_follow_each_sessions_settings() -> None:
+    """The charts are built once per content key and shared by sessions: two sessions with
+    other models, cuts and factors each get their own."""
+    one = open_page("mrl", {"mrl_view": CURVES, "mrl_all": "0", "mrl_dims": "32"})
+    two = open_page("mrl", {"mrl_view": CURVES, "mrl_all": "0", "mrl_dims": "300"})
+    cut = [f["layout"]["shapes"][0]["x0"] for f in (figures(one)[0], figures(two)[0])]
+    assert cut == [32, 300]
+    assert set(metrics(two)) == {f"{MINILM} at 300 dims"}  # static-minilm-256 has 256 dims
+    one.slider(key="mrl_dims").set_value(300).run()
+    assert figures(one) == figures(two)
+    three = open_page("mrl", {"mrl_view": PIPELINE, "mrl_factor": "2", "mrl_model": MINILM})
+    four = open_page("mrl", {"mrl_view": PIPELINE, "mrl_factor": "2"})
+    titles = [figures(at)[0]["layout"]["title"]["text"] for at in (three, four)]
+    assert titles == ["Recall@10 against bytes per vector, k × 2 candidates rescored"] * 2
+    sizes = [max(array(figures(at)[0]["data"][0]["x"])) for at in (three, four)]
+    assert sizes == [384 * 4, 256 * 4]  # float32 at full size: each model's own
+
+
+def test_tab_controls_round_trip_through_the_url(words_float64) -> None:
+    """Each tab is a fragment; the values of its controls reach the URL and a link made of it
+    reopens the same view."""
+    labels, vectors = words_float64
+    at = open_page("mrl", {"mrl_view": RANKING})
+    at.slider(key="mrl_dims").set_value(24)
+    at.slider(key="mrl_k").set_value(7)
+    at.text_input(key="mrl_target").input("king").run()
+    params = dict(at.query_params)
+    assert (params["mrl_dims"], params["mrl_k"], params["mrl_target"]) == ("24", "7", "king")
+    again = open_page("mrl", params)
+    table = frames(again, "256 dims", "24 dims", "mark")[0]
+    assert table["24 dims"].tolist() == [
+        labels[i] for i in top_k(vectors[STATIC], labels.index("king"), 24, 7)
+    ]
+    assert table.equals(frames(at, "256 dims", "24 dims", "mark")[0])
+    show(at, PIPELINE).slider(key="mrl_factor").set_value(3).run()
+    again = open_page("mrl", dict(at.query_params))
+    assert again.slider(key="mrl_factor").value == 3
+    assert figures(again) == figures(at)
