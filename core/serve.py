@@ -39,7 +39,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
-from contextlib import asynccontextmanager, contextmanager, nullcontext
+from contextlib import asynccontextmanager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
@@ -314,11 +314,34 @@ def _chunks(texts: list[str]) -> list[list[str]]:
 
 @dataclass(eq=False)
 class _Job:
-    """One request's texts cut into chunks; each chunk's vectors go to its future."""
+    """One request's texts cut into chunks. Workers write each chunk's rows into ``vectors``
+    (``(texts, dims)`` float32, input order) and add its tokens; the last chunk settles
+    ``done`` on the request's event loop (``error``: the failed chunk's, lowest row first)."""
 
-    parts: deque[tuple[list[str], Future[np.ndarray]]]
-    futures: list[Future[np.ndarray]]
-    left: int  # texts the worker has not taken yet
+    loop: asyncio.AbstractEventLoop
+    done: asyncio.Future[None]
+    parts: deque[tuple[int, list[str]]]  # (first row, texts) of the chunks not taken yet
+    vectors: np.ndarray
+    left: int  # texts the workers have not taken yet
+    unfinished: int  # chunks not embedded (nor failed) yet
+    tokens: int = 0
+    error: Exception | None = None
+    error_row: int = -1
+
+
+# A pass: (job, first row, texts) for each chunk merged into it.
+_Pass = list[tuple[_Job, int, list[str]]]
+
+
+def _settle(jobs: list[_Job]) -> None:
+    """Answer the requests of ``jobs``, all chunks done (run on their event loop)."""
+    for job in jobs:
+        if job.done.done():  # the client hung up meanwhile
+            continue
+        if job.error is not None:
+            job.done.set_exception(job.error)
+        else:
+            job.done.set_result(None)
 
 
 class _Model:
@@ -367,8 +390,10 @@ class _Batcher:
     small requests overtake big ones. While a pass runs, a free worker waits up to ``wait``
     seconds for a full batch (the students whose answers just went out send their next
     request meanwhile); with every worker idle it starts at once. A merged call that fails is
-    retried chunk by chunk, so one bad request fails alone; cancelled chunks (their client
-    hung up) are skipped."""
+    retried chunk by chunk, so one bad request fails alone; the chunks of a request whose
+    client hung up are dropped. Token counts are taken on the worker too, and a pass wakes
+    each event loop once for all the requests it finished, so the loop only parses and
+    answers."""
 
     def __init__(
         self, name: str, model: Embedder, max_queued: int, workers: int = 1, wait: float = 0.0
@@ -376,7 +401,7 @@ class _Batcher:
         self.name, self.model, self.max_queued = name, model, max_queued
         self.workers, self.wait = workers, wait
         self._jobs: list[_Job] = []
-        self._queued = 0
+        self._queued = self._queued_chars = 0
         self._running = 0  # passes in progress
         self._ready = threading.Condition()
         self._threads: list[threading.Thread] = []
@@ -388,9 +413,17 @@ class _Batcher:
         return self._queued
 
     def submit(self, texts: list[str]) -> _Job:
-        """Queue ``texts``; raises a 503 ``APIError`` when the model's queue is full."""
-        parts = deque((chunk, Future[np.ndarray]()) for chunk in _chunks(texts))
-        job = _Job(parts, [future for _, future in parts], len(texts))
+        """Queue ``texts`` (called on the request's event loop); raises a 503 ``APIError``
+        when the model's queue is full."""
+        loop = asyncio.get_running_loop()
+        parts: deque[tuple[int, list[str]]] = deque()
+        row = 0
+        for chunk in _chunks(texts):
+            parts.append((row, chunk))
+            row += len(chunk)
+        vectors = np.empty((len(texts), self.model.dims), dtype=np.float32)
+        job = _Job(loop, loop.create_future(), parts, vectors, len(texts), len(parts))
+        chars = sum(map(len, texts))
         with self._ready:
             if self._queued + len(texts) > self.max_queued:
                 raise APIError(
@@ -410,51 +443,52 @@ class _Batcher:
                     thread.start()
             self._jobs.append(job)
             self._queued += len(texts)
+            self._queued_chars += chars
             self._ready.notify()
         return job
+
+    def _drop(self, job: _Job) -> None:
+        """Remove the chunks of ``job`` not taken yet from the queue (the lock is held)."""
+        if job in self._jobs:
+            self._jobs.remove(job)
+        self._queued -= job.left
+        self._queued_chars -= sum(len(t) for _, texts in job.parts for t in texts)
+        job.parts.clear()
+        job.left = 0
 
     def cancel(self, job: _Job) -> None:
         """Drop the chunks of ``job`` not yet started (a chunk being embedded finishes)."""
         with self._ready:
-            for _, future in job.parts:
-                future.cancel()
-            if job in self._jobs:
-                self._jobs.remove(job)
-            self._queued -= job.left
-            job.parts.clear()
-            job.left = 0
+            self._drop(job)
 
     def close(self) -> None:
         """Cancel what waits and stop the workers (a later ``submit`` starts new ones)."""
         with self._ready:
-            for job in self._jobs:
-                for _, future in job.parts:
-                    future.cancel()
-                job.parts.clear()
-                job.left = 0
-            self._jobs.clear()
-            self._queued = 0
+            jobs = list(self._jobs)
+            for job in jobs:
+                self._drop(job)
             self._closed = True
             self._ready.notify_all()
             threads, self._threads = self._threads, []
+        for job in jobs:
+            with suppress(RuntimeError):  # the loop has closed: nobody waits for it
+                job.loop.call_soon_threadsafe(job.done.cancel)
         for thread in threads:
             thread.join(timeout=10)
 
     def _work(self) -> None:
         while (batch := self._take()) is not None:
             try:
-                if batch:
-                    self._run(batch)
+                self._run(batch)
             finally:
                 with self._ready:
                     self._running -= 1
 
     def _full(self) -> bool:
         """Whether the queue holds a whole pass."""
-        chars = sum(len(t) for job in self._jobs for texts, _ in job.parts for t in texts)
-        return self._queued >= BATCH_TEXTS or chars >= BATCH_CHARS
+        return self._queued >= BATCH_TEXTS or self._queued_chars >= BATCH_CHARS
 
-    def _take(self) -> list[tuple[list[str], Future[np.ndarray]]] | None:
+    def _take(self) -> _Pass | None:
         with self._ready:
             while not self._jobs and not self._closed:
                 self._ready.wait()
@@ -468,35 +502,55 @@ class _Batcher:
             if self._closed:
                 return None
             self._running += 1
-            batch: list[tuple[list[str], Future[np.ndarray]]] = []
+            batch: _Pass = []
             count = chars = 0
             while self._jobs and count < BATCH_TEXTS and chars < BATCH_CHARS:
                 job = min(self._jobs, key=lambda j: j.left) if batch else self._jobs[0]
-                texts, future = job.parts.popleft()
+                row, texts = job.parts.popleft()
+                size = sum(map(len, texts))
                 job.left -= len(texts)
                 self._queued -= len(texts)
+                self._queued_chars -= size
                 if not job.parts:
                     self._jobs.remove(job)
-                if future.set_running_or_notify_cancel():
-                    batch.append((texts, future))
-                    count += len(texts)
-                    chars += sum(map(len, texts))
+                batch.append((job, row, texts))
+                count += len(texts)
+                chars += size
             return batch
 
-    def _run(self, batch: list[tuple[list[str], Future[np.ndarray]]]) -> None:
+    def _run(self, batch: _Pass) -> None:
+        """Embed ``batch`` into its jobs' rows, then answer the jobs it finished."""
+        outcomes = self._embed(batch)
+        finished: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
+        with self._ready:
+            for (job, row, _), (tokens, error) in zip(batch, outcomes, strict=True):
+                job.tokens += tokens
+                if error is not None and (job.error is None or row < job.error_row):
+                    job.error, job.error_row = error, row
+                job.unfinished -= 1
+                if not job.unfinished:
+                    finished.setdefault(job.loop, []).append(job)
+        for loop, jobs in finished.items():
+            with suppress(RuntimeError):  # the loop has closed: nobody waits for them
+                loop.call_soon_threadsafe(_settle, jobs)
+
+    def _embed(self, batch: _Pass) -> list[tuple[int, Exception | None]]:
+        """One forward pass over the texts of ``batch``, written into the jobs' rows; per
+        chunk, its tokens, or the error that stopped it (a failed merged pass is retried
+        chunk by chunk, so one bad request fails alone)."""
         try:
-            vectors = self.model.embed([t for texts, _ in batch for t in texts])
+            vectors = self.model.embed([t for _, _, texts in batch for t in texts])
         except Exception as exc:  # noqa: BLE001 - handed to the waiting request
             if len(batch) == 1:
-                batch[0][1].set_exception(exc)
-                return
-            for part in batch:
-                self._run([part])
-            return
+                return [(0, exc)]
+            return [outcome for part in batch for outcome in self._embed([part])]
         start = 0
-        for texts, future in batch:
-            future.set_result(vectors[start : start + len(texts)])
+        outcomes: list[tuple[int, Exception | None]] = []
+        for job, row, texts in batch:
+            job.vectors[row : row + len(texts)] = vectors[start : start + len(texts)]
             start += len(texts)
+            outcomes.append((sum(map(self.model.count_tokens, texts)), None))
+        return outcomes
 
 
 async def _until_disconnect(receive: Receive) -> None:
@@ -505,23 +559,20 @@ async def _until_disconnect(receive: Receive) -> None:
         pass
 
 
-async def _vectors(request: Request, batcher: _Batcher, job: _Job) -> np.ndarray | None:
-    """The vectors of ``job`` (raising its first failed chunk's error), or None when the
-    client hangs up first; either way no chunk of it stays queued."""
-    done = asyncio.gather(*(asyncio.wrap_future(f) for f in job.futures))
-    # Cancelled chunks end the gather with CancelledError: mark it seen, so asyncio stays quiet.
-    done.add_done_callback(lambda f: f.cancelled() or f.exception())
+async def _finished(request: Request, batcher: _Batcher, job: _Job) -> bool:
+    """Whether every chunk of ``job`` was embedded (raising the failed chunk's error), or
+    False when the client hangs up first; either way no chunk of it stays queued."""
     gone = asyncio.ensure_future(_until_disconnect(request.receive))
-    first: set[asyncio.Future[Any]] = {done, gone}
     try:
-        await asyncio.wait(first, return_when=asyncio.FIRST_COMPLETED)
-        if not done.done():
-            return None
-        return np.concatenate(done.result())
+        await asyncio.wait({job.done, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not job.done.done():
+            return False
+        job.done.result()
+        return True
     finally:
         gone.cancel()
         batcher.cancel(job)
-        done.cancel()
+        job.done.cancel()  # no-op once settled; else a later settle skips it
 
 
 def create_app(models: Mapping[str, ModelSource], settings: ServeSettings | None = None) -> FastAPI:
@@ -646,16 +697,10 @@ def create_app(models: Mapping[str, ModelSource], settings: ServeSettings | None
             )
 
     def answer(
-        name: str,
-        model: Embedder,
-        texts: list[str],
-        vectors: np.ndarray,
-        dims: int | None,
-        encoding: str,
+        name: str, vectors: np.ndarray, tokens: int, dims: int | None, encoding: str
     ) -> Response:
         if dims is not None:
             vectors = truncate_and_renormalize(vectors, dims)
-        tokens = sum(model.count_tokens(t) for t in texts)
         data = [
             {"object": "embedding", "index": i, "embedding": v}
             for i, v in enumerate(_encode(vectors, encoding))
@@ -666,7 +711,8 @@ def create_app(models: Mapping[str, ModelSource], settings: ServeSettings | None
 
     async def embed(request: Request, body: EmbeddingRequest, asked: str | None) -> Response:
         name, texts = check(body, asked)
-        model = await load(name)
+        # A loaded model needs no hop through a thread future (each hop wakes the loop).
+        model = served[name].loaded or await load(name)
         dims = body.dimensions
         check_dimensions(name, model, dims)
         if name not in batchers:
@@ -675,16 +721,15 @@ def create_app(models: Mapping[str, ModelSource], settings: ServeSettings | None
             )
         job = batchers[name].submit(texts)
         try:
-            vectors = await _vectors(request, batchers[name], job)
+            if not await _finished(request, batchers[name], job):
+                return Response(status_code=499)  # the client hung up: nobody reads this
         except ExplorerError as exc:
             raise APIError(400, str(exc), "input") from None
-        if vectors is None:
-            return Response(status_code=499)  # the client hung up: nobody reads this
-        if len(texts) <= CHUNK_TEXTS:
-            return answer(name, model, texts, vectors, dims, body.encoding_format)
-        # JSON for hundreds of vectors takes a while: keep it off the event loop.
         encoding = body.encoding_format
-        return await run_in_threadpool(answer, name, model, texts, vectors, dims, encoding)
+        if len(texts) <= CHUNK_TEXTS:
+            return answer(name, job.vectors, job.tokens, dims, encoding)
+        # JSON for hundreds of vectors takes a while: keep it off the event loop.
+        return await run_in_threadpool(answer, name, job.vectors, job.tokens, dims, encoding)
 
     guarded = [Depends(authorize)]
 
