@@ -126,6 +126,34 @@ def test_typing_new_words_and_switching_model():
     assert "france − paris + Rome ≈" in texts(at)
 
 
+def test_each_question_is_embedded_once_per_server(monkeypatch):
+    """Answers are kept per server by question, model version and candidates: changing the
+    model, or a second session asking the same question, embeds nothing; a new word makes
+    every model that answers embed the new question once."""
+    question = {"ana_a": "cold", "ana_b": "winter", "ana_c": "hot"}
+    at = open_tab(**question)
+    calls: list[tuple[str, list[str]]] = []
+    for model in _analogies.local_models():
+        emb = get_embedder(model)
+
+        def counted(texts, real=emb.embed, model=model):
+            calls.append((model, list(texts)))
+            return real(texts)
+
+        monkeypatch.setattr(emb, "embed", counted)
+    before = answers(at)
+    at.selectbox(key="ana_model").set_value(STATIC).run()
+    other = open_tab(**question)
+    assert calls == [] and not other.exception
+    words, scores = answers(other)
+    assert words == before[0] and np.array_equal(scores, before[1])
+    asked = {GLOVE, *frames(other, STATIC)[0].columns}
+    other.text_input(key="ana_c").input("dry").run()
+    assert sorted(m for m, _ in calls) == sorted(asked)
+    assert {tuple(texts) for _, texts in calls} == {("cold", "winter", "dry")}
+    assert answers(other)[0] == glove_brute_force("cold", "winter", "dry")[0]
+
+
 def test_a_word_glove_does_not_know_is_named():
     at = open_tab(ana_b="zqxvbw")
     assert not at.exception

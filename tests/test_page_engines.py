@@ -15,6 +15,8 @@ import threading
 import numpy as np
 import pytest
 import streamlit as st
+from hypothesis import given
+from hypothesis import strategies as st_
 
 from core import corpora, storage
 from core.datasets import load_dataset
@@ -110,6 +112,13 @@ def test_build_measures_every_engine_against_exhaustive():
     assert ticks.min() <= times.min() * 2.5 and ticks.max() >= times.max() / 2.5
     mantissas = ticks / 10.0 ** np.floor(np.log10(ticks) + 1e-9)
     assert set(np.round(mantissas, 6)) <= {1.0, 2.0, 5.0}
+    # The recall axis fits the points (not 0 … 1): from just under the lowest to 1.02.
+    recalls = np.concatenate([array(t["y"]) for t in fig["data"]])
+    low, high = fig["layout"]["yaxis"]["range"]
+    assert low == pytest.approx(min(recalls.min(), 0.9) - 0.02) and high == pytest.approx(1.02)
+    # Each curve follows its swept parameter upwards, whatever the latencies do.
+    swept = [int(t.split("=")[1]) for t in traces["hnswlib (ef)"]["text"]]
+    assert swept == sorted(swept)
     # One query's top-k: the exhaustive column is numpy's brute force; hnswlib marked.
     topk = tables(at, "rank", "exhaustive")[0]
     assert topk["exhaustive"].tolist() == brute_force_top("a loyal dog", 5)
@@ -437,3 +446,39 @@ def test_the_estimate_counts_the_largest_ivf_training_sample():
     with_ivf = _engines._estimate(100_000, 384, ivf)
     sample = 256 * 256 * 384 * 4
     assert with_ivf.total - hnsw.total == 2 * 100_000 * 384 * 4 + sample
+
+
+@pytest.mark.parametrize(
+    ("recalls", "expected_range", "expected_ticks"),
+    [
+        # One exact point: a tenth under it, ticks every 0.02, none above 1.
+        ([1.0], (0.88, 1.02), [0.88, 0.9, 0.92, 0.94, 0.96, 0.98, 1.0]),
+        # A sweep from 0.3: the whole climb, ticks every 0.2.
+        ([0.3, 0.6, 0.9, 1.0], (0.28, 1.02), [0.4, 0.6, 0.8, 1.0]),
+        # Nothing near 1: the axis stops just over the best point.
+        ([0.5, 0.62, 0.74], (0.48, 0.76), [0.5, 0.55, 0.6, 0.65, 0.7, 0.75]),
+        ([0.0, 0.5], (-0.02, 0.52), [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]),
+    ],
+)
+def test_recall_axis_fits_the_points(recalls, expected_range, expected_ticks):
+    axis = _engines.recall_axis(recalls)
+    assert axis["range"] == pytest.approx(expected_range)
+    assert axis["tickvals"] == pytest.approx(expected_ticks)
+    assert axis["ticktext"] == [f"{t:g}" for t in axis["tickvals"]]
+
+
+def test_recall_axis_without_points_is_plotlys():
+    assert _engines.recall_axis([]) == {}
+
+
+@given(st_.lists(st_.floats(0.0, 1.0), min_size=1, max_size=40))
+def test_recall_axis_holds_every_point_and_stops_at_one(recalls):
+    axis = _engines.recall_axis(recalls)
+    low, high = axis["range"]
+    margin = _engines.RECALL_MARGIN
+    assert low <= min(recalls) - margin + 1e-9 and max(recalls) + margin <= high + 1e-9
+    assert high <= 1.0 + margin + 1e-9 and low >= -margin - 1e-9
+    assert high - low >= _engines.RECALL_SPAN + 2 * margin - 1e-9
+    ticks = axis["tickvals"]
+    assert 3 <= len(ticks) <= 9 and all(max(low, 0) <= t <= min(high, 1) + 1e-9 for t in ticks)
+    assert np.allclose(np.diff(ticks), ticks[1] - ticks[0])

@@ -13,10 +13,11 @@ sweeps their search parameter is still here (see the review's item 6).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -508,12 +509,16 @@ def _notes(rows: list[_Row]) -> None:
 def _tradeoff_figure(data: _Data, chosen: list[EngineInfo], k: int) -> go.Figure:
     fig = go.Figure()
     times: list[float] = []
+    recalls: list[float] = []
     for info in chosen:
         with _store().using(_key(data, info)) as engine:
             if engine is None:
                 continue
             xs, ys, text = _sweep(data, info, k, engine)
         times += xs
+        recalls += ys
+        # In the order of the swept parameter (ascending), as measured: a noisy latency may
+        # step back to the left, but the line still follows the parameter.
         fig.add_trace(
             go.Scatter(
                 x=xs,
@@ -528,11 +533,39 @@ def _tradeoff_figure(data: _Data, chosen: list[EngineInfo], k: int) -> go.Figure
             )
         )
     fig.update_xaxes(title_text="ms per query (log scale)", type="log", **_ui.log_ticks(times))
-    fig.update_yaxes(title_text=f"recall@{k}", range=[0, 1.05])
+    fig.update_yaxes(title_text=f"recall@{k}", **recall_axis(recalls))
     # The first search parameter: ef, nprobe, L, probes, or a rescoring factor
     # (pgvector-binary's oversample, faiss-ivfpq-rerank's k_factor).
     fig.update_layout(title="Recall against latency, each engine's search parameter swept")
     return fig
+
+
+# The recall axis reaches this far past the highest and lowest point, and spans at least
+# ``RECALL_SPAN``, so a sweep between 0.9 and 1.0 fills the chart rather than its top tenth,
+# and one point at 1.0 does not look like a wide spread.
+RECALL_MARGIN, RECALL_SPAN = 0.02, 0.1
+
+
+def recall_axis(recalls: Sequence[float]) -> dict[str, list]:
+    """Axis settings for recall values in [0, 1]: a range from the lowest point to the
+    highest (at most 1), at least ``RECALL_SPAN`` wide, shown ``RECALL_MARGIN`` beyond
+    both; ticks at a round step inside it and inside [0, 1] (none above 1: no recall is).
+    Empty for no values."""
+    if not recalls:
+        return {}
+    high = min(max(recalls), 1.0)
+    low = max(min(min(recalls), high - RECALL_SPAN), 0.0)
+    high = max(high, low + RECALL_SPAN)  # all near 0: the span grows upwards
+    step = next(s for s in (0.02, 0.05, 0.1, 0.2) if (high - low) / s <= 6)
+    shown = (low - RECALL_MARGIN, high + RECALL_MARGIN)
+    first = math.ceil(round(max(shown[0], 0.0) / step, 9)) * step
+    count = math.floor(round((min(shown[1], 1.0) - first) / step, 9)) + 1
+    ticks = [round(first + i * step, 9) for i in range(count)]
+    return {
+        "range": list(shown),
+        "tickvals": ticks,
+        "ticktext": [f"{t:g}" for t in ticks],
+    }
 
 
 def _sweep(

@@ -69,6 +69,18 @@ def test_the_rescoring_factor_curves(page: Page, server_url: str) -> None:
     chart = page.get_by_test_id("stPlotlyChart")
     for legend in ("faiss-ivfpq-rerank (k_factor)", "pgvector-binary (oversample)"):
         expect(chart.get_by_text(legend)).to_be_visible()
+    # Each curve is drawn in the order of its rescoring factor, however noisy the latencies
+    # (pgvector-binary's would fold its line back if it were drawn in time order); the recall
+    # axis fits the points and stops just above 1.
+    drawn = chart.locator(".js-plotly-plot").evaluate(
+        "p => ({traces: p.data.map(t => ({text: t.text, y: Array.from(t.y)})),"
+        " range: p.layout.yaxis.range})"
+    )
+    for trace in drawn["traces"][1:]:
+        factors = [float(t.split("=")[1]) for t in trace["text"]]
+        assert factors == sorted(factors) and len(factors) > 2, trace
+    lowest = min(y for t in drawn["traces"] for y in t["y"])
+    assert drawn["range"][0] <= lowest and drawn["range"][1] == pytest.approx(1.02)
     assert_clean(page)
     shoot(page, "engines_rescoring", full_page=True)
 
