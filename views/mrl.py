@@ -337,7 +337,8 @@ def _pipeline_figure(
                 mode="lines+markers+text",
                 text=[str(p.dims) for p in line],
                 textposition=[where[precision, p.dims] for p in line],
-                textfont={"shadow": "auto", "color": colour},
+                # A white halo keeps a label readable where it crosses a line or a cross.
+                textfont={"shadow": "0 0 2px white, 0 0 2px white", "color": colour},
                 # Labels of points at 100 % sit above the plot area: draw them whole.
                 cliponaxis=False,
                 name=f"{precision.value} + rescore ×{factor}",
