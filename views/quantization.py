@@ -103,7 +103,7 @@ if BIG:
     *row, c_precision, c_setting, c_score = st.columns([4.4, 2.2, 2.2, 3.3, 4, 3.6])
 else:
     row = st.columns([3, 3, 2])
-    c_precision, c_setting, c_score = st.columns([2, 3, 3])
+    c_precision, c_setting, c_score = st.columns([2, 3, 3], vertical_alignment="bottom")
 model, target, k = _ui.target_controls("quant", ws, row)
 # str(): a radio or selectbox types its value Optional, but a bound key always holds an option.
 precision = str(
