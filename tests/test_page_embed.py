@@ -327,3 +327,20 @@ def test_presenter_mode_lists_the_first_values_of_one_or_two_models() -> None:
     every = open_page("embed", {"present": "1"})  # four models: the chart takes the room
     assert figures(every)[0]["layout"]["height"] == 440
     assert not [m for m in every.main.markdown if plain(m.value).startswith("**all-MiniLM")]
+
+
+def test_the_chart_follows_presenter_mode_both_ways() -> None:
+    """The bars are built once per (vectors, presenter mode, height) and shared: switching
+    presenter mode off restyles them at the normal height, and on again back."""
+    at = open_page("embed", {"present": "1"})
+    big = figures(at)[0]
+    at.toggle(key="present").set_value(False).run()
+    plain = figures(at)[0]
+    n = len(plain["data"])
+    assert (big["layout"]["font"]["size"], plain["layout"]["font"]["size"]) == (18, 13)
+    assert plain["layout"]["height"] == 100 + 170 * n
+    for a, b in zip(big["data"], plain["data"], strict=True):
+        assert a["name"] == b["name"]
+        np.testing.assert_array_equal(array(a["y"]), array(b["y"]))
+    at.toggle(key="present").set_value(True).run()
+    assert figures(at)[0]["layout"]["height"] == 440

@@ -237,3 +237,18 @@ def test_presenter_mode_shows_every_number_and_one_table_of_the_four_rankings(wo
             f"{i} {m}" for i, m in zip(frame["item"], frame["mark"], strict=True)
         ]
     assert table.columns.tolist()[:2] == ["rank", "cosine"] and len(table.columns) == 5
+
+
+def test_the_drawing_follows_presenter_mode_both_ways() -> None:
+    """The drawing is built once per (typed vectors, Normalise, presenter mode, height) and
+    shared: switching presenter mode off and on restyles it, the data stays."""
+    at = open_page("metrics", {"present": "1"})
+    big = figures(at)[0]
+    at.toggle(key="present").set_value(False).run()
+    plain = figures(at)[0]
+    assert (big["layout"]["font"]["size"], plain["layout"]["font"]["size"]) == (18, 13)
+    assert (big["layout"]["height"], plain["layout"]["height"]) == (470, 520)
+    for a, b in zip(big["data"], plain["data"], strict=True):
+        np.testing.assert_array_equal(array(a["x"]), array(b["x"]))
+    at.toggle(key="present").set_value(True).run()
+    assert figures(at)[0]["layout"]["font"]["size"] == 18

@@ -256,3 +256,25 @@ def test_imported_vectors_search_their_own_items() -> None:
     vectors = np.array(list(data.values()))
     ids, _ = brute_top_k(vectors, vectors[3], 5)
     assert results(at)["exhaustive"].tolist() == [f"item{i}" for i in ids]
+
+
+def test_step1_chart_follows_the_vector_and_presenter_mode_both_ways() -> None:
+    """The query's chart is built once per (vector, title, presenter mode) and shared: each
+    session still sees its own vector in its own style."""
+    plain_tab = show(open_page("search"), STEP1)
+    big_tab = show(open_page("search", {"present": "1"}), STEP1)
+    (plain_bars,), (big_bars,) = figures(plain_tab), figures(big_tab)
+    np.testing.assert_array_equal(
+        array(plain_bars["data"][0]["y"]), array(big_bars["data"][0]["y"])
+    )
+    assert (plain_bars["layout"]["font"]["size"], big_bars["layout"]["font"]["size"]) == (13, 18)
+    big_tab.toggle(key="present").set_value(False).run()
+    assert figures(big_tab)[0]["layout"]["font"]["size"] == 13
+    plain_tab.text_input(key="search_query").input("a cat").run()
+    (cat,) = figures(plain_tab)
+    expected = get_embedder(MINILM).embed(["a cat"])[0]
+    np.testing.assert_allclose(array(cat["data"][0]["y"]), expected, atol=1e-6)
+    assert "'a cat'" in cat["layout"]["title"]["text"]
+    # The time shown is the embedding's, measured when the text was first embedded.
+    shown = metrics(plain_tab)["embedding time"]
+    assert metrics(plain_tab.run())["embedding time"] == shown
