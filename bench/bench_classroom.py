@@ -65,6 +65,7 @@ from urllib.parse import parse_qs
 
 import numpy as np
 import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from bench.classroom_client import (
     BROWSER_CONNECTIONS,
@@ -498,6 +499,25 @@ def run_problems(result: RunResult, step: Step | None) -> list[str]:
     return out
 
 
+def fragment_problems(step: Step, raw: bytes, fragments: dict[str, str]) -> list[str]:
+    """A recording older than the page's fragments: the browser would rerun only the
+    fragment that holds ``step``'s widget (``fragments``: where this server drew each keyed
+    widget), but the recorded ``raw`` asks for another run (the whole script, or another
+    fragment), so the replay measures something a browser no longer does."""
+    msg = BackMsg()
+    msg.ParseFromString(raw)
+    recorded = msg.rerun_script.fragment_id
+    drawn = fragments.get(step.key)
+    if drawn is None or drawn == recorded:
+        return []
+    now = f"its fragment {drawn[:8]}" if drawn else "the whole script"
+    then = f"fragment {recorded[:8]}" if recorded else "the whole script"
+    return [
+        f"{step.name}: a change of {step.key} now reruns {now}, the recording reruns {then}: "
+        "record it again (python -m bench.record_classroom)"
+    ]
+
+
 async def run_page(
     server: StreamlitServer,
     scenario: Scenario,
@@ -530,6 +550,7 @@ async def run_page(
         rows[0].alone_seconds.append(files + first.seconds)
         problems += run_problems(first, None)
         for row, step, (name, raw) in steps:
+            problems += fragment_problems(step, raw, s.widget_fragments)
             mark = meter.mark()
             result = await s.run(name, raw)
             await asyncio.sleep(PAUSE)

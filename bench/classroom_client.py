@@ -233,6 +233,9 @@ class ReplaySession:
         self.recording = recording
         self.ws: Any = None
         self.widget_ids: dict[str, str] = {}
+        # The st.fragment each keyed widget was last drawn in ("" outside any): a change of
+        # that widget reruns only the fragment in a browser.
+        self.widget_fragments: dict[str, str] = {}
         # Keys of recorded widgets this server never showed (a renamed key, another page).
         self.unmatched: set[str] = set()
         self.deltas: list[ForwardMsg] = []
@@ -324,6 +327,7 @@ class ReplaySession:
                         key = widget_key(widget_id)
                         if key is not None:
                             self.widget_ids[key] = widget_id
+                            self.widget_fragments[key] = fwd.delta.fragment_id
                 el = fwd.delta.new_element
                 if fwd.delta.WhichOneof("type") == "new_element":
                     if el.HasField("exception"):

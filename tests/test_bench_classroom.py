@@ -19,6 +19,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from bench.bench_classroom import (
     NewcomerResult,
     StepRow,
+    fragment_problems,
     newcomer_table,
     pages_summary,
     pages_table,
@@ -216,6 +217,22 @@ def test_run_problems() -> None:
     ]
 
 
+def test_fragment_problems_name_a_recording_older_than_the_fragments() -> None:
+    k = STEPS[0]
+    full = _rerun("sim_k=10")
+    msg = BackMsg()
+    msg.rerun_script.fragment_id = "abcdef0123456789"
+    in_fragment = msg.SerializeToString()
+    assert fragment_problems(k, full, {}) == []  # not drawn yet: nothing to compare
+    assert fragment_problems(k, full, {"sim_k": ""}) == []
+    assert fragment_problems(k, in_fragment, {"sim_k": "abcdef0123456789"}) == []
+    (stale,) = fragment_problems(k, full, {"sim_k": "abcdef0123456789"})
+    assert stale.startswith("k: a change of sim_k now reruns its fragment abcdef01, ")
+    assert "the recording reruns the whole script" in stale
+    (gone,) = fragment_problems(k, in_fragment, {"sim_k": ""})
+    assert "now reruns the whole script, the recording reruns fragment abcdef01" in gone
+
+
 def test_with_values_and_widget_keys() -> None:
     msg = BackMsg()
     w = msg.rerun_script.widget_states.widgets.add()
@@ -306,6 +323,7 @@ def _replay_all(url: str) -> dict[str, list[str]]:
         try:
             problems = run_problems(await session.open(), None)
             for step, (name, raw) in zip(scenario.steps, session.steps(), strict=True):
+                problems += fragment_problems(step, raw, session.widget_fragments)
                 problems += run_problems(await session.run(name, raw, timeout=120), step)
         finally:
             await session.close()
@@ -324,8 +342,9 @@ def _replay_all(url: str) -> dict[str, list[str]]:
 @pytest.mark.slow
 def test_every_fixture_replays_on_the_app() -> None:
     """Every page's recording still drives the current app: each run ends well with no
-    exception or error, every recorded widget is on the page, and after each change the URL
-    holds the step's value. A failure names the page and the key a change broke."""
+    exception or error, every recorded widget is on the page, after each change the URL
+    holds the step's value, and each change reruns what it reruns in a browser now (the
+    whole script or its fragment). A failure names the page and the key a change broke."""
     server = StreamlitServer()
     try:
         problems = _replay_all(server.url)
