@@ -764,6 +764,10 @@ async def pages_part(
             about = f"{repeats} lone repeats, idle CPU subtracted"
             print(f"\n{config}: server CPU per change on every page and tab ({about}):\n")
             print(pages_table(rows, burst))
+            print(
+                "\nA page's first row is a new session (its static files, then the deep link's "
+                f"run); ✗: a widget change over {GOAL_CPU_MS:.0f} ms."
+            )
             print("\n" + pages_summary(rows))
         if newcomer is not None and newcomers:
             print(f"\n{config}: a newcomer's page under load ({newcomer[2]} newcomers each):\n")
