@@ -69,30 +69,57 @@ def headless(n: int) -> None:
         print(f"  {name:34} {statistics.median(runs):.2f} s  (runs: {each})", flush=True)
 
 
-def chromium(n: int, reruns: int = 5) -> None:
-    """The first draw and the rerun after a k-slider key press, in headless Chromium."""
-    from playwright.sync_api import sync_playwright
+# When the in-place map (views/_gl_map.js) produced the frame after its last update, in
+# seconds after the key press; null while it has not drawn since.
+_GL_DRAWN_JS = """() => {
+  const gd = document.querySelector('.explorer-gl-map');
+  const at = gd ? Number(gd.dataset.drawnAt) : NaN;
+  return at > window.__rerun.input ? (at - window.__rerun.input) / 1000 : null;
+}"""
 
-    from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, rerun, wait_for_app
 
-    server = StreamlitServer(launcher="bench.map_server", env={"MAP_BENCH_N": str(n)})
+def chromium(n: int, reruns: int = 5, chart: bool = False) -> None:
+    """The first draw and the rerun after a k-slider key press, in headless Chromium; with
+    ``chart`` the map is an ``st.plotly_chart`` at any size (the way before the in-place
+    component), for comparing the two on the same data."""
+    from playwright.sync_api import Page, sync_playwright
+
+    from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, Rerun, rerun, wait_for_app
+
+    env = {"MAP_BENCH_N": str(n)} | ({"MAP_BENCH_GL_POINTS": str(n)} if chart else {})
+    server = StreamlitServer(launcher="bench.map_server", env=env)
+
+    def timed(page: Page, act: Callable[[], None]) -> Rerun:
+        # The component draws after the run's last message: wait for its frame too.
+        t = rerun(page, act)
+        if chart:
+            return t
+        gl = page.wait_for_function(_GL_DRAWN_JS, timeout=120_000, polling="raf").json_value()
+        return Rerun(t.finished, max(t.drawn, float(gl)))
+
+    def opened(page: Page) -> None:
+        wait_for_app(page, timeout_ms=600_000)
+        if not chart:
+            page.wait_for_selector(".explorer-gl-map[data-drawn-at]", timeout=600_000)
+
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport=VIEWPORT)
             start = time.perf_counter()
             page.goto(server.url)
-            wait_for_app(page, timeout_ms=600_000)
+            opened(page)
             cold = time.perf_counter() - start
-            print(f"chromium, {n:,} points: first draw (cold server) {cold:.2f} s", flush=True)
-            page.reload()
+            way = "st.plotly_chart" if chart else "in-place component"
+            print(f"chromium, {n:,} points, {way}: first draw (cold server) {cold:.2f} s")
             start = time.perf_counter()
-            wait_for_app(page, timeout_ms=600_000)
+            page.reload()
+            opened(page)
             print(
                 f"  first draw, new session (projection cached) {time.perf_counter() - start:.2f} s"
             )
             slider = page.get_by_test_id("stSlider").get_by_role("slider")
-            times = [rerun(page, lambda: slider.press("ArrowRight")) for _ in range(reruns)]
+            times = [timed(page, lambda: slider.press("ArrowRight")) for _ in range(reruns)]
             finished = statistics.median(t.finished for t in times)
             drawn = statistics.median(t.drawn for t in times)
             print(
@@ -132,11 +159,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--n", type=int, default=100_000, help="points on the map")
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium timing")
     parser.add_argument(
+        "--compare", type=int, default=0, help="then this many Chromium rounds of both ways"
+    )
+    parser.add_argument(
         "--engines", type=int, nargs="*", help="time PCA/UMAP/HDBSCAN at these sizes"
     )
     args = parser.parse_args(argv)
     headless(args.n)
     if not args.no_browser:
+        chromium(args.n)
+    for _ in range(args.compare):
+        chromium(args.n, chart=True)
         chromium(args.n)
     if args.engines:
         engines(args.engines)

@@ -1,6 +1,8 @@
 """A Streamlit script for timing the map: the Similarity page's Map tab over a synthetic
 dataset of ``MAP_BENCH_N`` rows (default 100,000) of 384-D vectors in 30 uneven groups, with
-a numeric column. Run by ``bench.bench_map`` (headless and in Chromium)."""
+a numeric column. Run by ``bench.bench_map`` (headless and in Chromium). ``MAP_BENCH_GL_POINTS``
+overrides :data:`views._map.GL_MAP_POINTS` (above it the map is the in-place component), so
+both ways of drawing can be timed on the same data."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import streamlit as st
 from bench.bench_map import DIMS, GROUPS
 from core.datasets import Dataset
 from core.vectors import VectorSet, array_digest
-from views import _ui
+from views import _map, _ui
 from views._map import dataset_map
 
 
@@ -40,5 +42,6 @@ def synthetic(n: int) -> _ui.Workspace:
     )
 
 
+_map.GL_MAP_POINTS = int(os.environ.get("MAP_BENCH_GL_POINTS", _map.GL_MAP_POINTS))
 _ui.page_intro("Map benchmark", "The Map tab over a synthetic dataset.")
 dataset_map(synthetic(int(os.environ.get("MAP_BENCH_N", "100000"))))

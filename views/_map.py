@@ -52,6 +52,7 @@ from core.project import (
 from core.search import exhaustive_search
 from core.vectors import VectorSet, array_digest
 from views import _ui
+from views._gl_map import gl_map
 
 PROJECTION_NAMES = {Projection.PCA: "PCA", Projection.TSNE: "t-SNE", Projection.UMAP: "UMAP"}
 # Fourteen colours that stay apart on white (the words dataset has 14 categories), then
@@ -72,6 +73,7 @@ JOB_TIME_LIMIT = 1800.0  # seconds: a t-SNE, UMAP or HDBSCAN child is stopped af
 _CANCELLED = "_sim_map_cancelled"  # session state: keys of the jobs this session cancelled
 PRESENTER_HEIGHT = 370  # px: the map, its controls and one folded expander fill 1280x720
 DENSE_POINTS = 20_000  # above this many points every marker is 3 px
+GL_MAP_POINTS = 20_000  # above this many points the map updates in place (views._gl_map)
 _LAST_MAP = "_sim_map_last"  # session state: what the map drew last, for exports
 
 T = TypeVar("T")
@@ -391,6 +393,9 @@ def map_figure(
     fig.update_layout(
         legend={"itemsizing": "constant", "font": {"size": 15 if big else 11}},
         dragmode="lasso" if not three_d else "orbit",
+        clickmode="event",
+        hovermode="closest",
+        datarevision="map",
         uirevision="map",  # keep the user's zoom across reruns
     )
     return fig, groups
@@ -572,14 +577,7 @@ def _draw(
     figure = _ui.style_figure(fig, PRESENTER_HEIGHT if big else 540)
     if big:
         figure.update_layout(margin={"t": 30})  # the mode bar still clears the legend
-    event = st.plotly_chart(
-        figure,
-        key="sim_map",
-        width="stretch",
-        config={"displaylogo": False, "modeBarButtonsToRemove": ["toImage", "autoScale2d"]},
-        on_select="ignore" if three_d else "rerun",
-        selection_mode=("box", "lasso"),
-    )
+    points = _show(figure, len(groups), three_d)
     st.session_state[_LAST_MAP] = {
         "key": vs.key,
         "coords": coords,
@@ -589,9 +587,6 @@ def _draw(
     # to the map.
     about = st.expander("About this map") if big else st.container()
     about.caption(_ui.md_text(_notes(ws, vs, result, shown, colouring, clusters, three_d)))
-    # A 2-D map with on_select returns its selection state; a 3-D one, a plain element.
-    selection = event.get("selection", {}) if isinstance(event, dict) else {}
-    points = list(selection.get("points", []))
     rows = selected_rows(points, [g.rows for g in groups])
     if rows.size:
         selection_panel(ws, vs, rows, columns.values, k)
@@ -600,6 +595,27 @@ def _draw(
         about.code(code, language="python")
     else:
         _ui.code_expander(code)
+
+
+def _show(figure: go.Figure, base_traces: int, three_d: bool) -> list[dict[str, Any]]:
+    """Draw the map; return its box or lasso selection as plotly points. Up to
+    :data:`GL_MAP_POINTS` points it is an ``st.plotly_chart``; above, the component that
+    updates one graph in place (``views._gl_map``), so a rerun does not rebuild 100k points."""
+    config = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage", "autoScale2d"]}
+    points = sum(len(t.x) for t in figure.data[:base_traces])
+    if points > GL_MAP_POINTS:
+        return gl_map(figure, base_traces, "sim_map_gl", config)
+    event = st.plotly_chart(
+        figure,
+        key="sim_map",
+        width="stretch",
+        config=config,
+        on_select="ignore" if three_d else "rerun",
+        selection_mode=("box", "lasso"),
+    )
+    # A 2-D map with on_select returns its selection state; a 3-D one, a plain element.
+    selection = event.get("selection", {}) if isinstance(event, dict) else {}
+    return list(selection.get("points", []))
 
 
 def _cluster_ids(clusters: Clustering, result: ProjectionResult, n: int) -> np.ndarray:

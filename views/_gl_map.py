@@ -1,0 +1,89 @@
+"""The big map as a custom component that updates one plotly graph in place.
+
+``st.plotly_chart`` derives a selectable chart's element id from its figure (Streamlit 1.67),
+so every rerun that changes the figure (k, the target, a colour) mounts a new graph: new
+WebGL contexts, shaders and buffers, then two full redraws. At 100k points that is 1-2 s in a
+browser without a GPU, even when only ten highlighted points moved. This component keeps one
+graph per session and calls ``Plotly.react``: the base traces (every point) are decoded once
+per content (``base_key``) and reused, so a rerun that changes only the overlay (neighbours,
+target) redraws without re-uploading or re-parsing 100k points.
+
+plotly.js comes from the plotly package's own offline bundle (``plotly/package_data/
+plotly.min.js``), served by Streamlit's component asset route; nothing is fetched from the
+internet. Box and lasso selections come back as ``[[trace, index], ...]``, the same shape
+:func:`core.mapview.selected_rows` reads from ``st.plotly_chart``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import plotly
+import plotly.graph_objects as go
+import plotly.io
+import streamlit as st
+from plotly.io.json import to_json_plotly
+from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
+from streamlit.runtime import Runtime
+
+# Streamlit names a manifest-backed component "<project>.<component>".
+ASSETS = "explorer.plotly"
+PLOTLY_DIR = Path(plotly.__file__).parent / "package_data"
+_JS = (Path(__file__).with_name("_gl_map.js")).read_text(encoding="utf-8")
+_COMPONENT = st.components.v2.component("explorer_gl_map", js=_JS, isolate_styles=False)
+
+
+def plotly_url() -> str:
+    """The URL path of plotly.min.js, served from the plotly package by this server
+    (registered once per server runtime as a component asset directory)."""
+    manager = Runtime.instance().bidi_component_registry
+    if manager.get_component_asset_root(ASSETS) is None:
+        project, name = ASSETS.split(".")
+        manifest = ComponentManifest(project, "1", [ComponentConfig(name, asset_dir=".")])
+        manager.register_from_manifest(manifest, PLOTLY_DIR)
+    base = str(st.get_option("server.baseUrlPath") or "").strip("/")
+    parts = [base, "_stcore/bidi-components", ASSETS, "plotly.min.js"]
+    return "/" + "/".join(p for p in parts if p)
+
+
+def split_figure(fig: go.Figure, base_traces: int) -> dict[str, str]:
+    """``fig`` as the component's data: its first ``base_traces`` traces (every point) as one
+    JSON string with its content key (md5, 16 hex digits), the rest (drawn on top) as
+    another, and the layout. Numbers go as base64 typed arrays (plotly.py's ``bdata``)."""
+    figure = fig.to_dict()
+    data = figure["data"]
+    base = to_json_plotly(data[:base_traces])
+    # plotly.py's white template (axes that make room for their labels) instead of the
+    # Streamlit theme st.plotly_chart would apply.
+    layout = dict(figure["layout"]) | {"template": plotly.io.templates["plotly_white"]}
+    return {
+        "base_key": hashlib.md5(base.encode(), usedforsecurity=False).hexdigest()[:16],
+        "base": base,
+        "overlay": to_json_plotly(data[base_traces:]),
+        "layout": to_json_plotly(layout),
+    }
+
+
+def gl_map(
+    fig: go.Figure, base_traces: int, key: str, config: Mapping[str, Any]
+) -> list[dict[str, int]]:
+    """Draw ``fig`` (its first ``base_traces`` traces every point, the rest small overlays)
+    and return the box or lasso selection as plotly points: ``curve_number`` and
+    ``point_index`` per selected point (empty before any selection)."""
+    data = split_figure(fig, base_traces) | {
+        "plotly": plotly_url(),
+        "config": to_json_plotly({**config, "responsive": True}),
+    }
+    result = _COMPONENT(
+        key=key, data=data, default={"selection": None}, on_selection_change=lambda: None
+    )
+    chosen = result.get("selection") if isinstance(result, Mapping) else None
+    points = chosen.get("points", []) if isinstance(chosen, Mapping) else []
+    return [
+        {"curve_number": int(p[0]), "point_index": int(p[1])}
+        for p in points
+        if isinstance(p, list | tuple) and len(p) == 2
+    ]
