@@ -197,6 +197,27 @@ def test_presenter_mode_keeps_the_chart_and_drops_the_long_caption():
     assert "Answers come from the 20,000" in texts(open_tab())
 
 
+def test_the_cached_drawing_follows_presenter_mode_and_the_question():
+    """The drawing is built once per question, model and presenter mode: each session sees
+    its own question's, in its own mode, both ways."""
+    at = open_tab(ana_c="girl")
+    looks = []
+    for present in (True, False, True):
+        at.session_state["present"] = present
+        at.run()
+        fig = next(f for f in figures(at) if "PCA" in f["layout"]["xaxis"]["title"]["text"])
+        looks.append((fig["layout"]["height"], fig["layout"]["font"]["size"]))
+        assert [t for t in fig["data"] if t["name"] == "the question"][0]["text"][2] == "girl"
+    assert looks == [(360, 18), (420, 13), (360, 18)]
+    other = open_tab(ana_c="boy")
+    fig = next(f for f in figures(other) if "PCA" in f["layout"]["xaxis"]["title"]["text"])
+    assert [t for t in fig["data"] if t["name"] == "the question"][0]["text"] == [
+        "man",
+        "king",
+        "boy",
+    ]
+
+
 def test_models_without_cached_candidates_wait_for_a_click(tmp_path, monkeypatch):
     """With 300 candidate words nobody has embedded yet and a zero-second threshold, the
     static model waits for the button; Cancel says so; the button embeds and answers."""

@@ -261,9 +261,16 @@ def test_presenter_mode_draws_the_chart_first():
     at = engines({"present": "1", "engines_hnswlib_ef": "60"}, chosen=["exhaustive"])
     at = build(at)
     (fig,) = figures(at)
-    assert fig["layout"]["height"] == 300
+    assert (fig["layout"]["height"], fig["layout"]["font"]["size"]) == (300, 18)
     labels = [e.label for e in at.expander]
     assert "The table" in labels and "What this page shows" in labels
+    # The chart is cached per content and presenter mode: leaving it redraws it small, and
+    # coming back draws the presenter's again.
+    for present, look in ((False, (380, 13)), (True, (300, 18))):
+        at.session_state["present"] = present
+        at.run()
+        (fig,) = figures(at)
+        assert (fig["layout"]["height"], fig["layout"]["font"]["size"]) == look
 
 
 def test_another_model_and_a_second_session_share_the_built_index():

@@ -86,17 +86,25 @@ def _answer(question: tuple[str, str, str], model: str, version: str, fingerprin
     return analogy(*question, core.get_embedder(model).embed, candidates)
 
 
+def _asked(
+    question: tuple[str, str, str], model: str
+) -> tuple[tuple[str, str, str], str, str, str]:
+    """The cache key of ``model``'s answers to ``question``: the stripped words, the model,
+    its version and the candidates' fingerprint."""
+    words = (question[0].strip(), question[1].strip(), question[2].strip())
+    version = core.get_embedder(model).version
+    return words, model, version, candidate_dataset(CANDIDATES).fingerprint
+
+
 def _ask(question: tuple[str, str, str], models: list[str]) -> tuple[dict[str, Analogy], list[str]]:
     """Every model's answers, in ``models``' order, and the models whose candidates still
     wait for the button; a model's error is shown under its name."""
-    asked = (question[0].strip(), question[1].strip(), question[2].strip())
-    fingerprint = candidate_dataset(CANDIDATES).fingerprint
     answers: dict[str, Analogy] = {}
     missing = []
     for m in models:
         with _ui.guard(m):
             if _ready(m):
-                answers[m] = _answer(asked, m, core.get_embedder(m).version, fingerprint)
+                answers[m] = _answer(*_asked(question, m))
             else:
                 missing.append(m)
     return answers, missing
@@ -136,6 +144,18 @@ def _embed_missing(missing: list[str]) -> None:
             embed_dataset(dataset, core.get_embedder(model), on_progress=progress)
     bar.empty()
     st.rerun()
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _drawing(
+    question: tuple[str, str, str], model: str, version: str, fingerprint: str, big: bool
+) -> go.Figure:
+    """:func:`_figure` of ``model``'s answers to ``question`` (keyed as :func:`_answer`),
+    styled for presenter mode (``big``) or not: built once per server for each content, as
+    plotly takes longer to build it than the rest of the tab takes to run. Shared by every
+    session and never changed after."""
+    figure = _figure(_answer(question, model, version, fingerprint))
+    return _ui.styled_figure(figure, 360 if big else 420)
 
 
 def _figure(result: Analogy) -> go.Figure:
@@ -290,7 +310,7 @@ def render_analogies() -> None:
     # also when the "Ask … too" button makes the answer's line taller.
     row_height = PRESENT_ROW_PX if presenting else None
     with drawing:
-        _ui.plot(_figure(main), key="ana_map", height=360 if presenting else 420)
+        _ui.plot(_drawing(*_asked(question, model), presenting), key="ana_map", styled=True)
     top.dataframe(
         pd.DataFrame({"answer": main.words, "cosine": main.scores}),
         key="ana_top",

@@ -506,17 +506,35 @@ def _notes(rows: list[_Row]) -> None:
             st.caption(_ui.md_text(f"{r.name} as built: {' '.join(r.notes)}"))
 
 
-def _tradeoff_figure(data: _Data, chosen: list[EngineInfo], k: int) -> go.Figure:
-    fig = go.Figure()
-    times: list[float] = []
-    recalls: list[float] = []
+# One engine's curve on the chart: its legend name, then (ms, recall, label) per point.
+Curve = tuple[str, tuple[float, ...], tuple[float, ...], tuple[str, ...]]
+
+
+def _tradeoff_figure(
+    data: _Data, chosen: list[EngineInfo], k: int, height: int | None
+) -> go.Figure:
+    """The recall-against-latency chart of the built ``chosen`` engines, each engine's first
+    search parameter swept (the points are measured once per server and cached)."""
+    curves: list[Curve] = []
     for info in chosen:
         with _store().using(_key(data, info)) as engine:
             if engine is None:
                 continue
             xs, ys, text = _sweep(data, info, k, engine)
-        times += xs
-        recalls += ys
+        # The swept parameter in the legend: "faiss-ivfpq-rerank (k_factor)".
+        first = info.search_params[0].name if info.search_params else None
+        name = f"{info.name} ({first})" if first else info.name
+        curves.append((name, tuple(xs), tuple(ys), tuple(text)))
+    return _tradeoff(tuple(curves), k, _ui.presenting(), height)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _tradeoff(curves: tuple[Curve, ...], k: int, big: bool, height: int | None) -> go.Figure:
+    """The chart of ``curves``, styled (presenter mode ``big`` or not, ``height`` px): built
+    once per server for each content, since plotly takes longer to build it than the cached
+    measurements take to read. Shared by every session and never changed after."""
+    fig = go.Figure()
+    for name, xs, ys, text in curves:
         # In the order of the swept parameter (ascending), as measured: a noisy latency may
         # step back to the left, but the line still follows the parameter.
         fig.add_trace(
@@ -524,20 +542,19 @@ def _tradeoff_figure(data: _Data, chosen: list[EngineInfo], k: int) -> go.Figure
                 x=xs,
                 y=ys,
                 text=text,
-                # The swept parameter in the legend: "faiss-ivfpq-rerank (k_factor)".
-                name=f"{info.name} ({info.search_params[0].name})"
-                if info.search_params
-                else info.name,
+                name=name,
                 mode="lines+markers" if len(xs) > 1 else "markers",
                 hovertemplate="%{text}<br>%{x:.3g} ms<br>recall %{y:.3f}",
             )
         )
+    times = [x for _, xs, _, _ in curves for x in xs]
+    recalls = [y for _, _, ys, _ in curves for y in ys]
     fig.update_xaxes(title_text="ms per query (log scale)", type="log", **_ui.log_ticks(times))
     fig.update_yaxes(title_text=f"recall@{k}", **recall_axis(recalls))
     # The first search parameter: ef, nprobe, L, probes, or a rescoring factor
     # (pgvector-binary's oversample, faiss-ivfpq-rerank's k_factor).
     fig.update_layout(title="Recall against latency, each engine's search parameter swept")
-    return fig
+    return _ui.styled_figure(fig, height)
 
 
 # The recall axis reaches this far past the highest and lowest point, and spans at least
@@ -637,8 +654,9 @@ def _side_by_side(
     st.caption(_ui.md_text(f"Top {k} for {what}. ") + _ui.MARKS_LEGEND.format(reference=REFERENCE))
 
 
-def _cloud_settings(dims: int) -> None:
-    """The current choices as each cloud system's configuration: code, notes, download."""
+def _cloud_settings(dims: int, infos: list[EngineInfo]) -> None:
+    """The current choices as each cloud system's configuration: code, notes, download
+    (HNSW's settings from the hnswlib engine's among ``infos``)."""
     c_q, c_metric, c_over, c_mrl, c_rescore = st.columns([2.4, 2, 2, 2, 1.6])
     quantization = c_q.radio(
         "Quantization",
@@ -665,7 +683,7 @@ def _cloud_settings(dims: int) -> None:
         key=_ui.bound("engines_cloud_mrl", 0, int, valid=lambda v: v in options),
     )
     rescore = c_rescore.toggle("Rescore", key=_ui.bound("engines_cloud_rescore", True, _ui.as_bool))
-    hnsw = next((i for i in list_engines() if i.name == "hnswlib"), None)
+    hnsw = next((i for i in infos if i.name == "hnswlib"), None)
     m, efc, ef = (int(_param_value(hnsw, p)) for p in hnsw.params) if hnsw else (16, 200, 50)
     with _ui.guard("Cloud settings"):
         settings = CloudSettings(
@@ -736,7 +754,7 @@ def render_engines(ws: _ui.Workspace) -> None:
     with results:
         data = _results(source, n, vs, k, chosen, c_build, c_cancel)
     with st.expander("Settings for the systems that only run in a cloud"):
-        _cloud_settings(vs.dims)
+        _cloud_settings(vs.dims, infos)
     if data is not None:
         with st.expander("PostgreSQL + pgvector, step by step"):
             _pgvector_section(data, source, vs)
@@ -813,7 +831,7 @@ def _results(
         return data
     table = _table(rows, n, k)
     if _ui.presenting():
-        _ui.plot(_tradeoff_figure(data, chosen, k), key="engines_tradeoff", height=300)
+        _ui.plot(_tradeoff_figure(data, chosen, k, 300), key="engines_tradeoff", styled=True)
         with st.expander("The table"):
             _static_table(table)
             _notes(rows)
@@ -821,7 +839,7 @@ def _results(
     else:
         st.dataframe(table, key="engines_table", hide_index=True, width="stretch")
         _notes(rows)
-        _ui.plot(_tradeoff_figure(data, chosen, k), key="engines_tradeoff")
+        _ui.plot(_tradeoff_figure(data, chosen, k, None), key="engines_tradeoff", styled=True)
         st.caption(about)
     with st.expander("One query, every engine's top-k"):
         _side_by_side(data, chosen, k, source, vs)
