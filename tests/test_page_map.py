@@ -4,7 +4,9 @@ the selection panel against a brute-force search, deep links and presenter mode.
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 from collections import Counter
 
 import numpy as np
@@ -396,3 +398,92 @@ def test_streamlit_stopping_the_run_ends_the_child_and_frees_the_slot(
     assert not at.exception
     assert children and all(gone(pid, within=0.5) for pid in children)
     assert not _ui._jobs().slot.locked()
+
+
+def _gl_data(at: AppTest) -> dict:
+    """The in-place map component's data (views/_gl_map.py), its JSON parts parsed."""
+    [element] = [e for e in at.get("bidi_component") if e.proto.component_name == "explorer_gl_map"]
+    data = json.loads(element.proto.json)
+    return data | {k: json.loads(data[k]) for k in ("base", "overlay", "layout", "config")}
+
+
+def test_a_big_map_is_the_in_place_component_with_the_same_traces(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chart = _map(open_page("similarity", MAP))
+    monkeypatch.setattr("views._map.GL_MAP_POINTS", 100)
+    at = open_page("similarity", MAP)
+    assert not at.get("plotly_chart")
+    gl = _gl_data(at)
+    # Every point in the base traces, exactly as the chart draws them; the markers on top.
+    assert gl["base"] == chart["data"][:-2]
+    assert gl["overlay"] == chart["data"][-2:]
+    assert gl["base_key"] == hashlib.md5(gl_json(gl["base"]).encode()).hexdigest()[:16]
+    assert gl["layout"]["dragmode"] == "lasso" and gl["layout"]["uirevision"] == "map"
+    assert gl["layout"]["selectionrevision"] == gl["base_key"]
+    assert gl["layout"]["template"]["layout"]["plot_bgcolor"] == "white"
+    assert gl["config"]["responsive"] and gl["config"]["displaylogo"] is False
+    assert gl["plotly"] == "/_stcore/bidi-components/explorer.plotly/plotly.min.js"
+    # k changes only the overlay: the base (100k points on a big map) keeps its key.
+    at.slider(key="sim_k").set_value(11).run()
+    after = _gl_data(at)
+    assert after["base_key"] == gl["base_key"]
+    assert array(after["overlay"][0]["x"]).size == array(gl["overlay"][0]["x"]).size + 1
+    at.selectbox(key="sim_map_colour").set_value("category").run()
+    at.multiselect(key="sim_map_hover").set_value(["category"]).run()
+    assert not at.exception
+    assert _gl_data(at)["base_key"] != gl["base_key"]
+
+
+def gl_json(traces: list) -> str:
+    """The base traces as views._gl_map.split_figure writes them."""
+    from plotly.io.json import to_json_plotly
+
+    return to_json_plotly(traces)
+
+
+def _assets_script() -> None:
+    """Registers the plotly assets twice (the second time is a no-op), shows where they are."""
+    import streamlit as st
+    from streamlit.runtime import Runtime
+
+    from views._gl_map import ASSETS, plotly_url
+
+    urls = {plotly_url(), plotly_url()}
+    root = Runtime.instance().bidi_component_registry.get_component_asset_root(ASSETS)
+    st.write(f"{urls} {root}")
+
+
+def test_the_component_serves_plotly_from_the_plotly_package() -> None:
+    from views._gl_map import PLOTLY_DIR
+
+    at = AppTest.from_function(_assets_script)
+    at.run()
+    assert not at.exception
+    url = "/_stcore/bidi-components/explorer.plotly/plotly.min.js"
+    assert at.markdown[0].value == f"{{'{url}'}} {PLOTLY_DIR.resolve()}"
+    assert (PLOTLY_DIR / "plotly.min.js").read_text()[:200].lstrip().startswith("/**")
+
+
+def test_a_selection_on_the_component_lists_its_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("views._map.GL_MAP_POINTS", 100)
+    at = open_page("similarity", MAP)
+    base = _gl_data(at)["base"]
+    # What plotly.js sends back: [trace, index] per selected point.
+    key = _gl_data(at)["base_key"]
+    at.session_state["sim_map_gl"] = {
+        "selection": {"base": key, "points": [[0, 0], [0, 3], [1, 2]]}
+    }
+    at.run()
+    assert not at.exception
+    picked = {_labels(base[0])[0], _labels(base[0])[3], _labels(base[1])[2]}
+    dataset = load_dataset("words")
+    listed = frames(at, "item", "category")[0]
+    assert listed["item"].tolist() == sorted(picked, key=dataset.index_of)
+    assert "3 selected" in texts(at)
+    # A deselect, a selection on other base traces, anything malformed: nothing listed.
+    other = {"base": "0" * 16, "points": [[0, 0]]}
+    for state in ({"base": key, "points": []}, other, {"base": key, "points": [[1], "x"]}, None):
+        at.session_state["sim_map_gl"] = {"selection": state}
+        at.run()
+        assert not at.exception and "selected" not in texts(at)

@@ -6,7 +6,8 @@
 // data: {plotly: URL of plotly.min.js, base_key: content key of the base traces,
 //        base: JSON of the base traces, overlay: JSON of the traces drawn on top,
 //        layout: JSON, config: JSON}
-// state sent back: selection = {points: [[trace, index], ...]} (empty on deselect).
+// state sent back: selection = {base: base_key, points: [[trace, index], ...]} (no points on
+// deselect); Python ignores a selection made on other base traces.
 
 const graphs = new WeakMap(); // parentElement -> {gd, baseKey, base, setState}
 let loading = null;
@@ -47,9 +48,9 @@ function decode(value) {
   return out;
 }
 
-function selection(event) {
+function selection(base, event) {
   const points = (event && event.points) || [];
-  return { points: points.map((p) => [p.curveNumber, p.pointIndex ?? p.pointNumber]) };
+  return { base, points: points.map((p) => [p.curveNumber, p.pointIndex ?? p.pointNumber]) };
 }
 
 export default function (component) {
@@ -83,8 +84,9 @@ export default function (component) {
       );
       if (entry.events) return;
       entry.events = true;
-      gd.on("plotly_selected", (event) => entry.setState("selection", selection(event)));
-      gd.on("plotly_deselect", () => entry.setState("selection", { points: [] }));
+      const send = (event) => entry.setState("selection", selection(entry.baseKey, event));
+      gd.on("plotly_selected", send);
+      gd.on("plotly_deselect", () => send(null));
     })
     .catch((error) => {
       entry.gd.textContent = String(error);

@@ -58,9 +58,14 @@ def split_figure(fig: go.Figure, base_traces: int) -> dict[str, str]:
     base = to_json_plotly(data[:base_traces])
     # plotly.py's white template (axes that make room for their labels) instead of the
     # Streamlit theme st.plotly_chart would apply.
-    layout = dict(figure["layout"]) | {"template": plotly.io.templates["plotly_white"]}
+    key = hashlib.md5(base.encode(), usedforsecurity=False).hexdigest()[:16]
+    # New base traces (another colour, filter or projection) clear the drawn selection.
+    layout = dict(figure["layout"]) | {
+        "template": plotly.io.templates["plotly_white"],
+        "selectionrevision": key,
+    }
     return {
-        "base_key": hashlib.md5(base.encode(), usedforsecurity=False).hexdigest()[:16],
+        "base_key": key,
         "base": base,
         "overlay": to_json_plotly(data[base_traces:]),
         "layout": to_json_plotly(layout),
@@ -72,7 +77,8 @@ def gl_map(
 ) -> list[dict[str, int]]:
     """Draw ``fig`` (its first ``base_traces`` traces every point, the rest small overlays)
     and return the box or lasso selection as plotly points: ``curve_number`` and
-    ``point_index`` per selected point (empty before any selection)."""
+    ``point_index`` per selected point; empty before any selection and when the selection
+    was made on other base traces (its indices would name other points)."""
     data = split_figure(fig, base_traces) | {
         "plotly": plotly_url(),
         "config": to_json_plotly({**config, "responsive": True}),
@@ -81,7 +87,9 @@ def gl_map(
         key=key, data=data, default={"selection": None}, on_selection_change=lambda: None
     )
     chosen = result.get("selection") if isinstance(result, Mapping) else None
-    points = chosen.get("points", []) if isinstance(chosen, Mapping) else []
+    if not isinstance(chosen, Mapping) or chosen.get("base") != data["base_key"]:
+        return []  # nothing selected, or selected on other base traces
+    points = chosen.get("points", [])
     return [
         {"curve_number": int(p[0]), "point_index": int(p[1])}
         for p in points

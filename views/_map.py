@@ -393,9 +393,9 @@ def map_figure(
     fig.update_layout(
         legend={"itemsizing": "constant", "font": {"size": 15 if big else 11}},
         dragmode="lasso" if not three_d else "orbit",
+        # What Streamlit's chart sets for a selectable chart, and the component needs too.
         clickmode="event",
         hovermode="closest",
-        datarevision="map",
         uirevision="map",  # keep the user's zoom across reruns
     )
     return fig, groups
