@@ -154,6 +154,19 @@ def test_each_question_is_embedded_once_per_server(monkeypatch):
     assert answers(other)[0] == glove_brute_force("cold", "winter", "dry")[0]
 
 
+def test_every_widget_reaches_the_url_and_the_link_reopens_the_view():
+    at = open_tab()
+    at.text_input(key="ana_a").input("paris")
+    at.text_input(key="ana_b").input("france")
+    at.text_input(key="ana_c").input("tokyo")
+    at.selectbox(key="ana_model").set_value(STATIC).run()
+    link = {key: at.query_params[key] for key in ("ana_a", "ana_b", "ana_c", "ana_model")}
+    assert link == {"ana_a": "paris", "ana_b": "france", "ana_c": "tokyo", "ana_model": STATIC}
+    again = open_tab(**link)
+    assert answers(again)[0] == answers(at)[0]
+    assert texts(again) == texts(at)
+
+
 def test_a_word_glove_does_not_know_is_named():
     at = open_tab(ana_b="zqxvbw")
     assert not at.exception
