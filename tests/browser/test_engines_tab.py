@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.helpers import assert_clean, open_page, rerun, shoot, tables
+from tests.browser.test_presenter_fit import measure
 
 pytestmark = pytest.mark.browser
 
@@ -54,6 +55,8 @@ def test_engines_tab_fits_a_presenter_screen(page: Page, server_url: str) -> Non
     # The chart and its caption fit the 720-px screen; the rest folds into expanders.
     chart = page.get_by_test_id("stPlotlyChart").bounding_box()
     assert chart is not None and chart["y"] + chart["height"] <= 720, (chart, height)
+    fit = measure(page)  # as the presenter-fit test measures every tab
+    assert fit.overflow == 0, fit
     assert_clean(page)
 
 
