@@ -3,13 +3,19 @@ press to the drawn chart), and the engines behind it (PCA, UMAP, HDBSCAN) at 10k
 
 ``python -m bench.bench_map`` runs the headless reruns and the Chromium timing at 100k;
 ``--engines`` adds the projection and clustering timings (UMAP at 100k takes minutes);
-``--n`` changes the size. Numbers are wall-clock seconds on this machine.
+``--n`` changes the size; ``--compare 3`` then times three rounds of both ways of drawing,
+alternately (``st.plotly_chart``, then the in-place component). Numbers are wall-clock
+seconds on this machine.
 
 What a rerun costs in Chromium: Streamlit derives a selectable chart's widget id from its
 figure JSON, so a rerun that changes the figure (k, the target, a colour) mounts a new
-plot (WebGL contexts, shaders, buffers, plotly's newPlot) instead of updating the old one;
-a rerun with an identical figure keeps it. Without a GPU the drawing is bound by the
-pixels filled, hence the map's 3-px markers above 20k points.
+plot (WebGL contexts, shaders, buffers, plotly's newPlot, then a second full draw when
+Streamlit's chart updates its state) instead of updating the old one. Measured with a
+Chromium trace, most of it is the GPU process running WebGL in software (SwiftShader), the
+page waiting on it to read the canvas back; a new plot costs about 0.5 s even at 10k points.
+Above ``views._map.GL_MAP_POINTS`` points the map is therefore a component
+(``views/_gl_map.py``) that keeps one graph and calls ``Plotly.react``: a k change redraws
+once, with no new context, shaders or upload of the unchanged points.
 """
 
 from __future__ import annotations
@@ -44,7 +50,8 @@ def headless(n: int) -> None:
     at = AppTest.from_file(str(APP), default_timeout=600)
     print(f"headless, {n:,} points: first run (PCA, cold) {_timed(at.run):.2f} s")
     assert not at.exception, at.exception
-    spec = len(at.get("plotly_chart")[0].proto.spec)
+    charts = at.get("plotly_chart")
+    spec = len(charts[0].proto.spec) if charts else len(at.get("bidi_component")[0].proto.json)
     print(f"  figure JSON {spec / 2**20:.1f} MB")
     steps: list[tuple[str, Callable[[], object]]] = [
         ("rerun, nothing changed", lambda: None),

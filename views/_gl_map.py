@@ -56,10 +56,10 @@ def split_figure(fig: go.Figure, base_traces: int) -> dict[str, str]:
     figure = fig.to_dict()
     data = figure["data"]
     base = to_json_plotly(data[:base_traces])
-    # plotly.py's white template (axes that make room for their labels) instead of the
-    # Streamlit theme st.plotly_chart would apply.
     key = hashlib.md5(base.encode(), usedforsecurity=False).hexdigest()[:16]
-    # New base traces (another colour, filter or projection) clear the drawn selection.
+    # plotly.py's white template (axes that make room for their labels) instead of the
+    # Streamlit theme st.plotly_chart would apply; new base traces (another colour, filter
+    # or projection) clear the drawn selection.
     layout = dict(figure["layout"]) | {
         "template": plotly.io.templates["plotly_white"],
         "selectionrevision": key,
@@ -81,7 +81,10 @@ def gl_map(
     was made on other base traces (its indices would name other points)."""
     data = split_figure(fig, base_traces) | {
         "plotly": plotly_url(),
-        "config": to_json_plotly({**config, "responsive": True}),
+        # No link to Chart Studio (st.plotly_chart hides it too); resize with the page.
+        "config": to_json_plotly(
+            {**config, "responsive": True, "showSendToCloud": False, "showLink": False}
+        ),
     }
     result = _COMPONENT(
         key=key, data=data, default={"selection": None}, on_selection_change=lambda: None
