@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +36,9 @@ import httpx2
 import numpy as np
 import openai
 
+from core import blas
 from core.embedders.base import Embedder
-from core.serve import create_app, load_local_models, serve_in_thread
+from core.serve import BATCH_TEXTS, create_app, load_local_models, serve_in_thread
 
 REPO = Path(__file__).resolve().parents[1]
 # Words for the big requests' texts: ~60-token paragraphs, as a student embedding notes.
@@ -132,13 +134,43 @@ def run_load(
     return LoadResult(clients, clients * requests, counts[0], seconds, tuple(latencies), counts[1])
 
 
-def raw_rate(model: Embedder, texts: list[str]) -> float:
-    """Sentences per second of ``model.embed`` on all of ``texts`` in one call: the model's
-    own speed, with no server, HTTP or JSON."""
+def _cpu_seconds() -> float:
+    """CPU seconds this process has used, all threads."""
+    t = os.times()
+    return t.user + t.system
+
+
+@dataclass(frozen=True)
+class RawRate:
+    """The model's own speed on a set of texts: sentences/s and CPU ms per sentence."""
+
+    per_second: float
+    cpu_ms: float
+
+
+def raw_rate(model: Embedder, texts: list[str]) -> RawRate:
+    """``model.embed`` on all of ``texts`` in one call: the model's own best (it sorts every
+    text by length and runs its batches on parallel threads), with no server, HTTP or JSON."""
     model.embed(texts[:64])  # warm: first calls allocate
-    began = time.perf_counter()
+    cpu, began = _cpu_seconds(), time.perf_counter()
     model.embed(texts)
-    return len(texts) / (time.perf_counter() - began)
+    seconds = time.perf_counter() - began
+    return RawRate(len(texts) / seconds, (_cpu_seconds() - cpu) / len(texts) * 1000)
+
+
+def raw_pass_rate(
+    model: Embedder, texts: list[str], workers: int | None = None, size: int = BATCH_TEXTS
+) -> RawRate:
+    """``model.embed`` over ``texts`` cut into passes of ``size`` (the server's largest), from
+    ``workers`` threads at once (default: one per core) with BLAS on one thread: the model
+    used exactly as the server's workers use it when its queue is always full."""
+    passes = [texts[i : i + size] for i in range(0, len(texts), size)]
+    with blas.one_thread(), ThreadPoolExecutor(workers or len(os.sched_getaffinity(0))) as pool:
+        model.embed(passes[0])  # warm
+        cpu, began = _cpu_seconds(), time.perf_counter()
+        list(pool.map(model.embed, passes))
+        seconds = time.perf_counter() - began
+    return RawRate(len(texts) / seconds, (_cpu_seconds() - cpu) / len(texts) * 1000)
 
 
 def big_texts(count: int, seed: int = 0) -> list[str]:
@@ -182,9 +214,11 @@ class ServerProcess:
     url: str
     pid: int
 
-    def cpu_seconds(self) -> float:
-        """CPU seconds the process has used, all threads (from ``/proc``)."""
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    def cpu_seconds(self, thread: int | None = None) -> float:
+        """CPU seconds the process has used, all threads, or only ``thread`` (a thread id;
+        the process id is its main thread, which runs the event loop), from ``/proc``."""
+        stat = f"/proc/{self.pid}/task/{thread}/stat" if thread else f"/proc/{self.pid}/stat"
+        fields = Path(stat).read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -232,18 +266,40 @@ def server_process(
 
 @dataclass(frozen=True)
 class ClassroomRun:
-    """One classroom run: the model's own sentences/s and CPU ms per sentence (``raw``,
-    ``raw_cpu_ms``), the load through the server, and the server's CPU ms per sentence."""
+    """One classroom run: the model's own speed on the same sentences in one call (``raw``)
+    and in the server's passes on its worker count (``raw_passes``), the load through the
+    server, the server's CPU ms per sentence (all threads, and its event loop alone), and the
+    clients' own CPU, ms per request."""
 
-    raw: float
-    raw_cpu_ms: float
+    raw: RawRate
+    raw_passes: RawRate
     load: LoadResult
     server_cpu_ms: float
+    loop_cpu_ms: float
+    client_cpu_ms: float
 
     @property
     def share(self) -> float:
-        """Served sentences/s as a fraction of the model's own."""
-        return self.load.texts_per_second / self.raw
+        """Served sentences/s as a fraction of the model's own (one call)."""
+        return self.load.texts_per_second / self.raw.per_second
+
+    @property
+    def client_share(self) -> float:
+        """The clients' CPU as a fraction of the CPU that clients and server used together:
+        their share of the machine when nothing else runs on it."""
+        client = self.client_cpu_ms * (self.load.requests - self.load.failures)
+        return client / (client + self.server_cpu_ms * self.load.texts)
+
+    @property
+    def share_left(self) -> float:
+        """Served sentences/s against what the model alone would do on the CPU the clients
+        leave: the ratio with the clients' cost taken out."""
+        return self.share / (1 - self.client_share)
+
+    @property
+    def cpu_share(self) -> float:
+        """The model's CPU per sentence (one call) over the server's: its efficiency."""
+        return self.raw.cpu_ms / self.server_cpu_ms
 
 
 def classroom_run(
@@ -255,49 +311,90 @@ def classroom_run(
     command: Sequence[str] = (),
 ) -> ClassroomRun:
     """``clients`` openai clients x ``requests`` requests of 1 to ``most`` sentences against
-    a server process for ``model`` (``server_process``), and the same sentences through
-    ``model.embed`` in this process just before."""
+    a server process for ``model`` (``server_process``), warmed by a few requests of other
+    sentences; and the same sentences through ``model.embed`` in this process just before."""
     texts = [
         t for client in student_inputs(clients, requests, most, seed) for r in client for t in r
     ]
-    before = os.times()
-    raw = raw_rate(model, texts)
-    after = os.times()
-    raw_cpu = (after.user + after.system - before.user - before.system) / (len(texts) + 64)
+    raw, raw_passes = raw_rate(model, texts), raw_pass_rate(model, texts)
     with server_process(model.name, command) as server:
-        start = server.cpu_seconds()
+        run_load(server.url, model.name, 10, 2, most, seed + 1)  # first passes allocate
+        loop, total, client = server.cpu_seconds(server.pid), server.cpu_seconds(), _cpu_seconds()
         load = run_load(server.url, model.name, clients, requests, most, seed)
-        cpu = server.cpu_seconds() - start
-    return ClassroomRun(raw, raw_cpu * 1000, load, cpu / max(load.texts, 1) * 1000)
+        client = _cpu_seconds() - client
+        loop = server.cpu_seconds(server.pid) - loop
+        total = server.cpu_seconds() - total
+    sentences, answered = max(load.texts, 1), max(load.requests - load.failures, 1)
+    return ClassroomRun(
+        raw,
+        raw_passes,
+        load,
+        total / sentences * 1000,
+        loop / sentences * 1000,
+        client / answered * 1000,
+    )
+
+
+CLASSROOM_COLUMNS = (
+    "raw sent/s",
+    "raw sent/s in passes",
+    "served sent/s",
+    "served/raw",
+    "clients' CPU share",
+    "served/raw on CPU left",
+    "req/s",
+    "p50 ms",
+    "p95 ms",
+    "CPU ms/sent raw",
+    "CPU ms/sent raw in passes",
+    "CPU ms/sent server",
+    "of which event loop",
+    "raw/server CPU",
+    "client CPU ms/req",
+    "failed",
+)
+_PERCENT = {"served/raw", "clients' CPU share", "served/raw on CPU left", "raw/server CPU"}
+_DECIMALS = {c for c in CLASSROOM_COLUMNS if "CPU ms" in c or c == "of which event loop"}
 
 
 def classroom_table(runs: Sequence[ClassroomRun]) -> str:
-    """A markdown row per run, then medians: raw and served sentences/s, their ratio,
-    requests/s, p50/p95 latency, CPU ms per sentence (raw, server) and failed requests."""
+    """A markdown row per run, then medians: raw sentences/s (one call, and in the server's
+    passes), served sentences/s and its ratio to raw, the clients' share of the machine and
+    the ratio on the CPU they leave, requests/s, p50/p95 latency, CPU ms per sentence (raw,
+    raw in passes, server, its event loop), raw over server CPU, the clients' CPU ms per
+    request, and failed requests."""
 
     def cells(r: ClassroomRun) -> list[float]:
         load = r.load
         return [
-            r.raw,
+            r.raw.per_second,
+            r.raw_passes.per_second,
             load.texts_per_second,
             r.share * 100,
+            r.client_share * 100,
+            r.share_left * 100,
             load.requests_per_second,
             load.percentile_ms(50),
             load.percentile_ms(95),
-            r.raw_cpu_ms,
+            r.raw.cpu_ms,
+            r.raw_passes.cpu_ms,
             r.server_cpu_ms,
+            r.loop_cpu_ms,
+            r.cpu_share * 100,
+            r.client_cpu_ms,
             load.failures,
         ]
 
     def row(label: str, values: Sequence[float]) -> str:
-        shown = [f"{v:.2f}" if i in (6, 7) else f"{v:.0f}" for i, v in enumerate(values)]
-        shown[2] += " %"
+        shown = []
+        for column, v in zip(CLASSROOM_COLUMNS, values, strict=True):
+            text = f"{v:.2f}" if column in _DECIMALS else f"{v:.0f}"
+            shown.append(text + " %" if column in _PERCENT else text)
         return f"| {label} | " + " | ".join(shown) + " |"
 
     lines = [
-        "| run | raw sent/s | served sent/s | served/raw | req/s | p50 ms | p95 ms "
-        "| CPU ms/sent raw | CPU ms/sent server | failed |",
-        "|---" * 10 + "|",
+        "| run | " + " | ".join(CLASSROOM_COLUMNS) + " |",
+        "|---" * (len(CLASSROOM_COLUMNS) + 1) + "|",
     ]
     table = [cells(r) for r in runs]
     lines += [row(str(i + 1), values) for i, values in enumerate(table)]

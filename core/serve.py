@@ -490,17 +490,20 @@ class _Batcher:
 
     def _take(self) -> _Pass | None:
         with self._ready:
-            while not self._jobs and not self._closed:
-                self._ready.wait()
-            if self._running and self.wait:
-                deadline = time.monotonic() + self.wait
-                while not self._closed and self._jobs and not self._full():
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._ready.wait(left)
-            if self._closed:
-                return None
+            while True:
+                while not self._jobs and not self._closed:
+                    self._ready.wait()
+                if self._running and self.wait:
+                    deadline = time.monotonic() + self.wait
+                    while not self._closed and self._jobs and not self._full():
+                        left = deadline - time.monotonic()
+                        if left <= 0:
+                            break
+                        self._ready.wait(left)
+                if self._closed:
+                    return None
+                if self._jobs:  # another worker may have taken them all meanwhile
+                    break
             self._running += 1
             batch: _Pass = []
             count = chars = 0
@@ -540,17 +543,16 @@ class _Batcher:
         chunk by chunk, so one bad request fails alone)."""
         try:
             vectors = self.model.embed([t for _, _, texts in batch for t in texts])
+            tokens = [sum(map(self.model.count_tokens, texts)) for _, _, texts in batch]
         except Exception as exc:  # noqa: BLE001 - handed to the waiting request
             if len(batch) == 1:
                 return [(0, exc)]
             return [outcome for part in batch for outcome in self._embed([part])]
         start = 0
-        outcomes: list[tuple[int, Exception | None]] = []
         for job, row, texts in batch:
             job.vectors[row : row + len(texts)] = vectors[start : start + len(texts)]
             start += len(texts)
-            outcomes.append((sum(map(self.model.count_tokens, texts)), None))
-        return outcomes
+        return [(count, None) for count in tokens]
 
 
 async def _until_disconnect(receive: Receive) -> None:

@@ -23,7 +23,15 @@ import openai
 import pytest
 import uvicorn
 
-from bench.bench_serve import run_load
+from bench.bench_serve import (
+    ClassroomRun,
+    LoadResult,
+    RawRate,
+    classroom_table,
+    raw_pass_rate,
+    run_load,
+    student_inputs,
+)
 from core import serve
 from core.errors import ExplorerError
 from core.serve import (
@@ -285,6 +293,35 @@ def test_minilm_through_the_server_matches_the_reference(minilm):
     assert response.usage.prompt_tokens == sum(minilm.count_tokens(t) for t in texts)
     # MiniLM's dimensions are not ordered, so the server refuses to shorten them.
     assert refused.status_code == 400 and error_of(refused)["param"] == "dimensions"
+
+
+def test_minilm_merged_passes_give_each_request_its_own_vectors(minilm):
+    # 12 clients at once, over the SDK's default base64, on two workers with a wait window:
+    # passes merge requests of 2 to 40 words, padded to their longest text, and one request
+    # of BATCH_TEXTS + 9 texts is cut into chunks spread over passes. Each must get what the
+    # model gives its texts alone, and its own token count.
+    rng = np.random.default_rng(1)
+    words = "vector cosine token model space query index recall norm".split()
+
+    def text(i: int) -> str:
+        return f"{i} " + " ".join(rng.choice(words, 1 + i % 40).tolist())
+
+    requests = [[text(10 * c + j) for j in range(1 + c % 3)] for c in range(12)]
+    requests.append([text(500 + i) for i in range(BATCH_TEXTS + 9)])
+    settings = ServeSettings(workers=2, batch_wait=0.05)
+    with serve_in_thread(create_app({MINILM: minilm}, settings)) as base:
+
+        def ask(texts: list[str]):
+            with openai.OpenAI(base_url=f"{base}/v1", api_key="-", max_retries=0) as c:
+                return c.embeddings.create(model=MINILM, input=texts)
+
+        with ThreadPoolExecutor(len(requests)) as pool:
+            responses = list(pool.map(ask, requests))
+    for texts, response in zip(requests, responses, strict=True):
+        assert [d.index for d in response.data] == list(range(len(texts)))
+        got = np.asarray([d.embedding for d in response.data], dtype=np.float32)
+        np.testing.assert_allclose(got, minilm.embed(texts), atol=1e-6)
+        assert response.usage.prompt_tokens == sum(minilm.count_tokens(t) for t in texts)
 
 
 def _free_port() -> int:
@@ -666,6 +703,29 @@ def test_many_clients_each_get_their_own_vectors_in_order_and_a_bad_one_fails_al
         np.testing.assert_allclose(got, ToyEmbedder("boom").embed(texts), atol=1e-6)
 
 
+class CountBoom(ToyEmbedder):
+    """A toy model that cannot count the tokens of a text holding "uncountable"."""
+
+    def count_tokens(self, text: str) -> int:
+        if "uncountable" in text:
+            raise ExplorerError("uncountable text cannot be counted")
+        return super().count_tokens(text)
+
+
+def test_a_failure_after_the_forward_pass_fails_that_request_alone():
+    # Token counts are taken on the worker after the pass: a failure there must answer the
+    # request (not leave it waiting) and spare the others merged into the same pass.
+    model = CountBoom("count")
+    with serve_in_thread(create_app({"count": model}, ServeSettings(workers=1))) as base:
+        with ThreadPoolExecutor(4) as pool:
+            bodies = [{"model": "count", "input": t} for t in ["a", "b c", "uncountable", "d"]]
+            responses = list(pool.map(lambda body: post(base, body, {}), bodies))
+        after = post(base, {"model": "count", "input": ["e f g"]}, {})
+    assert [r.status_code for r in responses] == [200, 200, 400, 200]
+    assert "uncountable text cannot be counted" in error_of(responses[2])["message"]
+    assert [r.json()["usage"]["prompt_tokens"] for r in (responses[1], after)] == [2, 3]
+
+
 def test_two_workers_run_two_passes_at_once():
     with gated_server(ServeSettings(workers=2)) as (model, base), ThreadPoolExecutor(2) as pool:
         first = pool.submit(post, base, {"model": "gated", "input": "one"}, {})
@@ -811,3 +871,47 @@ def test_main_with_no_loadable_model_is_a_usage_error(fake_serve, monkeypatch, c
         serve.main(["--model", "all-MiniLM-L6-v2"])
     assert exited.value.code == 2 and not fake_serve
     assert "no local model could be loaded" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the classroom benchmark
+
+
+def test_classroom_sentences_are_distinct():
+    # No two requests may share a sentence: a server could then answer from a cache.
+    texts = [t for client in student_inputs(50, 20, 3) for r in client for t in r]
+    assert len(set(texts)) == len(texts)
+    assert 50 * 20 < len(texts) < 50 * 20 * 3
+
+
+def test_raw_pass_rate_embeds_every_text_in_passes_of_the_given_size():
+    calls: list[list[str]] = []
+
+    class Recorder(ToyEmbedder):
+        def _embed(self, texts):
+            calls.append(list(texts))
+            return super()._embed(texts)
+
+    texts = [f"sentence {i}" for i in range(50)]
+    rate = raw_pass_rate(Recorder(), texts, workers=2, size=8)
+    assert calls[0] == texts[:8]  # the warm-up pass
+    measured = calls[1:]
+    assert sorted(t for c in measured for t in c) == sorted(texts)
+    assert sorted(map(len, measured)) == [2] + [8] * 6
+    assert rate.per_second > 0 and rate.cpu_ms >= 0
+
+
+def test_classroom_ratios_and_table_by_hand():
+    # 10 requests, 20 sentences in 2 s: 10 sentences/s against 20 raw is 50 %. The clients
+    # used 10 x 2 ms = 20 ms, the server 20 x 4 ms = 80 ms: the clients' share is 20 %, and
+    # on the 80 % they leave the server reaches 50 / 80 = 62.5 % of raw. Raw CPU 2 ms a
+    # sentence against the server's 4 ms: 50 %.
+    load = LoadResult(2, 10, 0, 2.0, (0.1,) * 9 + (0.3,), 20)
+    run = ClassroomRun(RawRate(20.0, 2.0), RawRate(16.0, 2.5), load, 4.0, 0.5, 2.0)
+    assert run.share == pytest.approx(0.5)
+    assert run.client_share == pytest.approx(0.2)
+    assert run.share_left == pytest.approx(0.625)
+    assert run.cpu_share == pytest.approx(0.5)
+    lines = classroom_table([run, run]).splitlines()
+    assert len(lines) == 5 and lines[0].count("|") == lines[-1].count("|") == 18
+    assert lines[-1].startswith("| median | 20 | 16 | 10 | 50 % | 20 % | 62 % | 5 | 100 | ")
+    assert lines[-1].endswith(" | 2.00 | 2.50 | 4.00 | 0.50 | 50 % | 2.00 | 0 |")
