@@ -410,8 +410,14 @@ def _gl_data(at: AppTest) -> dict:
 def test_a_big_map_is_the_in_place_component_with_the_same_traces(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from views import _map as map_view
+
     chart = _map(open_page("similarity", MAP))
     monkeypatch.setattr("views._map.GL_MAP_POINTS", 100)
+    built = []  # the base traces are built once per content, not once per rerun
+    build = map_view._gl_base
+    monkeypatch.setattr("views._map._gl_base", lambda draw: built.append(1) or build(draw))
+    map_view._bases.clear()
     at = open_page("similarity", MAP)
     assert not at.get("plotly_chart")
     gl = _gl_data(at)
@@ -427,16 +433,16 @@ def test_a_big_map_is_the_in_place_component_with_the_same_traces(
     # k changes only the overlay: the base (100k points on a big map) keeps its key.
     at.slider(key="sim_k").set_value(11).run()
     after = _gl_data(at)
-    assert after["base_key"] == gl["base_key"]
+    assert after["base_key"] == gl["base_key"] and len(built) == 1
     assert array(after["overlay"][0]["x"]).size == array(gl["overlay"][0]["x"]).size + 1
     at.selectbox(key="sim_map_colour").set_value("category").run()
     at.multiselect(key="sim_map_hover").set_value(["category"]).run()
     assert not at.exception
-    assert _gl_data(at)["base_key"] != gl["base_key"]
+    assert _gl_data(at)["base_key"] != gl["base_key"] and len(built) == 2
 
 
 def gl_json(traces: list) -> str:
-    """The base traces as views._gl_map.split_figure writes them."""
+    """The base traces as views._gl_map.base_json writes them."""
     from plotly.io.json import to_json_plotly
 
     return to_json_plotly(traces)

@@ -91,4 +91,12 @@ export default function (component) {
     .catch((error) => {
       entry.gd.textContent = String(error);
     });
+  // Streamlit calls this when the element goes (another tab, another page), and also when an
+  // update overtook this call: free the WebGL contexts only once the graph left the page.
+  return () =>
+    setTimeout(() => {
+      if (parentElement.isConnected || graphs.get(parentElement) !== entry) return;
+      graphs.delete(parentElement);
+      if (window.Plotly) window.Plotly.purge(entry.gd);
+    }, 0);
 }

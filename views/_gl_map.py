@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,43 +50,52 @@ def plotly_url() -> str:
     return "/" + "/".join(p for p in parts if p)
 
 
-def split_figure(fig: go.Figure, base_traces: int) -> dict[str, str]:
-    """``fig`` as the component's data: its first ``base_traces`` traces (every point) as one
-    JSON string with its content key (md5, 16 hex digits), the rest (drawn on top) as
-    another, and the layout. Numbers go as base64 typed arrays (plotly.py's ``bdata``)."""
-    figure = fig.to_dict()
-    data = figure["data"]
-    base = to_json_plotly(data[:base_traces])
-    key = hashlib.md5(base.encode(), usedforsecurity=False).hexdigest()[:16]
+@dataclass(frozen=True)
+class GlBase:
+    """The map's base traces (every point) as JSON, and its content key (16 hex digits)."""
+
+    json: str
+    key: str
+
+
+def base_json(fig: go.Figure) -> GlBase:
+    """``fig``'s traces as one JSON string (numbers as plotly.py's base64 typed arrays,
+    ``bdata``) and the md5 of that string as its key."""
+    text = to_json_plotly(fig.to_dict()["data"])
+    return GlBase(text, hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()[:16])
+
+
+def component_data(base: GlBase, overlay: go.Figure, config: Mapping[str, Any]) -> dict[str, str]:
+    """The component's data: the base traces, ``overlay``'s traces (drawn on top) and
+    layout, the plotly config and where plotly.js is served."""
+    figure = overlay.to_dict()
     # plotly.py's white template (axes that make room for their labels) instead of the
     # Streamlit theme st.plotly_chart would apply; new base traces (another colour, filter
     # or projection) clear the drawn selection.
-    layout = dict(figure["layout"]) | {
+    layout = figure["layout"] | {
         "template": plotly.io.templates["plotly_white"],
-        "selectionrevision": key,
+        "selectionrevision": base.key,
     }
+    # No link to Chart Studio (st.plotly_chart hides it too); resize with the page.
+    shown = {**config, "responsive": True, "showSendToCloud": False, "showLink": False}
     return {
-        "base_key": key,
-        "base": base,
-        "overlay": to_json_plotly(data[base_traces:]),
+        "base_key": base.key,
+        "base": base.json,
+        "overlay": to_json_plotly(figure["data"]),
         "layout": to_json_plotly(layout),
+        "config": to_json_plotly(shown),
+        "plotly": plotly_url(),
     }
 
 
 def gl_map(
-    fig: go.Figure, base_traces: int, key: str, config: Mapping[str, Any]
+    base: GlBase, overlay: go.Figure, key: str, config: Mapping[str, Any]
 ) -> list[dict[str, int]]:
-    """Draw ``fig`` (its first ``base_traces`` traces every point, the rest small overlays)
-    and return the box or lasso selection as plotly points: ``curve_number`` and
-    ``point_index`` per selected point; empty before any selection and when the selection
-    was made on other base traces (its indices would name other points)."""
-    data = split_figure(fig, base_traces) | {
-        "plotly": plotly_url(),
-        # No link to Chart Studio (st.plotly_chart hides it too); resize with the page.
-        "config": to_json_plotly(
-            {**config, "responsive": True, "showSendToCloud": False, "showLink": False}
-        ),
-    }
+    """Draw the ``base`` traces with ``overlay``'s traces on top (and its layout); return
+    the box or lasso selection as plotly points: ``curve_number`` and ``point_index`` per
+    selected point; empty before any selection and when the selection was made on other
+    base traces (its indices would name other points)."""
+    data = component_data(base, overlay, config)
     result = _COMPONENT(
         key=key, data=data, default={"selection": None}, on_selection_change=lambda: None
     )

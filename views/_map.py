@@ -52,7 +52,7 @@ from core.project import (
 from core.search import exhaustive_search
 from core.vectors import VectorSet, array_digest
 from views import _ui
-from views._gl_map import gl_map
+from views._gl_map import GlBase, base_json, gl_map
 
 PROJECTION_NAMES = {Projection.PCA: "PCA", Projection.TSNE: "t-SNE", Projection.UMAP: "UMAP"}
 # Fourteen colours that stay apart on white (the words dataset has 14 categories), then
@@ -75,6 +75,7 @@ PRESENTER_HEIGHT = 370  # px: the map, its controls and one folded expander fill
 DENSE_POINTS = 20_000  # above this many points every marker is 3 px
 GL_MAP_POINTS = 20_000  # above this many points the map updates in place (views._gl_map)
 _LAST_MAP = "_sim_map_last"  # session state: what the map drew last, for exports
+MAP_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage", "autoScale2d"]}
 
 T = TypeVar("T")
 
@@ -290,13 +291,16 @@ def map_figure(
     near: list[int],
     target_row: int | None,
     big: bool = False,
+    base: bool = True,
+    overlay: bool = True,
 ) -> tuple[go.Figure, list[_Trace]]:
     """The WebGL map of dataset ``rows`` (``coords`` holds one row of coordinates per dataset
     row, NaN where not projected; ``texts`` each row's escaped hover text, its label first):
     one trace per colour (or one with a colour scale), the target's ``near`` neighbours and
     the target on top. Every string in it is escaped here, so the figure needs no
     :func:`views._ui.escape_figure_text`. Returns the figure and its data traces, in order,
-    for reading a selection."""
+    for reading a selection. Without ``base`` the figure leaves out the data traces, without
+    ``overlay`` the neighbours and the target (the in-place map sends them apart)."""
     three_d = coords.shape[1] == 3
     scatter = go.Scatter3d if three_d else go.Scattergl
     size = marker_size(rows.size, three_d)
@@ -323,7 +327,9 @@ def map_figure(
 
     groups: list[_Trace] = []
     fig = go.Figure()
-    if colouring.kind is ColumnKind.NUMERIC:
+    if not base:
+        pass
+    elif colouring.kind is ColumnKind.NUMERIC:
         numbers = colouring.numbers if colouring.numbers is not None else np.empty(0)
         finite = rows[~np.isnan(numbers[rows])]
         marker = {
@@ -358,7 +364,7 @@ def map_figure(
                     marker={"size": size, "color": colour, "opacity": 0.75},
                 )
             )
-    if near:
+    if near and overlay:
         near_rows = np.asarray(near)
         fig.add_trace(
             trace(
@@ -374,7 +380,7 @@ def map_figure(
                 marker={"size": size + 6, "color": "rgba(0,0,0,0)", "line": {"width": 2}},
             )
         )
-    if target_row is not None:
+    if target_row is not None and overlay:
         fig.add_trace(
             trace(
                 np.asarray([target_row]),
@@ -572,12 +578,24 @@ def _draw(
             near = exhaustive_search(q, vs.vectors, k, exclude=exclude).ids[0].tolist()
     big = _ui.presenting()
     texts = hover_texts(columns, hover)
-    fig, groups = map_figure(coords, shown.rows, colouring, texts, near, exclude, big)
     three_d = result.coords.shape[1] == 3
-    figure = _ui.style_figure(fig, PRESENTER_HEIGHT if big else 540)
-    if big:
-        figure.update_layout(margin={"t": 30})  # the mode bar still clears the legend
-    points = _show(figure, len(groups), three_d)
+    draw = partial(map_figure, coords, shown.rows, colouring, texts, near, exclude, big)
+    if shown.rows.size > GL_MAP_POINTS:
+        # Every point once per content, kept per server; each rerun builds only the overlay.
+        key = (
+            "map base",
+            _projection_key(vs, result.method.value, result.coords.shape[1]),
+            None if result.rows is None else array_digest(result.rows),
+            array_digest(shown.rows),
+            columns.key(colour),
+            tuple(columns.key(h) for h in hover),
+        )
+        base, groups = _bases().get(key, partial(_gl_base, draw))
+        overlay = _styled(draw(base=False)[0], big)
+        points = gl_map(base, overlay, "sim_map_gl", MAP_CONFIG)
+    else:
+        fig, groups = draw()
+        points = _chart(_styled(fig, big), three_d)
     st.session_state[_LAST_MAP] = {
         "key": vs.key,
         "coords": coords,
@@ -597,19 +615,33 @@ def _draw(
         _ui.code_expander(code)
 
 
-def _show(figure: go.Figure, base_traces: int, three_d: bool) -> list[dict[str, Any]]:
-    """Draw the map; return its box or lasso selection as plotly points. Up to
-    :data:`GL_MAP_POINTS` points it is an ``st.plotly_chart``; above, the component that
-    updates one graph in place (``views._gl_map``), so a rerun does not rebuild 100k points."""
-    config = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage", "autoScale2d"]}
-    points = sum(len(t.x) for t in figure.data[:base_traces])
-    if points > GL_MAP_POINTS:
-        return gl_map(figure, base_traces, "sim_map_gl", config)
+def _styled(fig: go.Figure, big: bool) -> go.Figure:
+    figure = _ui.style_figure(fig, PRESENTER_HEIGHT if big else 540)
+    if big:
+        figure.update_layout(margin={"t": 30})  # the mode bar still clears the legend
+    return figure
+
+
+@st.cache_resource
+def _bases() -> _Memo:
+    """The in-place map's base traces (a few MB of JSON each at 100k points), per content."""
+    return _Memo(4)
+
+
+def _gl_base(draw: Callable[..., tuple[go.Figure, list[_Trace]]]) -> tuple[GlBase, list[_Trace]]:
+    fig, groups = draw(overlay=False)
+    return base_json(fig), groups
+
+
+def _chart(figure: go.Figure, three_d: bool) -> list[dict[str, Any]]:
+    """The map as an ``st.plotly_chart``; returns its box or lasso selection as plotly
+    points. Streamlit mounts a new chart whenever the figure changes, so above
+    :data:`GL_MAP_POINTS` points the map is the in-place component (``views._gl_map``)."""
     event = st.plotly_chart(
         figure,
         key="sim_map",
         width="stretch",
-        config=config,
+        config=MAP_CONFIG,
         on_select="ignore" if three_d else "rerun",
         selection_mode=("box", "lasso"),
     )
