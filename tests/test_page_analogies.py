@@ -21,6 +21,7 @@ from core.analogy import (
 from core.embedders.glove import vocabulary
 from core.embedders.registry import get_embedder
 from core.vectors import load_cached
+from tests import test_fragments as fragments
 from tests.page_helpers import (
     APP,
     array,
@@ -34,6 +35,7 @@ from tests.page_helpers import (
 from views import _analogies, _ui
 
 GLOVE = "glove-6b-50d"
+server = fragments.server  # a real Streamlit server (module-scoped), for the fragment test
 STATIC = "static-minilm-256"
 
 
@@ -165,6 +167,30 @@ def test_every_widget_reaches_the_url_and_the_link_reopens_the_view():
     again = open_tab(**link)
     assert answers(again)[0] == answers(at)[0]
     assert texts(again) == texts(at)
+
+
+@pytest.mark.slow
+def test_a_new_word_reruns_the_tab_alone_on_a_real_server(server) -> None:
+    """The tab is a fragment: over a real server's websocket, a new c reruns it alone, with
+    GloVe's brute-force answers, and the URL keeps every setting (its link reopens them)."""
+
+    async def scenario() -> tuple[fragments.Run, fragments.Run, dict[str, list[str]]]:
+        query = {"sim_view": "Analogies"}
+        async with fragments.Session(server.url, "similarity", query) as tab:
+            await tab.run()
+            changed = await tab.run("ana_c", string_value="girl")
+            fragments._only_the_fragment(changed, tab, "ana_c")
+            link = tab.url_query()
+        async with fragments.Session(server.url, "similarity", link) as other:
+            return changed, await other.run(), link
+
+    changed, reopened, link = fragments._in_thread(scenario())
+    expected = glove_brute_force("man", "king", "girl")[0]
+    for run in (changed, reopened):
+        top = next(f for f in run.frames() if "answer" in f.columns)
+        assert top["answer"].tolist() == expected
+    assert link["ana_c"] == ["girl"] and link["ana_a"] == ["man"] and link["ana_b"] == ["king"]
+    assert link["sim_view"] == ["Analogies"] and link["ana_model"] == [GLOVE]
 
 
 def test_a_word_glove_does_not_know_is_named():

@@ -24,7 +24,7 @@ from core.analogy import (
 from core.embedders.glove import NAME as GLOVE
 from core.embedders.registry import LOCAL_FACTORIES
 from core.vectors import embed_dataset, embedding_seconds, is_cached
-from views import _ui
+from views import _state, _ui
 
 NUMBER = st.column_config.NumberColumn(format="%.3f")
 ARROWS = {"a → b": "#1f4fd1", "c → b − a + c": "#d1451f"}
@@ -261,9 +261,11 @@ def _code(question: tuple[str, str, str], model: str) -> str:
     )
 
 
+@_state.fragment
 def render_analogies() -> None:
     """The tab: three words and a model in, the top-5 answers, the drawing and other models'
-    answers to the same question out."""
+    answers to the same question out. A fragment: a change of its words or model reruns this
+    tab alone."""
     models = local_models()
     c_a, c_b, c_c, c_model = st.columns([2, 2, 2, 3])
     a = c_a.text_input("a", key=_ui.bound("ana_a", "man"), help="a is to b …")
