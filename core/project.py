@@ -34,10 +34,24 @@ DEFAULT_PERPLEXITY = 30.0
 # Inputs whose largest value is outside this range are rescaled first: t-SNE squares
 # distances in float32 (1e30 overflows, 1e-30 underflows) and crashes on NaN.
 SAFE_SCALE = (1e-6, 1e6)
-# t-SNE and UMAP fit at most this many rows (a seeded random sample above it), so that one
-# projection takes minutes at most on a shared 2-core server (python -m bench.bench_map
-# --engines times them). PCA fits every row.
-MAX_ROWS = {"pca": None, "tsne": 5_000, "umap": 10_000}
+# t-SNE and UMAP fit at most this many rows (a seeded random sample above it); they run on
+# demand in a child process with progress and Cancel, so a cap only bounds the wait. Measured
+# with `python -m bench.bench_project` on MiniLM vectors of generated sentences, the 2 cores
+# shared with a soak and other jobs (1-min load 7-13): UMAP 297 s at 100k (trustworthiness
+# 0.96), so its cap is the 100k the map draws; at 10k 180 s with pynndescent, 41 s with
+# exact_knn (below; trustworthiness 0.93 both ways). UMAP on a PCA-50 reduction was no cure
+# (77 s at 10k, trustworthiness 0.91). t-SNE (scikit-learn's Barnes-Hut, 1000 iterations)
+# took 387 s at 10k and did not finish 100k within 15 minutes, so 10k: about UMAP's wait
+# at 100k. PCA fits every row (20 s at 100k on the loaded machine, 2.5 s at 10k).
+MAX_ROWS = {"pca": None, "tsne": 10_000, "umap": 100_000}
+
+# UMAP's neighbours are searched exactly (blocks of BLAS products, exact_knn) up to this many
+# rows, by pynndescent's approximate descent above. The descent's compiled functions take
+# other compiled functions as arguments, so numba cannot cache them on disk: every new
+# process (every UMAP child) compiles them first, 60-90 s at 1-min load 7-10 before a
+# 0.4 s search of 5k rows.
+EXACT_KNN_ROWS = 20_000
+KNN_BLOCK_BYTES = 64 << 20  # similarities computed at a time by exact_knn
 
 # A progress report: what is happening now and the share of the job done (0..1).
 Progress = Callable[[str, float], None]
@@ -109,7 +123,9 @@ def _cache_umap_functions() -> int:
     compiles its own (layout, distances, fuzzy set) afresh in every process, about ten
     seconds before the first map. Returns how many functions now use the cache; those
     already compiled, or with nowhere writable to cache (numba tries the package folder, then
-    ``NUMBA_CACHE_DIR`` or the user's cache folder), stay as they were."""
+    ``NUMBA_CACHE_DIR`` or the user's cache folder), stay as they were. (pynndescent's
+    neighbour descent takes other compiled functions as arguments, which numba cannot look
+    up in its cache: it compiles in every process, see :data:`EXACT_KNN_ROWS`.)"""
     from numba.core.dispatcher import Dispatcher
 
     cached = 0
@@ -130,6 +146,32 @@ def _cache_umap_functions() -> int:
     return cached
 
 
+def exact_knn(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest rows by cosine distance, itself first, by brute force in
+    float32 blocks of at most :data:`KNN_BLOCK_BYTES` (one row at least): int64 indices and
+    float32 distances (1 - cosine, at least 0), both ``(n, k)``, nearest first. A zero row
+    is at distance 1 from every other."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    n = unit.shape[0]
+    if not 1 <= k <= n:
+        raise ExplorerError(f"k = {k} neighbours for {n} rows: give 1 to {n}.")
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    block = max(1, KNN_BLOCK_BYTES // (4 * n))  # rows per float32 block of similarities
+    for start in range(0, n, block):
+        rows = np.arange(start, min(start + block, n))
+        sims = unit[rows] @ unit.T
+        sims[np.arange(rows.size), rows] = np.inf  # itself first, whatever its norm
+        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
+        indices[rows] = np.take_along_axis(top, order, axis=1)
+        nearest = np.take_along_axis(sims, indices[rows], axis=1)
+        distances[rows] = np.maximum(1.0 - nearest, 0.0)
+        distances[rows, 0] = 0.0
+    return indices, distances
+
+
 def _umap(vectors: np.ndarray, n_components: int, seed: int) -> np.ndarray:
     if Projection.UMAP not in available_projections():
         raise ExplorerError(
@@ -141,15 +183,21 @@ def _umap(vectors: np.ndarray, n_components: int, seed: int) -> np.ndarray:
     _cache_umap_functions()
 
     n = vectors.shape[0]
+    k = min(15, n - 1)
+    # Up to EXACT_KNN_ROWS the neighbours come from exact_knn, so UMAP skips its own search
+    # (force_approximation_algorithm only turns off its dense path for < 4,096 rows).
+    knn = exact_knn(vectors, k) if n <= EXACT_KNN_ROWS else None
     # The spectral start solves for n_components + 1 eigenvectors, which needs more points.
     init = "spectral" if n > n_components + 2 else "random"
     reducer = umap.UMAP(
         n_components=n_components,
-        n_neighbors=min(15, n - 1),
+        n_neighbors=k,
         metric="cosine",
         init=init,
         random_state=seed,
         n_jobs=1,
+        precomputed_knn=(None, None) if knn is None else knn,
+        force_approximation_algorithm=knn is not None,
     )
     with warnings.catch_warnings():
         # Small datasets make UMAP warn about graph connectivity; the picture is still valid.

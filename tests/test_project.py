@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 from sklearn.manifold import trustworthiness
+from sklearn.neighbors import NearestNeighbors
 
 from core import project as project_module
 from core.errors import ExplorerError
@@ -136,6 +137,53 @@ def test_umap_when_installed(blobs):
     assert first.trustworthiness > 0.85
     np.testing.assert_array_equal(first.coords, project(blobs, "umap", seed=2).coords)
     assert project(blobs[:4], "umap", n_components=3).coords.shape == (4, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exact_rows", [0, 10_000])
+def test_umap_with_exact_or_descended_neighbours(monkeypatch, blobs, exact_rows):
+    """Up to EXACT_KNN_ROWS UMAP gets exact_knn's neighbours, above it searches its own
+    (pynndescent, or its dense path for so few rows); both keep the clusters."""
+    pytest.importorskip("umap")
+    calls: list[int] = []
+    real = project_module.exact_knn
+    monkeypatch.setattr(project_module, "exact_knn", lambda x, k: calls.append(k) or real(x, k))
+    monkeypatch.setattr(project_module, "EXACT_KNN_ROWS", exact_rows)
+    result = project(blobs, "umap", seed=1)
+    assert calls == ([15] if exact_rows else [])
+    assert result.trustworthiness > 0.85
+
+
+def test_exact_knn_matches_sklearn_brute_force(monkeypatch):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(300, 12)) * rng.uniform(0.1, 10, size=(300, 1))
+    indices, distances = project_module.exact_knn(x, 7)
+    assert indices.shape == distances.shape == (300, 7)
+    assert indices.dtype == np.int64 and distances.dtype == np.float32
+    want_d, want_i = (
+        NearestNeighbors(n_neighbors=7, metric="cosine", algorithm="brute").fit(x).kneighbors(x)
+    )
+    np.testing.assert_array_equal(indices, want_i)
+    np.testing.assert_allclose(distances, want_d, atol=1e-6)
+    np.testing.assert_array_equal(indices[:, 0], np.arange(300))
+    # Blocks of one row give the same answer; k = n lists every row.
+    monkeypatch.setattr(project_module, "KNN_BLOCK_BYTES", 1)
+    blocked_i, blocked_d = project_module.exact_knn(x, 7)
+    np.testing.assert_array_equal(blocked_i, indices)
+    np.testing.assert_allclose(blocked_d, distances, atol=1e-6)  # BLAS rounding
+    every = project_module.exact_knn(x[:5], 5)[0]
+    np.testing.assert_array_equal(every[:, 0], np.arange(5))
+    assert all(sorted(row.tolist()) == [0, 1, 2, 3, 4] for row in every)
+
+
+def test_exact_knn_zero_rows_and_bad_k():
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    indices, distances = project_module.exact_knn(x, 3)
+    assert indices[0, 0] == 0 and distances[0].tolist() == [0.0, 1.0, 1.0]
+    np.testing.assert_allclose(distances[3], [0.0, 1 - np.sqrt(0.5), 1 - np.sqrt(0.5)], atol=1e-6)
+    for k in (0, 5):
+        with pytest.raises(ExplorerError, match=f"k = {k} neighbours for 4 rows"):
+            project_module.exact_knn(x, k)
 
 
 @pytest.mark.parametrize("method", [Projection.PCA, Projection.TSNE])
