@@ -25,10 +25,12 @@ from core.engines import get_engine
 from core.errors import ExplorerError
 from core.storage import MemInfo
 from core.vectors import embed_dataset
+from tests import test_fragments as fragments
 from tests.page_helpers import array, figures, frames, open_page, plain, plain_table, texts
 from views import _engines, _ui
 
 MODEL = "static-minilm-256"  # the sidebar's first default model: the tab's default
+server = fragments.server  # a real Streamlit server (module-scoped), for the fragment test
 FEW = ["exhaustive", "hnswlib"]
 
 
@@ -255,6 +257,30 @@ def test_cloud_settings_follow_the_choices():
         "Download pgvector.sql",
     ]  # the systems that have a manhattan metric
     assert "PostgreSQL + pgvector, step by step" in " ".join(e.label for e in at.expander)
+
+
+@pytest.mark.slow
+def test_a_cloud_setting_reruns_its_section_alone_on_a_real_server(server):
+    """The cloud settings are a fragment: over a real server's websocket, the oversampling
+    slider reruns that section alone, its exports follow it, and the URL keeps every setting
+    (its link reopens them)."""
+
+    async def scenario():
+        query = {"search_view": "Engines", "engines_cloud_quant": "binary"}
+        async with fragments.Session(server.url, "search", query) as tab:
+            await tab.run()
+            changed = await tab.run("engines_cloud_over", double_array_value=8)
+            fragments._only_the_fragment(changed, tab, "engines_cloud_over")
+            link = tab.url_query()
+        async with fragments.Session(server.url, "search", link) as other:
+            return changed, await other.run(), link
+
+    changed, reopened, link = fragments._in_thread(scenario())
+    for run in (changed, reopened):
+        azure = next(c.code_text for c in run.elements["code"] if "vectorSearch" in c.code_text)
+        assert '"defaultOversampling": 8.0' in azure and '"kind": "binaryQuantization"' in azure
+    assert link["engines_cloud_over"] == ["8"] and link["engines_cloud_quant"] == ["binary"]
+    assert link["search_view"] == ["Engines"] and link["engines_k"] == ["10"]
 
 
 def test_presenter_mode_draws_the_chart_first():

@@ -39,7 +39,7 @@ from core.metrics import Metric
 from core.search import Method, exhaustive_search
 from core.storage import format_bytes
 from core.vectors import VectorSet
-from views import _pgvector, _ui
+from views import _pgvector, _state, _ui
 from views._scale_lab import N_CHOICES
 
 REFERENCE = "exhaustive"
@@ -654,9 +654,11 @@ def _side_by_side(
     st.caption(_ui.md_text(f"Top {k} for {what}. ") + _ui.MARKS_LEGEND.format(reference=REFERENCE))
 
 
+@_state.fragment
 def _cloud_settings(dims: int, infos: list[EngineInfo]) -> None:
     """The current choices as each cloud system's configuration: code, notes, download
-    (HNSW's settings from the hnswlib engine's among ``infos``)."""
+    (HNSW's settings from the hnswlib engine's among ``infos``). A fragment: its own widgets
+    rerun this section alone, not the measurements above it."""
     c_q, c_metric, c_over, c_mrl, c_rescore = st.columns([2.4, 2, 2, 2, 1.6])
     quantization = c_q.radio(
         "Quantization",
