@@ -2,8 +2,11 @@
 
 Run ``python -m bench.bench_serve --classroom [--repeat 3]`` for the classroom of issue 16:
 50 clients x 20 requests of 1-3 sentences against ``python -m core.serve`` in its own process,
-with the model's own sentences/s and CPU ms per sentence measured just before each run (also
-``python -m bench.bench_classroom --server``). Run
+with the model's own sentences/s and CPU ms per sentence measured just before each run, on
+the same sentences, both in one call (its best) and in the server's passes on its worker
+count; the server's CPU (and its event loop's) per sentence; and the clients' own CPU per
+request, which shares the machine with the server, so served/raw is also given on the CPU
+the clients leave (also ``python -m bench.bench_classroom --server``). Run
 ``python -m bench.bench_serve [--clients 20] [--requests 50] [--model all-MiniLM-L6-v2]``
 for one load run, or ``python -m bench.bench_serve --all [--repeat 3]`` for the three
 scenarios the README quotes: 20 clients x 50 requests, 50 x 20, and the latency of a 1-text
