@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from core.embedders.registry import get_embedder
+from core.serve import create_app, load_local_models, serve_in_thread
 from tests.page_helpers import array, figures, frames, open_page, plain, texts
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "ref"
@@ -213,3 +214,31 @@ def test_presenter_neighbours_of_four_models_name_each_in_full() -> None:
     rows = [b for b in least.children.values() if b.type == "flex_container"]
     assert [len(r.children) for r in rows] == [2, 2]
     assert [plain(t.value.columns[1]) for t in least.table] == models
+
+
+@pytest.mark.slow
+def test_presenter_neighbours_cut_a_name_too_long_for_its_column(tmp_path, monkeypatch) -> None:
+    """Four tables side by side, one of a hosted model whose name (28 letters) is longer than
+    the 17 its 152-px column holds: that name is cut with an ellipsis and given whole in the
+    header's tooltip; the local models' names stay whole."""
+    monkeypatch.setenv("EXPLORER_CACHE_DIR", str(tmp_path))
+    local = ["static-minilm-256", "glove-6b-50d", "all-MiniLM-L6-v2"]
+    served = "static-minilm-256"
+    with serve_in_thread(create_app(load_local_models([served]))) as url:
+        at = open_page(
+            "similarity",
+            {"sim_view": "Neighbours", "present": "1", "models": local, "sim_target": "queen"},
+        )
+        at.selectbox(key="rf_provider").select("compatible")
+        at.text_input(key="rf_model").input(served)
+        at.text_input(key="rf_base_url").input(f"{url}/v1")
+        at.text_input(key="rf_key").input("sk-any")
+        next(b for b in at.button if b.label == "Add model").click().run()
+        hosted = f"compatible:{served}"
+        next(b for b in at.button if plain(b.label) == f"Embed with {hosted}").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    items = [json.loads(t.proto.columns)["item"] for t in at.dataframe]
+    assert [i["width"] for i in items] == [152] * 4
+    assert [i["label"] for i in items] == [*local, "compatible:stati…"]
+    models = [*local, hosted]
+    assert [plain(i["help"]).split(": the most")[0] for i in items] == models
