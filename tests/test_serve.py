@@ -4,8 +4,10 @@ load test."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
 import os
 import re
 import socket
@@ -484,6 +486,39 @@ def test_a_hung_up_clients_queued_chunks_are_never_computed():
     assert after.status_code == 200
     # Only the batch already running was computed, then the next request: not 512 texts.
     assert model.calls == [texts[:BATCH_TEXTS], ["still there?"]]
+
+
+def test_a_client_that_hangs_up_during_its_pass_leaves_the_server_serving(caplog):
+    with gated_server() as (model, base):
+        sock = send_raw(base, {"model": "gated", "input": "going"})
+        model.busy.wait(30)  # its only chunk is in the model
+        sock.close()
+        time.sleep(0.2)  # the server sees the hang-up before the pass ends
+        model.release.set()
+        after = post(base, {"model": "gated", "input": "staying"}, {})
+    assert after.status_code == 200
+    assert model.calls == [["going"], ["staying"]]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_closing_a_batcher_cancels_what_waits_and_finishes_what_runs():
+    async def scenario() -> None:
+        model = GatedRecorder()
+        batcher = serve._Batcher("gated", model, 100, workers=1)
+        running = batcher.submit(["first"])
+        await asyncio.to_thread(model.busy.wait, 30)
+        waiting = batcher.submit(["second", "third"])
+        closing = asyncio.create_task(asyncio.to_thread(batcher.close))
+        await asyncio.sleep(0.1)
+        model.release.set()
+        await closing
+        await asyncio.wait_for(running.done, 30)
+        await asyncio.sleep(0)  # the cancel was scheduled on this loop
+        assert waiting.done.cancelled() and batcher.queued == 0
+        np.testing.assert_array_equal(running.vectors, ToyEmbedder("gated").embed(["first"]))
+        assert model.calls == [["first"]]
+
+    asyncio.run(scenario())
 
 
 def test_a_small_request_overtakes_a_big_one_and_chunks_come_back_in_order():
