@@ -224,6 +224,14 @@ class ServerProcess:
         fields = Path(stat).read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def passes(self, model: str) -> tuple[int, int] | None:
+        """Forward passes the server has run for ``model`` and the texts they carried, from
+        ``/health`` (None from a build that does not report them)."""
+        counts = httpx2.get(f"{self.url}/health", timeout=10).json().get("passes", {})
+        if model not in counts:
+            return None
+        return counts[model]["passes"], counts[model]["texts"]
+
 
 @contextmanager
 def server_process(
@@ -270,9 +278,9 @@ def server_process(
 @dataclass(frozen=True)
 class ClassroomRun:
     """One classroom run: the model's own speed on the same sentences in one call (``raw``)
-    and in the server's passes on its worker count (``raw_passes``), the load through the
-    server, the server's CPU ms per sentence (all threads, and its event loop alone), and the
-    clients' own CPU, ms per request."""
+    and in passes of ``pass_size`` texts, the mean the server formed, on its worker count
+    (``raw_passes``), the load through the server, the server's CPU ms per sentence (all
+    threads, and its event loop alone), and the clients' own CPU, ms per request."""
 
     raw: RawRate
     raw_passes: RawRate
@@ -280,6 +288,7 @@ class ClassroomRun:
     server_cpu_ms: float
     loop_cpu_ms: float
     client_cpu_ms: float
+    pass_size: int
 
     @property
     def share(self) -> float:
@@ -319,27 +328,36 @@ def classroom_run(
     texts = [
         t for client in student_inputs(clients, requests, most, seed) for r in client for t in r
     ]
-    raw, raw_passes = raw_rate(model, texts), raw_pass_rate(model, texts)
+    raw = raw_rate(model, texts)
     with server_process(model.name, command) as server:
         run_load(server.url, model.name, 10, 2, most, seed + 1)  # first passes allocate
+        passes = server.passes(model.name)
         loop, total, client = server.cpu_seconds(server.pid), server.cpu_seconds(), _cpu_seconds()
         load = run_load(server.url, model.name, clients, requests, most, seed)
         client = _cpu_seconds() - client
         loop = server.cpu_seconds(server.pid) - loop
         total = server.cpu_seconds() - total
+        after = server.passes(model.name)
+    # The model in passes of the mean size the server formed (its largest when it does not
+    # say: an older build), on as many threads as it has workers.
+    size = BATCH_TEXTS
+    if passes and after and after[0] > passes[0]:
+        size = max(1, round((after[1] - passes[1]) / (after[0] - passes[0])))
     sentences, answered = max(load.texts, 1), max(load.requests - load.failures, 1)
     return ClassroomRun(
         raw,
-        raw_passes,
+        raw_pass_rate(model, texts, size=size),
         load,
         total / sentences * 1000,
         loop / sentences * 1000,
         client / answered * 1000,
+        size,
     )
 
 
 CLASSROOM_COLUMNS = (
     "raw sent/s",
+    "texts a pass",
     "raw sent/s in passes",
     "served sent/s",
     "served/raw",
@@ -361,16 +379,17 @@ _DECIMALS = {c for c in CLASSROOM_COLUMNS if "CPU ms" in c or c == "of which eve
 
 
 def classroom_table(runs: Sequence[ClassroomRun]) -> str:
-    """A markdown row per run, then medians: raw sentences/s (one call, and in the server's
-    passes), served sentences/s and its ratio to raw, the clients' share of the machine and
-    the ratio on the CPU they leave, requests/s, p50/p95 latency, CPU ms per sentence (raw,
-    raw in passes, server, its event loop), raw over server CPU, the clients' CPU ms per
-    request, and failed requests."""
+    """A markdown row per run, then medians: raw sentences/s in one call, the server's mean
+    pass size and raw sentences/s in passes of it, served sentences/s and its ratio to raw,
+    the clients' share of the CPU and the ratio on the CPU they leave, requests/s, p50/p95
+    latency, CPU ms per sentence (raw, raw in passes, server, its event loop), raw over
+    server CPU, the clients' CPU ms per request, and failed requests."""
 
     def cells(r: ClassroomRun) -> list[float]:
         load = r.load
         return [
             r.raw.per_second,
+            r.pass_size,
             r.raw_passes.per_second,
             load.texts_per_second,
             r.share * 100,

@@ -403,6 +403,7 @@ class _Batcher:
         self._jobs: list[_Job] = []
         self._queued = self._queued_chars = 0
         self._running = 0  # passes in progress
+        self.passes = self.passed_texts = 0  # merged passes run so far, and their texts
         self._ready = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._closed = False
@@ -526,6 +527,8 @@ class _Batcher:
         outcomes = self._embed(batch)
         finished: dict[asyncio.AbstractEventLoop, list[_Job]] = {}
         with self._ready:
+            self.passes += 1
+            self.passed_texts += sum(len(texts) for _, _, texts in batch)
             for (job, row, _), (tokens, error) in zip(batch, outcomes, strict=True):
                 job.tokens += tokens
                 if error is not None and (job.error is None or row < job.error_row):
@@ -739,7 +742,12 @@ def create_app(models: Mapping[str, ModelSource], settings: ServeSettings | None
     async def health() -> dict:
         queued = {name: batchers[name].queued if name in batchers else 0 for name in served}
         loaded = [name for name, model in served.items() if model.loaded]
-        return {"status": "ok", "queued_texts": queued, "loaded": loaded}
+        # Merged forward passes and the texts they carried, so far: their ratio is the mean
+        # batch the room's requests formed (the benchmark measures the model at that size).
+        passes = {
+            name: {"passes": b.passes, "texts": b.passed_texts} for name, b in batchers.items()
+        }
+        return {"status": "ok", "queued_texts": queued, "loaded": loaded, "passes": passes}
 
     @app.get("/v1/models", dependencies=guarded)
     async def list_models() -> dict:

@@ -147,7 +147,18 @@ def test_azure_route_serves_the_deployment(url):
 def test_health_needs_no_key_and_shows_the_queues(url):
     health = httpx2.get(f"{url}/health").json()
     models = toy_models()
+    assert health.pop("passes").keys() <= set(models)  # only models asked for so far
     assert health == {"status": "ok", "queued_texts": dict.fromkeys(models, 0), "loaded": [*models]}
+
+
+def test_health_counts_the_passes_and_their_texts():
+    with serve_in_thread(create_app(toy_models(), ServeSettings(workers=1))) as base:
+        assert httpx2.get(f"{base}/health").json()["passes"] == {}
+        post(base, {"model": "toy", "input": ["a", "b", "c"]}, {})
+        # BATCH_TEXTS + 1 texts: a full pass of chunks, then one more for the last text.
+        post(base, {"model": "toy", "input": ["t"] * (BATCH_TEXTS + 1)}, {})
+        passes = httpx2.get(f"{base}/health").json()["passes"]
+    assert passes == {"toy": {"passes": 3, "texts": 3 + BATCH_TEXTS + 1}}
 
 
 # ---------------------------------------------------------------- bad requests
@@ -941,12 +952,12 @@ def test_classroom_ratios_and_table_by_hand():
     # on the 80 % they leave the server reaches 50 / 80 = 62.5 % of raw. Raw CPU 2 ms a
     # sentence against the server's 4 ms: 50 %.
     load = LoadResult(2, 10, 0, 2.0, (0.1,) * 9 + (0.3,), 20)
-    run = ClassroomRun(RawRate(20.0, 2.0), RawRate(16.0, 2.5), load, 4.0, 0.5, 2.0)
+    run = ClassroomRun(RawRate(20.0, 2.0), RawRate(16.0, 2.5), load, 4.0, 0.5, 2.0, 24)
     assert run.share == pytest.approx(0.5)
     assert run.client_share == pytest.approx(0.2)
     assert run.share_left == pytest.approx(0.625)
     assert run.cpu_share == pytest.approx(0.5)
     lines = classroom_table([run, run]).splitlines()
-    assert len(lines) == 5 and lines[0].count("|") == lines[-1].count("|") == 18
-    assert lines[-1].startswith("| median | 20 | 16 | 10 | 50 % | 20 % | 62 % | 5 | 100 | ")
+    assert len(lines) == 5 and lines[0].count("|") == lines[-1].count("|") == 19
+    assert lines[-1].startswith("| median | 20 | 24 | 16 | 10 | 50 % | 20 % | 62 % | 5 | 100 | ")
     assert lines[-1].endswith(" | 2.00 | 2.50 | 4.00 | 0.50 | 50 % | 2.00 | 0 |")
