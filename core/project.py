@@ -48,9 +48,11 @@ MAX_ROWS = {"pca": None, "tsne": 10_000, "umap": 100_000}
 # UMAP's neighbours are searched exactly (blocks of BLAS products, exact_knn) up to this many
 # rows, by pynndescent's approximate descent above. The descent's compiled functions take
 # other compiled functions as arguments, so numba cannot cache them on disk: every new
-# process (every UMAP child) compiles them first, 60-90 s at 1-min load 7-10 before a
-# 0.4 s search of 5k rows.
-EXACT_KNN_ROWS = 20_000
+# process (every UMAP child) compiles them first, 60-90 s at 1-min load 7-10 before a 0.4 s
+# search of 5k rows. UMAP in a new process, exact against descent: 41 s against 180-311 s at
+# 10k, 92 s against 117 s at 40k (load 6-7), 75 s against 49 s at 60k (load 7 against 4);
+# trustworthiness the same to 0.002.
+EXACT_KNN_ROWS = 40_000
 KNN_BLOCK_BYTES = 64 << 20  # similarities computed at a time by exact_knn
 
 # A progress report: what is happening now and the share of the job done (0..1).
