@@ -28,12 +28,12 @@ NOISE = "noise"
 NOISE_ID = -1
 # Above these many rows HDBSCAN clusters a seeded random sample and every other row joins
 # the cluster of its nearest sampled row. scikit-learn's default (Prim's tree over distances
-# computed one pair at a time) grows with rows² x dims. `python -m bench.bench_project` on
-# MiniLM vectors, 1-min load 7-13 on the 2 shared cores (a soak and other jobs running): the
-# 2-D map 0.8 s at 10k and 74 s at 100k, so the map's cap is the 100k it draws; 384-D
-# vectors 302 s at 10k and over 15 minutes at 100k with the default, 5.9-14 s at 10k from
-# the whole distance matrix (BRUTE_ROWS below; 28 s and 1.3 s at 3k, the same labels), which
-# does not fit in memory much above 10k: the vectors' cap stays there.
+# computed one pair at a time) grows with rows² x dims. `python -m bench.bench_project`, MiniLM
+# vectors, seconds a user waits on the 2 cores, quiet (1-min load 1-4) / shared with a soak
+# (load 7-13): the 2-D map 1.3 / 2.9 at 10k, 50 / 76 at 100k, so the map's cap is the 100k it
+# draws. 384-D vectors with the default: 309 at 10k and over 15 minutes at 100k (loaded);
+# from the whole distance matrix (BRUTE_ROWS below, the same labels) 3.8 / 14 at 10k, but
+# that matrix does not fit in memory much above 10k: the vectors' cap stays there.
 MAX_ROWS = {"map": 100_000, "vectors": 10_000}
 # Up to this many unit vectors, the vectors are clustered from their whole distance matrix
 # (sklearn's "brute": BLAS products, 0.8 GB of float64 at 10k, about twice that at its peak)

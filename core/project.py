@@ -35,23 +35,23 @@ DEFAULT_PERPLEXITY = 30.0
 # distances in float32 (1e30 overflows, 1e-30 underflows) and crashes on NaN.
 SAFE_SCALE = (1e-6, 1e6)
 # t-SNE and UMAP fit at most this many rows (a seeded random sample above it); they run on
-# demand in a child process with progress and Cancel, so a cap only bounds the wait. Measured
-# with `python -m bench.bench_project` on MiniLM vectors of generated sentences, the 2 cores
-# shared with a soak and other jobs (1-min load 7-13): UMAP 297 s at 100k (trustworthiness
-# 0.96), so its cap is the 100k the map draws; at 10k 180 s with pynndescent, 41 s with
-# exact_knn (below; trustworthiness 0.93 both ways). UMAP on a PCA-50 reduction was no cure
-# (77 s at 10k, trustworthiness 0.91). t-SNE (scikit-learn's Barnes-Hut, 1000 iterations)
-# took 387 s at 10k and did not finish 100k within 15 minutes, so 10k: about UMAP's wait
-# at 100k. PCA fits every row (20 s at 100k on the loaded machine, 2.5 s at 10k).
+# demand in a child process with progress and Cancel, so a cap only bounds the wait.
+# `python -m bench.bench_project`, MiniLM vectors of generated sentences, seconds a user
+# waits on the 2 cores, quiet (1-min load under 1-4) / shared with a soak (load 7-13):
+# UMAP 11 / 55 at 10k, 69 / 308 at 100k (trustworthiness 0.93, 0.96), so its cap is the 100k
+# the map draws; UMAP on a PCA-50 reduction was no cure (trustworthiness 0.91 against 0.93
+# at 10k). t-SNE (scikit-learn's Barnes-Hut, 1000 iterations) 43 / 393 at 10k, over 15
+# minutes at 100k on the loaded machine: 10k waits about as long as UMAP's 100k. PCA fits
+# every row: 0.14 / 2.5 at 10k, 1.6 / 20 at 100k.
 MAX_ROWS = {"pca": None, "tsne": 10_000, "umap": 100_000}
 
 # UMAP's neighbours are searched exactly (blocks of BLAS products, exact_knn) up to this many
 # rows, by pynndescent's approximate descent above. The descent's compiled functions take
 # other compiled functions as arguments, so numba cannot cache them on disk: every new
 # process (every UMAP child) compiles them first, 60-90 s at 1-min load 7-10 before a 0.4 s
-# search of 5k rows. UMAP in a new process, exact against descent: 41 s against 180-311 s at
-# 10k, 92 s against 117 s at 40k (load 6-7), 75 s against 49 s at 60k (load 7 against 4);
-# trustworthiness the same to 0.002.
+# search of 5k rows. UMAP in a new process, exact against descent: 9.9 s against 26.7 s at
+# 10k (quiet), 41 s against 180-311 s at 10k (load 8-12), 92 s against 117 s at 40k (load
+# 6-7), 75 s against 49 s at 60k (load 7 against 4); trustworthiness the same to 0.002.
 EXACT_KNN_ROWS = 40_000
 KNN_BLOCK_BYTES = 64 << 20  # similarities computed at a time by exact_knn
 
