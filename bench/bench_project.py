@@ -9,15 +9,17 @@ Each projection or clustering runs as the map runs it: the core call
 (``project_bounded``, ``cluster``) in a child process (``core.child.run_in_child``) with
 the cap lifted to ``n``, stopped at the time limit and then reported as "over N min".
 ``wall`` is what a user waits (child start, data sent over, the job, the answer back);
-``job`` is the core call alone, timed in the child. Cheap rows (under ``CHEAP`` seconds)
-are the median of three runs, others one run. The 1-minute load average before and after
-each row is printed beside it: this machine has two cores shared with other work.
+``job`` is the core call alone, timed in the child, whose peak memory is shown. Cheap rows
+(under ``CHEAP`` seconds) are the median of three runs, others one run. The 1-minute load
+average before and after each row is printed beside it: this machine has two cores shared
+with other work.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -55,6 +57,11 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
+def _peak() -> str:
+    """This process's peak resident memory (Linux reports kB)."""
+    return f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f} GB"
+
+
 def _projected(vectors: np.ndarray, method: str) -> tuple[float, str, np.ndarray]:
     """In the child: ``project_bounded`` of every row, its seconds, what it found, coords."""
     from core.project import project_bounded
@@ -62,7 +69,7 @@ def _projected(vectors: np.ndarray, method: str) -> tuple[float, str, np.ndarray
     start = time.perf_counter()
     result = project_bounded(vectors, method, max_rows=vectors.shape[0])
     seconds = time.perf_counter() - start
-    return seconds, f"trustworthiness {result.trustworthiness:.3f}", result.coords
+    return seconds, f"trustworthiness {result.trustworthiness:.3f}, {_peak()}", result.coords
 
 
 def _clustered(points: np.ndarray, texts: list[str], space: str) -> tuple[float, str, None]:
@@ -73,7 +80,7 @@ def _clustered(points: np.ndarray, texts: list[str], space: str) -> tuple[float,
     found = cluster(points, texts, space, MIN_CLUSTER, max_rows=points.shape[0])
     seconds = time.perf_counter() - start
     noise = float(np.mean(found.ids == -1))
-    return seconds, f"{found.count} clusters, {noise:.0%} noise", None
+    return seconds, f"{found.count} clusters, {noise:.0%} noise, {_peak()}", None
 
 
 def _read(data: bytes) -> tuple[float, str, None]:
