@@ -37,12 +37,12 @@ SAFE_SCALE = (1e-6, 1e6)
 # t-SNE and UMAP fit at most this many rows (a seeded random sample above it); they run on
 # demand in a child process with progress and Cancel, so a cap only bounds the wait.
 # `python -m bench.bench_project`, MiniLM vectors of generated sentences, seconds a user
-# waits on the 2 cores, quiet (1-min load under 1-4) / shared with a soak (load 7-13):
+# waits on the 2 cores, quiet (1-min load 0.2-4) / shared with a soak (load 7-13):
 # UMAP 11 / 55 at 10k, 69 / 308 at 100k (trustworthiness 0.93, 0.96), so its cap is the 100k
 # the map draws; UMAP on a PCA-50 reduction was no cure (trustworthiness 0.91 against 0.93
-# at 10k). t-SNE (scikit-learn's Barnes-Hut, 1000 iterations) 43 / 393 at 10k, over 15
-# minutes at 100k on the loaded machine: 10k waits about as long as UMAP's 100k. PCA fits
-# every row: 0.14 / 2.5 at 10k, 1.6 / 20 at 100k.
+# at 10k). t-SNE (scikit-learn's Barnes-Hut, 1000 iterations) 43 / 393 at 10k, 711 / over
+# 900 at 100k (trustworthiness 0.95, as UMAP's in a tenth of the time): 10k, about as long
+# as UMAP's 100k, and UMAP for more. PCA fits every row: 0.14 / 2.5 at 10k, 1.6 / 20 at 100k.
 MAX_ROWS = {"pca": None, "tsne": 10_000, "umap": 100_000}
 
 # UMAP's neighbours are searched exactly (blocks of BLAS products, exact_knn) up to this many
