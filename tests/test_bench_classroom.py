@@ -6,9 +6,7 @@ on a real server. No timings: the numbers in the table tests are made up."""
 from __future__ import annotations
 
 import ast
-import asyncio
 import base64
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -46,6 +44,7 @@ from bench.classroom_scenario import (
     Step,
 )
 from bench.record_classroom import fixture_content
+from tests.event_loop import run_in_own_thread
 from views.registry import PAGES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -334,9 +333,7 @@ def _replay_all(url: str) -> dict[str, list[str]]:
     async def replay_all() -> dict[str, list[str]]:
         return {name: await replay(s) for name, s in SCENARIOS.items()}
 
-    # A thread of its own: in the full suite Playwright may run a loop in the main thread.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, replay_all()).result()
+    return run_in_own_thread(replay_all())
 
 
 @pytest.mark.slow

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 
 from bench.classroom_client import Recording, ReplaySession, StreamlitServer, with_values
+from tests.event_loop import run_in_own_thread
 
 pytestmark = pytest.mark.slow
 
@@ -35,13 +35,6 @@ async def _students(
         await asyncio.gather(*(student(s, i) for i, s in enumerate(sessions)))
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
-
-
-def _run(coroutine: Coroutine[Any, Any, None]) -> None:
-    """Run the students' event loop in a thread of its own: in the full suite the browser
-    tests' Playwright already runs a loop in the main thread, where asyncio.run refuses."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, coroutine).result()
 
 
 MODEL = "static-minilm-256"  # the first model column on the page
@@ -127,7 +120,7 @@ def test_each_session_sees_only_its_own_neighbors_and_threshold(
         near = int((np.abs(np.delete(sims, row) - threshold) < 1e-6).sum())
         assert abs(int(table.loc[MODEL, column]) - expected) <= near
 
-    _run(_students(server, recording, student))
+    run_in_own_thread(_students(server, recording, student))
 
 
 def test_changes_faster_than_reruns_lose_no_input(
@@ -151,4 +144,4 @@ def test_changes_faster_than_reruns_lose_no_input(
         assert _query(s)["sim_target"] == target and _query(s)["sim_k"] == "15"
         assert s.frames()[0]["item"].tolist() == _most_similar(words, target, 15)
 
-    _run(_students(server, recording, student))
+    run_in_own_thread(_students(server, recording, student))

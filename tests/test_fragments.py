@@ -11,7 +11,6 @@ import asyncio
 import json
 import math
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlencode
@@ -27,6 +26,7 @@ from websockets.typing import Subprotocol
 
 from bench.classroom_client import StreamlitServer, widget_key
 from core.embedders.registry import get_embedder
+from tests.event_loop import run_in_own_thread
 from tests.page_helpers import array
 
 pytestmark = pytest.mark.slow
@@ -133,12 +133,6 @@ class Session:
         return parse_qs(self.query)
 
 
-def _in_thread(coroutine: Any) -> Any:
-    """The event loop in a thread of its own (the browser tests' Playwright may hold one)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
 def _only_the_fragment(run: Run, session: Session, key: str) -> None:
     assert not run.exceptions, run.exceptions
     assert session.fragment_of[key], f"{key} is not inside a fragment"
@@ -159,7 +153,7 @@ def test_search_k_reruns_the_results_alone_and_its_link_reopens_them(server, wor
         async with Session(server.url, "search", link) as other:
             return changed, await other.run(), link
 
-    changed, reopened, link = _in_thread(scenario())
+    changed, reopened, link = run_in_own_thread(scenario())
     v = vectors["all-MiniLM-L6-v2"].astype(np.float64)
     sims = v @ query / (np.linalg.norm(v, axis=1) * np.linalg.norm(query))
     best = [labels[i] for i in np.argsort(-sims, kind="stable")[:7]]
@@ -180,7 +174,7 @@ def test_metrics_normalise_redraws_the_drawing_for_the_new_vectors(server) -> No
             _only_the_fragment(raw, tab, "met_norm")
             return normalised, raw, tab.url_query()
 
-    normalised, raw, link = _in_thread(scenario())
+    normalised, raw, link = run_in_own_thread(scenario())
     assert normalised.metrics()["euclidean"] == f"{math.sqrt(2):.3g}"
     assert raw.metrics()["euclidean"] == f"{math.sqrt(5):.3g}"
     assert raw.metrics()["dot product"] == "0"
@@ -200,7 +194,7 @@ def test_embed_text_reruns_the_chart_and_numbers_alone(server) -> None:
             _only_the_fragment(changed, tab, "embed_text")
             return changed, tab.url_query()
 
-    changed, link = _in_thread(scenario())
+    changed, link = run_in_own_thread(scenario())
     (figure,) = changed.figures()
     for model in ("static-minilm-256", "all-MiniLM-L6-v2"):
         trace = next(t for t in figure["data"] if t["name"] == model)

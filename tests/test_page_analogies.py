@@ -22,6 +22,7 @@ from core.embedders.glove import vocabulary
 from core.embedders.registry import get_embedder
 from core.vectors import load_cached
 from tests import test_fragments as fragments
+from tests.event_loop import run_in_own_thread
 from tests.page_helpers import (
     APP,
     array,
@@ -184,7 +185,7 @@ def test_a_new_word_reruns_the_tab_alone_on_a_real_server(server) -> None:
         async with fragments.Session(server.url, "similarity", link) as other:
             return changed, await other.run(), link
 
-    changed, reopened, link = fragments._in_thread(scenario())
+    changed, reopened, link = run_in_own_thread(scenario())
     expected = glove_brute_force("man", "king", "girl")[0]
     for run in (changed, reopened):
         top = next(f for f in run.frames() if "answer" in f.columns)

@@ -26,6 +26,7 @@ from core.errors import ExplorerError
 from core.storage import MemInfo
 from core.vectors import embed_dataset
 from tests import test_fragments as fragments
+from tests.event_loop import run_in_own_thread
 from tests.page_helpers import array, figures, frames, open_page, plain, plain_table, texts
 from views import _engines, _ui
 
@@ -275,7 +276,7 @@ def test_a_cloud_setting_reruns_its_section_alone_on_a_real_server(server):
         async with fragments.Session(server.url, "search", link) as other:
             return changed, await other.run(), link
 
-    changed, reopened, link = fragments._in_thread(scenario())
+    changed, reopened, link = run_in_own_thread(scenario())
     for run in (changed, reopened):
         azure = next(c.code_text for c in run.elements["code"] if "vectorSearch" in c.code_text)
         assert '"defaultOversampling": 8.0' in azure and '"kind": "binaryQuantization"' in azure

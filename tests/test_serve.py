@@ -47,6 +47,7 @@ from core.serve import (
     create_app,
     serve_in_thread,
 )
+from tests.event_loop import run_in_own_thread
 from tests.fault_server import TEST_KEY, ToyEmbedder, toy_models
 
 REPO = Path(__file__).resolve().parents[1]
@@ -529,7 +530,7 @@ def test_closing_a_batcher_cancels_what_waits_and_finishes_what_runs():
         np.testing.assert_array_equal(running.vectors, ToyEmbedder("gated").embed(["first"]))
         assert model.calls == [["first"]]
 
-    asyncio.run(scenario())
+    run_in_own_thread(scenario())
 
 
 def test_a_small_request_overtakes_a_big_one_and_chunks_come_back_in_order():
