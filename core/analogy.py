@@ -135,7 +135,9 @@ def analogy(
             f"{candidates.unit.shape[1]} dimensions."
         )
     target = inputs[1] - inputs[0] + inputs[2]
-    scores = candidates.unit @ target.astype(np.float64) / np.linalg.norm(target)
+    # In the candidates' float32 (a float64 target would copy all n x d of them first,
+    # ~60 ms at 20k x 384); the n scores are then float64.
+    scores = (candidates.unit @ target).astype(np.float64) / float(np.linalg.norm(target))
     asked = {w.lower() for w in question}
     left_out = [i for i, w in enumerate(candidates.words) if w in asked]
     check_k(k, len(candidates.words) - len(left_out), "candidate words outside the question")
