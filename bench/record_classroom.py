@@ -22,16 +22,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from playwright.sync_api import Browser, Locator, Page, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from bench.classroom_client import StreamlitServer, parse_flags, streamlit_server
 from bench.classroom_scenario import SCENARIOS, Scenario, Step
-from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
 
 TIMEOUT_MS = 120_000
-VIEWPORT = ViewportSize(width=1280, height=720)
 # The frontend marks a finished run on stApp, and elements of an older run as stale.
 _DRAWN_JS = """() => {
   const app = document.querySelector('[data-testid="stApp"]');

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, ViewportSize, expect
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -30,7 +30,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-VIEWPORT = {"width": 1280, "height": 720}
+VIEWPORT = ViewportSize(width=1280, height=720)
 TIMEOUT_MS = 90_000  # a cold server loads models and embeds a dataset on the first page
 
 # True once the page shows a finished run: nothing stale, no skeleton of a widget still
@@ -164,7 +164,8 @@ def shoot(pg: Page, name: str, full_page: bool = False) -> Path:
         pg.screenshot(path=path)
         return path
     height = pg.evaluate("() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
-    pg.set_viewport_size({"width": VIEWPORT["width"], "height": max(height, VIEWPORT["height"])})
+    tall = ViewportSize(width=VIEWPORT["width"], height=max(height, VIEWPORT["height"]))
+    pg.set_viewport_size(tall)
     try:
         settle(pg)
         # Plotly redraws at the new size after a debounced resize event, which leaves no
