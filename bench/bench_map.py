@@ -1,8 +1,8 @@
-"""How fast the map is at 100k points: its reruns (headless, and in Chromium from the key
-press to the drawn chart), and the engines behind it (PCA, UMAP, HDBSCAN) at 10k and 100k.
+"""How fast the map is at 100k points: its reruns, headless and in Chromium from the key
+press to the drawn chart. The projections and clusterings behind it (PCA, UMAP, t-SNE,
+HDBSCAN) are timed by ``bench.bench_project``.
 
 ``python -m bench.bench_map`` runs the headless reruns and the Chromium timing at 100k;
-``--engines`` adds the projection and clustering timings (UMAP at 100k takes minutes);
 ``--n`` changes the size; ``--compare 3`` then times three rounds of both ways of drawing,
 alternately (``st.plotly_chart``, then the in-place component). Numbers are wall-clock
 seconds on this machine.
@@ -25,17 +25,12 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
 
-import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from bench.classroom_client import REPO, StreamlitServer
 
 APP = REPO / "bench" / "map_app.py"
-# The synthetic vectors: 384 dimensions (MiniLM's), 30 groups.
-DIMS = 384
-GROUPS = 30
 
 
 def _timed(action: Callable[[], object]) -> float:
@@ -86,12 +81,20 @@ _GL_DRAWN_JS = """() => {
 
 
 def chromium(n: int, reruns: int = 5, chart: bool = False) -> None:
-    """The first draw and the rerun after a k-slider key press, in headless Chromium; with
-    ``chart`` the map is an ``st.plotly_chart`` at any size (the way before the in-place
-    component), for comparing the two on the same data."""
+    """The first draw, the rerun after a k-slider key press and after a colour change, in
+    headless Chromium; with ``chart`` the map is an ``st.plotly_chart`` at any size (the way
+    before the in-place component), for comparing the two on the same data."""
     from playwright.sync_api import Page, sync_playwright
 
-    from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, Rerun, rerun, wait_for_app
+    from tests.browser.helpers import (
+        CHROMIUM,
+        CHROMIUM_ARGS,
+        VIEWPORT,
+        Rerun,
+        rerun,
+        wait_for_app,
+        widget,
+    )
 
     env = {"MAP_BENCH_N": str(n)} | ({"MAP_BENCH_GL_POINTS": str(n)} if chart else {})
     server = StreamlitServer(launcher="bench.map_server", env=env)
@@ -133,32 +136,26 @@ def chromium(n: int, reruns: int = 5, chart: bool = False) -> None:
                 f"  rerun after a k key press: run done {finished:.2f} s, drawn {drawn:.2f} s "
                 f"(median of {reruns})"
             )
+            box = widget(page, "sim_map_colour").get_by_role("combobox")
+
+            def recolour(option: str) -> Rerun:
+                box.click()
+                choice = page.get_by_role("option", name=option, exact=True)
+                choice.wait_for()
+                return timed(page, choice.click)
+
+            # Every point's colour changes: new base traces, sent and drawn again.
+            options = ("score", "category") * (reruns // 2 + 1)
+            times = [recolour(option) for option in options[:reruns]]
+            finished = statistics.median(t.finished for t in times)
+            drawn = statistics.median(t.drawn for t in times)
+            print(
+                f"  rerun after a colour change (score <-> category): run done {finished:.2f} s, "
+                f"drawn {drawn:.2f} s (median of {reruns})"
+            )
             browser.close()
     finally:
         server.close()
-
-
-def _engine_row(n: int, what: str, job: Callable[[], object]) -> None:
-    print(f"{n:>7,}: {what:24} {_timed(job):6.1f} s", flush=True)
-
-
-def engines(sizes: Sequence[int]) -> None:
-    """PCA, UMAP and HDBSCAN (map and vectors) on synthetic grouped vectors."""
-    from core.clusters import cluster
-    from core.project import project, warm_up
-
-    print(f"umap warm-up (numba cache) {warm_up():.1f} s")
-    for n in sizes:
-        rng = np.random.default_rng(0)
-        groups = rng.integers(0, GROUPS, n)
-        x = rng.normal(size=(GROUPS, DIMS))[groups] + 1.5 * rng.normal(size=(n, DIMS))
-        x = (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-        texts = [f"group{g}" for g in groups]
-        coords = project(x, "pca").coords
-        _engine_row(n, "PCA", partial(project, x, "pca"))
-        _engine_row(n, "UMAP", partial(project, x, "umap"))
-        _engine_row(n, "HDBSCAN on the 2-D map", partial(cluster, coords, texts, "map", 10))
-        _engine_row(n, "HDBSCAN on the vectors", partial(cluster, x, texts, "vectors", 10))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -168,9 +165,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--compare", type=int, default=0, help="then this many Chromium rounds of both ways"
     )
-    parser.add_argument(
-        "--engines", type=int, nargs="*", help="time PCA/UMAP/HDBSCAN at these sizes"
-    )
     args = parser.parse_args(argv)
     headless(args.n)
     if not args.no_browser:
@@ -178,8 +172,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     for _ in range(args.compare):
         chromium(args.n, chart=True)
         chromium(args.n)
-    if args.engines:
-        engines(args.engines)
 
 
 if __name__ == "__main__":

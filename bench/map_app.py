@@ -11,11 +11,14 @@ import os
 import numpy as np
 import streamlit as st
 
-from bench.bench_map import DIMS, GROUPS
 from core.datasets import Dataset
 from core.vectors import VectorSet, array_digest
 from views import _map, _ui
 from views._map import dataset_map
+
+# MiniLM's 384 dimensions, 30 groups.
+DIMS = 384
+GROUPS = 30
 
 
 @st.cache_resource
