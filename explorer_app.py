@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from views import _state, _ui, _warm
+from views import _serving, _state, _ui, _warm
 from views.registry import PAGES
 
 st.set_page_config(
@@ -14,6 +14,7 @@ st.set_page_config(
     initial_sidebar_state="collapsed" if _ui.presenting() else "auto",
 )
 _warm.warm_up()
+_serving.send_files_in_big_chunks()
 page = st.navigation([entry.page() for entry in PAGES])
 # Every key the sidebar and the page bind goes into the URL once, when the run ends, even when
 # the page stops early (st.stop() raises StopException inside page.run()).

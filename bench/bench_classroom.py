@@ -102,6 +102,9 @@ def server_options(config: str) -> tuple[list[str], dict[str, str], str]:
     return parse_flags(" ".join(flags)), env, "bench.gc_server"
 
 
+# A server is quiet when it uses under QUIET_CPU of a core; warm() waits for that at most
+# QUIET_WAIT seconds.
+QUIET_CPU, QUIET_WAIT = 0.05, 20.0
 # One student alone goes through the scenario this many times (fresh sessions).
 ALONE_REPEATS = 3
 # Streamlit keeps a disconnected session this long (server.disconnectedSessionTTL, 120 s)
@@ -251,13 +254,22 @@ async def run_n(
 
 
 async def warm(server: StreamlitServer, recording: Recording) -> None:
-    """One full session, so that models, vectors and projections are loaded and cached."""
+    """One full session, so that models, vectors and projections are loaded and cached; then
+    wait (up to ``QUIET_WAIT`` s) until the server is quiet, as a teacher's server is when
+    the class arrives: the app's warm-up thread (``views._warm``) imports in the background
+    for about a second, from 4 s after its first page."""
     s = ReplaySession(server.url, recording)
     await s.fetch_assets()
     await s.open()
     for step, raw in s.steps():
         await s.run(step, raw)
     await s.close()
+    deadline = time.perf_counter() + QUIET_WAIT
+    while time.perf_counter() < deadline:
+        c0, t0 = server.cpu_seconds(), time.perf_counter()
+        await asyncio.sleep(0.5)
+        if (server.cpu_seconds() - c0) / (time.perf_counter() - t0) < QUIET_CPU:
+            break
 
 
 def _fmt_row(rs: list[NResult], burst_column: bool) -> str:
