@@ -364,6 +364,11 @@ def map_figure(
                     marker={"size": size, "color": colour, "opacity": 0.75},
                 )
             )
+    # Names of the target and its neighbours: a white halo keeps them readable over the
+    # crowd of points around them (SVG text on a 2-D map; WebGL text in 3-D has none).
+    label_font: dict[str, Any] = {"size": 15 if big else 12}
+    if not three_d:
+        label_font["shadow"] = "0 0 3px white, 0 0 3px white, 0 0 2px white"
     if near and overlay:
         near_rows = np.asarray(near)
         fig.add_trace(
@@ -374,7 +379,7 @@ def map_figure(
                 mode="markers+text",
                 # Only the closest few are named (the others on hover), so names stay legible.
                 text=[str(labels[n]) if n < MAP_NAMED else "" for n in range(len(near))],
-                textfont={"size": 15 if big else 12},
+                textfont=label_font,
                 # Alternate above and below so that labels of close neighbours overlap less.
                 textposition=[("top center", "bottom center")[i % 2] for i in range(len(near))],
                 marker={"size": size + 6, "color": "rgba(0,0,0,0)", "line": {"width": 2}},
@@ -388,6 +393,7 @@ def map_figure(
                 named=True,
                 mode="markers+text",
                 text=[str(labels[-1])],
+                textfont=label_font,
                 textposition="bottom center",
                 marker={
                     "size": size + (5 if three_d else 10),
