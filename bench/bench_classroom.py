@@ -21,7 +21,8 @@ collector after every run, the file watcher on), whatever ``.streamlit/config.to
 and ``config.toml`` is what ``make run`` uses. Add ``--config name="flag=value ..."`` to try
 others. ``--mode burst`` sends every step from all sessions at the same moment instead (the
 last one rendered is the teacher's "now move the slider"). ``--soak MINUTES`` instead keeps
-``--soak-sessions`` students arriving, working with 2-10 s pauses and leaving, and prints
+``--soak-sessions`` students arriving, each on a page picked at random (every page's
+recording, or those ``--page`` names), working with 2-10 s pauses and leaving, and prints
 RSS and latency every minute, then RSS after they have all left.
 
 ``--pages`` instead measures every page and tab (``bench.classroom_scenario.SCENARIOS``, one
@@ -363,22 +364,29 @@ async def bench(
 
 
 async def soak(
-    config: str, flags: str, minutes: float, slots: int, recording: Recording, seed: int = 0
+    config: str,
+    flags: str,
+    minutes: float,
+    slots: int,
+    recordings: Sequence[Recording],
+    seed: int = 0,
 ) -> None:
-    """``slots`` students at a time for ``minutes``: each opens the page, makes the changes
-    with 2-10 s pauses, leaves, and a new one arrives. RSS and latency every minute."""
+    """``slots`` students at a time for ``minutes``: each opens a page (one of
+    ``recordings``, at random), makes its changes with 2-10 s pauses, leaves, and a new one
+    arrives. RSS and latency every minute."""
     rng = random.Random(seed)
     options, env, launcher = server_options(flags)
     with streamlit_server(options, launcher=launcher, env=env) as server:
         print(f"# soak {config}: {server.command}", flush=True)
-        await warm(server, recording)
+        for recording in recordings:
+            await warm(server, recording)
         end = time.monotonic() + minutes * 60
         window: list[float] = []
         counts = {"sessions": 0, "changes": 0, "problems": 0}
 
         async def student() -> None:
             while time.monotonic() < end:
-                s = ReplaySession(server.url, recording)
+                s = ReplaySession(server.url, rng.choice(recordings))
                 try:
                     await s.fetch_assets()
                     await s.open()
@@ -817,8 +825,8 @@ def main(argv: list[str] | None = None) -> None:
         "--page",
         action="append",
         choices=list(SCENARIOS),
-        help="with --pages/--newcomer: this scenario only (repeatable; default: every page "
-        "for --pages, the classroom scenario for --newcomer)",
+        help="with --pages/--newcomer/--soak: this scenario only (repeatable; default: every "
+        "page for --pages and --soak, the classroom scenario for --newcomer)",
     )
     parser.add_argument("--repeats", type=int, default=ALONE_REPEATS, help="lone students")
     parser.add_argument("--burst", type=int, default=BURST, help="sessions a burst (0: none)")
@@ -849,13 +857,15 @@ def main(argv: list[str] | None = None) -> None:
             newcomer = (args.page or [CLASSROOM.name], ns, args.newcomers)
         asyncio.run(pages_part(chosen, pages, args.repeats, args.burst, newcomer))
         return
+    if args.soak:
+        soaked = [Recording.load(SCENARIOS[n].fixture) for n in args.page or list(SCENARIOS)]
+        print(f"soak: students on {', '.join(args.page or SCENARIOS)}", flush=True)
+        for name, flags in configs.items():
+            asyncio.run(soak(name, flags, args.soak, args.soak_sessions, soaked))
+        return
     recording = Recording.load()
     print(f"python {sys.version.split()[0]}; scenario: {recording.meta.get('deep_link')} then "
           f"{', '.join(recording.meta.get('steps', [])[1:])}", flush=True)  # fmt: skip
-    if args.soak:
-        for name, flags in configs.items():
-            asyncio.run(soak(name, flags, args.soak, args.soak_sessions, recording))
-        return
     ns = [int(n) for n in args.sessions.split(",")]
     results = asyncio.run(bench(configs, ns, args.rounds, args.mode, recording))
     print_table(results, configs)
