@@ -288,12 +288,21 @@ def test_presenter_mode_draws_the_chart_first():
     at = engines({"present": "1", "engines_hnswlib_ef": "60"}, chosen=["exhaustive"])
     at = build(at)
     (fig,) = figures(at)
-    assert (fig["layout"]["height"], fig["layout"]["font"]["size"]) == (300, 18)
-    labels = [e.label for e in at.expander]
-    assert "The table" in labels and "What this page shows" in labels
+    look = (fig["layout"]["height"], fig["layout"]["font"]["size"])
+    assert look == (_engines.PRESENTER_CHART, 18)
+    # The folded sections are one row of popovers under the chart, the table among them.
+    popovers = [p.proto.popover.label for p in at.get("popover")]
+    assert popovers == [
+        "Every engine",
+        "Cloud settings",
+        "The table",
+        "One query",
+        "pgvector, step by step",
+    ]
+    assert not set(_engines.SHORT) & {e.label for e in at.expander}
     # The chart is cached per content and presenter mode: leaving it redraws it small, and
     # coming back draws the presenter's again.
-    for present, look in ((False, (380, 13)), (True, (300, 18))):
+    for present, look in ((False, (380, 13)), (True, (_engines.PRESENTER_CHART, 18))):
         at.session_state["present"] = present
         at.run()
         (fig,) = figures(at)

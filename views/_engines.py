@@ -731,6 +731,23 @@ def _pgvector_section(data: _Data, source: str, vs: VectorSet) -> None:
     _pgvector.pgvector_section(data.corpus.vectors, labels, key="engines_pg", vectors_key=data.key)
 
 
+PRESENTER_CHART = 270  # px: the built view's chart, with the row of popovers under it, in 720
+# The tab's folded sections, and their names on a presenter's row of popovers.
+TABLE, ONE_QUERY = "The table", "One query, every engine's top-k"
+EVERY_ENGINE, CLOUD = (
+    "Every engine, and its parameters",
+    "Settings for the systems that only run in a cloud",
+)
+PGVECTOR = "PostgreSQL + pgvector, step by step"
+SHORT = {  # in this order on the row: the first two are there before any build
+    EVERY_ENGINE: "Every engine",
+    CLOUD: "Cloud settings",
+    TABLE: "The table",
+    ONE_QUERY: "One query",
+    PGVECTOR: "pgvector, step by step",
+}
+
+
 def render_engines(ws: _ui.Workspace) -> None:
     """Draw the Engines tab for the workspace's dataset and models."""
     if not _ui.presenting():  # the tab's label says it; a presenter screen needs the room
@@ -749,16 +766,17 @@ def render_engines(ws: _ui.Workspace) -> None:
         "Add the others here: each one adds to the build's time.",
     )
     chosen = [i for i in infos if i.name in names]
-    results = st.container()  # above the expanders below, filled once they are drawn
-    with st.expander("Every engine, and its parameters"):
+    results = st.container()  # above the folded sections below, filled once they are drawn
+    fold = _ui.Folds(SHORT)
+    with fold(EVERY_ENGINE):
         _engine_table(infos)
         _param_widgets(chosen)
     with results:
-        data = _results(source, n, vs, k, chosen, c_build, c_cancel)
-    with st.expander("Settings for the systems that only run in a cloud"):
+        data = _results(source, n, vs, k, chosen, c_build, c_cancel, fold)
+    with fold(CLOUD):
         _cloud_settings(vs.dims, infos)
     if data is not None:
-        with st.expander("PostgreSQL + pgvector, step by step"):
+        with fold(PGVECTOR):
             _pgvector_section(data, source, vs)
 
 
@@ -798,8 +816,10 @@ def _results(
     chosen: list[EngineInfo],
     c_build: DeltaGenerator,
     c_cancel: DeltaGenerator,
+    fold: _ui.Folds,
 ) -> _Data | None:
-    """Build buttons, the table, the chart and one query's top-k; the data when it exists."""
+    """Build buttons, the table, the chart and one query's top-k (folded by ``fold``); the
+    data when it exists."""
     if not chosen:
         st.info("Choose at least one engine.")
         return None
@@ -833,8 +853,9 @@ def _results(
         return data
     table = _table(rows, n, k)
     if _ui.presenting():
-        _ui.plot(_tradeoff_figure(data, chosen, k, 300), key="engines_tradeoff", styled=True)
-        with st.expander("The table"):
+        chart = _tradeoff_figure(data, chosen, k, PRESENTER_CHART)
+        _ui.plot(chart, key="engines_tradeoff", styled=True)
+        with fold(TABLE):
             _static_table(table)
             _notes(rows)
             st.caption(about)
@@ -843,6 +864,6 @@ def _results(
         _notes(rows)
         _ui.plot(_tradeoff_figure(data, chosen, k, None), key="engines_tradeoff", styled=True)
         st.caption(about)
-    with st.expander("One query, every engine's top-k"):
+    with fold(ONE_QUERY):
         _side_by_side(data, chosen, k, source, vs)
     return data

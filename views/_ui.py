@@ -239,10 +239,28 @@ def page_intro(title: str, text: str, formula: str | None = None) -> None:
             st.latex(formula)
 
 
-def code_expander(code: str, label: str = "The same in Python") -> None:
-    """An expander with the equivalent Python for the current inputs."""
-    with st.expander(label):
+def code_expander(code: str, label: str = "The same in Python", where: Folds | None = None) -> None:
+    """An expander with the equivalent Python for the current inputs (or ``where``'s fold
+    named ``label``)."""
+    with (where or st.expander)(label):
         st.code(code, language="python")
+
+
+class Folds:
+    """A view's folded sections (code, explanations, secondary tables): an expander where
+    each is asked for; in presenter mode a popover each, side by side in one row placed where
+    the ``Folds`` is made (folded headers one under another run past a 1280x720 screen).
+    ``short`` maps each section's label to its popover's, in the row's order."""
+
+    def __init__(self, short: dict[str, str]) -> None:
+        self.short = short
+        self.row = dict(zip(short, st.columns(len(short)), strict=True)) if presenting() else {}
+
+    def __call__(self, label: str) -> Any:
+        """The container of section ``label`` (use it in a ``with``)."""
+        if not self.row:
+            return st.expander(label)
+        return self.row[label].popover(self.short[label], width="stretch")
 
 
 @contextlib.contextmanager
