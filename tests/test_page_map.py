@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from core import project as project_module
 from core.datasets import load_dataset
 from tests.page_helpers import array, figures, frames, open_page, plain, texts
+from views._map import MAP_NAMED
 
 MAP = {"sim_view": "Map"}
 
@@ -49,8 +50,9 @@ def test_default_map_is_pca_in_webgl_coloured_by_category(words) -> None:
     counts = Counter(dataset.categories)
     by_size = sorted(counts, key=lambda c: (-counts[c], c))
     assert [t["name"] for t in fig["data"]] == [*by_size, "neighbours", "target"]
-    # Every point in WebGL; the few named ones (neighbours, target) in SVG, for crisp text.
-    assert [t["type"] for t in fig["data"]] == ["scattergl"] * len(by_size) + ["scatter"] * 2
+    # Every point in WebGL, the neighbours' rings and the target's diamond last, so on top;
+    # their names are annotations (above the WebGL canvas, on a white ground).
+    assert [t["type"] for t in fig["data"]] == ["scattergl"] * (len(by_size) + 2)
     # Every point drawn, each once, in float32 typed arrays.
     assert sum(len(t["hovertext"]) for t in fig["data"][:-2]) == len(labels)
     assert fig["data"][0]["x"]["dtype"] == "f4"
@@ -61,7 +63,10 @@ def test_default_map_is_pca_in_webgl_coloured_by_category(words) -> None:
     drawn = np.stack([shown[label] for label in labels])
     # PCA axes are defined up to sign.
     np.testing.assert_allclose(np.abs(drawn), np.abs(coords), atol=1e-4)
-    assert fig["data"][-1]["text"] == ["queen"]
+    # The target and its closest neighbours are named, the target last.
+    named = [a["text"] for a in fig["layout"]["annotations"]]
+    assert named[-1] == "queen" and len(named) == MAP_NAMED + 1
+    assert set(named[:-1]) <= set(_labels(fig["data"][-2]))
     assert "trustworthiness" in texts(at) and "of the variance" in texts(at)
     at.radio(key="sim_proj_dims").set_value(3).run()
     assert not at.exception
@@ -257,8 +262,7 @@ def test_user_text_in_the_map_is_escaped() -> None:
         coords, np.arange(3), columns.colouring("category"), texts, near=[1], target_row=0
     )
     assert [t.name for t in fig.data] == ["&lt;i&gt;c&lt;/i&gt;", "d", "neighbours", "target"]
-    assert list(fig.data[-1].text) == ["&lt;b&gt;bold&lt;/b&gt;"]
-    assert list(fig.data[-2].text) == ["a&amp;b"]
+    assert [a.text for a in fig.layout.annotations] == ["a&amp;b", "&lt;b&gt;bold&lt;/b&gt;"]
     assert [g.rows.tolist() for g in groups] == [[0, 1], [2]]
 
 

@@ -310,14 +310,11 @@ def map_figure(
         dtype=str,
     )
 
-    def trace(picked: np.ndarray, name: str, named: bool = False, **style: Any) -> go.BaseTraceType:
+    def trace(picked: np.ndarray, name: str, **style: Any) -> go.BaseTraceType:
         xyz = {"x": coords[picked, 0].astype(np.float32), "y": coords[picked, 1].astype(np.float32)}
         if three_d:
             xyz["z"] = coords[picked, 2].astype(np.float32)
-        # The few points with names on a 2-D map are SVG: WebGL draws text poorly, and SVG
-        # text stays crisp (and is text in the page, not pixels).
-        kind = go.Scatter if named and not three_d else scatter
-        return kind(
+        return scatter(
             **xyz,
             name=html.escape(name, quote=False),
             hovertext=texts[picked],
@@ -364,44 +361,8 @@ def map_figure(
                     marker={"size": size, "color": colour, "opacity": 0.75},
                 )
             )
-    # Names of the target and its neighbours: a white halo keeps them readable over the
-    # crowd of points around them (SVG text on a 2-D map; WebGL text in 3-D has none).
-    label_font: dict[str, Any] = {"size": 15 if big else 12}
-    if not three_d:
-        label_font["shadow"] = "0 0 3px white, 0 0 3px white, 0 0 2px white"
-    if near and overlay:
-        near_rows = np.asarray(near)
-        fig.add_trace(
-            trace(
-                near_rows,
-                "neighbours",
-                named=True,
-                mode="markers+text",
-                # Only the closest few are named (the others on hover), so names stay legible.
-                text=[str(labels[n]) if n < MAP_NAMED else "" for n in range(len(near))],
-                textfont=label_font,
-                # Alternate above and below so that labels of close neighbours overlap less.
-                textposition=[("top center", "bottom center")[i % 2] for i in range(len(near))],
-                marker={"size": size + 6, "color": "rgba(0,0,0,0)", "line": {"width": 2}},
-            )
-        )
-    if target_row is not None and overlay:
-        fig.add_trace(
-            trace(
-                np.asarray([target_row]),
-                "target",
-                named=True,
-                mode="markers+text",
-                text=[str(labels[-1])],
-                textfont=label_font,
-                textposition="bottom center",
-                marker={
-                    "size": size + (5 if three_d else 10),
-                    "symbol": "diamond",
-                    "color": "#111",
-                },
-            )
-        )
+    if overlay:
+        _mark_target(fig, trace, coords, near, target_row, labels, size, big)
     fig.update_layout(
         legend={"itemsizing": "constant", "font": {"size": 15 if big else 11}},
         dragmode="lasso" if not three_d else "orbit",
@@ -411,6 +372,67 @@ def map_figure(
         uirevision="map",  # keep the user's zoom across reruns
     )
     return fig, groups
+
+
+def _mark_target(
+    fig: go.Figure,
+    trace: Callable[..., go.BaseTraceType],
+    coords: np.ndarray,
+    near: list[int],
+    target_row: int | None,
+    labels: np.ndarray,
+    size: float,
+    big: bool,
+) -> None:
+    """Add the neighbours' rings and the target's diamond (``trace`` makes a trace of rows),
+    in WebGL like the points, after them so on top of them; and the names of the target and
+    the closest ``MAP_NAMED`` neighbours (``labels``: the neighbours', then the target's).
+    On a 2-D map the names are annotations, on a white ground: plotly draws every WebGL
+    trace above every SVG one, so SVG text was hidden under a dense cloud of points."""
+    three_d = coords.shape[1] == 3
+    font = {"size": 15 if big else 12}
+    rows = [*near, *([] if target_row is None else [target_row])]
+    # The closest neighbours, alternately above and below (close names overlap less), and
+    # the target, below.
+    named = [i for i in range(len(rows)) if i < MAP_NAMED or i == len(near)]
+    above = [i < len(near) and i % 2 == 0 for i in range(len(rows))]
+    text = [str(labels[i]) if i in named else "" for i in range(len(rows))]
+
+    def style(part: slice) -> dict[str, Any]:
+        if not three_d:
+            return {"mode": "markers"}
+        return {
+            "mode": "markers+text",
+            "text": text[part],
+            "textposition": ["top center" if a else "bottom center" for a in above[part]],
+            "textfont": font,
+        }
+
+    if near:
+        ring = {"size": size + 6, "color": "rgba(0,0,0,0)", "line": {"width": 2}}
+        fig.add_trace(
+            trace(np.asarray(near), "neighbours", marker=ring, **style(slice(0, len(near))))
+        )
+    if target_row is not None:
+        diamond = {"size": size + (5 if three_d else 10), "symbol": "diamond", "color": "#111"}
+        fig.add_trace(
+            trace(
+                np.asarray([target_row]), "target", marker=diamond, **style(slice(len(near), None))
+            )
+        )
+    if three_d:
+        return
+    for i in named:
+        fig.add_annotation(
+            x=float(coords[rows[i], 0]),
+            y=float(coords[rows[i], 1]),
+            text=text[i],
+            showarrow=False,
+            yshift=(1 if above[i] else -1) * (size / 2 + (14 if big else 11)),
+            font=font,
+            bgcolor="rgba(255,255,255,0.8)",
+            borderpad=1,
+        )
 
 
 def _panel(where: Any, label: str) -> Any:
