@@ -178,17 +178,36 @@ def test_presenter_mode(words_float64) -> None:
     assert not metrics(at)
     minilm = f"{MINILM} (not ordered): {truncated_recall(vectors[MINILM], 32, 10):.1%} at 32"
     assert minilm in curves(at)
+    # Each tab's folded sections are popovers (the code at the controls' row's end), not
+    # expanders: their headers ran past a 1280x720 screen.
+    assert folds(at) == (["Python"], [])
+    assert "recall = np.mean(found) / 10" in at.code[0].value
 
     ranking = show(at, RANKING).dataframe[0]
     assert ranking.proto.row_height == 32  # the header and ten rows fit the screen
+    assert folds(at) == (["Python"], [])  # under the numbers beside the table
 
     fig = figures(show(at, PIPELINE))[0]
     assert fig["layout"]["font"]["size"] == 18
     assert fig["layout"]["legend"]["orientation"] == "v"  # beside the plot
     assert all(t["cliponaxis"] is False for t in fig["data"] if "text" in t["mode"])
     assert not at.dataframe  # the table is left to normal mode; hover shows the numbers
-    shown = [e.label for e in at.main.expander]
-    assert shown[-2:] == ["How to read this chart", "The same in Python"]
+    assert folds(at) == (["How to read", "Python"], [])
+    assert any("Labels are the dimensions kept" in c.value for c in at.caption)
+
+
+def folds(at) -> tuple[list[str], list[str]]:
+    """The labels of the tab's popovers and of its expanders (the page's introduction's
+    left out)."""
+    expanders = [e.label for e in at.main.expander if e.label != "What this page shows"]
+    return [p.proto.popover.label for p in at.get("popover")], expanders
+
+
+def test_normal_mode_folds_are_expanders_under_each_tab() -> None:
+    at = open_page("mrl", {"mrl_all": "0"})
+    assert folds(at) == ([], ["The same in Python"])
+    assert folds(show(at, RANKING)) == ([], ["The same in Python"])
+    assert folds(show(at, PIPELINE)) == ([], ["The same in Python"])
 
 
 def test_each_tab_shows_only_the_controls_that_act_on_it() -> None:

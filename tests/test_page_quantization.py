@@ -409,6 +409,10 @@ def test_code_expanders_reproduce_the_tables(words, params: dict[str, str]) -> N
 def test_code_expanders_for_free_text_and_an_empty_target() -> None:
     at = open_page("quantization", {"quant_target": "a royal lady"})
     talk, numpy_code = _codes(at)
+    assert [e.label for e in at.main.expander] == [
+        "The same in Python, as the talk's notebooks",
+        "The same in numpy",
+    ]
     assert "# the embedding of 'a royal lady'" in talk and "list(codes)" in talk
     assert "-np.inf" not in numpy_code  # nothing to leave out
     at.text_input(key="quant_target").input("").run()
@@ -430,6 +434,12 @@ def test_presenter_binary_controls_and_table() -> None:
 def test_presenter_layouts(view: str) -> None:
     at = open_page("quantization", {"present": "1", "quant_view": view})
     assert presenter_styled(at)
+    # The code is a row of two popovers beside the tab's table or numbers, not two expanders
+    # whose headers ran past a 1280x720 screen (the rescoring tab's candidates come first).
+    popovers = [p.proto.popover.label for p in at.get("popover")]
+    assert popovers[-2:] == ["Python", "numpy"]
+    assert [e.label for e in at.main.expander] == ["What this page shows"]
+    _codes(at)
     if view == BEFORE:
         assert figures(at)[0]["layout"]["height"] == 272
         assert any("min " in c.value and "mean " in c.value for c in at.caption)

@@ -151,6 +151,7 @@ def test_hnsw_settings_default_to_the_talks_and_each_is_one_stop_away() -> None:
 def test_code_expander_talks_first_and_its_snippet_matches_the_page(words) -> None:
     labels, vectors = words
     at = open_page("search", {"search_k": "4"})
+    assert [e.label for e in at.main.expander] == ["The same in Python"]
     code = at.get("code")[0].proto.code_text
     assert code.index("def exhaustive_search(query_vector, vectors):") < code.index("np.argsort")
     assert "def cosine_similarity(v1, v2):" in code
@@ -215,6 +216,10 @@ def test_presenter_mode() -> None:
     assert at.toggle(key="present").value is True
     assert presenter_styled(at)
     assert len(results(at)) == 5
+    # The code is a popover at the end of the query's row, not an expander under the step.
+    assert [p.proto.popover.label for p in at.get("popover")] == ["Python"]
+    assert [e.label for e in at.main.expander] == ["What this page shows"]
+    assert "hnswlib.Index" in at.code[0].value
 
 
 @pytest.mark.parametrize("query", ["", "   "])

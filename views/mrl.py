@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 from typing import Any
@@ -164,6 +165,24 @@ ws = _ui.workspace()
 labels = ws.dataset.labels
 n = len(labels)
 VIEWS = ("Recall curves", "One ranking", "Full pipeline")
+# The tabs' folded sections, and their popovers' labels in presenter mode.
+CODE, HOW = "The same in Python", "How to read this chart"
+SHORT = {HOW: "How to read", CODE: "Python"}
+
+
+def _controls(
+    widths: list[float], folds: float, sections: tuple[str, ...], **row: Any
+) -> tuple[list[Any], _ui.Folds]:
+    """A tab's row of controls (``widths``; ``row``: ``st.columns``'s other arguments) and
+    the tab's folded ``sections``: in presenter mode a popover each, side by side at the
+    row's end in a column ``folds`` wide (level with the inputs unless ``row`` says
+    otherwise); expanders under the tab otherwise."""
+    short = {label: SHORT[label] for label in sections}
+    if not _ui.presenting():
+        return st.columns(widths, **row), _ui.Folds(short)
+    *columns, c_folds = st.columns([*widths, folds], **{"vertical_alignment": "bottom", **row})
+    with c_folds:
+        return columns, _ui.Folds(short)
 
 
 @st.fragment
@@ -179,6 +198,7 @@ def one_ranking() -> None:
     query, exclude = _ui.target_query(vs, target)
     if query is None:
         return
+    row = None
     with _ui.guard(model):
         full = ranking_at_dims(vs.vectors, query, vs.dims, k, exclude)
         short = ranking_at_dims(vs.vectors, query, dims, k, exclude)
@@ -213,10 +233,14 @@ def one_ranking() -> None:
             delta_color="inverse",
         )
         c_stats.caption(_ui.md_text(f"{model}: {_kind(vs)}."))
+        row = c_stats  # a presenter's popover goes under the numbers
+    with contextlib.nullcontext() if row is None else row:
+        fold = _ui.Folds({CODE: SHORT[CODE]})
     _ui.code_expander(
         _sdk_code([model], repr([target]), dims)
         + f"q_short = q[:{dims}] / np.linalg.norm(q[:{dims}])  # `q`: the target's vector\n"
-        + f"top = np.argsort(-(short @ q_short))[:{k}]\n"
+        + f"top = np.argsort(-(short @ q_short))[:{k}]\n",
+        where=fold,
     )
 
 
@@ -263,7 +287,7 @@ def _curves_figure(
 def recall_curves() -> None:
     """Recall@k against dimensions kept, one curve per model, the current cut marked. A
     fragment: its controls rerun only this tab."""
-    c_k, c_dims, c_all = st.columns([2, 3, 2], vertical_alignment="center")
+    (c_k, c_dims, c_all), fold = _controls([2, 3, 2], 1.2, (CODE,), vertical_alignment="center")
     k = _ui.k_slider("mrl_k", n, where=c_k)
     sets = _curve_sets(c_all)
     dims = _dims_slider(c_dims, max(s.dims for s in sets.values()), "Dimensions kept")
@@ -299,7 +323,8 @@ def recall_curves() -> None:
         + f"    return np.argsort(-sims, axis=1)[:, :{k}]\n\n\n"
         + "unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n"
         + "found = [len(set(a) & set(b)) for a, b in zip(top_k(unit), top_k(short))]\n"
-        + f"recall = np.mean(found) / {k}\n"
+        + f"recall = np.mean(found) / {k}\n",
+        where=fold,
     )
 
 
@@ -400,7 +425,7 @@ def _pipeline_table(chosen: list[PipelinePoint], factor: int) -> None:
 def full_pipeline() -> None:
     """Truncate + quantize + oversample + rescore: bytes per vector against recall@k. A
     fragment: its controls rerun only this tab."""
-    c_model, c_k, c_factor = st.columns([3, 2, 4])
+    (c_model, c_k, c_factor), fold = _controls([3, 2, 4], 4, (HOW, CODE))
     model = _ui.model_choice("mrl_model", ws, where=c_model)
     k = _ui.k_slider("mrl_k", n, where=c_k)
     vs = ws.sets[model]
@@ -429,7 +454,7 @@ def full_pipeline() -> None:
         "Hamming distance ranks a little differently: see Quantization)."
     )
     if big:  # the chart fills the screen; hover shows each point's numbers
-        with st.expander("How to read this chart"):
+        with fold(HOW):
             st.caption(_ui.md_text(caption))
     else:
         st.caption(_ui.md_text(caption))
@@ -443,7 +468,8 @@ def full_pipeline() -> None:
         "q_bits = (q_short > short.mean()).astype(np.float32)\n"
         "sims = bits @ q_bits / (np.linalg.norm(bits, axis=1) * np.linalg.norm(q_bits))\n"
         f"candidates = np.argsort(-sims)[:{k * factor}]  # cosine of the 0/1 vectors\n"
-        f"top = candidates[np.argsort(-(unit[candidates] @ (q / np.linalg.norm(q))))][:{k}]\n"
+        f"top = candidates[np.argsort(-(unit[candidates] @ (q / np.linalg.norm(q))))][:{k}]\n",
+        where=fold,
     )
 
 

@@ -3,6 +3,7 @@ memory, and how oversampling and rescoring win the ranking back."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -218,16 +219,21 @@ def _factor_setting() -> int:
     return int(st.session_state[_ui.bound("quant_factor", 4, int, valid=lambda v: v in FACTORS)])
 
 
-def before_and_after() -> None:
-    """The target's values as floats and as codes: bars of every dimension, then a table."""
+# Each tab returns where a presenter's row of code popovers goes: a free spot beside its
+# table or numbers (None: under the tab, where the code's expanders go in normal mode).
+
+
+def before_and_after() -> Any:
+    """The target's values as floats and as codes: bars of every dimension, then a table
+    (with the code's popovers beside it in presenter mode)."""
     query, _ = _query()
     if query is None or index is None:
-        return
+        return None
     view: CodeView | None = None
     with _ui.guard("Quantizing the target"):
         view = code_view(index, query)
     if view is None:
-        return
+        return None
     figure = _code_figure(key, array_digest(query), BIG, view)
     _ui.plot(figure, key="quant_bars", styled=True)
     rows = {"float": view.values[:FIRST], "bit" if binary else "int8": view.codes[:FIRST]}
@@ -237,7 +243,8 @@ def before_and_after() -> None:
         rows["centre"] = view.thresholds[:FIRST]
     elif not BIG:
         rows["back to float"] = view.restored[:FIRST]
-    st.dataframe(
+    c_values, row = st.columns([3, 1]) if BIG else (st, None)
+    c_values.dataframe(
         pd.DataFrame(rows).T.rename(columns=lambda d: f"dim {d}"),
         key="quant_values",
         row_height=ROW,
@@ -251,7 +258,7 @@ def before_and_after() -> None:
     )
     if BIG:  # one line: the presenter says the rest
         st.caption(f"Over all {vs.vectors.size:,} numbers of the unit vectors: {extremes}.")
-        return
+        return row
     st.caption(
         _ui.md_text(
             f"The first {FIRST} of {view.values.shape[0]} values of {target.strip()!r}, "
@@ -259,6 +266,7 @@ def before_and_after() -> None:
             f"{vs.vectors.size:,} numbers of the dataset: {extremes}."
         )
     )
+    return None
 
 
 # Why a vector database's ranking of the codes can differ from the talk's, per precision.
@@ -288,6 +296,7 @@ def _score_note() -> str:
 
 
 SCORE_WIDTH = 116  # px: the widest score header, "rescored score", whole
+TOP_K_SHARE = 3 / 4  # of the width, the top-k table's in presenter mode (its numbers beside)
 WIDE_ITEM = 250  # px: an item column of a full-width table (most titles whole)
 
 
@@ -325,17 +334,19 @@ def _ranking_columns(
     return config
 
 
-def top_k() -> None:
+def top_k() -> Any:
     """The target's float top k against its top k by codes, and recall over every item. In
-    presenter mode the three numbers sit in a narrow column beside the table; otherwise in a
-    row above it, so the table has the page's width (whole titles, every score)."""
+    presenter mode the three numbers sit in a narrow column beside the table, the code's
+    popovers under them; otherwise in a row above it, so the table has the page's width
+    (whole titles, every score)."""
     found = _neighbors(1)
     if found is None:
-        return
+        return None
     exact, quantized = found
     ranks = compare_rankings(exact.ids[0].tolist(), quantized.quantized_top_k[0].tolist(), labels)
+    c_stats = None
     if BIG:
-        c_table, c_stats = st.columns([4, 1])
+        c_table, c_stats = st.columns([TOP_K_SHARE, 1 - TOP_K_SHARE])
         stats = [c_stats] * 3
     else:
         stats = list(st.columns(3))
@@ -354,7 +365,7 @@ def top_k() -> None:
             "float score",
             code_score,
             items=("float", precision),
-            item_width=_item_width(4 / 5, 2) if BIG else WIDE_ITEM,
+            item_width=_item_width(TOP_K_SHARE, 2) if BIG else WIDE_ITEM,
             cosines=("float score", code_score) if by_cosine else ("float score",),
         ),
     )
@@ -375,6 +386,7 @@ def top_k() -> None:
             help=f"Each of the {n:,} items searches the other {n - 1:,}; the mean share of "
             f"its exact float top {k} that the {precision} search returns.",
         )
+    return c_stats
 
 
 @st.cache_data(max_entries=32)
@@ -511,11 +523,11 @@ def _candidates_table(quantized: RescoreResult) -> None:
     )
 
 
-def oversample_and_rescore() -> None:
+def oversample_and_rescore() -> Any:
     """k × factor candidates by codes, rescored with the floats: recall against the factor
     first, then what rescoring rescued and dropped for the target. In presenter mode the
     curve (with the recalls on it) sits beside the rescored top k, the candidates in a
-    popover."""
+    popover, the code's popovers beside the line under the table."""
     if BIG:
         c_curve, c_result = st.columns([1, 2])
         factor = _factor_slider(c_curve)
@@ -532,7 +544,7 @@ def oversample_and_rescore() -> None:
             _ui.plot(figure, key="quant_recall_curve", styled=True)
     found = _neighbors(factor)
     if found is None:
-        return
+        return None
     exact, quantized = found
     heading = f"{quantized.candidates.k} candidates by {precision}"
     if not BIG:
@@ -560,13 +572,14 @@ def oversample_and_rescore() -> None:
     rescued, dropped = quantized.rescued().tolist(), quantized.dropped().tolist()
     overlap = f"overlap with the float top {k}: {final.overlap_at_k:.0%}."
     if BIG:  # the names are in the candidates' popover
-        c_result.markdown(
+        c_note, row = c_result.columns([1.4, 1])
+        c_note.markdown(
             f"Rescoring **rescued** {len(rescued)} and **dropped** {len(dropped)}; {overlap}"
         )
         # A popover, not an expander: a folded expander still lays out its table.
         with c_curve.popover(heading):
             _candidates_table(quantized)
-        return
+        return row
     names = ", ".join(labels[i] for i in sorted(rescued)) or "none"
     lost = ", ".join(labels[i] for i in sorted(dropped)) or "none"
     st.markdown(
@@ -576,6 +589,7 @@ def oversample_and_rescore() -> None:
     # The candidates under the result, full width: beside it, neither table kept its scores.
     st.markdown(f"**{heading}**")
     _candidates_table(quantized)
+    return None
 
 
 def _storage_table() -> None:
@@ -689,18 +703,19 @@ def _calculator(where: Any) -> int:
     return int(calc_dims)
 
 
-def storage() -> None:
+def storage() -> Any:
     """Bytes per vector and for the dataset in every precision, and a calculator (beside the
-    table in presenter mode, under it otherwise)."""
+    table in presenter mode, the code's popovers under it; under the table otherwise)."""
     if BIG:
         c_table, c_calc = st.columns(2)
         dims = _calculator(c_calc)
         with c_table:
             _storage_table()
             _python_list_note(dims)
-        return
+        return c_calc
     _storage_table()
     _python_list_note(_calculator(st.container()))
+    return None
 
 
 def _talk_code(factor: int) -> str:
@@ -856,13 +871,20 @@ def _numpy_code(factor: int) -> str:
     )
 
 
-def python_code() -> None:
-    """The current search in code: the talk's plain functions first, numpy second."""
+TALK_CODE, NUMPY_CODE = "The same in Python, as the talk's notebooks", "The same in numpy"
+SHORT = {TALK_CODE: "Python", NUMPY_CODE: "numpy"}  # their popovers in presenter mode
+
+
+def python_code(row: Any) -> None:
+    """The current search in code: the talk's plain functions first, numpy second; in
+    presenter mode a popover each, side by side in ``row`` (under the tab when None)."""
     if not target.strip():
         return
     factor = _factor_setting()
-    _ui.code_expander(_talk_code(factor), "The same in Python, as the talk's notebooks")
-    _ui.code_expander(_numpy_code(factor), "The same in numpy")
+    with contextlib.nullcontext() if row is None else row:
+        fold = _ui.Folds(SHORT)
+    _ui.code_expander(_talk_code(factor), TALK_CODE, where=fold)
+    _ui.code_expander(_numpy_code(factor), NUMPY_CODE, where=fold)
 
 
 @st.fragment
@@ -870,13 +892,13 @@ def section(view: str) -> None:
     """The open tab and the code of the current search. A fragment: a widget inside it (the
     oversampling factor, the calculator) reruns only this, not the sidebar and the controls
     above; its keys reach the URL at once (``_ui.bound`` outside a full run)."""
-    {
+    row = {
         VIEWS[0]: before_and_after,
         VIEWS[1]: top_k,
         VIEWS[2]: oversample_and_rescore,
         VIEWS[3]: storage,
     }[view]()
-    python_code()
+    python_code(row)
 
 
 view, tab = _ui.view_tabs("quant_view", VIEWS)

@@ -82,9 +82,20 @@ def _hnsw_setting(key: str) -> int:
     return int(st.session_state[_ui.bound(key, default, int, valid=lambda v: v in choices)])
 
 
-def _query_row() -> tuple[str, str, int]:
-    """Model, query and k: the row the three steps share."""
-    c_model, c_query, c_k = st.columns([1, 2, 1])
+CODE = "The same in Python"
+SHORT = {CODE: "Python"}  # the code's popover in presenter mode, at the end of the query row
+
+
+def _query_row() -> tuple[tuple[str, str, int], _ui.Folds]:
+    """Model, query and k: the row the three steps share; and the code's fold, a popover at
+    the row's end in presenter mode (an expander under the step otherwise)."""
+    if _ui.presenting():
+        c_model, c_query, c_k, c_code = st.columns([1, 2, 1, 0.6], vertical_alignment="bottom")
+        with c_code:
+            fold = _ui.Folds(SHORT)
+    else:
+        c_model, c_query, c_k = st.columns([1, 2, 1])
+        fold = _ui.Folds(SHORT)
     model = _ui.model_choice("search_model", ws, where=c_model, prefer="all-MiniLM-L6-v2")
     query = c_query.text_input(
         "Query",
@@ -94,7 +105,7 @@ def _query_row() -> tuple[str, str, int]:
     k = _ui.k_slider("search_k", n, default=5, where=c_k)
     with c_query:
         _upload.free_text_notice(ws, "search_query", query, model)
-    return model, query, k
+    return (model, query, k), fold
 
 
 def _query_vector(model: str, query: str) -> tuple[np.ndarray | None, float]:
@@ -237,9 +248,9 @@ def results_step(model: str, query: str, k: int) -> None:
             )
 
 
-def search_code(model: str, query: str, k: int) -> None:
-    """The steps in Python for the current inputs: the talk's exhaustive search over plain
-    lists, the same with numpy, then HNSW."""
+def search_code(fold: _ui.Folds, model: str, query: str, k: int) -> None:
+    """The steps in Python for the current inputs, in ``fold``: the talk's exhaustive search
+    over plain lists, the same with numpy, then HNSW."""
     m, efc, ef = (_hnsw_setting(key) for key in HNSW_SETTINGS)
     setup = (
         f"# Here: the {n:,} items of {ws.dataset.name}, ({n}, {ws.sets[model].dims}).\n"
@@ -255,7 +266,9 @@ def search_code(model: str, query: str, k: int) -> None:
         "index.add_items(vectors)\n"
         f"index.set_ef({max(ef, k)})\n"
         f"ids, distances = index.knn_query(query_vector, k={k})  # distance = 1 - cosine\n"
-        f"recall = len(set(best) & set(ids[0])) / {k}\n"
+        f"recall = len(set(best) & set(ids[0])) / {k}\n",
+        CODE,
+        where=fold,
     )
 
 
@@ -263,9 +276,9 @@ def search_code(model: str, query: str, k: int) -> None:
 def steps(view: str) -> None:
     """The query row, step ``view`` and its code: a change of one of their widgets reruns this
     section alone, not the sidebar, the introduction or the tabs."""
-    inputs = _query_row()
+    inputs, fold = _query_row()
     {VIEWS[0]: embed_step, VIEWS[1]: search_step, VIEWS[2]: results_step}[view](*inputs)
-    search_code(*inputs)
+    search_code(fold, *inputs)
 
 
 view, tab = _ui.view_tabs("search_view", VIEWS, default="3 · Results")

@@ -33,8 +33,9 @@ TABS: dict[str, tuple[str, tuple[str, ...]]] = {
     "mrl": ("mrl_view", ("Recall curves", "One ranking", "Full pipeline")),
 }
 
-# The bottom edge of the page's content (its last element shown; Streamlit's empty padding
-# under the content and the inside of folded expanders do not count) and of its main figure
+# The bottom edge of the page's content (its last element shown, an expander's header or a
+# popover's button included; Streamlit's empty padding under the content and the inside of
+# folded expanders do not count) and of its main figure
 # or table: the largest chart, dataframe or table of the main block. Both in px from the top
 # of the screen, the page unscrolled.
 _MEASURE_JS = """() => {
@@ -44,6 +45,13 @@ _MEASURE_JS = """() => {
   for (const el of main.querySelectorAll('[data-testid="stElementContainer"]')) {
     // A folded expander keeps its content laid out under an inert, zero-height box.
     if (el.closest('[inert], details:not([open])')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.height > 0) content = Math.max(content, r.bottom);
+  }
+  // Expanders' headers, folded or not, and popovers' buttons (unless themselves folded away).
+  for (const el of main.querySelectorAll('details > summary, [data-testid="stPopover"]')) {
+    const outer = el.tagName === 'SUMMARY' ? el.parentElement.parentElement : el;
+    if (outer.closest('[inert], details:not([open])')) continue;
     const r = el.getBoundingClientRect();
     if (r.height > 0) content = Math.max(content, r.bottom);
   }
