@@ -53,7 +53,7 @@ MAX_ROWS = {"pca": None, "tsne": 10_000, "umap": 100_000}
 # 10k (quiet), 41 s against 180-311 s at 10k (load 8-12), 92 s against 117 s at 40k (load
 # 6-7), 75 s against 49 s at 60k (load 7 against 4); trustworthiness the same to 0.002.
 EXACT_KNN_ROWS = 40_000
-KNN_BLOCK_BYTES = 64 << 20  # similarities computed at a time by exact_knn
+KNN_BLOCK_BYTES = 64 << 20  # exact_knn's working memory per block of rows
 
 # A progress report: what is happening now and the share of the job done (0..1).
 Progress = Callable[[str, float], None]
@@ -150,7 +150,7 @@ def _cache_umap_functions() -> int:
 
 def exact_knn(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ``k`` nearest rows by cosine distance, itself first, by brute force in
-    float32 blocks of at most :data:`KNN_BLOCK_BYTES` (one row at least): int64 indices and
+    blocks of at most :data:`KNN_BLOCK_BYTES` (one row at least): int64 indices and
     float32 distances (1 - cosine, at least 0), both ``(n, k)``, nearest first. A zero row
     is at distance 1 from every other."""
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -160,15 +160,17 @@ def exact_knn(vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         raise ExplorerError(f"k = {k} neighbours for {n} rows: give 1 to {n}.")
     indices = np.empty((n, k), dtype=np.int64)
     distances = np.empty((n, k), dtype=np.float32)
-    block = max(1, KNN_BLOCK_BYTES // (4 * n))  # rows per float32 block of similarities
+    # Rows per block: its float32 similarities and argpartition's int64 indices, 12 B each.
+    block = max(1, KNN_BLOCK_BYTES // (12 * n))
     for start in range(0, n, block):
         rows = np.arange(start, min(start + block, n))
-        sims = unit[rows] @ unit.T
-        sims[np.arange(rows.size), rows] = np.inf  # itself first, whatever its norm
-        top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-        order = np.argsort(-np.take_along_axis(sims, top, axis=1), axis=1, kind="stable")
+        negated = unit[rows] @ unit.T
+        np.negative(negated, out=negated)  # in place: argpartition then needs no copy
+        negated[np.arange(rows.size), rows] = -np.inf  # itself first, whatever its norm
+        top = np.argpartition(negated, k - 1, axis=1)[:, :k]
+        order = np.argsort(np.take_along_axis(negated, top, axis=1), axis=1, kind="stable")
         indices[rows] = np.take_along_axis(top, order, axis=1)
-        nearest = np.take_along_axis(sims, indices[rows], axis=1)
+        nearest = -np.take_along_axis(negated, indices[rows], axis=1)
         distances[rows] = np.maximum(1.0 - nearest, 0.0)
         distances[rows, 0] = 0.0
     return indices, distances

@@ -17,6 +17,8 @@ CHUNK_BYTES = 1 << 20  # per read and per send; at most this much of a file is h
 
 
 def send_files_in_big_chunks() -> None:
-    """Make every ``FileResponse`` of this process read and send ``CHUNK_BYTES`` at a time
-    (idempotent; the first run sets it, before any student's page)."""
+    """Make every ``FileResponse`` of this process read and send ``CHUNK_BYTES`` at a time.
+    The app calls it on every run (it is one assignment); it acts from the server's first
+    script run on, so the very first page's own files still go 64 KB at a time: a teacher's
+    page opened before the class arrives."""
     FileResponse.chunk_size = CHUNK_BYTES

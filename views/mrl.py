@@ -27,7 +27,7 @@ from core.pipeline import OVERSAMPLES, PIPELINE_PRECISIONS, PipelinePoint, stand
 from core.quantize import Precision
 from core.storage import payload_bytes
 from core.vectors import VectorSet, embed_dataset
-from views import _ui
+from views import _state, _ui
 from views._snippets import openai_embeddings_call
 
 PERCENT = st.column_config.NumberColumn(format="%.1f%%")  # of values in percent
@@ -185,7 +185,7 @@ def _controls(
         return columns, _ui.Folds(short)
 
 
-@st.fragment
+@_state.fragment
 def one_ranking() -> None:
     """The target's top k at the kept dimensions against its top k at full size. A
     fragment: its controls rerun only this tab."""
@@ -283,7 +283,7 @@ def _curves_figure(
     return _ui.styled_figure(fig, height=PRESENTER_CHART_PX if big else 400)
 
 
-@st.fragment
+@_state.fragment
 def recall_curves() -> None:
     """Recall@k against dimensions kept, one curve per model, the current cut marked. A
     fragment: its controls rerun only this tab."""
@@ -421,7 +421,7 @@ def _pipeline_table(chosen: list[PipelinePoint], factor: int) -> None:
     )
 
 
-@st.fragment
+@_state.fragment
 def full_pipeline() -> None:
     """Truncate + quantize + oversample + rescore: bytes per vector against recall@k. A
     fragment: its controls rerun only this tab."""

@@ -32,7 +32,7 @@ from core.storage import format_bytes, index_bytes, python_list_bytes
 from core.storage import storage_table as make_storage_table
 from core.topk import SearchResult
 from core.vectors import array_digest
-from views import _ui
+from views import _state, _ui
 
 QUANTIZED = [Precision.INT8.value, Precision.BINARY.value]
 CENTERS = {
@@ -887,7 +887,7 @@ def python_code(row: Any) -> None:
     _ui.code_expander(_numpy_code(factor), NUMPY_CODE, where=fold)
 
 
-@st.fragment
+@_state.fragment
 def section(view: str) -> None:
     """The open tab and the code of the current search. A fragment: a widget inside it (the
     oversampling factor, the calculator) reruns only this, not the sidebar and the controls

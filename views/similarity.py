@@ -33,6 +33,9 @@ RANKED = {
 # narrow; its item column, headed by the model's name, takes the rest of its share.
 SCREEN_PX, GAP_PX = 1090, 19
 RANK_PX, SCORE_PX = 36, 68
+# The item column's floor, px: with six or more models side by side the tables run wider
+# than the screen (it scrolls sideways) rather than shrinking their items to nothing.
+MIN_ITEM_PX = 80
 # A header's padding and its letters' mean width at presenter type size, px (measured in
 # Chromium): a model's name longer than its column holds is cut, whole in the tooltip.
 HEADER_PAD_PX, LETTER_PX = 18, 7.6
@@ -174,7 +177,7 @@ def _item_px(per_row: int) -> int:
     """Presenter mode: the item column's width, px, in one of ``per_row`` tables side by
     side (a table's share of the screen less its rank and score columns and borders)."""
     share = (SCREEN_PX - GAP_PX * (per_row - 1)) // per_row
-    return share - RANK_PX - SCORE_PX - 2
+    return max(MIN_ITEM_PX, share - RANK_PX - SCORE_PX - 2)
 
 
 # A folded presenter expander is half the screen wide: at most this many tables side by side
@@ -235,7 +238,8 @@ def neighbors() -> None:
 
 
 def _short(label: str, most: int = SHORT) -> str:
-    """``label`` cut to ``most`` characters, an ellipsis marking the cut."""
+    """``label`` cut to ``most`` characters (one at least), an ellipsis marking the cut."""
+    most = max(1, most)
     return label if len(label) <= most else label[: most - 1].rstrip() + "…"
 
 
