@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from core.errors import ExplorerError
 from core.metrics import as_matrix
 from core.modes import Mode
 from core.storage import format_bytes
+from core.vectors import embed_once
 
 
 class ModelKind(Mode):
@@ -328,11 +328,11 @@ class EmbeddedText:
 
 
 def embed_text(embedder: Embedder, text: str) -> EmbeddedText:
-    """Embed one ``text`` with ``embedder`` and measure it (the embedding's wall time
-    included, so a cached result keeps the time it took)."""
-    started = time.perf_counter()
-    vector = embedder.embed([text])[0]
-    seconds = time.perf_counter() - started
+    """Embed one ``text`` with ``embedder`` and measure it, with the embedding's wall time. A
+    local model embeds each text once per process (:func:`core.vectors.embed_once`: later
+    calls get that vector and the time it took then); a hosted model is asked each time."""
+    vectors, seconds = embed_once(embedder, text)
+    vector = vectors[0]
     return EmbeddedText(
         model=embedder.name,
         text=text,
