@@ -32,14 +32,16 @@ NOISE_ID = -1
 # vectors, seconds a user waits on the 2 cores, quiet (1-min load 1-4) / shared with a soak
 # (load 7-13): the 2-D map 1.3 / 2.9 at 10k, 50 / 76 at 100k, so the map's cap is the 100k it
 # draws. 384-D vectors with the default: 309 at 10k and over 15 minutes at 100k (loaded);
-# from the whole distance matrix (BRUTE_ROWS below, the same labels) 3.8 / 14 at 10k, but
-# that matrix does not fit in memory much above 10k: the vectors' cap stays there.
-MAX_ROWS = {"map": 100_000, "vectors": 10_000}
-# Up to this many unit vectors, the vectors are clustered from their whole distance matrix
+# from the whole distance matrix (BRUTE_ROWS, the same labels) 3.8 / 14 at 10k, but that
+# matrix does not fit in memory much above 10k: the vectors' cap is BRUTE_ROWS.
+#
+# Up to BRUTE_ROWS unit vectors, the vectors are clustered from their whole distance matrix
 # (sklearn's "brute": BLAS products, 0.8 GB of float64 at 10k, about twice that at its peak)
 # instead of one pair at a time: 13x faster at 3k, the same clusters. It is quadratic in
-# memory, and scipy's BLAS crashed the process at 20k, so larger inputs keep the default.
+# memory, and scipy's BLAS crashed the process at 20k, so larger inputs (only
+# python -m bench.bench_project lifts the vectors' cap) keep the default.
 BRUTE_ROWS = 10_000
+MAX_ROWS = {"map": 100_000, "vectors": BRUTE_ROWS}
 TOP_WORDS = 3
 
 

@@ -87,6 +87,8 @@ class _Memo:
         self.size = size
         self.items: OrderedDict[tuple, Any] = OrderedDict()
         self.lock = threading.Lock()
+        # One build at a time: a class that changes the colour together builds it once.
+        self.building = threading.Lock()
 
     def peek(self, key: tuple) -> Any:
         """The value kept under ``key`` (now the most recent), or None."""
@@ -103,11 +105,16 @@ class _Memo:
                 self.items.popitem(last=False)
 
     def get(self, key: tuple, compute: Callable[[], T]) -> T:
+        """The value under ``key``, computed (by one session at a time) when missing."""
         found = self.peek(key)
         if found is not None:
             return found
-        value = compute()
-        self.put(key, value)
+        with self.building:
+            found = self.peek(key)  # another session may have built it meanwhile
+            if found is not None:
+                return found
+            value = compute()
+            self.put(key, value)
         return value
 
 
