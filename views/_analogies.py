@@ -155,7 +155,7 @@ def _drawing(
     plotly takes longer to build it than the rest of the tab takes to run. Shared by every
     session and never changed after."""
     figure = _figure(_answer(question, model, version, fingerprint))
-    return _ui.styled_figure(figure, 360 if big else 420)
+    return _ui.styled_figure(figure, 360 if big else 420, big=big)
 
 
 def _figure(result: Analogy) -> go.Figure:

@@ -554,7 +554,7 @@ def _tradeoff(curves: tuple[Curve, ...], k: int, big: bool, height: int | None) 
     # The first search parameter: ef, nprobe, L, probes, or a rescoring factor
     # (pgvector-binary's oversample, faiss-ivfpq-rerank's k_factor).
     fig.update_layout(title="Recall against latency, each engine's search parameter swept")
-    return _ui.styled_figure(fig, height)
+    return _ui.styled_figure(fig, height, big=big)
 
 
 # The recall axis reaches this far past the highest and lowest point, and spans at least

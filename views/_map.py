@@ -651,7 +651,7 @@ def _draw(
 
 
 def _styled(fig: go.Figure, big: bool) -> go.Figure:
-    figure = _ui.style_figure(fig, PRESENTER_HEIGHT if big else 540)
+    figure = _ui.style_figure(fig, PRESENTER_HEIGHT if big else 540, big=big)
     if big:
         figure.update_layout(margin={"t": 30})  # the mode bar still clears the legend
     return figure

@@ -104,9 +104,9 @@ h2 {{ font-size: 1.35rem !important; }}
 pio.templates.default = "plotly_white"
 
 
-def style_figure(fig: go.Figure, height: int | None = None) -> go.Figure:
-    """Apply the app's plot look; bigger type and stronger colours in presenter mode."""
-    big = presenting()
+def style_figure(fig: go.Figure, height: int | None = None, *, big: bool) -> go.Figure:
+    """Apply the app's plot look; bigger type and stronger colours in presenter mode
+    (``big``: a figure cached per server is styled by its arguments, not the session)."""
     fig.update_layout(
         font={"size": 18 if big else 13, "color": "#111"},
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
@@ -188,10 +188,11 @@ def _holds_text(values: Sequence[Any] | np.ndarray) -> bool:
     return any(isinstance(v, str) or isinstance(v, list | tuple) for v in values)
 
 
-def styled_figure(fig: go.Figure, height: int | None = None) -> go.Figure:
-    """``fig`` with the app's style and its text escaped, as :func:`plot` draws it: build a
-    figure once per content key with this, cache it, and draw it with ``plot(styled=True)``."""
-    return style_figure(escape_figure_text(fig), height)
+def styled_figure(fig: go.Figure, height: int | None = None, *, big: bool) -> go.Figure:
+    """``fig`` with the app's style (presenter mode's when ``big``) and its text escaped, as
+    :func:`plot` draws it: build a figure once per content key (``big`` in the key) with
+    this, cache it, and draw it with ``plot(styled=True)``."""
+    return style_figure(escape_figure_text(fig), height, big=big)
 
 
 def plot(fig: go.Figure, key: str, height: int | None = None, styled: bool = False) -> None:
@@ -201,7 +202,7 @@ def plot(fig: go.Figure, key: str, height: int | None = None, styled: bool = Fal
     # No hover toolbar: it clutters a projected screen, and leaving it out takes about 35 ms
     # off every rerun that redraws a chart. Drag to zoom and double-click to reset still work.
     config = {"displayModeBar": False}
-    figure = fig if styled else styled_figure(fig, height)
+    figure = fig if styled else styled_figure(fig, height, big=presenting())
     st.plotly_chart(figure, key=key, width="stretch", config=config)
 
 

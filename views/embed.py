@@ -56,7 +56,7 @@ def _bars(results: tuple[EmbeddedText, ...], big: bool, height: int) -> go.Figur
     fig.update_yaxes(matches="y", zeroline=True)
     fig.update_xaxes(title_text="dimension", row=len(results), col=1)
     fig.update_layout(showlegend=False)
-    return _ui.styled_figure(fig, height)
+    return _ui.styled_figure(fig, height, big=big)
 
 
 def _timings(results: list[EmbeddedText], from_disk: set[str]) -> str:

@@ -73,7 +73,7 @@ def _drawing(
 ) -> go.Figure:
     """The styled drawing of ``_pair``, built once per server for the vectors as typed (float64
     bytes), the Normalise choice (which make the pair), presenter mode and height."""
-    return _ui.styled_figure(_vector_figure(_pair), height)
+    return _ui.styled_figure(_vector_figure(_pair), height, big=big)
 
 
 def _vector_figure(m: PairMetrics) -> go.Figure:

@@ -280,7 +280,7 @@ def _curves_figure(
         title={"text": f"Recall@{k} against dimensions, every item as the query"},
         legend={"orientation": "h", "y": -0.22 if big else -0.25, "x": 0},
     )
-    return _ui.styled_figure(fig, height=PRESENTER_CHART_PX if big else 400)
+    return _ui.styled_figure(fig, height=PRESENTER_CHART_PX if big else 400, big=big)
 
 
 @_state.fragment
@@ -400,7 +400,7 @@ def _pipeline_figure(
         title={"text": f"Recall@{k} against bytes per vector, k × {factor} candidates rescored"},
         legend=legend,
     )
-    return _ui.styled_figure(fig, height=PRESENTER_CHART_PX if big else 440)
+    return _ui.styled_figure(fig, height=PRESENTER_CHART_PX if big else 440, big=big)
 
 
 def _pipeline_table(chosen: list[PipelinePoint], factor: int) -> None:

@@ -195,7 +195,7 @@ def _code_figure(index_key: tuple, query_digest: str, big: bool, _view: CodeView
     else:
         fig.update_xaxes(title_text="dimension", row=2, col=1)
     fig.update_layout(showlegend=False)
-    return _ui.styled_figure(fig, height=272 if big else 360)
+    return _ui.styled_figure(fig, height=272 if big else 360, big=big)
 
 
 def _query() -> tuple[np.ndarray | None, int | None]:
@@ -466,7 +466,7 @@ def _factor_figure(
         title_text=f"recall@{k}" if big else f"recall@{k}, every item as query", tickformat=".0%"
     )
     fig.update_layout(showlegend=False)
-    return _ui.styled_figure(fig, height=250 if big else 320)
+    return _ui.styled_figure(fig, height=250 if big else 320, big=big)
 
 
 def _factor_slider(where: Any) -> int:

@@ -174,7 +174,7 @@ def _query_bars(digest: str, title: str, big: bool, _values: np.ndarray) -> go.F
     under ``title``, built once per server for each vector, title and presenter mode."""
     fig = go.Figure(_ui.value_bars(np.arange(_values.size), _values, "q"))
     fig.update_layout(title={"text": title}, xaxis_title="dimension", showlegend=False)
-    return _ui.styled_figure(fig, height=260)
+    return _ui.styled_figure(fig, height=260, big=big)
 
 
 def search_step(model: str, query: str, k: int) -> None:
