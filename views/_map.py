@@ -394,7 +394,7 @@ def _mark_target(
     """Add the neighbours' rings and the target's diamond (``trace`` makes a trace of rows),
     in WebGL like the points, after them so on top of them; and the names of the target and
     the closest ``MAP_NAMED`` neighbours (``labels``: the neighbours', then the target's).
-    On a 2-D map the names are annotations, on a white ground: plotly draws every WebGL
+    On a 2-D map the names are annotations, with a white halo: plotly draws every WebGL
     trace above every SVG one, so SVG text was hidden under a dense cloud of points."""
     three_d = coords.shape[1] == 3
     font = {"size": 15 if big else 12}
@@ -436,9 +436,9 @@ def _mark_target(
             text=text[i],
             showarrow=False,
             yshift=(1 if above[i] else -1) * (size / 2 + (14 if big else 11)),
-            font=font,
-            bgcolor="rgba(255,255,255,0.8)",
-            borderpad=1,
+            # A white halo, not a white box: a name keeps readable over the points and
+            # hides no marker under it (the target's diamond among them).
+            font={**font, "shadow": "0 0 3px white, 0 0 3px white, 0 0 2px white"},
         )
 
 
