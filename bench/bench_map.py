@@ -84,7 +84,7 @@ def chromium(n: int, reruns: int = 5, chart: bool = False) -> None:
     """The first draw, the rerun after a k-slider key press and after a colour change, in
     headless Chromium; with ``chart`` the map is an ``st.plotly_chart`` at any size (the way
     before the in-place component), for comparing the two on the same data."""
-    from playwright.sync_api import Page, sync_playwright
+    from playwright.sync_api import Page, WebSocket, sync_playwright
 
     from tests.browser.helpers import (
         CHROMIUM,
@@ -99,13 +99,21 @@ def chromium(n: int, reruns: int = 5, chart: bool = False) -> None:
     env = {"MAP_BENCH_N": str(n)} | ({"MAP_BENCH_GL_POINTS": str(n)} if chart else {})
     server = StreamlitServer(launcher="bench.map_server", env=env)
 
+    received: list[int] = []  # bytes of each websocket message from the server
+    sent_mb: list[float] = []  # what each timed rerun brought, MB
+
     def timed(page: Page, act: Callable[[], None]) -> Rerun:
         # The component draws after the run's last message: wait for its frame too.
+        received.clear()
         t = rerun(page, act)
-        if chart:
-            return t
-        gl = page.wait_for_function(_GL_DRAWN_JS, timeout=120_000, polling="raf").json_value()
-        return Rerun(t.finished, max(t.drawn, float(gl)))
+        if not chart:
+            drawn = page.wait_for_function(_GL_DRAWN_JS, timeout=120_000, polling="raf")
+            t = Rerun(t.finished, max(t.drawn, float(drawn.json_value())))
+        sent_mb.append(sum(received) / 2**20)
+        return t
+
+    def listen(ws: WebSocket) -> None:
+        ws.on("framereceived", lambda payload: received.append(len(payload)))
 
     def opened(page: Page) -> None:
         wait_for_app(page, timeout_ms=600_000)
@@ -116,6 +124,7 @@ def chromium(n: int, reruns: int = 5, chart: bool = False) -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport=VIEWPORT)
+            page.on("websocket", listen)
             start = time.perf_counter()
             page.goto(server.url)
             opened(page)
@@ -129,12 +138,13 @@ def chromium(n: int, reruns: int = 5, chart: bool = False) -> None:
                 f"  first draw, new session (projection cached) {time.perf_counter() - start:.2f} s"
             )
             slider = page.get_by_test_id("stSlider").get_by_role("slider")
+            sent_mb.clear()
             times = [timed(page, lambda: slider.press("ArrowRight")) for _ in range(reruns)]
             finished = statistics.median(t.finished for t in times)
             drawn = statistics.median(t.drawn for t in times)
             print(
-                f"  rerun after a k key press: run done {finished:.2f} s, drawn {drawn:.2f} s "
-                f"(median of {reruns})"
+                f"  rerun after a k key press: run done {finished:.2f} s, drawn {drawn:.2f} s, "
+                f"{statistics.median(sent_mb):.2f} MB received (median of {reruns})"
             )
             box = widget(page, "sim_map_colour").get_by_role("combobox")
 
@@ -146,12 +156,14 @@ def chromium(n: int, reruns: int = 5, chart: bool = False) -> None:
 
             # Every point's colour changes: new base traces, sent and drawn again.
             options = ("score", "category") * (reruns // 2 + 1)
+            sent_mb.clear()
             times = [recolour(option) for option in options[:reruns]]
             finished = statistics.median(t.finished for t in times)
             drawn = statistics.median(t.drawn for t in times)
             print(
                 f"  rerun after a colour change (score <-> category): run done {finished:.2f} s, "
-                f"drawn {drawn:.2f} s (median of {reruns})"
+                f"drawn {drawn:.2f} s, {statistics.median(sent_mb):.2f} MB received "
+                f"(median of {reruns})"
             )
             browser.close()
     finally:

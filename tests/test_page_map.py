@@ -405,9 +405,13 @@ def test_streamlit_stopping_the_run_ends_the_child_and_frees_the_slot(
 
 
 def _gl_data(at: AppTest) -> dict:
-    """The in-place map component's data (views/_gl_map.py), its JSON parts parsed."""
-    [element] = [e for e in at.get("bidi_component") if e.proto.component_name == "explorer_gl_map"]
-    data = json.loads(element.proto.json)
+    """The in-place map's data (views/_gl_map.py), its JSON parts parsed: the map element's,
+    with the base traces from the base element before it."""
+    elements = [e for e in at.get("bidi_component") if e.proto.component_name == "explorer_gl_map"]
+    base, shown = (json.loads(e.proto.json) for e in elements)
+    assert (base["role"], shown["role"]) == ("base", "map")
+    assert set(base) == {"role", "base_key", "base"} and base["base_key"] == shown["base_key"]
+    data = shown | {"base": base["base"]}
     return data | {k: json.loads(data[k]) for k in ("base", "overlay", "layout", "config")}
 
 

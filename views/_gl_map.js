@@ -3,13 +3,19 @@
 // figure changes, and a new graph costs WebGL contexts, shaders and a full redraw; here a
 // rerun that changes only the highlighted points redraws only what changed.
 //
-// data: {plotly: URL of plotly.min.js, base_key: content key of the base traces,
-//        base: JSON of the base traces, overlay: JSON of the traces drawn on top,
-//        layout: JSON, config: JSON}
-// state sent back: selection = {base: base_key, points: [[trace, index], ...]} (no points on
-// deselect); Python ignores a selection made on other base traces.
+// Two elements of this component make one map:
+//   the base, data {role: "base", base_key: content key, base: JSON of the base traces},
+//   which stays the same while only the overlay changes, so Streamlit sends the browser a
+//   reference to it instead of its megabytes on such a rerun; it draws nothing;
+//   the map, data {role: "map", base_key, plotly: URL of plotly.min.js, overlay: JSON of
+//   the traces drawn on top, layout: JSON, config: JSON}, which draws the graph.
+// state sent back by the map: selection = {base: base_key, points: [[trace, index], ...]}
+// (no points on deselect); Python ignores a selection made on other base traces.
 
-const graphs = new WeakMap(); // parentElement -> {gd, baseKey, base, setState}
+const graphs = new WeakMap(); // parentElement -> {gd, baseKey, setState, events, calls}
+const bases = new Map(); // base_key -> decoded base traces, the last BASES_KEPT
+const BASES_KEPT = 4;
+const waiting = new Map(); // base_key -> resolvers of maps drawn before their base arrived
 let loading = null;
 
 function loadPlotly(url) {
@@ -48,6 +54,20 @@ function decode(value) {
   return out;
 }
 
+function keepBase(key, json) {
+  if (!bases.has(key)) {
+    bases.set(key, decode(JSON.parse(json)));
+    while (bases.size > BASES_KEPT) bases.delete(bases.keys().next().value);
+  }
+  for (const resolve of waiting.get(key) || []) resolve(bases.get(key));
+  waiting.delete(key);
+}
+
+function baseFor(key) {
+  if (bases.has(key)) return Promise.resolve(bases.get(key));
+  return new Promise((resolve) => waiting.set(key, [...(waiting.get(key) || []), resolve]));
+}
+
 function selection(base, event) {
   const points = (event && event.points) || [];
   return { base, points: points.map((p) => [p.curveNumber, p.pointIndex ?? p.pointNumber]) };
@@ -55,26 +75,36 @@ function selection(base, event) {
 
 export default function (component) {
   const { data, parentElement, setStateValue } = component;
+  if (data.role === "base") {
+    keepBase(data.base_key, data.base);
+    // It shows nothing: out of the page's flow, it leaves no gap above the map.
+    const container = parentElement.closest('[data-testid="stElementContainer"]');
+    if (container) container.style.display = "none";
+    return undefined;
+  }
   let entry = graphs.get(parentElement);
   if (!entry) {
     const gd = document.createElement("div");
     gd.className = "explorer-gl-map";
     parentElement.appendChild(gd);
-    entry = { gd, baseKey: null, base: [], setState: setStateValue, events: false };
+    entry = { gd, baseKey: null, setState: setStateValue, events: false, calls: 0 };
     graphs.set(parentElement, entry);
   }
   entry.setState = setStateValue;
-  if (entry.baseKey !== data.base_key) {
-    entry.base = decode(JSON.parse(data.base));
-    entry.baseKey = data.base_key;
-  }
   const overlay = decode(JSON.parse(data.overlay));
   const layout = JSON.parse(data.layout);
   const config = JSON.parse(data.config);
   entry.gd.style.height = `${layout.height}px`;
-  loadPlotly(data.plotly)
-    .then((Plotly) => Plotly.react(entry.gd, [...entry.base, ...overlay], layout, config))
+  // A newer update may overtake this one while it waits for its base: only the newest draws.
+  const call = ++entry.calls;
+  Promise.all([loadPlotly(data.plotly), baseFor(data.base_key)])
+    .then(([Plotly, base]) => {
+      if (call !== entry.calls) return null;
+      entry.baseKey = data.base_key;
+      return Plotly.react(entry.gd, [...base, ...overlay], layout, config);
+    })
     .then((gd) => {
+      if (!gd) return;
       gd.dataset.baseKey = entry.baseKey;
       // When the frame after this update was produced (for tests and benchmarks).
       requestAnimationFrame(() =>

@@ -4,9 +4,10 @@
 so every rerun that changes the figure (k, the target, a colour) mounts a new graph: new
 WebGL contexts, shaders and buffers, then two full redraws. At 100k points that is 1-2 s in a
 browser without a GPU, even when only ten highlighted points moved. This component keeps one
-graph per session and calls ``Plotly.react``: the base traces (every point) are decoded once
-per content (``base_key``) and reused, so a rerun that changes only the overlay (neighbours,
-target) redraws without re-uploading or re-parsing 100k points.
+graph per session and calls ``Plotly.react``: the base traces (every point) travel in an
+element of their own, sent again only when they change, and are decoded once per content
+(``base_key``) and reused, so a rerun that changes only the overlay (neighbours, target)
+redraws without re-sending, re-parsing or re-uploading 100k points.
 
 plotly.js comes from the plotly package's own offline bundle (``plotly/package_data/
 plotly.min.js``), served by Streamlit's component asset route; nothing is fetched from the
@@ -66,8 +67,9 @@ def base_json(fig: go.Figure) -> GlBase:
 
 
 def component_data(base: GlBase, overlay: go.Figure, config: Mapping[str, Any]) -> dict[str, str]:
-    """The component's data: the base traces, ``overlay``'s traces (drawn on top) and
-    layout, the plotly config and where plotly.js is served."""
+    """The map element's data: the base traces' key (their JSON goes in an element of its
+    own, :func:`base_data`), ``overlay``'s traces (drawn on top) and layout, the plotly
+    config and where plotly.js is served."""
     figure = overlay.to_dict()
     # plotly.py's white template (axes that make room for their labels) instead of the
     # Streamlit theme st.plotly_chart would apply; new base traces (another colour, filter
@@ -79,13 +81,20 @@ def component_data(base: GlBase, overlay: go.Figure, config: Mapping[str, Any]) 
     # No link to Chart Studio (st.plotly_chart hides it too); resize with the page.
     shown = {**config, "responsive": True, "showSendToCloud": False, "showLink": False}
     return {
+        "role": "map",
         "base_key": base.key,
-        "base": base.json,
         "overlay": to_json_plotly(figure["data"]),
         "layout": to_json_plotly(layout),
         "config": to_json_plotly(shown),
         "plotly": plotly_url(),
     }
+
+
+def base_data(base: GlBase) -> dict[str, str]:
+    """The base element's data: the base traces' JSON and key. It changes only with the
+    traces, so on a rerun that changes k or the target Streamlit sends the browser a
+    reference to the element it already holds instead of its megabytes again."""
+    return {"role": "base", "base_key": base.key, "base": base.json}
 
 
 def gl_map(
@@ -95,6 +104,7 @@ def gl_map(
     the box or lasso selection as plotly points: ``curve_number`` and ``point_index`` per
     selected point; empty before any selection and when the selection was made on other
     base traces (its indices would name other points)."""
+    _COMPONENT(key=f"{key}_base", data=base_data(base), default={})
     data = component_data(base, overlay, config)
     result = _COMPONENT(
         key=key, data=data, default={"selection": None}, on_selection_change=lambda: None
