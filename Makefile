@@ -65,6 +65,7 @@ test: install browser
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy core/
 	$(BIN)/mypy views explorer_app.py
+	$(BIN)/mypy bench tests/browser
 	$(BIN)/python -m pytest --cov=core --cov-report=term-missing:skip-covered --cov-fail-under=95
 
 bench: install

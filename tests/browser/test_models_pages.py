@@ -6,7 +6,7 @@ Screenshots go to ``tests/artifacts/``."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FloatRect, Page, expect
 
 from core.embedders.registry import LOCAL_FACTORIES, get_embedder
 from tests.browser.helpers import VIEWPORT, assert_clean, headings, open_page, shoot
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 LOCAL = sorted(LOCAL_FACTORIES, key=lambda m: get_embedder(m).dims)
 
 
-def _box(page: Page, test_id: str, index: int = 0) -> dict[str, float]:
+def _box(page: Page, test_id: str, index: int = 0) -> FloatRect:
     """Where element ``test_id`` number ``index`` of the main area is, in CSS pixels."""
     box = page.get_by_test_id("stMain").get_by_test_id(test_id).nth(index).bounding_box()
     assert box is not None

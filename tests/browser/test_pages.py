@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -69,7 +70,7 @@ def first_view(pg: Page, url: str, name: str) -> None:
     shoot(pg, f"{name}-full", full_page=True)
 
 
-def numbers(table_values: list[str]) -> np.ndarray:
+def numbers(table_values: Sequence[str]) -> np.ndarray:
     """Table cells (raw values as text) as floats."""
     return np.array([float(v) for v in table_values])
 
@@ -189,9 +190,9 @@ def test_metrics_numbers_follow_the_typed_vectors(page: Page, server_url: str) -
 
     # Unnormalised: |a - b| = (2, 1, 1), a·b = 11, the cosine does not change.
     rerun(page, widget(page, "met_norm").get_by_text("Normalise").click)
-    expected = {"euclidean": "2.45", "manhattan": "4", "dot product": "11"}
-    for label, value in expected.items():
-        expect(metric(page, label)).to_have_text(value)
+    unnormalised = {"euclidean": "2.45", "manhattan": "4", "dot product": "11"}
+    for label, shown in unnormalised.items():
+        expect(metric(page, label)).to_have_text(shown)
     expect(metric(page, "cosine similarity")).to_have_text("0.786")
 
     enter_text(page, "met_b", "1, 2, 3")
@@ -203,9 +204,9 @@ def test_metrics_numbers_follow_the_typed_vectors(page: Page, server_url: str) -
 
 def test_quantization_binary_bits_follow_the_center(page: Page, server_url: str) -> None:
     first_view(page, f"{server_url}/quantization", "quantization")
-    values = tables(page)[0]
-    codes = numbers(values.rows[1][1:])
-    assert values.rows[1][0] == "int8" and np.all((codes >= -128) & (codes <= 127))
+    first = tables(page)[0]
+    codes = numbers(first.rows[1][1:])
+    assert first.rows[1][0] == "int8" and np.all((codes >= -128) & (codes <= 127))
 
     open_tab(page, "Storage")
     storage = tables(page)[0]

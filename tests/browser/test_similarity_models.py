@@ -6,7 +6,7 @@ compared with its column's). Screenshots go to ``tests/artifacts/``."""
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import FloatRect, Page
 
 from core.embedders.registry import LOCAL_FACTORIES
 from tests.browser.helpers import assert_clean, open_page, shoot, tables
@@ -54,7 +54,7 @@ def test_neighbours_with_four_models_fits_and_names_each_model(page: Page, serve
     shoot(page, "similarity-neighbours-four-models-least", full_page=True)
 
 
-def _frames(page: Page) -> list[dict[str, float]]:
+def _frames(page: Page) -> list[FloatRect]:
     """The main area's dataframes' boxes, in page order."""
     frames = page.get_by_test_id("stMain").get_by_test_id("stDataFrame").all()
     return [box for f in frames if (box := f.bounding_box()) is not None]

@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from tests.browser.helpers import assert_clean, enter_text, open_page, settle, shoot, tables
 
@@ -48,7 +48,7 @@ def test_four_openai_files_compare_as_models(page: Page, server_url: str) -> Non
     if not REF.is_dir():
         pytest.skip(f"reference data not available: {REF}")
     files = [
-        {"name": p.name, "mimeType": "application/json", "buffer": p.read_bytes()}
+        FilePayload(name=p.name, mimeType="application/json", buffer=p.read_bytes())
         for p in sorted(REF.glob("*.json"))
     ]
     open_page(page, f"{server_url}/similarity?dataset=upload&sim_view=Neighbours&sim_target=Dumbo")
