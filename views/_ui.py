@@ -264,6 +264,20 @@ class Folds:
         return self.row[label].popover(self.short[label], width="stretch")
 
 
+def controls_row(
+    widths: list[float], folds: float, short: dict[str, str], **row: Any
+) -> tuple[list[Any], Folds]:
+    """A row of controls (``widths``; ``row``: ``st.columns``'s other arguments) and the
+    view's folded sections (``short``, as :class:`Folds` takes it): in presenter mode their
+    popovers sit side by side at the row's end, in a column ``folds`` wide (level with the
+    inputs unless ``row`` says otherwise); expanders under the view otherwise."""
+    if not presenting():
+        return st.columns(widths, **row), Folds(short)
+    *columns, c_folds = st.columns([*widths, folds], **{"vertical_alignment": "bottom", **row})
+    with c_folds:
+        return columns, Folds(short)
+
+
 @contextlib.contextmanager
 def guard(what: str = "") -> Iterator[None]:
     """Turn an ExplorerError inside the block into ``st.error`` (a paused hosted model into

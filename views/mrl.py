@@ -170,21 +170,6 @@ CODE, HOW = "The same in Python", "How to read this chart"
 SHORT = {HOW: "How to read", CODE: "Python"}
 
 
-def _controls(
-    widths: list[float], folds: float, sections: tuple[str, ...], **row: Any
-) -> tuple[list[Any], _ui.Folds]:
-    """A tab's row of controls (``widths``; ``row``: ``st.columns``'s other arguments) and
-    the tab's folded ``sections``: in presenter mode a popover each, side by side at the
-    row's end in a column ``folds`` wide (level with the inputs unless ``row`` says
-    otherwise); expanders under the tab otherwise."""
-    short = {label: SHORT[label] for label in sections}
-    if not _ui.presenting():
-        return st.columns(widths, **row), _ui.Folds(short)
-    *columns, c_folds = st.columns([*widths, folds], **{"vertical_alignment": "bottom", **row})
-    with c_folds:
-        return columns, _ui.Folds(short)
-
-
 @_state.fragment
 def one_ranking() -> None:
     """The target's top k at the kept dimensions against its top k at full size. A
@@ -287,7 +272,9 @@ def _curves_figure(
 def recall_curves() -> None:
     """Recall@k against dimensions kept, one curve per model, the current cut marked. A
     fragment: its controls rerun only this tab."""
-    (c_k, c_dims, c_all), fold = _controls([2, 3, 2], 1.2, (CODE,), vertical_alignment="center")
+    (c_k, c_dims, c_all), fold = _ui.controls_row(
+        [2, 3, 2], 1.2, {CODE: SHORT[CODE]}, vertical_alignment="center"
+    )
     k = _ui.k_slider("mrl_k", n, where=c_k)
     sets = _curve_sets(c_all)
     dims = _dims_slider(c_dims, max(s.dims for s in sets.values()), "Dimensions kept")
@@ -425,7 +412,7 @@ def _pipeline_table(chosen: list[PipelinePoint], factor: int) -> None:
 def full_pipeline() -> None:
     """Truncate + quantize + oversample + rescore: bytes per vector against recall@k. A
     fragment: its controls rerun only this tab."""
-    (c_model, c_k, c_factor), fold = _controls([3, 2, 4], 4, (HOW, CODE))
+    (c_model, c_k, c_factor), fold = _ui.controls_row([3, 2, 4], 4, SHORT)
     model = _ui.model_choice("mrl_model", ws, where=c_model)
     k = _ui.k_slider("mrl_k", n, where=c_k)
     vs = ws.sets[model]

@@ -89,13 +89,7 @@ SHORT = {CODE: "Python"}  # the code's popover in presenter mode, at the end of 
 def _query_row() -> tuple[tuple[str, str, int], _ui.Folds]:
     """Model, query and k: the row the three steps share; and the code's fold, a popover at
     the row's end in presenter mode (an expander under the step otherwise)."""
-    if _ui.presenting():
-        c_model, c_query, c_k, c_code = st.columns([1, 2, 1, 0.6], vertical_alignment="bottom")
-        with c_code:
-            fold = _ui.Folds(SHORT)
-    else:
-        c_model, c_query, c_k = st.columns([1, 2, 1])
-        fold = _ui.Folds(SHORT)
+    (c_model, c_query, c_k), fold = _ui.controls_row([1, 2, 1], 0.6, SHORT)
     model = _ui.model_choice("search_model", ws, where=c_model, prefer="all-MiniLM-L6-v2")
     query = c_query.text_input(
         "Query",
