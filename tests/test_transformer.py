@@ -180,20 +180,27 @@ SHORT_MPNET = replace(MPNET, max_distance=20)
 
 
 @pytest.mark.parametrize("arch", [BERT, MPNET, SHORT_MPNET], ids=["bert", "mpnet", "mpnet-20"])
-def test_padded_batch_matches_the_plain_forward_pass(tmp_path, arch):
+def test_unpadded_batch_matches_the_plain_forward_pass(tmp_path, arch):
     weights = tiny_checkpoint(tmp_path, arch, seed=3)
     encoder = Encoder(tmp_path, arch)
     rng = np.random.default_rng(5)
     lengths = [1, 5, 17, 40]
     seqs = [rng.integers(0, VOCAB, size=n).tolist() for n in lengths]
-    mask = np.arange(max(lengths)) < np.array(lengths)[:, None]
-    padded = np.full(mask.shape, 1, dtype=np.int64)
-    padded[mask] = np.concatenate(seqs)
-    hidden = encoder.forward(padded, mask)
-    assert hidden.shape == (4, 40, HIDDEN) and hidden.dtype == np.float32
-    for row, seq in enumerate(seqs):
-        expected = reference_forward(weights, arch, seq)
-        np.testing.assert_allclose(hidden[row, : len(seq)], expected, atol=2e-5)
+    hidden = encoder.forward(np.concatenate(seqs), np.array(lengths))
+    assert hidden.shape == (sum(lengths), HIDDEN) and hidden.dtype == np.float32
+    rows = np.split(hidden, np.cumsum(lengths)[:-1])
+    for row, seq in zip(rows, seqs, strict=True):
+        np.testing.assert_allclose(row, reference_forward(weights, arch, seq), atol=2e-5)
+
+
+@pytest.mark.parametrize("arch", [BERT, MPNET], ids=["bert", "mpnet"])
+def test_a_batch_of_equal_lengths_needs_no_padding(tmp_path, arch):
+    weights = tiny_checkpoint(tmp_path, arch, seed=4)
+    encoder = Encoder(tmp_path, arch)
+    seqs = np.random.default_rng(6).integers(0, VOCAB, size=(3, 9))
+    hidden = encoder.forward(seqs.reshape(-1), np.array([9, 9, 9]))
+    for row, seq in zip(hidden.reshape(3, 9, HIDDEN), seqs, strict=True):
+        np.testing.assert_allclose(row, reference_forward(weights, arch, seq.tolist()), atol=2e-5)
 
 
 def test_attention_bias_shapes(tmp_path):
