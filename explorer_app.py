@@ -15,6 +15,7 @@ st.set_page_config(
 )
 _warm.warm_up()
 _serving.send_files_in_big_chunks()
+_serving.release_left_sessions()
 page = st.navigation([entry.page() for entry in PAGES])
 # Every key the sidebar and the page bind goes into the URL once, when the run ends, even when
 # the page stops early (st.stop() raises StopException inside page.run()).

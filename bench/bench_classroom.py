@@ -23,7 +23,10 @@ others. ``--mode burst`` sends every step from all sessions at the same moment i
 last one rendered is the teacher's "now move the slider"). ``--soak MINUTES`` instead keeps
 ``--soak-sessions`` students arriving, each on a page picked at random (every page's
 recording, or those ``--page`` names), working with 2-10 s pauses and leaving, and prints
-RSS and latency every minute, then RSS after they have all left.
+RSS and latency every minute, then RSS after they have all left. With
+``--config 'name=BENCH_MEMORY_EVERY=10'`` (the instrumented launcher) it also says, before
+the class, at its end and after it has left, how many sessions Streamlit still knows, how
+many ``AppSession`` objects are alive and how many blocks Python's allocator holds.
 
 ``--pages`` instead measures every page and tab (``bench.classroom_scenario.SCENARIOS``, one
 recorded Chromium session each in ``bench/fixtures/<name>_session.json``, ``--page NAME`` for
@@ -56,12 +59,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
 import statistics
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import numpy as np
@@ -363,6 +368,20 @@ async def bench(
 # ---------------------------------------------------------------- soak
 
 
+def _print_memory(when: str, log: Path) -> None:
+    """A table row from the newest memory sample in the instrumented server's ``log``."""
+    samples = [r for r in map(json.loads, log.read_text().splitlines()) if r.get("memory")]
+    if not samples:
+        print(f"| {when} | no memory sample in {log} |", flush=True)
+        return
+    m = samples[-1]
+    print(
+        f"| {when} | {m['rss_mb']:.0f} | {m['known']} / {m['connected']} | "
+        f"{m['app_sessions']} | {m['blocks']:,} |",
+        flush=True,
+    )
+
+
 async def soak(
     config: str,
     flags: str,
@@ -376,10 +395,17 @@ async def soak(
     arrives. RSS and latency every minute."""
     rng = random.Random(seed)
     options, env, launcher = server_options(flags)
+    memory_log = Path(env["BENCH_GC_LOG"]) if env.get("BENCH_MEMORY_EVERY") else None
     with streamlit_server(options, launcher=launcher, env=env) as server:
         print(f"# soak {config}: {server.command}", flush=True)
         for recording in recordings:
             await warm(server, recording)
+        if memory_log:
+            print("| when | RSS MB | sessions known / connected | AppSession objects "
+                  "| allocated blocks |", flush=True)  # fmt: skip
+            print("| --- | --- | --- | --- | --- |", flush=True)
+            await asyncio.sleep(float(env["BENCH_MEMORY_EVERY"]) + 1)
+            _print_memory("before the class (every page warmed)", memory_log)
         end = time.monotonic() + minutes * 60
         window: list[float] = []
         counts = {"sessions": 0, "changes": 0, "problems": 0}
@@ -434,10 +460,14 @@ async def soak(
             f"{counts['changes']} changes, {counts['problems']} with an exception or error",
             flush=True,
         )
+        if memory_log:
+            _print_memory("at the end of the soak", memory_log)
         # Left sessions are dropped after server.disconnectedSessionTTL.
         for wait in (30, SESSION_TTL + 30):
             await asyncio.sleep(wait if wait == 30 else wait - 30)
             print(f"all gone for {wait} s: RSS {server.rss_mb():.0f} MB", flush=True)
+            if memory_log:
+                _print_memory(f"all gone for {wait} s", memory_log)
         if "Traceback" in server.log_text():
             print(f"server log has a traceback: {server.log_path}", flush=True)
 

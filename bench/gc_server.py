@@ -10,9 +10,15 @@ and Streamlit are unchanged. ``BENCH_GC_LOG=<path>`` turns the instruments on:
   for functions their qualified names), then frees it. Meant with
   ``--runner.postScriptGC=false`` and one session at a time;
 - ``BENCH_GC_FREEZE=1``: after the first script run, ``gc.collect()`` then ``gc.freeze()``,
-  so that later full collections skip everything imported and cached by then.
+  so that later full collections skip everything imported and cached by then;
+- ``BENCH_MEMORY_EVERY=<seconds>``: a line of what the server holds, that often, also while
+  no script runs (after a class has left): RSS, the sessions Streamlit's session manager
+  knows (connected, and disconnected ones kept for a reconnect), the ``AppSession`` objects
+  still alive (a session it has dropped but something still references), and the blocks
+  Python's allocator holds (``sys.getallocatedblocks``: live objects, whatever the C
+  allocator has not given back to the system).
 
-One JSON line per script run goes to the log.
+One JSON line per script run goes to the log, and one per memory sample (``"memory": 1``).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import sys
 import threading
 import time
 from collections import Counter
@@ -31,6 +38,7 @@ from streamlit.web.cli import main
 _LOG = os.environ.get("BENCH_GC_LOG", "")
 _PROBE = os.environ.get("BENCH_GC_PROBE") == "1"
 _FREEZE = os.environ.get("BENCH_GC_FREEZE") == "1"
+_MEMORY_EVERY = float(os.environ.get("BENCH_MEMORY_EVERY") or 0)
 _lock = threading.Lock()
 _auto = {g: {"count": 0, "seconds": 0.0, "collected": 0} for g in (0, 1, 2)}
 _started: dict[int, float] = {}
@@ -86,12 +94,43 @@ def _probe() -> dict[str, Any]:
 
 
 def _sizeof(obj: object) -> int:
-    import sys
-
     try:
         return sys.getsizeof(obj)
     except TypeError:
         return 0
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def _memory() -> dict[str, Any]:
+    """What the server holds now (see the module's docstring)."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.app_session import AppSession
+
+    manager = Runtime.instance()._session_mgr
+    return {
+        "memory": 1,
+        "t": time.time(),
+        "rss_mb": _rss_mb(),
+        "connected": len(manager.list_active_sessions()),
+        "known": len(manager.list_sessions()),
+        "app_sessions": sum(isinstance(o, AppSession) for o in gc.get_objects()),
+        "blocks": sys.getallocatedblocks(),
+    }
+
+
+def _sample_memory() -> None:
+    while True:
+        time.sleep(_MEMORY_EVERY)
+        try:
+            record = _memory()
+        except RuntimeError:  # the runtime is not up yet
+            continue
+        with _lock, open(_LOG, "a") as f:
+            f.write(json.dumps(record) + "\n")
 
 
 def _install() -> None:
@@ -109,14 +148,15 @@ def _install() -> None:
                 gc.freeze()
                 record["frozen"] = gc.get_freeze_count()
             record["auto"] = json.loads(json.dumps(_auto))
-            with open("/proc/self/statm") as f:
-                record["rss_mb"] = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+            record["rss_mb"] = _rss_mb()
             record["counts"] = gc.get_count()
             with open(_LOG, "a") as f:
                 f.write(json.dumps(record) + "\n")
 
     script_runner.ScriptRunner._on_script_finished = on_script_finished  # type: ignore[method-assign]
     gc.callbacks.append(_on_gc)
+    if _MEMORY_EVERY:
+        threading.Thread(target=_sample_memory, name="memory sampler", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -1,17 +1,23 @@
-"""Streamlit's own files, served in ``views._serving.CHUNK_BYTES`` chunks by a real server,
-arrive whole: the biggest bundle, and a byte range across a chunk boundary."""
+"""A real server as ``views._serving`` sets it up: Streamlit's own files, served in
+``CHUNK_BYTES`` chunks, arrive whole (the biggest bundle, and a byte range across a chunk
+boundary); the sessions of students who left are released."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 import streamlit
 
+from bench.classroom_client import Recording, ReplaySession, streamlit_server
+from bench.classroom_scenario import SCENARIOS
 from tests import test_fragments as fragments
 from tests.event_loop import run_in_own_thread
-from views._serving import CHUNK_BYTES
+from views._serving import CHUNK_BYTES, REAP_EVERY_S
 
 pytestmark = pytest.mark.slow
 server = fragments.server  # a real Streamlit server (module-scoped)
@@ -37,3 +43,44 @@ def test_big_static_files_arrive_whole(server):
     start, end = CHUNK_BYTES - 10, 2 * CHUNK_BYTES + 10
     status, part = _get(url, {"Range": f"bytes={start}-{end}"})
     assert (status, part) == (206, body[start : end + 1])
+
+
+TTL_S = 1  # server.disconnectedSessionTTL for the reaper's test
+
+
+def _memory_samples(log: Path) -> list[dict]:
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [r for r in map(json.loads, lines) if r.get("memory")]
+
+
+def test_sessions_of_students_who_left_are_released(tmp_path):
+    """Students open a page and leave; once their reconnect window has passed, the server
+    lets go of their sessions although nobody else comes or leaves after them (Streamlit's
+    own store would keep them until the next student leaves)."""
+    log = tmp_path / "memory.jsonl"
+    env = {"BENCH_GC_LOG": str(log), "BENCH_MEMORY_EVERY": "0.5"}
+    flags = [f"--server.disconnectedSessionTTL={TTL_S}"]
+    recording = Recording.load(SCENARIOS["home"].fixture)
+    with streamlit_server(flags, launcher="bench.gc_server", env=env) as srv:
+
+        async def class_comes_and_goes() -> None:
+            students = [ReplaySession(srv.url, recording) for _ in range(4)]
+            for s in students:
+                await s.open()
+            await asyncio.sleep(1)  # a memory sample with every student in
+            for s in students:
+                await s.close()
+
+        run_in_own_thread(class_comes_and_goes())
+        deadline = time.monotonic() + TTL_S + REAP_EVERY_S + 15
+        while time.monotonic() < deadline:
+            samples = _memory_samples(log)
+            if samples and samples[-1]["known"] == 0 and samples[-1]["app_sessions"] <= 1:
+                break
+            time.sleep(0.5)
+        assert "Traceback" not in srv.log_text(), srv.log_text()
+    peak = max(r["app_sessions"] for r in samples)
+    last = samples[-1]
+    assert peak >= 4, "the students' sessions were never seen"
+    # The last session to close stays referenced by Streamlit's websocket handler, one at most.
+    assert (last["known"], last["connected"]) == (0, 0) and last["app_sessions"] <= 1, samples[-3:]
