@@ -14,8 +14,7 @@ st.set_page_config(
     initial_sidebar_state="collapsed" if _ui.presenting() else "auto",
 )
 _warm.warm_up()
-_serving.send_files_in_big_chunks()
-_serving.release_left_sessions()
+_serving.set_up()
 page = st.navigation([entry.page() for entry in PAGES])
 # Every key the sidebar and the page bind goes into the URL once, when the run ends, even when
 # the page stops early (st.stop() raises StopException inside page.run()).

@@ -1,10 +1,12 @@
 """A real server as ``views._serving`` sets it up: Streamlit's own files, served in
 ``CHUNK_BYTES`` chunks, arrive whole (the biggest bundle, and a byte range across a chunk
-boundary); the sessions of students who left are released."""
+boundary), and compressed to a browser that accepts gzip; the sessions of students who left
+are released."""
 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import time
 import urllib.request
@@ -13,11 +15,11 @@ from pathlib import Path
 import pytest
 import streamlit
 
-from bench.classroom_client import Recording, ReplaySession, streamlit_server
+from bench.classroom_client import Recording, ReplaySession, StreamlitServer, streamlit_server
 from bench.classroom_scenario import SCENARIOS
 from tests import test_fragments as fragments
 from tests.event_loop import run_in_own_thread
-from views._serving import CHUNK_BYTES, REAP_EVERY_S
+from views._serving import CHUNK_BYTES, REAP_EVERY_S, accepts_gzip
 
 pytestmark = pytest.mark.slow
 server = fragments.server  # a real Streamlit server (module-scoped)
@@ -29,12 +31,13 @@ def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
         return r.status, r.read()
 
 
-def test_big_static_files_arrive_whole(server):
-    async def first_run() -> None:
-        async with fragments.Session(server.url, "embed", {}) as tab:
-            await tab.run()  # the app's first run sets the chunk size
+async def _first_run(server: StreamlitServer) -> None:
+    async with fragments.Session(server.url, "embed", {}) as tab:
+        await tab.run()  # the app's first run sets up views._serving
 
-    run_in_own_thread(first_run())
+
+def test_big_static_files_arrive_whole(server):
+    run_in_own_thread(_first_run(server))
     biggest = max((STATIC / "static" / "js").glob("*.js"), key=lambda p: p.stat().st_size)
     body = biggest.read_bytes()
     assert len(body) > 2 * CHUNK_BYTES, "the test needs a file of several chunks"
@@ -84,3 +87,55 @@ def test_sessions_of_students_who_left_are_released(tmp_path):
     assert peak >= 4, "the students' sessions were never seen"
     # The last session to close stays referenced by Streamlit's websocket handler, one at most.
     assert (last["known"], last["connected"]) == (0, 0) and last["app_sessions"] <= 1, samples[-3:]
+
+
+@pytest.mark.parametrize(
+    ("header", "accepted"),
+    [
+        ("gzip, deflate, br, zstd", True),  # Chromium's
+        ("deflate, gzip;q=1.0, *;q=0.5", True),
+        ("GZIP", True),
+        ("*", True),
+        ("br", False),
+        ("", False),
+        ("gzip;q=0", False),
+        ("gzip; q = 0.0, br", False),
+        ("gzip;q=x", False),
+        ("x-gzip", False),
+    ],
+)
+def test_accepts_gzip_reads_the_header_as_http_does(header, accepted):
+    assert accepts_gzip(header) is accepted
+
+
+def _response(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as r:
+        return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+
+
+def test_text_files_go_compressed_to_browsers_that_accept_gzip(server):
+    run_in_own_thread(_first_run(server))
+    script = max((STATIC / "static" / "js").glob("*.js"), key=lambda p: p.stat().st_size)
+    url = f"{server.url}/static/js/{script.name}"
+    deadline = time.monotonic() + 30  # the server compresses its files in the background
+    while True:
+        status, headers, body = _response(url, {"Accept-Encoding": "gzip, deflate, br"})
+        if headers.get("content-encoding") == "gzip" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert status == 200 and headers.get("content-encoding") == "gzip"
+    assert gzip.decompress(body) == script.read_bytes()
+    assert int(headers["content-length"]) == len(body) < script.stat().st_size / 2
+    _, plain, raw = _response(url, {})
+    assert raw == script.read_bytes() and "content-encoding" not in plain
+    assert headers["cache-control"] == plain["cache-control"]
+    assert headers["vary"] == "Accept-Encoding" and headers["etag"] != plain["etag"]
+    # A byte range, and a font (compressed already), go as they are.
+    status, ranged, part = _response(url, {"Accept-Encoding": "gzip", "Range": "bytes=0-99"})
+    assert (status, part) == (206, script.read_bytes()[:100])
+    assert "content-encoding" not in ranged
+    font = next((STATIC / "static" / "media").glob("*.woff2"))
+    _, font_headers, font_body = _response(
+        f"{server.url}/static/media/{font.name}", {"Accept-Encoding": "gzip"}
+    )
+    assert font_body == font.read_bytes() and "content-encoding" not in font_headers
