@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from views import _serving, _state, _ui, _warm
-from views.registry import PAGES
+from views.registry import session_pages
 
 st.set_page_config(
     page_title="Embeddings Explorer",
@@ -15,7 +15,7 @@ st.set_page_config(
 )
 _warm.warm_up()
 _serving.set_up()
-page = st.navigation([entry.page() for entry in PAGES])
+page = st.navigation(session_pages())
 # Every key the sidebar and the page bind goes into the URL once, when the run ends, even when
 # the page stops early (st.stop() raises StopException inside page.run()).
 with _state.url_state():

@@ -84,6 +84,7 @@ from bench.classroom_client import (
     streamlit_server,
 )
 from bench.classroom_scenario import CLASSROOM, SCENARIOS, Scenario, Step
+from views._warm import DELAY_S as WARM_UP_DELAY_S
 
 # Streamlit's own defaults for what .streamlit/config.toml changes, spelled out so that
 # "defaults" stays the baseline whatever the file says.
@@ -263,13 +264,16 @@ async def warm(server: StreamlitServer, recording: Recording) -> None:
     """One full session, so that models, vectors and projections are loaded and cached; then
     wait (up to ``QUIET_WAIT`` s) until the server is quiet, as a teacher's server is when
     the class arrives: the app's warm-up thread (``views._warm``) imports in the background
-    for about a second, from 4 s after its first page."""
+    for about a second, from ``DELAY_S`` (4 s) after its first page, so the wait starts no
+    earlier than that (a quiet reading before it let Home's idle CPU include the imports)."""
     s = ReplaySession(server.url, recording)
+    opened = time.perf_counter()
     await s.fetch_assets()
     await s.open()
     for step, raw in s.steps():
         await s.run(step, raw)
     await s.close()
+    await asyncio.sleep(max(0.0, opened + WARM_UP_DELAY_S + 0.5 - time.perf_counter()))
     deadline = time.perf_counter() + QUIET_WAIT
     while time.perf_counter() < deadline:
         c0, t0 = server.cpu_seconds(), time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from tests.page_helpers import open_page, presenter_styled
+from views import registry
 
 PAGES = {"embed", "similarity", "search", "metrics", "quantization", "mrl"}
 
@@ -56,3 +57,13 @@ def test_an_uploaded_vector_file_is_a_row_of_the_table() -> None:
     row = table[table["kind"] == "uploaded"].iloc[0]
     assert "ada.json" in row["model"]
     assert (row["dimensions"], row["unit length"]) == ("3", "yes")
+
+
+def test_a_session_makes_its_pages_once_and_keeps_them_to_itself():
+    a, b = open_page("home"), open_page("home")
+    made = a.session_state[registry._PAGES_KEY]
+    a.switch_page("views/embed.py")
+    a.run()
+    assert not a.exception, [e.message for e in a.exception]
+    assert a.session_state[registry._PAGES_KEY] is made
+    assert b.session_state[registry._PAGES_KEY] is not made

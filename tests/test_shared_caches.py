@@ -43,6 +43,11 @@ def quantized_recall(at: AppTest) -> pd.DataFrame:
     return pd.DataFrame({"metric": [m.label for m in shown], "value": [m.value for m in shown]})
 
 
+def similar_items(at: AppTest) -> pd.DataFrame:
+    show_tab(at, "sim_view", "Neighbours").text_input(key="sim_target").input("item3").run()
+    return frames(at, "rank", "item", "similarity")[0]
+
+
 def mrl_pipelines(at: AppTest) -> pd.DataFrame:
     return frames(show_tab(at, "mrl_view", "Full pipeline"), "dims", "precision")[0]
 
@@ -53,6 +58,7 @@ def mrl_ranking(at: AppTest) -> pd.DataFrame:
 
 
 PAGES: list[tuple[str, Callable[[AppTest], pd.DataFrame]]] = [
+    ("similarity", similar_items),
     ("search", search_results),
     ("quantization", quantized_top_k),
     ("quantization", quantized_recall),

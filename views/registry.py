@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+# Where a session keeps its ``st.Page`` objects (see ``session_pages``).
+_PAGES_KEY = "_registry_pages"
+
 
 @dataclass(frozen=True)
 class PageEntry:
@@ -94,3 +97,15 @@ PAGES = (
         "mrl",
     ),
 )
+
+
+def session_pages() -> list[st.Page]:
+    """This session's ``st.Page`` for every entry, made on its first run and kept: making
+    them resolves every page's script path on disk, about 9 ms of each rerun's 25-50 ms on
+    2 cores. Kept per session, not per server: ``st.navigation`` marks the page it returns as
+    the one that may run, and a page shared with another session running at the same time
+    could lose that mark before it runs."""
+    pages = st.session_state.get(_PAGES_KEY)
+    if pages is None:
+        pages = st.session_state[_PAGES_KEY] = [entry.page() for entry in PAGES]
+    return pages

@@ -17,6 +17,7 @@ from core.similarity import (
     target_neighbors,
 )
 from core.topk import SearchResult
+from core.vectors import VectorSet
 from views import _snippets, _ui
 from views._analogies import render_analogies
 from views._map import dataset_map
@@ -48,6 +49,8 @@ HEADER_PX = 44
 SHORT = 16
 # A range chart's highest item above this cosine is named leftwards (no room to its right).
 NEAR_END = 0.75
+# Targets' neighbours kept for every session (a few KB each).
+NEIGHBOR_ENTRIES = 512
 
 
 _ui.page_intro(
@@ -81,8 +84,23 @@ def _neighbors(target: str, k: int, exclude: int | None) -> dict[str, TargetNeig
     out: dict[str, TargetNeighbors] = {}
     for model, vs in ws.sets.items():
         with _ui.guard(model):
-            out[model] = target_neighbors(vs.vector_for(target), vs.vectors, k, exclude)
+            out[model] = _shared_neighbors(vs.key, target.strip(), k, exclude, vs)
     return out
+
+
+@st.cache_resource(max_entries=NEIGHBOR_ENTRIES, show_spinner=False)
+def _shared_neighbors(
+    key: str, target: str, k: int, exclude: int | None, _vs: VectorSet
+) -> TargetNeighbors:
+    """``target_neighbors`` of ``target`` in ``_vs``, once per server for every session:
+    keyed by the vectors' content (``key``, ``VectorSet.key``), the target, ``k`` and the
+    item left out. A class opening the same link, or moving k to the same values, shares one
+    computation (a fifth of a Neighbours page's first run)."""
+    found = target_neighbors(_vs.vector_for(target), _vs.vectors, k, exclude)
+    most, least = found.most, found.least
+    for array in (found.similarities, most.ids, most.scores, least.ids, least.scores):
+        array.flags.writeable = False
+    return found
 
 
 def _sims_code(target: str) -> str:
