@@ -26,9 +26,10 @@ server = fragments.server  # a real Streamlit server (module-scoped)
 STATIC = Path(streamlit.__file__).parent / "static"
 
 
-def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def _response(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and body of a GET, as the server sent them."""
     with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {})) as r:
-        return r.status, r.read()
+        return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
 
 
 async def _first_run(server: StreamlitServer) -> None:
@@ -42,9 +43,10 @@ def test_big_static_files_arrive_whole(server):
     body = biggest.read_bytes()
     assert len(body) > 2 * CHUNK_BYTES, "the test needs a file of several chunks"
     url = f"{server.url}/static/js/{biggest.name}"
-    assert _get(url) == (200, body)
+    status, _, whole = _response(url)
+    assert (status, whole) == (200, body)
     start, end = CHUNK_BYTES - 10, 2 * CHUNK_BYTES + 10
-    status, part = _get(url, {"Range": f"bytes={start}-{end}"})
+    status, _, part = _response(url, {"Range": f"bytes={start}-{end}"})
     assert (status, part) == (206, body[start : end + 1])
 
 
@@ -108,11 +110,6 @@ def test_accepts_gzip_reads_the_header_as_http_does(header, accepted):
     assert accepts_gzip(header) is accepted
 
 
-def _response(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-    with urllib.request.urlopen(urllib.request.Request(url, headers=headers)) as r:
-        return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
-
-
 def test_text_files_go_compressed_to_browsers_that_accept_gzip(server):
     run_in_own_thread(_first_run(server))
     script = max((STATIC / "static" / "js").glob("*.js"), key=lambda p: p.stat().st_size)
@@ -126,7 +123,7 @@ def test_text_files_go_compressed_to_browsers_that_accept_gzip(server):
     assert status == 200 and headers.get("content-encoding") == "gzip"
     assert gzip.decompress(body) == script.read_bytes()
     assert int(headers["content-length"]) == len(body) < script.stat().st_size / 2
-    _, plain, raw = _response(url, {})
+    _, plain, raw = _response(url)
     assert raw == script.read_bytes() and "content-encoding" not in plain
     assert headers["cache-control"] == plain["cache-control"]
     assert headers["vary"] == "Accept-Encoding" and headers["etag"] != plain["etag"]
